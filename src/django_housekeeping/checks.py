@@ -1,0 +1,132 @@
+"""System checks for ``settings.HOUSEKEEPING`` and the registered tasks.
+
+Every check has a stable ID, documented in docs/checks.md:
+
+- ``django_housekeeping.E001`` a schedule in ``HOUSEKEEPING["TASKS"]`` is invalid.
+- ``django_housekeeping.E002`` ``HOUSEKEEPING["TASKS"]`` names a task that is not registered.
+- ``django_housekeeping.E003`` ``HOUSEKEEPING`` has a key this version does not know.
+- ``django_housekeeping.E004`` a task override is malformed (not a dict, unknown key, wrong type).
+- ``django_housekeeping.E005`` ``HOUSEKEEPING`` or one of its values has the wrong type.
+- ``django_housekeeping.E006`` a group names an unknown task or contains itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, register
+
+from django_housekeeping.conf import DEFAULTS, SETTING_NAME, TASK_OVERRIDE_KEYS
+from django_housekeeping.registry import ALL, registry
+from django_housekeeping.schedules import InvalidSchedule, parse_schedule
+
+EXECUTORS = ("thread", "django_tasks")
+
+
+def _error(number: int, msg: str, hint: str | None = None) -> Error:
+    return Error(msg, hint=hint, id=f"django_housekeeping.E{number:03d}")
+
+
+@register()
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    user_settings = getattr(settings, SETTING_NAME, {})
+    if not isinstance(user_settings, Mapping):
+        return [_error(5, f"{SETTING_NAME} must be a dict, got {type(user_settings).__name__}.")]
+    errors: list[CheckMessage] = []
+    for key in sorted(set(user_settings) - set(DEFAULTS)):
+        errors.append(
+            _error(
+                3,
+                f"{SETTING_NAME} has an unknown key {key!r}.",
+                hint=f"Valid keys: {', '.join(sorted(DEFAULTS))}.",
+            )
+        )
+    errors.extend(_check_values(user_settings))
+    tasks = user_settings.get("TASKS", {})
+    if isinstance(tasks, Mapping):
+        for name, override in tasks.items():
+            errors.extend(_check_task_override(name, override))
+    return errors
+
+
+def _check_values(user_settings: Mapping[str, Any]) -> list[CheckMessage]:
+    def positive(value: Any) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+    rules: list[tuple[str, Any, str]] = [
+        ("AUTOSTART", lambda value: isinstance(value, bool), "True or False"),
+        ("EXECUTOR", lambda value: value in EXECUTORS, " or ".join(map(repr, EXECUTORS))),
+        ("TASKS", lambda value: isinstance(value, Mapping), "a dict of task name -> overrides"),
+        ("HISTORY_DAYS", positive, "a positive number of days"),
+        ("DEFAULT_TIMEOUT", positive, "a positive number of seconds"),
+    ]
+    return [
+        _error(5, f"{SETTING_NAME}[{key!r}] must be {expected}, got {user_settings[key]!r}.")
+        for key, is_valid, expected in rules
+        if key in user_settings and not is_valid(user_settings[key])
+    ]
+
+
+def _check_task_override(name: Any, override: Any) -> list[CheckMessage]:
+    where = f"{SETTING_NAME}['TASKS'][{name!r}]"
+    if name == ALL or name not in registry:
+        return [
+            _error(
+                2,
+                f"{where} names a task that is not registered.",
+                hint=f"Registered tasks: {', '.join(task.name for task in registry) or '(none)'}.",
+            )
+        ]
+    if not isinstance(override, Mapping):
+        return [_error(4, f"{where} must be a dict, got {type(override).__name__}.")]
+    errors: list[CheckMessage] = []
+    for key in sorted(set(override) - TASK_OVERRIDE_KEYS):
+        errors.append(
+            _error(
+                4,
+                f"{where} has an unknown key {key!r}.",
+                hint=f"Valid keys: {', '.join(sorted(TASK_OVERRIDE_KEYS))}.",
+            )
+        )
+    if "options" in override and not isinstance(override["options"], Mapping):
+        errors.append(_error(4, f"{where}['options'] must be a dict."))
+    if "enabled" in override and not isinstance(override["enabled"], bool):
+        errors.append(_error(4, f"{where}['enabled'] must be True or False."))
+    if "schedule" in override:
+        try:
+            parse_schedule(override["schedule"])
+        except InvalidSchedule as exc:
+            errors.append(_error(1, f"{where}['schedule'] is invalid: {exc}."))
+    return errors
+
+
+@register()
+def check_groups(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for task in registry:
+        for member in task.members:
+            if member not in registry or member == ALL:
+                errors.append(
+                    _error(
+                        6,
+                        f"Group {task.name!r} names {member!r}, which is not a registered task.",
+                        hint=f"Defined at {task.origin}.",
+                    )
+                )
+        if task.is_group and _contains(task.name, task.name, set()):
+            errors.append(_error(6, f"Group {task.name!r} contains itself."))
+    return errors
+
+
+def _contains(group_name: str, wanted: str, seen: set[str]) -> bool:
+    mapping = registry.as_mapping()
+    for member in mapping[group_name].members:
+        if member == wanted:
+            return True
+        if member in mapping and member not in seen:
+            seen.add(member)
+            if _contains(member, wanted, seen):
+                return True
+    return False

@@ -1,0 +1,74 @@
+"""The one settings object: ``housekeeping_settings`` reads ``settings.HOUSEKEEPING`` lazily.
+
+Values are read at access time, so ``override_settings`` just works; the few derived values that are
+cached are dropped when ``setting_changed`` fires for ``HOUSEKEEPING``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+SETTING_NAME = "HOUSEKEEPING"
+
+DEFAULTS: dict[str, Any] = {
+    # Start the scheduler inside serving processes (runserver, gunicorn, uwsgi ...), leader-elected.
+    "AUTOSTART": True,
+    # "thread" runs tasks in the scheduler process; "django_tasks" enqueues them on settings.TASKS.
+    "EXECUTOR": "thread",
+    # Per-task overrides: {"name": {"schedule": ..., "options": {...}, "enabled": bool}}.
+    "TASKS": {},
+    # Runs older than this many days are pruned from the history.
+    "HISTORY_DAYS": 90,
+    # Seconds a run may take before another run of the same task may start beside it, for tasks
+    # that declare no ``timeout`` of their own.
+    "DEFAULT_TIMEOUT": 3600,
+}
+
+TASK_OVERRIDE_KEYS = frozenset({"schedule", "options", "enabled"})
+
+
+class HousekeepingSettings:
+    """Attribute access to ``settings.HOUSEKEEPING`` with defaults, e.g. ``.HISTORY_DAYS``."""
+
+    @property
+    def user_settings(self) -> Mapping[str, Any]:
+        value = getattr(settings, SETTING_NAME, None)
+        return value if isinstance(value, Mapping) else {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"{SETTING_NAME} has no setting {name!r}")
+        return self.user_settings.get(name, DEFAULTS[name])
+
+    def task_override(self, task_name: str) -> Mapping[str, Any]:
+        """The ``HOUSEKEEPING["TASKS"][task_name]`` dict, or an empty one."""
+        return self._task_overrides.get(task_name, {})
+
+    @cached_property
+    def _task_overrides(self) -> Mapping[str, Mapping[str, Any]]:
+        tasks = self.TASKS
+        if not isinstance(tasks, Mapping):
+            return {}
+        return {
+            str(name): override
+            for name, override in tasks.items()
+            if isinstance(override, Mapping)
+        }
+
+    def reload(self) -> None:
+        self.__dict__.pop("_task_overrides", None)
+
+
+housekeeping_settings = HousekeepingSettings()
+
+
+@receiver(setting_changed)
+def _reload_housekeeping_settings(*, setting: str, **kwargs: Any) -> None:
+    if setting == SETTING_NAME:
+        housekeeping_settings.reload()

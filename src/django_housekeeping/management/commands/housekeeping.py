@@ -1,0 +1,201 @@
+"""``manage.py housekeeping list | run | history | check``."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any
+
+from django.core import checks
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+from tabulate import tabulate
+
+from django_housekeeping.models import TaskRun
+from django_housekeeping.registry import ALL, NotRegistered, registry
+from django_housekeeping.reporting import (
+    describe_schedule,
+    last_runs,
+    run_as_dict,
+    summarize_result,
+    task_as_dict,
+    to_json,
+)
+from django_housekeeping.runner import run_task
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class Command(BaseCommand):
+    help = "List, run and inspect housekeeping tasks."
+    requires_system_checks: Sequence[str] = []  # `housekeeping check` reports them itself
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        subcommands = parser.add_subparsers(
+            dest="subcommand", required=True, metavar="{list,run,history,check}"
+        )
+
+        def add(name: str, help_text: str) -> argparse.ArgumentParser:
+            subparser: argparse.ArgumentParser = subcommands.add_parser(
+                name, help=help_text, description=help_text
+            )
+            subparser.add_argument(
+                "--json", action="store_true", help="Print machine-readable JSON."
+            )
+            return subparser
+
+        add("list", "List the registered tasks, their schedules and last runs.")
+
+        run = add("run", "Run tasks now (a task, a group, or all).")
+        run.add_argument("names", nargs="*", metavar="NAME", help="Task or group names.")
+        run.add_argument("--all", action="store_true", help="Run every enabled task.")
+        run.add_argument(
+            "--dry-run", action="store_true", help="Count what would be deleted; delete nothing."
+        )
+
+        history = add("history", "Show recent runs.")
+        history.add_argument("--task", help="Only runs of this task.")
+        history.add_argument(
+            "--status", choices=TaskRun.Status.values, help="Only runs with this status."
+        )
+        history.add_argument(
+            "--limit", type=int, default=20, help="How many runs to show (default 20)."
+        )
+
+        add("check", "Run the housekeeping system checks; exit 1 if any fails.")
+
+    def handle(self, *args: Any, subcommand: str, **options: Any) -> None:
+        getattr(self, f"handle_{subcommand}")(**options)
+
+    # list ---------------------------------------------------------------------------------------
+
+    def handle_list(self, *, json: bool, **options: Any) -> None:
+        tasks = list(registry)
+        latest = last_runs(task.name for task in tasks)
+        if json:
+            self._print_json([task_as_dict(task, latest.get(task.name)) for task in tasks])
+            return
+        rows = []
+        for task in tasks:
+            last = latest.get(task.name)
+            rows.append(
+                [
+                    task.name,
+                    describe_schedule(task),
+                    "yes" if task.enabled else "no",
+                    f"{last.status} {timezone.localtime(last.started_at):%Y-%m-%d %H:%M}"
+                    if last
+                    else "never",
+                    task.description or (", ".join(task.members) if task.members else ""),
+                ]
+            )
+        self.stdout.write(
+            tabulate(rows, headers=["Task", "Schedule", "Enabled", "Last run", "Description"])
+            if rows
+            else "No housekeeping tasks are registered."
+        )
+
+    # run ----------------------------------------------------------------------------------------
+
+    def handle_run(self, *, names: list[str], all: bool, dry_run: bool, json: bool,
+                   **options: Any) -> None:
+        if all:
+            names = [*names, ALL]
+        if not names:
+            raise CommandError("name at least one task, or use --all", returncode=EXIT_USAGE)
+        for name in names:
+            if name not in registry:
+                raise CommandError(str(NotRegistered(name, registry.names())),
+                                   returncode=EXIT_USAGE)
+        runs = [run_task(name, dry_run=dry_run, trigger=TaskRun.Trigger.CLI) for name in names]
+        if json:
+            self._print_json([run_as_dict(run) for run in runs])
+        else:
+            for run in runs:
+                self._print_run(run)
+        failed = [run.task_name for run in runs if run.status == TaskRun.Status.FAILED]
+        if failed:
+            raise CommandError(f"failed: {', '.join(failed)}", returncode=EXIT_FAILED)
+
+    def _print_run(self, run: TaskRun) -> None:
+        children = list(run.children.order_by("started_at", "id"))
+        rows = [self._run_row(child, indent="  ") for child in children]
+        rows.append(self._run_row(run))
+        self.stdout.write(
+            tabulate(rows, headers=["Task", "Status", "Seconds", "Result"], disable_numparse=True)
+        )
+        for failed in [*children, run]:
+            if failed.error:
+                self.stderr.write(f"\n{failed.task_name} failed:\n{failed.error}")
+
+    def _run_row(self, run: TaskRun, indent: str = "") -> list[str]:
+        status = run.status + (" (dry run)" if run.dry_run else "")
+        seconds = f"{run.duration_seconds:.2f}" if run.duration_seconds is not None else ""
+        if run.status == TaskRun.Status.FAILED and run.error:
+            summary = run.error.strip().splitlines()[-1]
+        else:
+            summary = summarize_result(run.result)
+        return [indent + run.task_name, status, seconds, summary]
+
+    # history ------------------------------------------------------------------------------------
+
+    def handle_history(self, *, task: str | None, status: str | None, limit: int, json: bool,
+                       **options: Any) -> None:
+        if limit < 1:
+            raise CommandError("--limit must be at least 1", returncode=EXIT_USAGE)
+        runs = TaskRun.objects.select_related("triggered_by")
+        if task:
+            runs = runs.filter(task_name=task)
+        if status:
+            runs = runs.filter(status=status)
+        selected = list(runs[:limit])
+        if json:
+            self._print_json([run_as_dict(run) for run in selected])
+            return
+        rows = [
+            [
+                run.pk,
+                run.task_name,
+                run.status + (" (dry run)" if run.dry_run else ""),
+                run.trigger,
+                f"{timezone.localtime(run.started_at):%Y-%m-%d %H:%M:%S}",
+                f"{run.duration_seconds:.2f}" if run.duration_seconds is not None else "",
+                summarize_result(run.result) if not run.error else run.error.strip().splitlines()[-1],
+            ]
+            for run in selected
+        ]
+        self.stdout.write(
+            tabulate(
+                rows,
+                headers=["Run", "Task", "Status", "Trigger", "Started", "Seconds", "Result"],
+                disable_numparse=True,
+            )
+            if rows
+            else "No runs recorded yet."
+        )
+
+    # check --------------------------------------------------------------------------------------
+
+    def handle_check(self, *, json: bool, **options: Any) -> None:
+        messages = [
+            message
+            for message in checks.run_checks(include_deployment_checks=False)
+            if (message.id or "").startswith("django_housekeeping.")
+        ]
+        if json:
+            self._print_json(
+                [{"id": m.id, "level": m.level, "msg": m.msg, "hint": m.hint} for m in messages]
+            )
+        elif messages:
+            for message in messages:
+                self.stdout.write(f"{message.id}: {message.msg}" +
+                                  (f"\n    HINT: {message.hint}" if message.hint else ""))
+        else:
+            self.stdout.write("Housekeeping checks passed.")
+        if any(message.is_serious() for message in messages):
+            raise CommandError(f"{len(messages)} housekeeping check(s) failed",
+                               returncode=EXIT_FAILED)
+
+    def _print_json(self, value: Any) -> None:
+        self.stdout.write(to_json(value, indent=2))

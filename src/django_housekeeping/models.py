@@ -1,0 +1,111 @@
+"""Run history: one :class:`TaskRun` row per execution of a task."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class TaskRun(models.Model):
+    """One execution of a housekeeping task: who started it, what it did, how it ended."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("running")
+        SUCCEEDED = "succeeded", _("succeeded")
+        FAILED = "failed", _("failed")
+        SKIPPED = "skipped", _("skipped")
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", _("schedule")
+        CLI = "cli", _("command line")
+        ADMIN = "admin", _("admin")
+        API = "api", _("API")
+        DASHBOARD = "dashboard", _("dashboard")
+        MANUAL = "manual", _("Python call")
+
+    task_name = models.CharField(_("task"), max_length=200, db_index=True)
+    slot = models.DateTimeField(
+        _("slot"),
+        null=True,
+        blank=True,
+        help_text=_("The scheduled time this run was for; empty for runs started by hand."),
+    )
+    trigger = models.CharField(_("trigger"), max_length=20, choices=Trigger.choices)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("triggered by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("group run"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="children",
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.RUNNING, db_index=True
+    )
+    dry_run = models.BooleanField(_("dry run"), default=False)
+    started_at = models.DateTimeField(_("started"), db_index=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    duration = models.DurationField(_("duration"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("last heartbeat"), null=True, blank=True)
+    progress_done = models.PositiveBigIntegerField(_("progress done"), null=True, blank=True)
+    progress_total = models.PositiveBigIntegerField(_("progress total"), null=True, blank=True)
+    result = models.JSONField(_("result"), null=True, blank=True, encoder=DjangoJSONEncoder)
+    error = models.TextField(_("error"), blank=True)
+    host = models.CharField(_("host"), max_length=255, blank=True)
+    pid = models.PositiveIntegerField(_("pid"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("task run")
+        verbose_name_plural = _("task runs")
+        ordering = ["-started_at", "-id"]
+        permissions = [("run_task", _("Can run housekeeping tasks"))]
+        constraints = [
+            # A scheduled slot is claimed by inserting its row: the database lets one insert win.
+            models.UniqueConstraint(fields=["task_name", "slot"], name="housekeeping_run_slot_once"),
+        ]
+        indexes = [models.Index(fields=["task_name", "-started_at"], name="housekeeping_run_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} #{self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status != self.Status.RUNNING
+
+    @property
+    def duration_seconds(self) -> float | None:
+        return self.duration.total_seconds() if self.duration is not None else None
+
+    def finish(self, status: str, *, result: Any = None, error: str = "") -> None:
+        """Record the outcome and save it."""
+        from django.utils import timezone
+
+        self.status = status
+        self.result = result
+        self.error = error
+        self.finished_at = timezone.now()
+        self.duration = max(self.finished_at - self.started_at, timedelta(0))
+        self.heartbeat_at = self.finished_at
+        self.save(
+            update_fields=[
+                "status",
+                "result",
+                "error",
+                "finished_at",
+                "duration",
+                "heartbeat_at",
+            ]
+        )

@@ -1,0 +1,261 @@
+"""The task registry and the ``@housekeeping_task`` decorator.
+
+Shaped like ``django.contrib.admin``'s site: ``register``/``unregister``/``get``, iteration, an
+``AlreadyRegistered`` error and ``autodiscover()`` over every installed app's ``housekeeping.py``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, TypeVar, overload
+
+from django_housekeeping.conf import housekeeping_settings
+from django_housekeeping.schedules import Schedule, parse_schedule
+
+ALL = "all"
+
+TaskFunc = TypeVar("TaskFunc", bound=Callable[..., Any])
+
+
+class AlreadyRegistered(Exception):
+    """Two tasks were registered under one name."""
+
+
+class NotRegistered(LookupError):
+    """No task has the name asked for."""
+
+    def __init__(self, name: str, valid_names: Iterable[str]) -> None:
+        self.name = name
+        self.valid_names = sorted(valid_names)
+        super().__init__(
+            f"unknown task {name!r}; valid tasks: {', '.join(self.valid_names) or '(none)'}"
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class HousekeepingTask:
+    """A registered task: a function to run, or a group of other tasks.
+
+    ``schedule``, ``options`` and ``enabled`` are the effective values: what the code declares,
+    overridden by ``HOUSEKEEPING["TASKS"][name]``. The code's own values are kept in the
+    ``declared_*`` fields.
+    """
+
+    name: str
+    func: Callable[..., Any] | None
+    declared_schedule: Schedule | None = None
+    declared_options: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+    declared_enabled: bool = True
+    timeout: float | None = None
+    tags: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
+    origin: str = ""
+
+    @property
+    def is_group(self) -> bool:
+        return self.func is None
+
+    @property
+    def override(self) -> Mapping[str, Any]:
+        return housekeeping_settings.task_override(self.name)
+
+    @property
+    def schedule(self) -> Schedule | None:
+        if "schedule" in self.override:
+            return parse_schedule(self.override["schedule"])
+        return self.declared_schedule
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """A fresh dict of the declared options updated with the settings' options."""
+        merged = dict(self.declared_options)
+        overridden = self.override.get("options")
+        if isinstance(overridden, Mapping):
+            merged.update(overridden)
+        return merged
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.override.get("enabled", self.declared_enabled))
+
+    @property
+    def takes_context(self) -> bool:
+        return self.func is not None and bool(inspect.signature(self.func).parameters)
+
+
+class TaskRegistry:
+    """Every task known to this process, by name."""
+
+    def __init__(self) -> None:
+        self._registry: dict[str, HousekeepingTask] = {}
+
+    def register(self, task: HousekeepingTask) -> HousekeepingTask:
+        if task.name == ALL:
+            raise AlreadyRegistered(
+                f"the task name {ALL!r} is reserved for every enabled task ({task.origin})"
+            )
+        existing = self._registry.get(task.name)
+        if existing is not None:
+            raise AlreadyRegistered(
+                f"a housekeeping task named {task.name!r} is already registered by "
+                f"{existing.origin}; {task.origin} registers it again"
+            )
+        self._registry[task.name] = task
+        return task
+
+    def unregister(self, name: str) -> None:
+        if name not in self._registry:
+            raise NotRegistered(name, self._registry)
+        del self._registry[name]
+
+    def get(self, name: str) -> HousekeepingTask:
+        """The task called ``name``; ``"all"`` is a group of every enabled task."""
+        if name == ALL:
+            return HousekeepingTask(
+                name=ALL,
+                func=None,
+                description="Every enabled task",
+                members=tuple(task.name for task in self if not task.is_group and task.enabled),
+                origin="django_housekeeping",
+            )
+        try:
+            return self._registry[name]
+        except KeyError:
+            raise NotRegistered(name, self.names()) from None
+
+    def names(self) -> list[str]:
+        """Every name ``get`` accepts, ``"all"`` included."""
+        return sorted([*self._registry, ALL])
+
+    def __contains__(self, name: object) -> bool:
+        return name == ALL or name in self._registry
+
+    def __iter__(self) -> Iterator[HousekeepingTask]:
+        return iter(sorted(self._registry.values(), key=lambda task: task.name))
+
+    def __len__(self) -> int:
+        return len(self._registry)
+
+    def as_mapping(self) -> Mapping[str, HousekeepingTask]:
+        return MappingProxyType(self._registry)
+
+
+registry = TaskRegistry()
+
+
+def _origin(func: Callable[..., Any]) -> str:
+    try:
+        filename = inspect.getsourcefile(func)
+        _, line = inspect.getsourcelines(func)
+    except (OSError, TypeError):
+        return f"{func.__module__}.{func.__qualname__}"
+    return f"{func.__module__}.{func.__qualname__} ({filename}:{line})"
+
+
+@overload
+def housekeeping_task(func: TaskFunc, /) -> TaskFunc: ...
+
+
+@overload
+def housekeeping_task(
+    *,
+    name: str | None = None,
+    schedule: object = None,
+    options: Mapping[str, Any] | None = None,
+    description: str = "",
+    enabled: bool = True,
+    timeout: float | None = None,
+    tags: Iterable[str] = (),
+) -> Callable[[TaskFunc], TaskFunc]: ...
+
+
+def housekeeping_task(
+    func: TaskFunc | None = None,
+    /,
+    *,
+    name: str | None = None,
+    schedule: object = None,
+    options: Mapping[str, Any] | None = None,
+    description: str = "",
+    enabled: bool = True,
+    timeout: float | None = None,
+    tags: Iterable[str] = (),
+) -> TaskFunc | Callable[[TaskFunc], TaskFunc]:
+    """Register a function as a housekeeping task; the function is returned unchanged.
+
+    Works bare (``@housekeeping_task``) and with arguments. The function takes no argument or one
+    :class:`~django_housekeeping.context.TaskContext`.
+    """
+
+    def decorator(function: TaskFunc) -> TaskFunc:
+        if not callable(function):
+            raise TypeError(f"@housekeeping_task needs a function, got {function!r}")
+        parameters = inspect.signature(function).parameters
+        if len(parameters) > 1:
+            raise TypeError(
+                f"{_origin(function)} takes {len(parameters)} arguments; a housekeeping task "
+                "takes none or one (the TaskContext)"
+            )
+        registry.register(
+            HousekeepingTask(
+                name=name or f"{function.__module__}.{function.__qualname__}",
+                func=function,
+                declared_schedule=parse_schedule(schedule),
+                declared_options=MappingProxyType(dict(options or {})),
+                description=description or inspect.getdoc(function) or "",
+                declared_enabled=enabled,
+                timeout=timeout,
+                tags=tuple(tags),
+                origin=_origin(function),
+            )
+        )
+        return function
+
+    if func is not None:
+        return decorator(func)
+    return decorator
+
+
+def group(
+    name: str,
+    members: Iterable[str],
+    *,
+    schedule: object = None,
+    description: str = "",
+    enabled: bool = True,
+    tags: Iterable[str] = (),
+) -> HousekeepingTask:
+    """Register a task made of other tasks, run one after the other by name.
+
+    A failing member does not stop the others; the group fails if any member failed.
+    """
+    member_names = tuple(members)
+    if not member_names:
+        raise ValueError(f"group {name!r} needs at least one member task")
+    frame = inspect.stack()[1]
+    return registry.register(
+        HousekeepingTask(
+            name=name,
+            func=None,
+            declared_schedule=parse_schedule(schedule),
+            description=description or f"Runs {', '.join(member_names)}",
+            declared_enabled=enabled,
+            tags=tuple(tags),
+            members=member_names,
+            origin=f"group {name!r} ({frame.filename}:{frame.lineno})",
+        )
+    )
+
+
+def autodiscover() -> None:
+    """Import ``housekeeping.py`` from every installed app, registering its tasks."""
+    from django.utils.module_loading import autodiscover_modules
+
+    autodiscover_modules("housekeeping", register_to=registry)

@@ -1,0 +1,82 @@
+"""Plain-data views of tasks and runs, shared by the command line, the admin and the API."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+
+from django_housekeeping.models import TaskRun
+from django_housekeeping.registry import HousekeepingTask
+from django_housekeeping.schedules import InvalidSchedule
+
+
+def describe_schedule(task: HousekeepingTask) -> str:
+    try:
+        schedule = task.schedule
+    except InvalidSchedule as exc:
+        return f"invalid: {exc}"
+    return str(schedule) if schedule is not None else "manual"
+
+
+def last_runs(names: Iterable[str]) -> dict[str, TaskRun]:
+    """The most recent run of each named task (one query per task, using the recent-runs index)."""
+    latest: dict[str, TaskRun] = {}
+    for name in names:
+        run = TaskRun.objects.filter(task_name=name).order_by("-started_at", "-id").first()
+        if run is not None:
+            latest[name] = run
+    return latest
+
+
+def task_as_dict(task: HousekeepingTask, last_run: TaskRun | None = None) -> dict[str, Any]:
+    return {
+        "name": task.name,
+        "description": task.description,
+        "schedule": describe_schedule(task),
+        "enabled": task.enabled,
+        "options": task.options,
+        "tags": list(task.tags),
+        "members": list(task.members),
+        "timeout": task.timeout,
+        "last_run": run_as_dict(last_run) if last_run is not None else None,
+    }
+
+
+def run_as_dict(run: TaskRun) -> dict[str, Any]:
+    return {
+        "id": run.pk,
+        "task": run.task_name,
+        "status": run.status,
+        "trigger": run.trigger,
+        "triggered_by": run.triggered_by.get_username() if run.triggered_by else None,
+        "dry_run": run.dry_run,
+        "slot": run.slot,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "duration_seconds": run.duration_seconds,
+        "progress": {"done": run.progress_done, "total": run.progress_total},
+        "result": run.result,
+        "error": run.error,
+        "host": run.host,
+        "pid": run.pid,
+        "parent_id": run.parent_id,
+    }
+
+
+def summarize_result(result: Any) -> str:
+    """One line for a person: per-model counts for a purge, compact JSON for anything else."""
+    if isinstance(result, dict) and isinstance(result.get("deleted"), dict):
+        verb = "would delete" if result.get("dry_run") else "deleted"
+        counts = ", ".join(f"{label} {count}" for label, count in result["deleted"].items())
+        return f"{verb} {result.get('total', 0)}" + (f" ({counts})" if counts else "")
+    if isinstance(result, dict) and isinstance(result.get("tasks"), dict):
+        failed = result.get("failed") or []
+        return f"{len(result['tasks'])} tasks" + (f", failed: {', '.join(failed)}" if failed else "")
+    return to_json(result)
+
+
+def to_json(value: Any, *, indent: int | None = None) -> str:
+    return json.dumps(value, cls=DjangoJSONEncoder, indent=indent, sort_keys=indent is not None)

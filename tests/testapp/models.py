@@ -1,0 +1,24 @@
+from django.db import models
+
+
+class Thread(models.Model):
+    title = models.CharField(max_length=100)
+    created_at = models.DateTimeField()
+
+
+class Post(models.Model):
+    thread = models.ForeignKey(Thread, null=True, on_delete=models.CASCADE, related_name="posts")
+    body = models.TextField(blank=True)
+
+
+class Reaction(models.Model):
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="reactions")
+    emoji = models.CharField(max_length=10)
+
+
+class SlotRecord(models.Model):
+    """Written by the fixture tasks so tests can see what ran; no constraint on purpose."""
+
+    task_name = models.CharField(max_length=200)
+    now = models.DateTimeField()
+    dry_run = models.BooleanField(default=False)
