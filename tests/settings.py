@@ -1,5 +1,9 @@
-"""Settings for the test suite. ``HOUSEKEEPING_TEST_DB`` picks the database: sqlite (default),
-postgres or mysql; ``HOUSEKEEPING_TEST_DB_HOST``/``_PORT``/``_USER``/``_PASSWORD`` point elsewhere."""
+"""Settings for the test suite.
+
+``HOUSEKEEPING_TEST_DB`` picks the database: sqlite (default), postgres or mysql.
+``HOUSEKEEPING_TEST_DB_HOST``, ``_PORT``, ``_USER``, ``_PASSWORD`` point elsewhere and
+``HOUSEKEEPING_TEST_DB_NAME`` names the test database (so parallel runs do not collide).
+"""
 
 import os
 
@@ -50,7 +54,14 @@ if _DB not in _ENGINES:
 _ENGINE, _PORT, _USER, _PASSWORD = _ENGINES[_DB]
 DATABASES = {
     "default": (
-        {"ENGINE": _ENGINE, "NAME": "housekeeping.sqlite3", "TEST": {"NAME": "housekeeping_test.sqlite3"}}
+        {
+            "ENGINE": _ENGINE,
+            "NAME": "housekeeping.sqlite3",
+            "TEST": {
+                "NAME": os.environ.get("HOUSEKEEPING_TEST_DB_NAME", "test_housekeeping")
+                + ".sqlite3"
+            },
+        }
         if _DB == "sqlite"
         else {
             "ENGINE": _ENGINE,

@@ -45,7 +45,7 @@ class TaskRunAdmin(TaskRunAdminBase):
     date_hierarchy = "started_at"
     list_select_related = ["triggered_by"]
     actions = ["run_again", "dry_run_now"]
-    fields = [
+    fields = (
         "task_name",
         "status",
         "dry_run",
@@ -62,7 +62,7 @@ class TaskRunAdmin(TaskRunAdminBase):
         "heartbeat_at",
         "result_display",
         "error_display",
-    ]
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -56,9 +56,7 @@ class HousekeepingSettings:
         if not isinstance(tasks, Mapping):
             return {}
         return {
-            str(name): override
-            for name, override in tasks.items()
-            if isinstance(override, Mapping)
+            str(name): override for name, override in tasks.items() if isinstance(override, Mapping)
         }
 
     def reload(self) -> None:

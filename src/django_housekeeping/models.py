@@ -74,9 +74,13 @@ class TaskRun(models.Model):
         permissions = [("run_task", _("Can run housekeeping tasks"))]
         constraints = [
             # A scheduled slot is claimed by inserting its row: the database lets one insert win.
-            models.UniqueConstraint(fields=["task_name", "slot"], name="housekeeping_run_slot_once"),
+            models.UniqueConstraint(
+                fields=["task_name", "slot"], name="housekeeping_run_slot_once"
+            ),
         ]
-        indexes = [models.Index(fields=["task_name", "-started_at"], name="housekeeping_run_recent")]
+        indexes = [
+            models.Index(fields=["task_name", "-started_at"], name="housekeeping_run_recent")
+        ]
 
     def __str__(self) -> str:
         return f"{self.task_name} #{self.pk} ({self.status})"

@@ -14,7 +14,7 @@ from django.db.models.deletion import Collector
 
 
 class PurgeResult(TypedDict):
-    """Per-model counts (``"app_label.Model" -> rows``), their total and whether it was a dry run."""
+    """Per-model counts (``"app_label.Model" -> rows``), their total, and the dry-run flag."""
 
     deleted: dict[str, int]
     total: int
@@ -25,6 +25,7 @@ def purge(queryset: QuerySet[Any], *, dry_run: bool = False) -> PurgeResult:
     """Delete ``queryset`` and its cascades; with ``dry_run`` only count what would go."""
     if not isinstance(queryset, QuerySet):
         raise TypeError(f"purge() needs a QuerySet, got {type(queryset).__name__}")
+    counts: dict[str, int]
     if dry_run:
         counts = _count_deletion(queryset)
     else:

@@ -74,7 +74,9 @@ def summarize_result(result: Any) -> str:
         return f"{verb} {result.get('total', 0)}" + (f" ({counts})" if counts else "")
     if isinstance(result, dict) and isinstance(result.get("tasks"), dict):
         failed = result.get("failed") or []
-        return f"{len(result['tasks'])} tasks" + (f", failed: {', '.join(failed)}" if failed else "")
+        return f"{len(result['tasks'])} tasks" + (
+            f", failed: {', '.join(failed)}" if failed else ""
+        )
     return to_json(result)
 
 

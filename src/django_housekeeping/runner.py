@@ -74,7 +74,7 @@ def _execute(
         task_name=task.name,
         slot=slot,
         trigger=trigger,
-        triggered_by=user,
+        triggered_by=user,  # type: ignore[misc]  # AUTH_USER_MODEL may be any user model
         parent=parent,
         dry_run=dry_run,
         started_at=started_at,
@@ -100,8 +100,9 @@ def _execute(
     exception: BaseException | None = None
     try:
         if task.is_group:
-            result, status = _run_members(task, run, user=user, now=now or started_at,
-                                          ancestors=(*ancestors, task.name))
+            result, status = _run_members(
+                task, run, user=user, now=now or started_at, ancestors=(*ancestors, task.name)
+            )
         else:
             result, status = _call(task, run, now=now or started_at), Status.SUCCEEDED
         _check_json(result)
@@ -116,7 +117,7 @@ def _execute(
             "Failed %s (run #%s)%s",
             task.name,
             run.pk,
-            f"\n{error}" if error else f": failed members: {', '.join(result['failed'])}",
+            f"\n{error}" if error else f": failed members: {', '.join((result or {})['failed'])}",
         )
         task_failed.send(sender=task, run=run, exception=exception)
     else:

@@ -132,9 +132,7 @@ def cron(expr: str, tz: str | None = None) -> Cron:
     return Cron(" ".join(expr.split()), tz)
 
 
-def every(
-    *, days: float = 0, hours: float = 0, minutes: float = 0, seconds: float = 0
-) -> Every:
+def every(*, days: float = 0, hours: float = 0, minutes: float = 0, seconds: float = 0) -> Every:
     """Run at a fixed interval, e.g. ``every(hours=6)``."""
     return Every(timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds))
 
@@ -148,6 +146,5 @@ def parse_schedule(value: object) -> Schedule | None:
     if isinstance(value, timedelta):
         return Every(value)
     raise InvalidSchedule(
-        "a schedule must be cron(...), every(...), a 5-field cron string or None, "
-        f"got {value!r}"
+        f"a schedule must be cron(...), every(...), a 5-field cron string or None, got {value!r}"
     )

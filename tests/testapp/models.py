@@ -1,5 +1,7 @@
 from django.db import models
 
+# ruff: noqa: DJ008  (fixture models, never shown)
+
 
 class Thread(models.Model):
     title = models.CharField(max_length=100)

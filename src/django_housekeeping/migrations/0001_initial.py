@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,34 +15,127 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='TaskRun',
+            name="TaskRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('task_name', models.CharField(db_index=True, max_length=200, verbose_name='task')),
-                ('slot', models.DateTimeField(blank=True, help_text='The scheduled time this run was for; empty for runs started by hand.', null=True, verbose_name='slot')),
-                ('trigger', models.CharField(choices=[('schedule', 'schedule'), ('cli', 'command line'), ('admin', 'admin'), ('api', 'API'), ('dashboard', 'dashboard'), ('manual', 'Python call')], max_length=20, verbose_name='trigger')),
-                ('status', models.CharField(choices=[('running', 'running'), ('succeeded', 'succeeded'), ('failed', 'failed'), ('skipped', 'skipped')], db_index=True, default='running', max_length=20, verbose_name='status')),
-                ('dry_run', models.BooleanField(default=False, verbose_name='dry run')),
-                ('started_at', models.DateTimeField(db_index=True, verbose_name='started')),
-                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='finished')),
-                ('duration', models.DurationField(blank=True, null=True, verbose_name='duration')),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True, verbose_name='last heartbeat')),
-                ('progress_done', models.PositiveBigIntegerField(blank=True, null=True, verbose_name='progress done')),
-                ('progress_total', models.PositiveBigIntegerField(blank=True, null=True, verbose_name='progress total')),
-                ('result', models.JSONField(blank=True, encoder=django.core.serializers.json.DjangoJSONEncoder, null=True, verbose_name='result')),
-                ('error', models.TextField(blank=True, verbose_name='error')),
-                ('host', models.CharField(blank=True, max_length=255, verbose_name='host')),
-                ('pid', models.PositiveIntegerField(blank=True, null=True, verbose_name='pid')),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='children', to='django_housekeeping.taskrun', verbose_name='group run')),
-                ('triggered_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='triggered by')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("task_name", models.CharField(db_index=True, max_length=200, verbose_name="task")),
+                (
+                    "slot",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="The scheduled time this run was for; empty for runs started by hand.",
+                        null=True,
+                        verbose_name="slot",
+                    ),
+                ),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("schedule", "schedule"),
+                            ("cli", "command line"),
+                            ("admin", "admin"),
+                            ("api", "API"),
+                            ("dashboard", "dashboard"),
+                            ("manual", "Python call"),
+                        ],
+                        max_length=20,
+                        verbose_name="trigger",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("running", "running"),
+                            ("succeeded", "succeeded"),
+                            ("failed", "failed"),
+                            ("skipped", "skipped"),
+                        ],
+                        db_index=True,
+                        default="running",
+                        max_length=20,
+                        verbose_name="status",
+                    ),
+                ),
+                ("dry_run", models.BooleanField(default=False, verbose_name="dry run")),
+                ("started_at", models.DateTimeField(db_index=True, verbose_name="started")),
+                (
+                    "finished_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="finished"),
+                ),
+                ("duration", models.DurationField(blank=True, null=True, verbose_name="duration")),
+                (
+                    "heartbeat_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="last heartbeat"),
+                ),
+                (
+                    "progress_done",
+                    models.PositiveBigIntegerField(
+                        blank=True, null=True, verbose_name="progress done"
+                    ),
+                ),
+                (
+                    "progress_total",
+                    models.PositiveBigIntegerField(
+                        blank=True, null=True, verbose_name="progress total"
+                    ),
+                ),
+                (
+                    "result",
+                    models.JSONField(
+                        blank=True,
+                        encoder=django.core.serializers.json.DjangoJSONEncoder,
+                        null=True,
+                        verbose_name="result",
+                    ),
+                ),
+                ("error", models.TextField(blank=True, verbose_name="error")),
+                ("host", models.CharField(blank=True, max_length=255, verbose_name="host")),
+                ("pid", models.PositiveIntegerField(blank=True, null=True, verbose_name="pid")),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="children",
+                        to="django_housekeeping.taskrun",
+                        verbose_name="group run",
+                    ),
+                ),
+                (
+                    "triggered_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="triggered by",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'task run',
-                'verbose_name_plural': 'task runs',
-                'ordering': ['-started_at', '-id'],
-                'permissions': [('run_task', 'Can run housekeeping tasks')],
-                'indexes': [models.Index(fields=['task_name', '-started_at'], name='housekeeping_run_recent')],
-                'constraints': [models.UniqueConstraint(fields=('task_name', 'slot'), name='housekeeping_run_slot_once')],
+                "verbose_name": "task run",
+                "verbose_name_plural": "task runs",
+                "ordering": ["-started_at", "-id"],
+                "permissions": [("run_task", "Can run housekeeping tasks")],
+                "indexes": [
+                    models.Index(
+                        fields=["task_name", "-started_at"], name="housekeeping_run_recent"
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("task_name", "slot"), name="housekeeping_run_slot_once"
+                    )
+                ],
             },
         ),
     ]

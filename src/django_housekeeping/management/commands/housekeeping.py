@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from typing import Any
 
 from django.core import checks
@@ -29,7 +28,7 @@ EXIT_USAGE = 2
 
 class Command(BaseCommand):
     help = "List, run and inspect housekeeping tasks."
-    requires_system_checks: Sequence[str] = []  # `housekeeping check` reports them itself
+    requires_system_checks: list[str] = []  # `housekeeping check` reports them itself
 
     def add_arguments(self, parser: CommandParser) -> None:
         subcommands = parser.add_subparsers(
@@ -98,16 +97,18 @@ class Command(BaseCommand):
 
     # run ----------------------------------------------------------------------------------------
 
-    def handle_run(self, *, names: list[str], all: bool, dry_run: bool, json: bool,
-                   **options: Any) -> None:
+    def handle_run(
+        self, *, names: list[str], all: bool, dry_run: bool, json: bool, **options: Any
+    ) -> None:
         if all:
             names = [*names, ALL]
         if not names:
             raise CommandError("name at least one task, or use --all", returncode=EXIT_USAGE)
         for name in names:
             if name not in registry:
-                raise CommandError(str(NotRegistered(name, registry.names())),
-                                   returncode=EXIT_USAGE)
+                raise CommandError(
+                    str(NotRegistered(name, registry.names())), returncode=EXIT_USAGE
+                )
         runs = [run_task(name, dry_run=dry_run, trigger=TaskRun.Trigger.CLI) for name in names]
         if json:
             self._print_json([run_as_dict(run) for run in runs])
@@ -140,8 +141,9 @@ class Command(BaseCommand):
 
     # history ------------------------------------------------------------------------------------
 
-    def handle_history(self, *, task: str | None, status: str | None, limit: int, json: bool,
-                       **options: Any) -> None:
+    def handle_history(
+        self, *, task: str | None, status: str | None, limit: int, json: bool, **options: Any
+    ) -> None:
         if limit < 1:
             raise CommandError("--limit must be at least 1", returncode=EXIT_USAGE)
         runs = TaskRun.objects.select_related("triggered_by")
@@ -161,7 +163,9 @@ class Command(BaseCommand):
                 run.trigger,
                 f"{timezone.localtime(run.started_at):%Y-%m-%d %H:%M:%S}",
                 f"{run.duration_seconds:.2f}" if run.duration_seconds is not None else "",
-                summarize_result(run.result) if not run.error else run.error.strip().splitlines()[-1],
+                summarize_result(run.result)
+                if not run.error
+                else run.error.strip().splitlines()[-1],
             ]
             for run in selected
         ]
@@ -189,13 +193,16 @@ class Command(BaseCommand):
             )
         elif messages:
             for message in messages:
-                self.stdout.write(f"{message.id}: {message.msg}" +
-                                  (f"\n    HINT: {message.hint}" if message.hint else ""))
+                self.stdout.write(
+                    f"{message.id}: {message.msg}"
+                    + (f"\n    HINT: {message.hint}" if message.hint else "")
+                )
         else:
             self.stdout.write("Housekeeping checks passed.")
         if any(message.is_serious() for message in messages):
-            raise CommandError(f"{len(messages)} housekeeping check(s) failed",
-                               returncode=EXIT_FAILED)
+            raise CommandError(
+                f"{len(messages)} housekeeping check(s) failed", returncode=EXIT_FAILED
+            )
 
     def _print_json(self, value: Any) -> None:
         self.stdout.write(to_json(value, indent=2))
