@@ -1,24 +1,14 @@
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
 from django_housekeeping import registry
-from django_housekeeping.registry import HousekeepingTask
 
 
 @pytest.fixture
-def temporary_tasks() -> Iterator[Callable[..., Any]]:
-    """Yield ``keep(task_or_name)``; every task registered during the test is unregistered after.
-
-    Use it when a test registers tasks of its own with ``@housekeeping_task`` or ``group``.
-    """
+def temporary_tasks() -> Iterator[None]:
+    """Every task registered while the test runs is unregistered after it."""
     before = set(registry.as_mapping())
-    yield lambda task: task
+    yield
     for name in set(registry.as_mapping()) - before:
         registry.unregister(name)
-
-
-@pytest.fixture
-def task_named() -> Callable[[str], HousekeepingTask]:
-    return registry.get
