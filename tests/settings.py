@@ -1,11 +1,14 @@
 """Settings for the test suite.
 
-``HOUSEKEEPING_TEST_DB`` picks the database: sqlite (default), postgres or mysql.
-``HOUSEKEEPING_TEST_DB_HOST``, ``_PORT``, ``_USER``, ``_PASSWORD`` point elsewhere and
-``HOUSEKEEPING_TEST_DB_NAME`` names the test database (so parallel runs do not collide).
+``HOUSEKEEPING_TEST_DB`` picks the database: ``sqlite`` (default), ``postgres`` or ``mysql``.
+``HOUSEKEEPING_TEST_POSTGRES_URL`` and ``HOUSEKEEPING_TEST_MYSQL_URL`` say where the servers are
+(defaults below); ``HOUSEKEEPING_TEST_DB_NAME`` names the test database, so that two runs on one
+server do not collide.
 """
 
 import os
+
+import dj_database_url
 
 SECRET_KEY = "tests-only-not-a-secret"
 USE_TZ = True
@@ -43,35 +46,24 @@ TEMPLATES = [
     }
 ]
 
-_DB = os.environ.get("HOUSEKEEPING_TEST_DB", "sqlite")
-_ENGINES = {
-    "sqlite": ("django.db.backends.sqlite3", None, "", ""),
-    "postgres": ("django.db.backends.postgresql", 5432, "postgres", ""),
-    "mysql": ("django.db.backends.mysql", 3306, "root", ""),
+DATABASE_URLS = {
+    "sqlite": "sqlite:///housekeeping.sqlite3",
+    "postgres": os.environ.get(
+        "HOUSEKEEPING_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/housekeeping"
+    ),
+    "mysql": os.environ.get(
+        "HOUSEKEEPING_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/housekeeping?charset=utf8mb4"
+    ),
 }
-if _DB not in _ENGINES:
-    raise RuntimeError(f"HOUSEKEEPING_TEST_DB must be one of {', '.join(_ENGINES)}, got {_DB!r}")
-_ENGINE, _PORT, _USER, _PASSWORD = _ENGINES[_DB]
-DATABASES = {
-    "default": (
-        {
-            "ENGINE": _ENGINE,
-            "NAME": "housekeeping.sqlite3",
-            "TEST": {
-                "NAME": os.environ.get("HOUSEKEEPING_TEST_DB_NAME", "test_housekeeping")
-                + ".sqlite3"
-            },
-        }
-        if _DB == "sqlite"
-        else {
-            "ENGINE": _ENGINE,
-            "NAME": "housekeeping",
-            "HOST": os.environ.get("HOUSEKEEPING_TEST_DB_HOST", "127.0.0.1"),
-            "PORT": os.environ.get("HOUSEKEEPING_TEST_DB_PORT", _PORT),
-            "USER": os.environ.get("HOUSEKEEPING_TEST_DB_USER", _USER),
-            "PASSWORD": os.environ.get("HOUSEKEEPING_TEST_DB_PASSWORD", _PASSWORD),
-            "TEST": {"NAME": os.environ.get("HOUSEKEEPING_TEST_DB_NAME", "test_housekeeping")},
-            **({"OPTIONS": {"charset": "utf8mb4"}} if _DB == "mysql" else {}),
-        }
+TEST_DB = os.environ.get("HOUSEKEEPING_TEST_DB", "sqlite")
+if TEST_DB not in DATABASE_URLS:
+    raise RuntimeError(
+        f"HOUSEKEEPING_TEST_DB must be one of {', '.join(DATABASE_URLS)}, got {TEST_DB!r}"
     )
+_test_name = os.environ.get("HOUSEKEEPING_TEST_DB_NAME", "test_housekeeping")
+DATABASES = {
+    "default": {
+        **dj_database_url.parse(DATABASE_URLS[TEST_DB]),
+        "TEST": {"NAME": f"{_test_name}.sqlite3" if TEST_DB == "sqlite" else _test_name},
+    }
 }
