@@ -5,10 +5,8 @@ The result is the same shape in both modes, so a dry run shows exactly what a re
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any, TypedDict
 
-from django.db import router
 from django.db.models import Model, QuerySet
 from django.db.models.deletion import Collector
 
@@ -34,15 +32,45 @@ def purge(queryset: QuerySet[Any], *, dry_run: bool = False) -> PurgeResult:
     return PurgeResult(deleted=deleted, total=sum(deleted.values()), dry_run=dry_run)
 
 
-def _count_deletion(queryset: QuerySet[Any]) -> Counter[str]:
-    """What ``queryset.delete()`` would report, found with Django's own collector."""
-    using = router.db_for_write(queryset.model)
-    collector = Collector(using=using, origin=queryset)
-    collector.collect(queryset)
-    counts: Counter[str] = Counter()
-    for fast_delete in collector.fast_deletes:
-        counts[fast_delete.model._meta.label] += fast_delete.count()
+def _count_deletion(queryset: QuerySet[Any]) -> dict[str, int]:
+    """What ``queryset.delete()`` would report, found with Django's own collector.
+
+    Mirrors ``QuerySet.delete()``: the same refusals (sliced, ``values()``, ...), the same
+    database, the same collector. Rows that more than one cascade reaches are counted once, as the
+    real deletion deletes them once.
+    """
+    # The checks QuerySet.delete() makes before it deletes anything.
+    queryset._not_support_combined_queries("delete")  # type: ignore[attr-defined]
+    if queryset.query.is_sliced:
+        raise TypeError("Cannot use 'limit' or 'offset' with delete().")
+    if queryset.query.distinct_fields:
+        raise TypeError("Cannot call delete() after .distinct(*fields).")
+    if queryset._fields is not None:  # type: ignore[attr-defined]
+        raise TypeError("Cannot call delete() after .values() or .values_list()")
+    del_query = queryset._chain()  # type: ignore[attr-defined]
+    del_query._for_write = True
+    del_query.query.select_for_update = False
+    del_query.query.select_related = False
+    del_query.query.clear_ordering(force=True)
+
+    collector = Collector(using=del_query.db, origin=queryset)
+    collector.collect(del_query)
+
+    # Per model: the instances the collector loaded and the querysets it would delete directly.
+    sources: dict[type[Model], tuple[set[Any], list[QuerySet[Any]]]] = {}
     model: type[Model]
     for model, instances in collector.data.items():
-        counts[model._meta.label] += len({instance.pk for instance in instances})
+        sources.setdefault(model, (set(), []))[0].update(instance.pk for instance in instances)
+    for fast_delete in collector.fast_deletes:
+        sources.setdefault(fast_delete.model, (set(), []))[1].append(fast_delete)
+
+    counts: dict[str, int] = {}
+    for model, (pks, fast_deletes) in sources.items():
+        if not pks and len(fast_deletes) == 1:
+            count = fast_deletes[0].count()
+        else:  # several ways to the same table may reach the same rows
+            for fast_delete in fast_deletes:
+                pks.update(fast_delete.values_list("pk", flat=True))
+            count = len(pks)
+        counts[model._meta.label] = count
     return counts

@@ -12,11 +12,13 @@ import logging
 import os
 import socket
 import traceback
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import router, transaction
 from django.utils import timezone
 
 from django_housekeeping.conf import housekeeping_settings
@@ -85,7 +87,7 @@ def _execute(
     running = _running_run(task, started_at)
     if running is not None:
         run.status = Status.SKIPPED
-        run.save()
+        _insert(run)
         run.finish(
             Status.SKIPPED,
             result={"reason": "already running", "running_run_id": running.pk},
@@ -93,18 +95,21 @@ def _execute(
         logger.info("Skipped %s: run #%s is still running", task.name, running.pk)
         task_finished.send(sender=task, run=run)
         return run
-    run.save()
+    _insert(run)
     logger.info("Started %s (run #%s, %s%s)", task.name, run.pk, trigger, ", dry run" * dry_run)
-    task_started.send(sender=task, run=run)
 
     exception: BaseException | None = None
     try:
+        # Inside the try: a receiver that raises fails this run instead of leaving it "running".
+        task_started.send(sender=task, run=run)
         if task.is_group:
             result, status = _run_members(
                 task, run, user=user, now=now or started_at, ancestors=(*ancestors, task.name)
             )
         else:
-            result, status = _call(task, run, now=now or started_at), Status.SUCCEEDED
+            with _savepoint_if_in_transaction():
+                result = _call(task, run, now=now or started_at)
+            status = Status.SUCCEEDED
         _check_json(result)
         error = ""
     except BaseException as exc:
@@ -126,6 +131,31 @@ def _execute(
     if exception is not None and not isinstance(exception, Exception):
         raise exception  # KeyboardInterrupt, SystemExit: recorded, then let through
     return run
+
+
+def _insert(run: TaskRun) -> None:
+    """Insert the run's row: for a scheduled run, this claims its slot.
+
+    A slot another process claimed first raises ``IntegrityError``; the savepoint keeps a
+    caller's open transaction usable after it.
+    """
+    with _savepoint_if_in_transaction():
+        run.save(force_insert=True)
+
+
+def _savepoint_if_in_transaction() -> AbstractContextManager[Any]:
+    """A savepoint when the caller holds a transaction open, else nothing.
+
+    Inside an outer ``atomic`` block (``ATOMIC_REQUESTS``, a test case, a caller's own
+    transaction), a database error in the task would leave the transaction unusable and the run
+    could not be recorded as failed. Rolling back to the savepoint undoes the task's writes and
+    keeps the transaction usable. Outside a transaction the task runs in autocommit, so a long
+    purge is not one long transaction.
+    """
+    using = router.db_for_write(TaskRun)
+    if transaction.get_connection(using).in_atomic_block:
+        return transaction.atomic(using=using)
+    return nullcontext()
 
 
 def _call(task: HousekeepingTask, run: TaskRun, *, now: datetime) -> Any:
@@ -190,6 +220,7 @@ def _running_run(task: HousekeepingTask, now: datetime) -> TaskRun | None:
 
 def _check_json(result: Any) -> None:
     try:
-        json.dumps(result, cls=DjangoJSONEncoder)
+        # allow_nan=False: NaN and Infinity are not JSON, and databases refuse them.
+        json.dumps(result, cls=DjangoJSONEncoder, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"a task's result must be JSON-serializable: {exc}") from exc

@@ -18,6 +18,16 @@ class Reaction(models.Model):
     emoji = models.CharField(max_length=10)
 
 
+class Attachment(models.Model):
+    """Reachable from a Thread along two cascading paths: directly and through its Post."""
+
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="attachments")
+    post = models.ForeignKey(
+        Post, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+    )
+    name = models.CharField(max_length=100, blank=True)
+
+
 class SlotRecord(models.Model):
     """Written by the fixture tasks so tests can see what ran; no constraint on purpose."""
 
