@@ -35,7 +35,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     if not isinstance(user_settings, Mapping):
         return [_error(5, f"{SETTING_NAME} must be a dict, got {type(user_settings).__name__}.")]
     errors: list[CheckMessage] = []
-    for key in sorted(set(user_settings) - set(DEFAULTS)):
+    for key in sorted(set(user_settings) - set(DEFAULTS), key=repr):
         errors.append(
             _error(
                 3,
@@ -82,7 +82,7 @@ def _check_task_override(name: Any, override: Any) -> list[CheckMessage]:
     if not isinstance(override, Mapping):
         return [_error(4, f"{where} must be a dict, got {type(override).__name__}.")]
     errors: list[CheckMessage] = []
-    for key in sorted(set(override) - TASK_OVERRIDE_KEYS):
+    for key in sorted(set(override) - TASK_OVERRIDE_KEYS, key=repr):
         errors.append(
             _error(
                 4,

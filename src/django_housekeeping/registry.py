@@ -50,7 +50,7 @@ class HousekeepingTask:
     name: str
     func: Callable[..., Any] | None
     declared_schedule: Schedule | None = None
-    declared_options: Mapping[str, Any] = field(default_factory=dict)
+    declared_options: Mapping[str, Any] = field(default_factory=dict, hash=False)
     description: str = ""
     declared_enabled: bool = True
     timeout: float | None = None
@@ -87,7 +87,8 @@ class HousekeepingTask:
 
     @property
     def takes_context(self) -> bool:
-        return self.func is not None and bool(inspect.signature(self.func).parameters)
+        """Whether the function is called with the TaskContext (as its one positional argument)."""
+        return self.func is not None and _takes_positional(self.func)
 
 
 class TaskRegistry:
@@ -97,6 +98,8 @@ class TaskRegistry:
         self._registry: dict[str, HousekeepingTask] = {}
 
     def register(self, task: HousekeepingTask) -> HousekeepingTask:
+        if not isinstance(task.name, str) or not task.name.strip():
+            raise ValueError(f"a housekeeping task needs a non-empty name, got {task.name!r}")
         if task.name == ALL:
             raise AlreadyRegistered(
                 f"the task name {ALL!r} is reserved for every enabled task ({task.origin})"
@@ -149,14 +152,52 @@ class TaskRegistry:
 
 registry = TaskRegistry()
 
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def _takes_positional(func: Callable[..., Any]) -> bool:
+    return any(
+        parameter.kind in _POSITIONAL or parameter.kind is inspect.Parameter.VAR_POSITIONAL
+        for parameter in inspect.signature(func).parameters.values()
+    )
+
+
+def _check_signature(func: Callable[..., Any]) -> None:
+    """A task is called as ``func()`` or ``func(ctx)``: reject what cannot be called so."""
+    parameters = inspect.signature(func).parameters
+    if len(parameters) > 1:
+        raise TypeError(
+            f"{_origin(func)} takes {len(parameters)} arguments; a housekeeping task "
+            "takes none or one (the TaskContext)"
+        )
+    for parameter in parameters.values():
+        if (
+            parameter.kind is inspect.Parameter.KEYWORD_ONLY
+            and parameter.default is parameter.empty
+        ):
+            raise TypeError(
+                f"{_origin(func)} takes the keyword-only argument {parameter.name!r}; a "
+                "housekeeping task is given its TaskContext as its one positional argument"
+            )
+
 
 def _origin(func: Callable[..., Any]) -> str:
+    where = _qualified_name(func)
     try:
         filename = inspect.getsourcefile(func)
         _, line = inspect.getsourcelines(func)
     except (OSError, TypeError):
-        return f"{func.__module__}.{func.__qualname__}"
-    return f"{func.__module__}.{func.__qualname__} ({filename}:{line})"
+        return where
+    return f"{where} ({filename}:{line})"
+
+
+def _qualified_name(func: Callable[..., Any]) -> str:
+    """``"<module>.<qualname>"``; for a callable without them (a partial), its repr."""
+    module = getattr(func, "__module__", None)
+    qualname = getattr(func, "__qualname__", None)
+    if isinstance(module, str) and isinstance(qualname, str):
+        return f"{module}.{qualname}"
+    return repr(func)
 
 
 @overload
@@ -197,22 +238,17 @@ def housekeeping_task(
     def decorator(function: TaskFunc) -> TaskFunc:
         if not callable(function):
             raise TypeError(f"@housekeeping_task needs a function, got {function!r}")
-        parameters = inspect.signature(function).parameters
-        if len(parameters) > 1:
-            raise TypeError(
-                f"{_origin(function)} takes {len(parameters)} arguments; a housekeeping task "
-                "takes none or one (the TaskContext)"
-            )
+        _check_signature(function)
         registry.register(
             HousekeepingTask(
-                name=name or f"{function.__module__}.{function.__qualname__}",
+                name=_qualified_name(function) if name is None else name,
                 func=function,
                 declared_schedule=parse_schedule(schedule),
                 declared_options=MappingProxyType(dict(options or {})),
                 description=description or inspect.getdoc(function) or "",
                 declared_enabled=enabled,
                 timeout=timeout,
-                tags=tuple(tags),
+                tags=_tags(tags),
                 origin=_origin(function),
             )
         )
@@ -236,10 +272,12 @@ def group(
 
     A failing member does not stop the others; the group fails if any member failed.
     """
-    member_names = tuple(members)
+    member_names = (members,) if isinstance(members, str) else tuple(members)
     if not member_names:
         raise ValueError(f"group {name!r} needs at least one member task")
-    frame = inspect.stack()[1]
+    caller = inspect.currentframe()
+    caller = caller.f_back if caller is not None else None
+    where = f" ({caller.f_code.co_filename}:{caller.f_lineno})" if caller is not None else ""
     return registry.register(
         HousekeepingTask(
             name=name,
@@ -247,11 +285,16 @@ def group(
             declared_schedule=parse_schedule(schedule),
             description=description or f"Runs {', '.join(member_names)}",
             declared_enabled=enabled,
-            tags=tuple(tags),
+            tags=_tags(tags),
             members=member_names,
-            origin=f"group {name!r} ({frame.filename}:{frame.lineno})",
+            origin=f"group {name!r}{where}",
         )
     )
+
+
+def _tags(tags: Iterable[str]) -> tuple[str, ...]:
+    """``tags="retention"`` is one tag, not nine one-letter ones."""
+    return (tags,) if isinstance(tags, str) else tuple(tags)
 
 
 def autodiscover() -> None:

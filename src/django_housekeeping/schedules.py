@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass
-from datetime import timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, TypeAlias
 
 if TYPE_CHECKING:
@@ -21,7 +21,12 @@ class InvalidSchedule(ValueError):
 
 @dataclass(frozen=True)
 class Cron:
-    """A five-field cron expression (``minute hour day month day_of_week``)."""
+    """A five-field cron expression (``minute hour day month day_of_week``), read like crontab(5).
+
+    The day of week counts from Sunday (``0`` and ``7`` are Sunday, ``1`` is Monday) and, as in
+    crontab, when both the day of month and the day of week are restricted (neither starts with
+    ``*``) the schedule fires on a day matching *either* field.
+    """
 
     expr: str
     tz: str | None = None
@@ -36,7 +41,7 @@ class Cron:
         if self.tz is not None:
             try:
                 zoneinfo.ZoneInfo(self.tz)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError) as exc:
                 raise InvalidSchedule(f"unknown time zone {self.tz!r}") from exc
         try:
             self.to_trigger(default_tz=zoneinfo.ZoneInfo("UTC"))
@@ -47,14 +52,26 @@ class Cron:
         from apscheduler.triggers.cron import CronTrigger
 
         minute, hour, day, month, day_of_week = self.expr.split()
-        return CronTrigger(
-            minute=minute,
-            hour=hour,
-            day=day,
-            month=month,
-            day_of_week=_weekdays_for_apscheduler(day_of_week),
-            timezone=zoneinfo.ZoneInfo(self.tz) if self.tz else default_tz,
-        )
+        weekdays = _weekdays_for_apscheduler(day_of_week)
+        timezone = zoneinfo.ZoneInfo(self.tz) if self.tz else default_tz
+
+        def trigger(day: str, day_of_week: str) -> BaseTrigger:
+            return CronTrigger(
+                minute=minute,
+                hour=hour,
+                day=day,
+                month=month,
+                day_of_week=day_of_week,
+                timezone=timezone,
+            )
+
+        if day.startswith("*") or day_of_week.startswith("*"):
+            return trigger(day, weekdays)
+        # crontab(5): "If both fields are restricted (i.e., don't start with *), the command will
+        # be run when either field matches the current time." APScheduler's fields all must match.
+        from apscheduler.triggers.combining import OrTrigger
+
+        return OrTrigger([trigger(day, "*"), trigger("*", weekdays)])
 
     def __str__(self) -> str:
         return f"cron({self.expr!r}{f', tz={self.tz!r}' if self.tz else ''})"
@@ -71,47 +88,64 @@ class Every:
             raise InvalidSchedule(f"an interval must be positive, got {self.interval}")
 
     def to_trigger(self, default_tz: tzinfo) -> BaseTrigger:
+        """An interval trigger whose fire times are whole intervals after the Unix epoch.
+
+        Anchoring the intervals (rather than starting them when the trigger is built) makes every
+        process compute the same fire times, so the slots two schedulers claim coincide. So
+        ``every(hours=6)`` fires at 00:00, 06:00, 12:00 and 18:00 UTC, ``every(days=1)`` at
+        midnight UTC; use ``cron(...)`` for a time of day in a time zone.
+        """
         from apscheduler.triggers.interval import IntervalTrigger
 
-        return IntervalTrigger(seconds=self.interval.total_seconds(), timezone=default_tz)
+        return IntervalTrigger(
+            seconds=self.interval.total_seconds(), start_date=_EPOCH, timezone=default_tz
+        )
 
     def __str__(self) -> str:
         return f"every({self.interval})"
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# crontab numbers the days from Sunday = 0 (and 7); APScheduler 3 from Monday = 0. Names mean the
+# same day in both, so the field is handed to APScheduler as a list of names.
 _WEEKDAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _weekdays_for_apscheduler(field: str) -> str:
     """Translate a crontab day-of-week field into APScheduler 3's dialect.
 
-    In crontab ``0`` and ``7`` are Sunday; APScheduler 3 counts from Monday = 0. Names mean the same
-    in both, so every numeric part of the field is expanded into names.
+    Every part (``N``, ``N-M``, ``*/S``, ``N/S``, ``N-M/S``, with numbers 0-7 or names) is expanded
+    into the day names it covers. A range may end on Sunday (``fri-sun``, ``5-7``).
     """
-    if not any(char.isdigit() for char in field):
+    if field == "*":
         return field
-    days: list[str] = []
+    days: set[int] = set()
     for part in field.split(","):
-        spec, _, step_text = part.partition("/")
-        step = int(step_text) if step_text else 1
+        spec, slash, step_text = part.partition("/")
+        step = 1
+        if slash:
+            if not (step_text.isascii() and step_text.isdigit()) or int(step_text) < 1:
+                raise ValueError(f"invalid step in day-of-week {part!r}")
+            step = int(step_text)
         if spec == "*":
-            first, last = 0, 6
+            first, last = 0, 7
         elif "-" in spec:
             first_text, _, last_text = spec.partition("-")
             first, last = _weekday_number(first_text), _weekday_number(last_text)
+            if last == 0 and first > 0:
+                last = 7  # "fri-sun": Sunday closes the week
         else:
             first = _weekday_number(spec)
-            last = first if not step_text else 6
-        if step < 1 or first > last:
+            last = 7 if slash else first
+        if first > last:
             raise ValueError(f"invalid day-of-week range {part!r}")
-        for number in range(first, last + 1, step):
-            if _WEEKDAY_NAMES[number] not in days:
-                days.append(_WEEKDAY_NAMES[number])
-    return ",".join(days)
+        days.update(number % 7 for number in range(first, last + 1, step))
+    return ",".join(_WEEKDAY_NAMES[number] for number in sorted(days))
 
 
 def _weekday_number(text: str) -> int:
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         number = int(text)
         if number > 7:
             raise ValueError(f"day of week {number} is out of range 0-7")
@@ -119,16 +153,23 @@ def _weekday_number(text: str) -> int:
     try:
         return _WEEKDAY_NAMES.index(text.lower())
     except ValueError:
-        raise ValueError(f'invalid weekday name "{text}"') from None
+        raise ValueError(f"invalid weekday name {text!r}") from None
 
 
 Schedule: TypeAlias = Cron | Every
 
 
-def cron(expr: str, tz: str | None = None) -> Cron:
-    """Run on a cron expression, e.g. ``cron("0 3 * * sun")``; ``tz`` defaults to TIME_ZONE."""
+def cron(expr: str, tz: str | zoneinfo.ZoneInfo | None = None) -> Cron:
+    """Run on a cron expression, e.g. ``cron("0 3 * * sun")``; ``tz`` defaults to TIME_ZONE.
+
+    ``tz`` is a time zone name (``"Europe/Berlin"``) or a :class:`zoneinfo.ZoneInfo`.
+    """
     if not isinstance(expr, str):
         raise InvalidSchedule(f"a cron expression must be a string, got {type(expr).__name__}")
+    if isinstance(tz, zoneinfo.ZoneInfo) and tz.key is not None:
+        tz = tz.key
+    if tz is not None and not isinstance(tz, str):
+        raise InvalidSchedule(f"tz must be a time zone name or a ZoneInfo, got {tz!r}")
     return Cron(" ".join(expr.split()), tz)
 
 
