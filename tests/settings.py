@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "django_apscheduler",
     "django_housekeeping",
     "tests.testapp",
+    "tests.procapp",
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -67,3 +68,11 @@ DATABASES = {
         "TEST": {"NAME": f"{_test_name}.sqlite3" if TEST_DB == "sqlite" else _test_name},
     }
 }
+if TEST_DB == "sqlite":
+    # What makes SQLite safe for several processes (see docs/databases.md): write-ahead log, a
+    # busy timeout, and transactions that take the write lock when they begin.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }

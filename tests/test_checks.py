@@ -95,7 +95,8 @@ def test_e003_unknown_key() -> None:
     assert ids(errors) == ["django_housekeeping.E003"]
     assert errors[0].msg == "HOUSEKEEPING has an unknown key 'HISTORY_DAY'."
     assert errors[0].hint == (
-        "Valid keys: AUTOSTART, DEFAULT_TIMEOUT, EXECUTOR, HISTORY_DAYS, TASKS."
+        "Valid keys: AUTOSTART, DEFAULT_TIMEOUT, EXECUTOR, HISTORY_DAYS, LEASE_TTL, "
+        "MISFIRE_GRACE, TASKS."
     )
 
 
@@ -129,7 +130,7 @@ def test_e004_malformed_override(override: object, message: str) -> None:
 def test_e004_unknown_override_key_hints_the_valid_ones() -> None:
     (error,) = settings_errors({"TASKS": {"threads": {"option": {}}}})
     assert error.id == "django_housekeeping.E004"
-    assert error.hint == "Valid keys: enabled, options, schedule."
+    assert error.hint == "Valid keys: coalesce, enabled, misfire_grace, options, schedule."
 
 
 def test_each_problem_in_an_override_is_reported() -> None:

@@ -10,7 +10,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -42,7 +43,8 @@ class TaskRunAdmin(TaskRunAdminBase):
     ]
     list_filter = ["status", "trigger", "dry_run", "started_at", "task_name"]
     search_fields = ["task_name", "error", "host"]
-    date_hierarchy = "started_at"
+    # No date_hierarchy: its date truncation needs MySQL/MariaDB's time zone tables when USE_TZ is
+    # on, and without them the whole changelist fails. The started_at filter needs no such thing.
     list_select_related = ["triggered_by"]
     actions = ["run_again", "dry_run_now"]
     fields = (
@@ -53,6 +55,7 @@ class TaskRunAdmin(TaskRunAdminBase):
         "triggered_by",
         "slot",
         "parent",
+        "member_runs",
         "started_at",
         "finished_at",
         "duration_display",
@@ -95,7 +98,21 @@ class TaskRunAdmin(TaskRunAdminBase):
 
     @admin.display(description=_("result"))
     def result_display(self, run: TaskRun) -> str:
+        if run.result is None:
+            return "—"
         return format_html("<pre>{}</pre>", to_json(run.result, indent=2))
+
+    @admin.display(description=_("member runs"))
+    def member_runs(self, run: TaskRun) -> str:
+        children = run.children.order_by("started_at", "id")
+        return (
+            format_html_join(
+                mark_safe("<br>"),
+                '<a href="{}">{}</a>',
+                ((self._change_url(child), str(child)) for child in children),
+            )
+            or "—"
+        )
 
     @admin.display(description=_("error"))
     def error_display(self, run: TaskRun) -> str:
@@ -110,9 +127,44 @@ class TaskRunAdmin(TaskRunAdminBase):
         self._rerun(request, queryset, dry_run=True)
 
     def _rerun(self, request: HttpRequest, queryset: QuerySet[TaskRun], *, dry_run: bool) -> None:
-        names = sorted(set(queryset.values_list("task_name", flat=True)))
-        for name in names:
-            _run_and_report(request, name, dry_run=dry_run)
+        names = queryset.order_by("task_name").values_list("task_name", flat=True).distinct()
+        for name in list(names):
+            self._run_and_report(request, name, dry_run=dry_run)
+
+    def _run_and_report(self, request: HttpRequest, name: str, *, dry_run: bool) -> None:
+        """Run a task for a person in the admin and tell them how it went, with a link."""
+        try:
+            run = run_task(name, dry_run=dry_run, trigger=TaskRun.Trigger.ADMIN, user=request.user)
+        except NotRegistered as exc:
+            messages.error(request, str(exc))
+            return
+        level = {
+            TaskRun.Status.FAILED: messages.ERROR,
+            TaskRun.Status.SKIPPED: messages.WARNING,
+        }.get(TaskRun.Status(run.status), messages.SUCCESS)
+        summary = run.error.strip().splitlines()[-1] if run.error else summarize_result(run.result)
+        messages.add_message(
+            request,
+            level,
+            # Starts with the link: the admin capitalizes a message's first letter, and a task's
+            # name must be shown as it is spelled.
+            format_html(
+                '<a href="{}">Run #{}</a> of {}{}: {} — {}',
+                self._change_url(run),
+                run.pk,
+                name,
+                " (dry run)" if dry_run else "",
+                run.get_status_display(),
+                summary,
+            ),
+        )
+
+    def _change_url(self, run: TaskRun) -> str:
+        return reverse(
+            f"{self.admin_site.name}:django_housekeeping_taskrun_change",
+            args=[run.pk],
+            current_app=self.admin_site.name,
+        )
 
     def get_urls(self) -> list[URLPattern]:
         return [
@@ -132,6 +184,7 @@ class TaskRunAdmin(TaskRunAdminBase):
     def tasks_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
+        request.current_app = self.admin_site.name
         tasks = list(registry)
         latest = last_runs(task.name for task in tasks)
         context = {
@@ -155,29 +208,10 @@ class TaskRunAdmin(TaskRunAdminBase):
         if not self.has_run_permission(request):
             raise PermissionDenied
         name = request.POST.get("task", "")
-        _run_and_report(request, name, dry_run=request.POST.get("dry_run") == "1")
-        return HttpResponseRedirect(reverse("admin:django_housekeeping_tasks"))
-
-
-def _run_and_report(request: HttpRequest, name: str, *, dry_run: bool) -> None:
-    try:
-        run = run_task(name, dry_run=dry_run, trigger=TaskRun.Trigger.ADMIN, user=request.user)
-    except NotRegistered as exc:
-        messages.error(request, str(exc))
-        return
-    url = reverse("admin:django_housekeeping_taskrun_change", args=[run.pk])
-    level = messages.ERROR if run.status == TaskRun.Status.FAILED else messages.SUCCESS
-    summary = run.error.strip().splitlines()[-1] if run.error else summarize_result(run.result)
-    messages.add_message(
-        request,
-        level,
-        format_html(
-            '{}{}: <a href="{}">run #{}</a> {} — {}',
-            name,
-            " (dry run)" if dry_run else "",
-            url,
-            run.pk,
-            run.status,
-            summary,
-        ),
-    )
+        self._run_and_report(request, name, dry_run=request.POST.get("dry_run") == "1")
+        return HttpResponseRedirect(
+            reverse(
+                f"{self.admin_site.name}:django_housekeeping_tasks",
+                current_app=self.admin_site.name,
+            )
+        )

@@ -51,16 +51,20 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     return errors
 
 
-def _check_values(user_settings: Mapping[str, Any]) -> list[CheckMessage]:
-    def positive(value: Any) -> bool:
-        return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+def positive(value: Any) -> bool:
+    """A number of days or seconds: an int or float above zero (not a bool)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
+
+def _check_values(user_settings: Mapping[str, Any]) -> list[CheckMessage]:
     rules: list[tuple[str, Any, str]] = [
         ("AUTOSTART", lambda value: isinstance(value, bool), "True or False"),
         ("EXECUTOR", lambda value: value in EXECUTORS, " or ".join(map(repr, EXECUTORS))),
         ("TASKS", lambda value: isinstance(value, Mapping), "a dict of task name -> overrides"),
         ("HISTORY_DAYS", positive, "a positive number of days"),
         ("DEFAULT_TIMEOUT", positive, "a positive number of seconds"),
+        ("LEASE_TTL", positive, "a positive number of seconds"),
+        ("MISFIRE_GRACE", positive, "a positive number of seconds"),
     ]
     return [
         _error(5, f"{SETTING_NAME}[{key!r}] must be {expected}, got {user_settings[key]!r}.")
@@ -92,8 +96,11 @@ def _check_task_override(name: Any, override: Any) -> list[CheckMessage]:
         )
     if "options" in override and not isinstance(override["options"], Mapping):
         errors.append(_error(4, f"{where}['options'] must be a dict."))
-    if "enabled" in override and not isinstance(override["enabled"], bool):
-        errors.append(_error(4, f"{where}['enabled'] must be True or False."))
+    for key in ("enabled", "coalesce"):
+        if key in override and not isinstance(override[key], bool):
+            errors.append(_error(4, f"{where}[{key!r}] must be True or False."))
+    if "misfire_grace" in override and not positive(override["misfire_grace"]):
+        errors.append(_error(4, f"{where}['misfire_grace'] must be a positive number of seconds."))
     if "schedule" in override:
         try:
             parse_schedule(override["schedule"])

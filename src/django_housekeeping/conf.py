@@ -21,16 +21,21 @@ DEFAULTS: dict[str, Any] = {
     "AUTOSTART": True,
     # "thread" runs tasks in the scheduler process; "django_tasks" enqueues them on settings.TASKS.
     "EXECUTOR": "thread",
-    # Per-task overrides: {"name": {"schedule": ..., "options": {...}, "enabled": bool}}.
+    # Per-task overrides: {"name": {"schedule": ..., "options": {...}, "enabled": bool,
+    #                               "misfire_grace": seconds, "coalesce": bool}}.
     "TASKS": {},
     # Runs older than this many days are pruned from the history.
     "HISTORY_DAYS": 90,
     # Seconds a run may take before another run of the same task may start beside it, for tasks
     # that declare no ``timeout`` of their own.
     "DEFAULT_TIMEOUT": 3600,
+    # Seconds without renewal after which the scheduler lease expires and a standby takes over.
+    "LEASE_TTL": 30,
+    # Seconds after its slot a scheduled run may still start, for tasks that declare none.
+    "MISFIRE_GRACE": 600,
 }
 
-TASK_OVERRIDE_KEYS = frozenset({"schedule", "options", "enabled"})
+TASK_OVERRIDE_KEYS = frozenset({"schedule", "options", "enabled", "misfire_grace", "coalesce"})
 
 
 class HousekeepingSettings:

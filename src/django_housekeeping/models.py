@@ -19,6 +19,7 @@ class TaskRun(models.Model):
         SUCCEEDED = "succeeded", _("succeeded")
         FAILED = "failed", _("failed")
         SKIPPED = "skipped", _("skipped")
+        MISSED = "missed", _("missed")
 
     class Trigger(models.TextChoices):
         SCHEDULE = "schedule", _("schedule")
@@ -113,3 +114,64 @@ class TaskRun(models.Model):
                 "heartbeat_at",
             ]
         )
+
+
+class SchedulerLease(models.Model):
+    """The leader lease: the one scheduler that holds an unexpired lease schedules the tasks."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    owner = models.CharField(_("owner"), max_length=255, blank=True)
+    token = models.PositiveBigIntegerField(
+        _("fencing token"), default=0, help_text=_("Incremented each time the lease changes hands.")
+    )
+    host = models.CharField(_("host"), max_length=255, blank=True)
+    pid = models.PositiveIntegerField(_("pid"), null=True, blank=True)
+    acquired_at = models.DateTimeField(_("acquired"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("last heartbeat"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires"))
+
+    class Meta:
+        verbose_name = _("scheduler lease")
+        verbose_name_plural = _("scheduler lease")
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.owner or 'free'}"
+
+
+class TaskState(models.Model):
+    """Operator overrides of a task's schedule, made in the admin or the API at run time."""
+
+    task_name = models.CharField(_("task"), max_length=200, unique=True)
+    paused = models.BooleanField(
+        _("paused"), default=False, help_text=_("A paused task is not scheduled.")
+    )
+    schedule = models.CharField(
+        _("schedule"),
+        max_length=100,
+        blank=True,
+        help_text=_("A 5-field cron expression replacing the task's schedule; empty keeps it."),
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("task state")
+        verbose_name_plural = _("task states")
+        ordering = ["task_name"]
+
+    def __str__(self) -> str:
+        return self.task_name
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from django_housekeeping.registry import NotRegistered, registry
+        from django_housekeeping.schedules import InvalidSchedule, parse_schedule
+
+        if self.task_name and self.task_name not in registry.as_mapping():
+            unknown = NotRegistered(self.task_name, registry.as_mapping())
+            raise ValidationError({"task_name": str(unknown)})
+        if self.schedule:
+            try:
+                parse_schedule(self.schedule)
+            except InvalidSchedule as exc:
+                raise ValidationError({"schedule": str(exc)}) from exc

@@ -57,6 +57,8 @@ class HousekeepingTask:
     tags: tuple[str, ...] = ()
     members: tuple[str, ...] = ()
     origin: str = ""
+    declared_misfire_grace: float | None = None
+    declared_coalesce: bool = True
 
     @property
     def is_group(self) -> bool:
@@ -84,6 +86,17 @@ class HousekeepingTask:
     @property
     def enabled(self) -> bool:
         return bool(self.override.get("enabled", self.declared_enabled))
+
+    @property
+    def misfire_grace(self) -> float:
+        """Seconds after its slot a scheduled run may still start; later ones are missed."""
+        value = self.override.get("misfire_grace", self.declared_misfire_grace)
+        return float(value if value is not None else housekeeping_settings.MISFIRE_GRACE)
+
+    @property
+    def coalesce(self) -> bool:
+        """Of several slots due at once, run only the latest (the others are recorded)."""
+        return bool(self.override.get("coalesce", self.declared_coalesce))
 
     @property
     def takes_context(self) -> bool:
@@ -214,6 +227,8 @@ def housekeeping_task(
     enabled: bool = True,
     timeout: float | None = None,
     tags: Iterable[str] = (),
+    misfire_grace: float | None = None,
+    coalesce: bool = True,
 ) -> Callable[[TaskFunc], TaskFunc]: ...
 
 
@@ -228,6 +243,8 @@ def housekeeping_task(
     enabled: bool = True,
     timeout: float | None = None,
     tags: Iterable[str] = (),
+    misfire_grace: float | None = None,
+    coalesce: bool = True,
 ) -> TaskFunc | Callable[[TaskFunc], TaskFunc]:
     """Register a function as a housekeeping task; the function is returned unchanged.
 
@@ -250,6 +267,8 @@ def housekeeping_task(
                 timeout=timeout,
                 tags=_tags(tags),
                 origin=_origin(function),
+                declared_misfire_grace=misfire_grace,
+                declared_coalesce=coalesce,
             )
         )
         return function

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import router, transaction
+from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 
 from django_housekeeping.conf import housekeeping_settings
@@ -30,6 +30,10 @@ from django_housekeeping.signals import task_failed, task_finished, task_started
 logger = logging.getLogger("django_housekeeping")
 
 Status = TaskRun.Status
+
+
+class SlotAlreadyClaimed(IntegrityError):
+    """Another process already recorded a run for this task and slot."""
 
 
 def run_task(
@@ -136,11 +140,16 @@ def _execute(
 def _insert(run: TaskRun) -> None:
     """Insert the run's row: for a scheduled run, this claims its slot.
 
-    A slot another process claimed first raises ``IntegrityError``; the savepoint keeps a
-    caller's open transaction usable after it.
+    A slot another process claimed first raises :class:`SlotAlreadyClaimed` (an
+    ``IntegrityError``); the savepoint keeps a caller's open transaction usable after it.
     """
-    with _savepoint_if_in_transaction():
-        run.save(force_insert=True)
+    try:
+        with _savepoint_if_in_transaction():
+            run.save(force_insert=True)
+    except IntegrityError as exc:
+        if run.slot is None:
+            raise
+        raise SlotAlreadyClaimed(f"slot {run.slot} of {run.task_name} is already claimed") from exc
 
 
 def _savepoint_if_in_transaction() -> AbstractContextManager[Any]:

@@ -111,7 +111,13 @@ class Command(BaseCommand):
                 )
         runs = [run_task(name, dry_run=dry_run, trigger=TaskRun.Trigger.CLI) for name in names]
         if json:
-            self._print_json([run_as_dict(run) for run in runs])
+            # A group's members are in the output too, so a failed member's traceback is not lost.
+            self._print_json(
+                [
+                    {**run_as_dict(run), "children": [run_as_dict(c) for c in _children(run)]}
+                    for run in runs
+                ]
+            )
         else:
             for run in runs:
                 self._print_run(run)
@@ -120,8 +126,9 @@ class Command(BaseCommand):
             raise CommandError(f"failed: {', '.join(failed)}", returncode=EXIT_FAILED)
 
     def _print_run(self, run: TaskRun) -> None:
-        children = list(run.children.order_by("started_at", "id"))
-        rows = [self._run_row(child, indent="  ") for child in children]
+        children = _children(run)
+        # tabulate strips leading spaces, so a member row is marked with a visible "- ".
+        rows = [self._run_row(child, prefix="- ") for child in children]
         rows.append(self._run_row(run))
         self.stdout.write(
             tabulate(rows, headers=["Task", "Status", "Seconds", "Result"], disable_numparse=True)
@@ -130,14 +137,14 @@ class Command(BaseCommand):
             if failed.error:
                 self.stderr.write(f"\n{failed.task_name} failed:\n{failed.error}")
 
-    def _run_row(self, run: TaskRun, indent: str = "") -> list[str]:
+    def _run_row(self, run: TaskRun, prefix: str = "") -> list[str]:
         status = run.status + (" (dry run)" if run.dry_run else "")
         seconds = f"{run.duration_seconds:.2f}" if run.duration_seconds is not None else ""
         if run.status == TaskRun.Status.FAILED and run.error:
             summary = run.error.strip().splitlines()[-1]
         else:
             summary = summarize_result(run.result)
-        return [indent + run.task_name, status, seconds, summary]
+        return [prefix + run.task_name, status, seconds, summary]
 
     # history ------------------------------------------------------------------------------------
 
@@ -185,7 +192,7 @@ class Command(BaseCommand):
         messages = [
             message
             for message in checks.run_checks(include_deployment_checks=False)
-            if (message.id or "").startswith("django_housekeeping.")
+            if (message.id or "").startswith("django_housekeeping.") and not message.is_silenced()
         ]
         if json:
             self._print_json(
@@ -206,3 +213,8 @@ class Command(BaseCommand):
 
     def _print_json(self, value: Any) -> None:
         self.stdout.write(to_json(value, indent=2))
+
+
+def _children(run: TaskRun) -> list[TaskRun]:
+    """A group run's member runs, in the order they ran."""
+    return list(run.children.select_related("triggered_by").order_by("started_at", "id"))

@@ -1,0 +1,132 @@
+"""Turning the scheduler's due slots into runs: misfires, coalescing, overlap, connections.
+
+APScheduler hands an executor a job and the list of times it was due. :class:`SlotExecutor`
+decides, per the task's policy, which of those slots run (each through ``run_task`` with its
+slot, so the ``(task_name, slot)`` insert makes it exactly-once across processes), which were
+missed, and records the rest in the history. Database connections are closed after each job so
+that a connection killed between runs never reaches the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from django.db import IntegrityError, close_old_connections, connections, transaction
+
+from django_housekeeping.models import TaskRun
+from django_housekeeping.registry import NotRegistered, registry
+from django_housekeeping.runner import SlotAlreadyClaimed, run_task
+
+logger = logging.getLogger("django_housekeeping.scheduler")
+
+
+def run_scheduled_slot(task_name: str, *, slot: datetime) -> TaskRun | None:
+    """Run one scheduled slot of a task; ``None`` when another process claimed the slot first."""
+    try:
+        return run_task(task_name, trigger=TaskRun.Trigger.SCHEDULE, slot=slot)
+    except SlotAlreadyClaimed:
+        logger.debug("Slot %s of %s was claimed by another scheduler", slot, task_name)
+        return None
+
+
+def record_unrun_slots(task_name: str, slots: list[datetime], status: str, reason: str) -> None:
+    """Record slots that will not run as one history row (the last slot claims the row)."""
+    if not slots:
+        return
+    now = datetime.now(UTC)
+    try:
+        with transaction.atomic():
+            TaskRun.objects.create(
+                task_name=task_name,
+                slot=slots[-1],
+                trigger=TaskRun.Trigger.SCHEDULE,
+                status=status,
+                started_at=now,
+                finished_at=now,
+                duration=timedelta(0),
+                result={
+                    "reason": reason,
+                    "slots": len(slots),
+                    "first_slot": slots[0],
+                    "last_slot": slots[-1],
+                },
+            )
+    except IntegrityError:
+        logger.debug("Slot %s of %s is already in the history", slots[-1], task_name)
+    else:
+        logger.warning(
+            "%s %s slot(s) of %s: %s", status.capitalize(), len(slots), task_name, reason
+        )
+
+
+class SlotExecutor(ThreadPoolExecutor):  # type: ignore[misc]  # APScheduler 3 ships no types
+    """A thread pool that runs due slots per the task's misfire and coalescing policy.
+
+    ``may_run`` is asked before each slot: a scheduler that is no longer sure it leads does not run.
+    """
+
+    def __init__(self, may_run: Callable[[], bool], max_workers: int = 4) -> None:
+        super().__init__(max_workers=max_workers)
+        self._may_run = may_run
+
+    def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
+        def done(future: Any) -> None:
+            exception = future.exception()
+            if exception is not None:
+                self._run_job_error(job.id, exception, exception.__traceback__)
+            else:
+                self._run_job_success(job.id, future.result())
+
+        future = self._pool.submit(self._run_slots, job, run_times)
+        future.add_done_callback(done)
+
+    def _run_slots(self, job: Any, run_times: list[datetime]) -> list[JobExecutionEvent]:
+        close_old_connections()
+        try:
+            return self._run_due(job, run_times)
+        finally:
+            connections.close_all()
+
+    def _run_due(self, job: Any, run_times: list[datetime]) -> list[JobExecutionEvent]:
+        task_name = job.args[0]
+        try:
+            task = registry.get(task_name)
+        except NotRegistered:
+            logger.error("Scheduled task %s is no longer registered; not running it", task_name)
+            return []
+        now = datetime.now(UTC)
+        grace = timedelta(seconds=task.misfire_grace)
+        late = [slot for slot in run_times if now - slot > grace]
+        on_time = [slot for slot in run_times if now - slot <= grace]
+        to_run = on_time[-1:] if task.coalesce else on_time
+        record_unrun_slots(
+            task_name, late, TaskRun.Status.MISSED, f"more than {task.misfire_grace:g} s late"
+        )
+        record_unrun_slots(
+            task_name,
+            on_time[: len(on_time) - len(to_run)],
+            TaskRun.Status.SKIPPED,
+            "coalesced into a later slot",
+        )
+        events = []
+        for slot in to_run:
+            if not self._may_run():
+                logger.warning(
+                    "Not running %s at %s: this scheduler lost its lease", task_name, slot
+                )
+                break
+            run = run_scheduled_slot(task_name, slot=slot)
+            code = (
+                EVENT_JOB_ERROR
+                if run and run.status == TaskRun.Status.FAILED
+                else EVENT_JOB_EXECUTED
+            )
+            events.append(
+                JobExecutionEvent(code, job.id, job._jobstore_alias, slot, retval=run and run.pk)
+            )
+        return events

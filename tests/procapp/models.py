@@ -1,0 +1,20 @@
+"""Tables the multi-process scheduler tests write to. No unique constraints, on purpose: the
+tests count duplicates themselves."""
+
+from django.db import models
+
+# ruff: noqa: DJ008  (fixture models, never shown)
+
+
+class TickRecord(models.Model):
+    task_name = models.CharField(max_length=100)
+    slot = models.DateTimeField()
+    executed_at = models.DateTimeField()
+    pid = models.PositiveIntegerField()
+
+
+class SlowRecord(models.Model):
+    slot = models.DateTimeField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    pid = models.PositiveIntegerField()

@@ -1,0 +1,648 @@
+"""The admin: read-only run history with filters, search and "run again" actions; the tasks page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Permission
+from django.contrib.messages import get_messages
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from django_housekeeping import registry, run_task
+from django_housekeeping.models import TaskRun
+from tests.testapp.models import SlotRecord, Thread
+
+CHANGELIST = "admin:django_housekeeping_taskrun_changelist"
+TASKS = "admin:django_housekeeping_tasks"
+RUN = "admin:django_housekeeping_run"
+
+
+def change_url(run: TaskRun) -> str:
+    return reverse("admin:django_housekeeping_taskrun_change", args=[run.pk])
+
+
+def make_run(
+    task_name: str, minutes_ago: int = 0, seconds: float | None = 2, **fields: Any
+) -> TaskRun:
+    fields.setdefault("status", TaskRun.Status.SUCCEEDED)
+    fields.setdefault("trigger", TaskRun.Trigger.SCHEDULE)
+    started_at = timezone.now() - timedelta(minutes=minutes_ago)
+    duration = timedelta(seconds=seconds) if seconds is not None else None
+    return TaskRun.objects.create(
+        task_name=task_name,
+        started_at=started_at,
+        finished_at=started_at + duration if duration is not None else None,
+        duration=duration,
+        **fields,
+    )
+
+
+def listed(response: Any) -> list[int]:
+    return [run.pk for run in response.context["cl"].result_list]
+
+
+def messages_of(response: Any) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+@pytest.fixture
+def staff_client(django_user_model: Any) -> Any:
+    """A client for a staff user; ``perms`` names the TaskRun permissions to give."""
+
+    def make(*perms: str) -> tuple[Client, Any]:
+        user = django_user_model.objects.create_user(
+            username=f"staff_{'_'.join(perms) or 'none'}", password=None, is_staff=True
+        )
+        user.user_permissions.set(
+            Permission.objects.filter(
+                content_type__app_label="django_housekeeping", codename__in=perms
+            )
+        )
+        client = Client()
+        client.force_login(user)
+        return client, user
+
+    return make
+
+
+# the run history -------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_changelist_loads_and_shows_the_columns(admin_client: Client) -> None:
+    make_run("threads", minutes_ago=10, result={"deleted": {"testapp.Thread": 3}, "total": 3})
+    make_run(
+        "boom",
+        minutes_ago=5,
+        status=TaskRun.Status.FAILED,
+        error="Traceback (most recent call last):\nRuntimeError: boom: the database said no\n",
+    )
+
+    response = admin_client.get(reverse(CHANGELIST))
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    for header in ["Task", "Status", "Trigger", "Dry run", "Started", "Duration", "Result"]:
+        assert f">{header}</a>" in content or f"<span>{header}</span>" in content
+    assert '<td class="field-summary">deleted 3 (testapp.Thread 3)</td>' in content
+    assert '<td class="field-summary">RuntimeError: boom: the database said no</td>' in content
+    assert '<td class="field-duration_display">2.00 s</td>' in content
+    assert reverse(TASKS) in content  # the "Registered tasks" link
+
+
+@pytest.mark.django_db
+def test_changelist_of_an_empty_history(admin_client: Client) -> None:
+    response = admin_client.get(reverse(CHANGELIST))
+    assert response.status_code == 200
+    assert listed(response) == []
+
+
+@pytest.mark.django_db
+def test_the_duration_of_an_unfinished_run_is_a_dash(admin_client: Client) -> None:
+    make_run("threads", seconds=None, status=TaskRun.Status.RUNNING)
+
+    content = admin_client.get(reverse(CHANGELIST)).content.decode()
+
+    assert '<td class="field-duration_display">—</td>' in content
+
+
+@pytest.mark.django_db
+def test_changelist_sorts_by_duration(admin_client: Client) -> None:
+    slow = make_run("threads", seconds=5)
+    fast = make_run("threads", seconds=1)
+    middle = make_run("threads", seconds=3)
+    # The changelist numbers its columns after the action checkbox.
+    column = 1 + admin.site.get_model_admin(TaskRun).list_display.index("duration_display")
+
+    ascending = admin_client.get(reverse(CHANGELIST), {"o": str(column)})
+    descending = admin_client.get(reverse(CHANGELIST), {"o": f"-{column}"})
+
+    assert listed(ascending) == [fast.pk, middle.pk, slow.pk]
+    assert listed(descending) == [slow.pk, middle.pk, fast.pk]
+
+
+@pytest.mark.django_db
+def test_changelist_filters(admin_client: Client) -> None:
+    succeeded = make_run("threads", minutes_ago=1)
+    failed = make_run("boom", minutes_ago=2, status=TaskRun.Status.FAILED)
+    by_cli = make_run("record", minutes_ago=3, trigger=TaskRun.Trigger.CLI)
+    dry = make_run("threads", minutes_ago=4, dry_run=True)
+    last_year = make_run("threads", minutes_ago=60 * 24 * 400)
+    url = reverse(CHANGELIST)
+
+    response = admin_client.get(url)
+    assert [spec.title for spec in response.context["cl"].filter_specs] == [
+        "status",
+        "trigger",
+        "dry run",
+        "started",
+        "task",
+    ]
+    assert listed(admin_client.get(url, {"status__exact": "failed"})) == [failed.pk]
+    assert listed(admin_client.get(url, {"trigger__exact": "cli"})) == [by_cli.pk]
+    assert listed(admin_client.get(url, {"dry_run__exact": "1"})) == [dry.pk]
+    assert listed(admin_client.get(url, {"task_name": "threads"})) == [
+        succeeded.pk,
+        dry.pk,
+        last_year.pk,
+    ]
+    changelist = response.context["cl"]
+    [started_filter] = [spec for spec in changelist.filter_specs if spec.title == "started"]
+    links = {
+        str(choice["display"]): choice["query_string"]
+        for choice in started_filter.choices(changelist)
+    }
+    past_week = listed(admin_client.get(url + links["Past 7 days"]))
+    assert past_week == [succeeded.pk, failed.pk, by_cli.pk, dry.pk]
+    assert len(listed(admin_client.get(url + links["Any date"]))) == 5
+
+
+@pytest.mark.django_db
+def test_changelist_task_filter_offers_every_task_that_ran(admin_client: Client) -> None:
+    make_run("threads")
+    make_run("boom")
+
+    response = admin_client.get(reverse(CHANGELIST))
+
+    [task_filter] = [spec for spec in response.context["cl"].filter_specs if spec.title == "task"]
+    assert sorted(task_filter.lookup_choices) == ["boom", "threads"]
+
+
+@pytest.mark.django_db
+def test_changelist_search(admin_client: Client) -> None:
+    threads = make_run("threads", minutes_ago=1)
+    boom = make_run(
+        "boom",
+        minutes_ago=2,
+        status=TaskRun.Status.FAILED,
+        error="RuntimeError: boom: the database said no",
+    )
+    elsewhere = make_run("record", minutes_ago=3, host="worker-7")
+    url = reverse(CHANGELIST)
+
+    assert listed(admin_client.get(url, {"q": "threads"})) == [threads.pk]
+    assert listed(admin_client.get(url, {"q": "database said"})) == [boom.pk]
+    assert listed(admin_client.get(url, {"q": "worker-7"})) == [elsewhere.pk]
+    assert listed(admin_client.get(url, {"q": "nothing like this"})) == []
+
+
+# read-only -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_runs_cannot_be_added(admin_client: Client) -> None:
+    assert admin_client.get(reverse("admin:django_housekeeping_taskrun_add")).status_code == 403
+    response = admin_client.post(
+        reverse("admin:django_housekeeping_taskrun_add"),
+        {"task_name": "threads", "trigger": "cli", "status": "succeeded"},
+    )
+    assert response.status_code == 403
+    assert not TaskRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_change_page_is_read_only(admin_client: Client) -> None:
+    run = make_run("threads")
+
+    response = admin_client.get(change_url(run))
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert 'name="_save"' not in content
+    assert 'name="_continue"' not in content
+    assert 'name="_addanother"' not in content
+    assert 'class="closelink"' in content
+    assert 'name="task_name"' not in content  # no editable field
+
+
+@pytest.mark.django_db
+def test_posting_the_change_page_changes_nothing(admin_client: Client) -> None:
+    run = make_run("threads")
+
+    response = admin_client.post(
+        change_url(run), {"task_name": "hacked", "status": "failed", "trigger": "cli"}
+    )
+
+    assert response.status_code == 403
+    run.refresh_from_db()
+    assert run.task_name == "threads"
+    assert run.status == TaskRun.Status.SUCCEEDED
+
+
+@pytest.mark.django_db
+def test_runs_cannot_be_deleted(admin_client: Client) -> None:
+    run = make_run("threads")
+
+    url = reverse("admin:django_housekeeping_taskrun_delete", args=[run.pk])
+    assert admin_client.get(url).status_code == 403
+    assert admin_client.post(url, {"post": "yes"}).status_code == 403
+    response = admin_client.post(
+        reverse(CHANGELIST), {"action": "delete_selected", "_selected_action": [run.pk]}
+    )
+    assert response.status_code == 302  # the unknown action is refused: "No action selected."
+    assert TaskRun.objects.filter(pk=run.pk).exists()
+    changelist = admin_client.get(reverse(CHANGELIST))
+    actions = [choice[0] for choice in changelist.context["action_form"].fields["action"].choices]
+    assert "delete_selected" not in actions
+
+
+@pytest.mark.django_db
+def test_change_page_shows_the_result_as_pretty_json(admin_client: Client) -> None:
+    Thread.objects.create(title="old", created_at=timezone.now() - timedelta(days=40))
+    run = run_task("threads")
+
+    content = admin_client.get(change_url(run)).content.decode()
+
+    assert (
+        "<pre>{\n"
+        "  &quot;deleted&quot;: {\n"
+        "    &quot;testapp.Thread&quot;: 1\n"
+        "  },\n"
+        "  &quot;dry_run&quot;: false,\n"
+        "  &quot;total&quot;: 1\n"
+        "}</pre>"
+    ) in content
+    assert f"{run.duration_seconds:.2f} s" in content
+
+
+@pytest.mark.django_db
+def test_change_page_shows_the_traceback(admin_client: Client) -> None:
+    run = run_task("boom")
+
+    content = admin_client.get(change_url(run)).content.decode()
+
+    assert "<pre>Traceback (most recent call last):\n" in content
+    assert "RuntimeError: boom: the database said no\n</pre>" in content
+    assert "raise RuntimeError(&quot;boom: the database said no&quot;)" in content
+    assert "<pre>null</pre>" not in content  # no result: a dash, not JSON's null
+
+
+@pytest.mark.django_db
+def test_change_page_escapes_what_a_task_returned(admin_client: Client) -> None:
+    run = make_run("threads", result={"note": "<script>alert(1)</script>"}, error="<b>bad</b>")
+
+    content = admin_client.get(change_url(run)).content.decode()
+
+    assert "<script>alert(1)</script>" not in content
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in content
+    assert "<pre>&lt;b&gt;bad&lt;/b&gt;</pre>" in content
+
+
+@pytest.mark.django_db
+def test_change_page_of_a_group_links_its_member_runs(admin_client: Client) -> None:
+    group_run = run_task("nightly")
+    members = list(group_run.children.order_by("started_at", "id"))
+
+    content = admin_client.get(change_url(group_run)).content.decode()
+
+    for member in members:
+        assert f'<a href="{change_url(member)}">{member}</a>' in content
+    member_page = admin_client.get(change_url(members[0])).content.decode()
+    assert f'<a href="{change_url(group_run)}">{group_run}</a>' in member_page
+
+
+@pytest.mark.django_db
+def test_change_page_of_a_run_in_progress(admin_client: Client) -> None:
+    run = make_run(
+        "threads", seconds=None, status=TaskRun.Status.RUNNING, progress_done=40, progress_total=100
+    )
+
+    response = admin_client.get(change_url(run))
+
+    assert response.status_code == 200
+    assert "40 / 100" in response.content.decode()
+
+
+# actions -------------------------------------------------------------------------------------
+
+
+def post_action(client: Client, action: str, runs: list[TaskRun]) -> Any:
+    return client.post(
+        reverse(CHANGELIST),
+        {"action": action, "_selected_action": [run.pk for run in runs], "index": "0"},
+    )
+
+
+@pytest.mark.django_db
+def test_run_again_runs_each_selected_task_once(admin_client: Client, admin_user: Any) -> None:
+    old = [make_run("record", minutes_ago=10), make_run("record", minutes_ago=20)]
+    other = make_run("tests.testapp.housekeeping.no_context", minutes_ago=30)
+
+    response = post_action(admin_client, "run_again", [*old, other])
+
+    assert response.status_code == 302
+    assert response.url == reverse(CHANGELIST)
+    new_runs = TaskRun.objects.exclude(pk__in=[run.pk for run in [*old, other]])
+    assert sorted(new_runs.values_list("task_name", flat=True)) == [
+        "record",
+        "tests.testapp.housekeeping.no_context",
+    ]
+    for run in new_runs:
+        assert run.trigger == TaskRun.Trigger.ADMIN
+        assert run.triggered_by == admin_user
+        assert run.dry_run is False
+        assert run.status == TaskRun.Status.SUCCEEDED
+    assert SlotRecord.objects.filter(dry_run=False).count() == 1
+    texts = messages_of(response)
+    record_run = new_runs.get(task_name="record")
+    assert (
+        f'<a href="{change_url(record_run)}">Run #{record_run.pk}</a> of record: succeeded — '
+        "{&quot;threads&quot;: 0}"
+    ) in texts
+    assert len(texts) == 2
+
+
+@pytest.mark.django_db
+def test_dry_run_now_deletes_nothing(admin_client: Client, admin_user: Any) -> None:
+    thread = Thread.objects.create(title="old", created_at=timezone.now() - timedelta(days=40))
+    old = make_run("threads", minutes_ago=10)
+
+    response = post_action(admin_client, "dry_run_now", [old])
+
+    assert response.status_code == 302
+    new_run = TaskRun.objects.exclude(pk=old.pk).get()
+    assert new_run.dry_run is True
+    assert new_run.trigger == TaskRun.Trigger.ADMIN
+    assert new_run.triggered_by == admin_user
+    assert new_run.result == {"deleted": {"testapp.Thread": 1}, "total": 1, "dry_run": True}
+    assert list(Thread.objects.all()) == [thread]
+    [text] = messages_of(response)
+    assert text == (
+        f'<a href="{change_url(new_run)}">Run #{new_run.pk}</a> of threads (dry run): '
+        "succeeded — would delete 1 (testapp.Thread 1)"
+    )
+
+
+@pytest.mark.django_db
+def test_run_again_of_a_failing_task_reports_an_error(admin_client: Client) -> None:
+    old = make_run("boom", status=TaskRun.Status.FAILED)
+
+    response = post_action(admin_client, "run_again", [old])
+
+    [message] = list(get_messages(response.wsgi_request))
+    assert message.level_tag == "error"
+    assert str(message).endswith("failed — RuntimeError: boom: the database said no")
+    assert TaskRun.objects.filter(task_name="boom").count() == 2
+
+
+@pytest.mark.django_db
+def test_run_again_of_a_task_that_is_gone_reports_it(admin_client: Client) -> None:
+    old = make_run("retired_task")
+
+    response = post_action(admin_client, "run_again", [old])
+
+    [message] = list(get_messages(response.wsgi_request))
+    assert message.level_tag == "error"
+    assert str(message).startswith("unknown task 'retired_task'; valid tasks: all, boom")
+    assert TaskRun.objects.get() == old
+
+
+@pytest.mark.django_db
+def test_run_again_of_a_group_run(admin_client: Client) -> None:
+    old = make_run("nightly")
+
+    post_action(admin_client, "run_again", [old])
+
+    new_group = TaskRun.objects.exclude(pk=old.pk).get(task_name="nightly")
+    assert new_group.trigger == TaskRun.Trigger.ADMIN
+    assert set(new_group.children.values_list("trigger", flat=True)) == {TaskRun.Trigger.ADMIN}
+    assert new_group.children.count() == 3
+
+
+@pytest.mark.django_db
+def test_the_actions_are_offered_to_a_superuser(admin_client: Client) -> None:
+    make_run("threads")
+
+    response = admin_client.get(reverse(CHANGELIST))
+
+    choices = dict(response.context["action_form"].fields["action"].choices)
+    assert set(choices) == {"", "run_again", "dry_run_now"}
+    assert choices["run_again"] == "Run again now"
+    assert choices["dry_run_now"] == "Dry run now"
+
+
+@pytest.mark.django_db
+def test_staff_without_the_run_permission_gets_no_actions(staff_client: Any) -> None:
+    client, _ = staff_client("view_taskrun")
+    run = make_run("record")
+
+    response = client.get(reverse(CHANGELIST))
+
+    assert response.status_code == 200
+    assert response.context["action_form"] is None
+    assert 'name="action"' not in response.content.decode()
+    refused = post_action(client, "run_again", [run])
+    assert refused.status_code == 200
+    assert TaskRun.objects.get() == run
+    assert client.post(reverse(RUN), {"task": "record", "dry_run": "0"}).status_code == 403
+    assert TaskRun.objects.get() == run
+    assert not SlotRecord.objects.exists()
+
+
+@pytest.mark.django_db
+def test_staff_with_the_run_permission_can_run_again(staff_client: Any) -> None:
+    client, user = staff_client("view_taskrun", "run_task")
+    old = make_run("record")
+
+    response = post_action(client, "run_again", [old])
+
+    assert response.status_code == 302
+    new_run = TaskRun.objects.exclude(pk=old.pk).get()
+    assert new_run.triggered_by == user
+    assert new_run.trigger == TaskRun.Trigger.ADMIN
+
+
+@pytest.mark.django_db
+def test_staff_without_view_permission_sees_nothing(staff_client: Any) -> None:
+    client, _ = staff_client()
+    assert client.get(reverse(CHANGELIST)).status_code == 403
+    assert client.get(reverse(TASKS)).status_code == 403
+
+
+@pytest.mark.django_db
+def test_anonymous_users_are_sent_to_the_login_page(client: Client) -> None:
+    for url in [reverse(CHANGELIST), reverse(TASKS)]:
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response.url.startswith(reverse("admin:login"))
+    response = client.post(reverse(RUN), {"task": "record", "dry_run": "0"})
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("admin:login"))
+    assert not TaskRun.objects.exists()
+
+
+# the registered tasks page --------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_tasks_page_lists_every_registered_task(admin_client: Client) -> None:
+    response = admin_client.get(reverse(TASKS))
+
+    assert response.status_code == 200
+    rows = {row["task"].name: row for row in response.context["rows"]}
+    assert set(rows) == {task.name for task in registry}
+    content = response.content.decode()
+    for task in registry:
+        assert f'<tr data-task="{task.name}">' in content
+    assert "<td>cron(&#x27;0 3 * * sun&#x27;)</td>" in content
+    assert "<td>every(6:00:00)</td>" in content
+    assert "<td>Delete threads older than N days</td>" in content
+    assert "<td><code>{&quot;days&quot;: 30}</code></td>" in content
+    assert "<td>Nightly <small>(threads, boom, record)</small></td>" in content
+
+
+@pytest.mark.django_db
+def test_tasks_page_shows_enabled_and_last_run(admin_client: Client) -> None:
+    make_run("threads", minutes_ago=30)
+    latest = make_run("threads", minutes_ago=5, status=TaskRun.Status.FAILED)
+
+    content = admin_client.get(reverse(TASKS)).content.decode()
+
+    dormant = content[content.index('<tr data-task="dormant">') :]
+    dormant = dormant[: dormant.index("</tr>")]
+    assert "<td>no</td>" in dormant
+    assert "never" in dormant
+    threads = content[content.index('<tr data-task="threads">') :]
+    threads = threads[: threads.index("</tr>")]
+    assert "<td>yes</td>" in threads
+    assert f'<a href="{change_url(latest)}">failed</a>' in threads
+
+
+@pytest.mark.django_db
+def test_tasks_page_follows_the_settings_overrides(admin_client: Client, settings: Any) -> None:
+    settings.HOUSEKEEPING = {"TASKS": {"threads": {"options": {"days": 7}, "enabled": False}}}
+
+    response = admin_client.get(reverse(TASKS))
+
+    [threads] = [row for row in response.context["rows"] if row["task"].name == "threads"]
+    assert threads["options"] == '{"days": 7}'
+    assert threads["task"].enabled is False
+
+
+@pytest.mark.django_db
+def test_tasks_page_has_run_buttons_only_for_those_who_may_run(
+    admin_client: Client, staff_client: Any
+) -> None:
+    viewer, _ = staff_client("view_taskrun")
+
+    with_buttons = admin_client.get(reverse(TASKS))
+    without = viewer.get(reverse(TASKS))
+
+    assert with_buttons.context["can_run"] is True
+    assert f'action="{reverse(RUN)}"' in with_buttons.content.decode()
+    assert without.status_code == 200
+    assert without.context["can_run"] is False
+    assert f'action="{reverse(RUN)}"' not in without.content.decode()
+
+
+@pytest.mark.django_db
+def test_tasks_page_with_no_tasks(admin_client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "_registry", {})
+
+    response = admin_client.get(reverse(TASKS))
+
+    assert response.status_code == 200
+    assert "No housekeeping tasks are registered." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_run_view_needs_post(admin_client: Client) -> None:
+    assert admin_client.get(reverse(RUN), {"task": "record"}).status_code == 405
+    assert not TaskRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_run_view_runs_the_task_and_redirects_with_a_message(
+    admin_client: Client, admin_user: Any
+) -> None:
+    Thread.objects.create(title="old", created_at=timezone.now() - timedelta(days=40))
+
+    response = admin_client.post(reverse(RUN), {"task": "threads", "dry_run": "0"})
+
+    assert response.status_code == 302
+    assert response.url == reverse(TASKS)
+    run = TaskRun.objects.get()
+    assert run.task_name == "threads"
+    assert run.dry_run is False
+    assert run.trigger == TaskRun.Trigger.ADMIN
+    assert run.triggered_by == admin_user
+    assert not Thread.objects.exists()
+    assert messages_of(response) == [
+        f'<a href="{change_url(run)}">Run #{run.pk}</a> of threads: succeeded — '
+        "deleted 1 (testapp.Thread 1)"
+    ]
+
+
+@pytest.mark.django_db
+def test_run_view_dry_run(admin_client: Client) -> None:
+    thread = Thread.objects.create(title="old", created_at=timezone.now() - timedelta(days=40))
+
+    response = admin_client.post(reverse(RUN), {"task": "threads", "dry_run": "1"}, follow=True)
+
+    run = TaskRun.objects.get()
+    assert run.dry_run is True
+    assert list(Thread.objects.all()) == [thread]
+    assert response.redirect_chain == [(reverse(TASKS), 302)]
+    content = response.content.decode()
+    assert (
+        f'<li class="success"><a href="{change_url(run)}">Run #{run.pk}</a> of threads (dry run): '
+        "succeeded — would delete 1 (testapp.Thread 1)</li>"
+    ) in content
+    assert f'<a href="{change_url(run)}">failed</a>' not in content
+    assert f'<a href="{change_url(run)}">succeeded</a>' in content  # the "Last run" column
+
+
+@pytest.mark.django_db
+def test_run_view_of_an_unknown_task_runs_nothing(admin_client: Client) -> None:
+    response = admin_client.post(reverse(RUN), {"task": "nope", "dry_run": "0"})
+
+    assert response.status_code == 302
+    assert not TaskRun.objects.exists()
+    [message] = list(get_messages(response.wsgi_request))
+    assert message.level_tag == "error"
+    assert str(message).startswith("unknown task 'nope'; valid tasks: all, boom, dormant")
+
+
+@pytest.mark.django_db
+def test_run_view_of_a_failing_task_is_an_error_message(admin_client: Client) -> None:
+    response = admin_client.post(reverse(RUN), {"task": "boom", "dry_run": "0"})
+
+    assert response.status_code == 302
+    [message] = list(get_messages(response.wsgi_request))
+    assert message.level_tag == "error"
+    assert "RuntimeError: boom: the database said no" in str(message)
+    assert TaskRun.objects.get().status == TaskRun.Status.FAILED
+
+
+@pytest.mark.django_db
+def test_run_view_of_a_task_already_running_is_a_warning(admin_client: Client) -> None:
+    make_run("record", seconds=None, status=TaskRun.Status.RUNNING, heartbeat_at=timezone.now())
+
+    response = admin_client.post(reverse(RUN), {"task": "record", "dry_run": "0"})
+
+    [message] = list(get_messages(response.wsgi_request))
+    assert message.level_tag == "warning"
+    assert not SlotRecord.objects.exists()
+
+
+@pytest.mark.django_db
+def test_run_view_checks_csrf(admin_user: Any) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+
+    refused = client.post(reverse(RUN), {"task": "record", "dry_run": "0"})
+    assert refused.status_code == 403
+    assert not TaskRun.objects.exists()
+
+    page = client.get(reverse(TASKS))
+    token = page.context["csrf_token"]
+    accepted = client.post(
+        reverse(RUN), {"task": "record", "dry_run": "0", "csrfmiddlewaretoken": str(token)}
+    )
+    assert accepted.status_code == 302
+    assert TaskRun.objects.get().task_name == "record"

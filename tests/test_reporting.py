@@ -1,0 +1,275 @@
+"""The plain-data views of tasks and runs shared by the command line and the admin."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from django_housekeeping import housekeeping_task, registry, run_task
+from django_housekeeping.models import TaskRun
+from django_housekeeping.reporting import (
+    describe_schedule,
+    last_runs,
+    run_as_dict,
+    summarize_result,
+    task_as_dict,
+    to_json,
+)
+
+RUN_KEYS = {
+    "id",
+    "task",
+    "status",
+    "trigger",
+    "triggered_by",
+    "dry_run",
+    "slot",
+    "started_at",
+    "finished_at",
+    "duration_seconds",
+    "progress",
+    "result",
+    "error",
+    "host",
+    "pid",
+    "parent_id",
+}
+TASK_KEYS = {
+    "name",
+    "description",
+    "schedule",
+    "enabled",
+    "options",
+    "tags",
+    "members",
+    "timeout",
+    "last_run",
+}
+
+
+def make_run(task_name: str, started_at: datetime, **fields: object) -> TaskRun:
+    fields.setdefault("status", TaskRun.Status.SUCCEEDED)
+    return TaskRun.objects.create(
+        task_name=task_name, trigger=TaskRun.Trigger.MANUAL, started_at=started_at, **fields
+    )
+
+
+# describe_schedule ---------------------------------------------------------------------------
+
+
+def test_describe_schedule_of_cron_and_interval_tasks() -> None:
+    assert describe_schedule(registry.get("threads")) == "cron('0 3 * * sun')"
+    assert describe_schedule(registry.get("record")) == "every(6:00:00)"
+
+
+def test_describe_schedule_of_a_manual_task() -> None:
+    assert describe_schedule(registry.get("boom")) == "manual"
+
+
+def test_describe_schedule_follows_the_settings_override() -> None:
+    with override_settings(HOUSEKEEPING={"TASKS": {"boom": {"schedule": "15 4 * * *"}}}):
+        assert describe_schedule(registry.get("boom")) == "cron('15 4 * * *')"
+
+
+def test_describe_schedule_reports_an_invalid_override_instead_of_raising() -> None:
+    with override_settings(HOUSEKEEPING={"TASKS": {"threads": {"schedule": "every tuesday"}}}):
+        description = describe_schedule(registry.get("threads"))
+    assert description.startswith("invalid: ")
+    assert "every tuesday" in description
+
+
+# last_runs -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_last_runs_gives_the_most_recent_run_of_each_named_task() -> None:
+    now = timezone.now()
+    make_run("threads", now - timedelta(hours=2))
+    newest = make_run("threads", now - timedelta(hours=1), status=TaskRun.Status.FAILED)
+    record = make_run("record", now - timedelta(days=3))
+    make_run("boom", now)  # not asked for
+
+    latest = last_runs(["threads", "record", "no-such-task"])
+
+    assert latest == {"threads": newest, "record": record}
+
+
+@pytest.mark.django_db
+def test_last_runs_breaks_a_tie_on_start_time_by_the_later_row() -> None:
+    now = timezone.now()
+    make_run("threads", now)
+    second = make_run("threads", now)
+
+    assert last_runs(["threads"])["threads"] == second
+
+
+@pytest.mark.django_db
+def test_last_runs_of_nothing_is_empty() -> None:
+    assert last_runs([]) == {}
+    assert last_runs(["threads"]) == {}
+
+
+# task_as_dict / run_as_dict --------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_task_as_dict_without_a_run() -> None:
+    data = task_as_dict(registry.get("threads"))
+
+    assert data == {
+        "name": "threads",
+        "description": "Delete threads older than N days",
+        "schedule": "cron('0 3 * * sun')",
+        "enabled": True,
+        "options": {"days": 30},
+        "tags": ["retention"],
+        "members": [],
+        "timeout": None,
+        "last_run": None,
+    }
+    json.loads(to_json(data))  # JSON-able as it is
+
+
+@pytest.mark.django_db
+def test_task_as_dict_of_a_group_lists_its_members_and_nests_the_last_run() -> None:
+    run = make_run("nightly", timezone.now())
+
+    data = task_as_dict(registry.get("nightly"), run)
+
+    assert set(data) == TASK_KEYS
+    assert data["members"] == ["threads", "boom", "record"]
+    assert data["enabled"] is True
+    assert data["last_run"]["id"] == run.pk
+    assert set(data["last_run"]) == RUN_KEYS
+
+
+@pytest.mark.django_db
+def test_task_as_dict_shows_the_effective_options_and_enabled_flag() -> None:
+    overrides = {"threads": {"options": {"days": 7}, "enabled": False}}
+    with override_settings(HOUSEKEEPING={"TASKS": overrides}):
+        data = task_as_dict(registry.get("threads"))
+    assert data["options"] == {"days": 7}
+    assert data["enabled"] is False
+
+
+@pytest.mark.django_db
+def test_run_as_dict_of_a_finished_run(django_user_model) -> None:
+    user = django_user_model.objects.create_user(username="ops", password="x")
+    run = run_task("threads", dry_run=True, trigger=TaskRun.Trigger.ADMIN, user=user)
+
+    data = run_as_dict(run)
+
+    assert set(data) == RUN_KEYS
+    assert data["id"] == run.pk
+    assert data["task"] == "threads"
+    assert data["status"] == "succeeded"
+    assert data["trigger"] == "admin"
+    assert data["triggered_by"] == "ops"
+    assert data["dry_run"] is True
+    assert data["slot"] is None
+    assert data["started_at"] == run.started_at
+    assert data["finished_at"] == run.finished_at
+    assert data["duration_seconds"] == run.duration_seconds >= 0
+    assert data["progress"] == {"done": None, "total": None}
+    assert data["result"] == {"deleted": {}, "total": 0, "dry_run": True}
+    assert data["error"] == ""
+    assert data["pid"] == run.pid
+    assert data["parent_id"] is None
+    decoded = json.loads(to_json(data))
+    # DjangoJSONEncoder writes ECMA-262 times: milliseconds, "Z" for UTC.
+    started_at = datetime.fromisoformat(decoded["started_at"])
+    assert decoded["started_at"].endswith("Z")
+    assert abs(started_at - run.started_at) < timedelta(milliseconds=1)
+
+
+@pytest.mark.django_db
+def test_run_as_dict_of_a_group_member_names_its_parent() -> None:
+    group_run = run_task("nightly")
+    child = group_run.children.get(task_name="boom")
+
+    data = run_as_dict(child)
+
+    assert data["parent_id"] == group_run.pk
+    assert data["status"] == "failed"
+    assert "RuntimeError: boom: the database said no" in data["error"]
+    assert data["triggered_by"] is None
+
+
+@pytest.mark.django_db
+def test_run_as_dict_of_a_running_run_with_progress() -> None:
+    run = make_run(
+        "threads",
+        timezone.now(),
+        status=TaskRun.Status.RUNNING,
+        progress_done=5,
+        progress_total=10,
+    )
+
+    data = run_as_dict(run)
+
+    assert data["status"] == "running"
+    assert data["finished_at"] is None
+    assert data["duration_seconds"] is None
+    assert data["progress"] == {"done": 5, "total": 10}
+
+
+# summarize_result ----------------------------------------------------------------------------
+
+
+def test_summarize_a_purge() -> None:
+    result = {"deleted": {"testapp.Post": 2, "testapp.Thread": 1}, "total": 3, "dry_run": False}
+    assert summarize_result(result) == "deleted 3 (testapp.Post 2, testapp.Thread 1)"
+
+
+def test_summarize_a_dry_run_purge() -> None:
+    result = {"deleted": {"testapp.Thread": 4}, "total": 4, "dry_run": True}
+    assert summarize_result(result) == "would delete 4 (testapp.Thread 4)"
+
+
+def test_summarize_a_purge_that_found_nothing() -> None:
+    assert summarize_result({"deleted": {}, "total": 0, "dry_run": False}) == "deleted 0"
+    assert summarize_result({"deleted": {}, "total": 0, "dry_run": True}) == "would delete 0"
+
+
+def test_summarize_a_group() -> None:
+    ok = {"tasks": {"threads": {}, "record": {}}, "failed": []}
+    failed = {"tasks": {"threads": {}, "boom": {}, "record": {}}, "failed": ["boom"]}
+    assert summarize_result(ok) == "2 tasks"
+    assert summarize_result(failed) == "3 tasks, failed: boom"
+
+
+def test_summarize_anything_else_as_compact_json() -> None:
+    assert summarize_result({"threads": 3}) == '{"threads": 3}'
+    assert summarize_result(None) == "null"
+    assert summarize_result([1, "two"]) == '[1, "two"]'
+
+
+# to_json -------------------------------------------------------------------------------------
+
+
+def test_to_json_encodes_what_django_encodes() -> None:
+    value = {"when": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "amount": Decimal("1.50")}
+    assert json.loads(to_json(value)) == {"when": "2026-01-02T03:04:05Z", "amount": "1.50"}
+
+
+def test_to_json_is_compact_by_default_and_sorted_and_indented_on_request() -> None:
+    assert to_json({"b": 1, "a": 2}) == '{"b": 1, "a": 2}'
+    assert to_json({"b": 1, "a": 2}, indent=2) == '{\n  "a": 2,\n  "b": 1\n}'
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("temporary_tasks")
+def test_task_as_dict_of_a_bare_task_uses_its_dotted_name_and_docstring() -> None:
+    @housekeeping_task
+    def tidy() -> None:
+        """Tidy up."""
+
+    name = f"{__name__}.{tidy.__qualname__}"
+    data = task_as_dict(registry.get(name))
+    assert data["name"] == name
+    assert data["description"] == "Tidy up."
+    assert data["schedule"] == "manual"
+    assert data["options"] == {}
