@@ -25,8 +25,11 @@ from django_housekeeping.runner import SlotAlreadyClaimed, run_task
 logger = logging.getLogger("django_housekeeping.scheduler")
 
 
-def run_scheduled_slot(task_name: str, *, slot: datetime) -> TaskRun | None:
-    """Run one scheduled slot of a task; ``None`` when another process claimed the slot first."""
+def run_scheduled_slot(task_name: str, slot: datetime | None = None) -> TaskRun | None:
+    """Run one scheduled slot of a task; ``None`` when another process claimed the slot first.
+
+    This is the function the stored jobs name; the :class:`SlotExecutor` passes the slot.
+    """
     try:
         return run_task(task_name, trigger=TaskRun.Trigger.SCHEDULE, slot=slot)
     except SlotAlreadyClaimed:

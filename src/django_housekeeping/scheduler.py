@@ -154,6 +154,10 @@ class SchedulerService:
             logger.warning("Scheduler tick failed (%s); retrying", exc)
             close_old_connections()
             leader = self.lease.held()
+        except Exception:
+            # A bug must not kill the service silently: log it, stand by, try again next tick.
+            logger.exception("Scheduler tick failed")
+            leader = False
         if not leader and self._scheduler is not None:
             self._stand_by()
 

@@ -1,8 +1,12 @@
-"""``manage.py housekeeping list | run | history | check``."""
+"""``manage.py housekeeping list | run | history | status | scheduler | check``."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import signal
+import sys
+from types import FrameType
 from typing import Any
 
 from django.core import checks
@@ -32,7 +36,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         subcommands = parser.add_subparsers(
-            dest="subcommand", required=True, metavar="{list,run,history,check}"
+            dest="subcommand", required=True, metavar="{list,run,history,status,scheduler,check}"
         )
 
         def add(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -60,6 +64,15 @@ class Command(BaseCommand):
         )
         history.add_argument(
             "--limit", type=int, default=20, help="How many runs to show (default 20)."
+        )
+
+        add("status", "Show the scheduler's leader and jobs; exit 1 if no scheduler leads.")
+
+        subcommands.add_parser(
+            "scheduler",
+            help="Run the scheduler in the foreground (the dedicated production process).",
+            description="Run the scheduler in the foreground until SIGTERM or SIGINT. Any "
+            "number of these may run: one leads, the others stand by.",
         )
 
         add("check", "Run the housekeeping system checks; exit 1 if any fails.")
@@ -186,6 +199,68 @@ class Command(BaseCommand):
             else "No runs recorded yet."
         )
 
+    # status -------------------------------------------------------------------------------------
+
+    def handle_status(self, *, json: bool, **options: Any) -> None:
+        from django_housekeeping.status import scheduler_status
+
+        status = scheduler_status()
+        if json:
+            self._print_json(status)
+        else:
+            leader = status["leader"]
+            if leader is None:
+                self.stdout.write("Scheduler: stopped (no scheduler has taken the lease)")
+            else:
+                self.stdout.write(
+                    f"Scheduler: {status['state']} (leader {leader['host']} pid {leader['pid']}, "
+                    f"lease age {leader['lease_age_seconds']:.1f} s, token {leader['token']})"
+                )
+            rows = [
+                [
+                    job["id"],
+                    job["trigger"],
+                    _local(job["next_run"]) if job["next_run"] else "—",
+                    "paused" if job["paused"] else ("yes" if job["enabled"] else "disabled"),
+                    _last_outcome(job["last_run"]),
+                ]
+                for job in status["jobs"]
+            ]
+            self.stdout.write(
+                tabulate(
+                    rows,
+                    headers=["Task", "Trigger", "Next run", "Active", "Last run"],
+                    disable_numparse=True,
+                )
+            )
+        if not status["healthy"]:
+            raise CommandError(f"the scheduler is {status['state']}", returncode=EXIT_FAILED)
+
+    # scheduler ----------------------------------------------------------------------------------
+
+    def handle_scheduler(self, **options: Any) -> None:
+        from django_housekeeping.scheduler import SchedulerService
+
+        package_logger = logging.getLogger("django_housekeeping")
+        if options["verbosity"] > 0 and not package_logger.hasHandlers():
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+            package_logger.addHandler(handler)
+            package_logger.setLevel(logging.INFO)
+        service = SchedulerService()
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            service.stop()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        self.stdout.write(
+            f"Housekeeping scheduler {service.lease.owner}: SIGTERM or Ctrl-C stops it."
+        )
+        self.stdout.flush()
+        service.run_forever()
+        self.stdout.write("Housekeeping scheduler stopped.")
+
     # check --------------------------------------------------------------------------------------
 
     def handle_check(self, *, json: bool, **options: Any) -> None:
@@ -218,3 +293,13 @@ class Command(BaseCommand):
 def _children(run: TaskRun) -> list[TaskRun]:
     """A group run's member runs, in the order they ran."""
     return list(run.children.select_related("triggered_by").order_by("started_at", "id"))
+
+
+def _local(moment: Any) -> str:
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S %Z}"
+
+
+def _last_outcome(run: dict[str, Any] | None) -> str:
+    if run is None:
+        return "never"
+    return f"{run['status']} {_local(run['started_at'])}"
