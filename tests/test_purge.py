@@ -225,12 +225,6 @@ def test_other_models_are_untouched(forum: dict[str, Any]) -> None:
     assert SlotRecord.objects.count() == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="__init__.py resolves purge lazily, but once the submodule django_housekeeping.purge "
-    "is imported (by the admin, the runner) the package attribute is that module, so "
-    "`from django_housekeeping import purge` gives a module, not the function",
-)
 def test_the_public_purge_is_this_engine() -> None:
     from django_housekeeping import purge as public_purge
 

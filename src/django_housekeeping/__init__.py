@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+# Imported eagerly: were it loaded lazily, importing the submodule would shadow the function.
+from django_housekeeping.purge import PurgeResult, purge
 from django_housekeeping.registry import (
     AlreadyRegistered,
     HousekeepingTask,
@@ -19,7 +21,6 @@ from django_housekeeping.schedules import InvalidSchedule, cron, every
 
 if TYPE_CHECKING:
     from django_housekeeping.context import TaskContext
-    from django_housekeeping.purge import PurgeResult, purge
     from django_housekeeping.runner import run_task
 
 __version__ = "0.1.0"
@@ -42,8 +43,6 @@ __all__ = [
 
 _LAZY = {
     "run_task": "django_housekeeping.runner",
-    "purge": "django_housekeeping.purge",
-    "PurgeResult": "django_housekeeping.purge",
     "TaskContext": "django_housekeeping.context",
 }
 
