@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core.signals import request_started
 from django.utils.translation import gettext_lazy as _
 
 
@@ -9,8 +10,13 @@ class HousekeepingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Imports and discovery only: no query, no thread.
+        # Imports, discovery and signal wiring only: no query, no thread.
         from django_housekeeping import checks  # noqa: F401  (registers the system checks)
+        from django_housekeeping.autostart import start_on_first_request
         from django_housekeeping.registry import autodiscover
 
         autodiscover()
+        # Autostart is lazy: a serving process starts its scheduler on its first request.
+        request_started.connect(
+            start_on_first_request, dispatch_uid="django_housekeeping.autostart"
+        )
