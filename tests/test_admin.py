@@ -646,3 +646,42 @@ def test_run_view_checks_csrf(admin_user: Any) -> None:
     )
     assert accepted.status_code == 302
     assert TaskRun.objects.get().task_name == "record"
+
+
+# skipped and missed runs read as a sentence --------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_changelist_summarizes_skipped_and_missed_slots(admin_client: Client) -> None:
+    make_run(
+        "record",
+        minutes_ago=2,
+        status=TaskRun.Status.SKIPPED,
+        result={"reason": "the previous run was still running", "slots": 3},
+    )
+    make_run(
+        "threads",
+        minutes_ago=1,
+        status=TaskRun.Status.MISSED,
+        result={"reason": "more than 30 s late", "slots": 1, "first_slot": None},
+    )
+
+    content = admin_client.get(reverse(CHANGELIST)).content.decode()
+
+    assert '<td class="field-summary">the previous run was still running (3 slots)</td>' in content
+    assert '<td class="field-summary">more than 30 s late (1 slot)</td>' in content
+
+
+@pytest.mark.django_db
+def test_run_view_of_a_task_already_running_says_which_run(admin_client: Client) -> None:
+    running = make_run(
+        "record", seconds=None, status=TaskRun.Status.RUNNING, heartbeat_at=timezone.now()
+    )
+
+    response = admin_client.post(reverse(RUN), {"task": "record", "dry_run": "0"})
+
+    skipped = TaskRun.objects.exclude(pk=running.pk).get()
+    assert messages_of(response) == [
+        f'<a href="{change_url(skipped)}">Run #{skipped.pk}</a> of record: skipped — '
+        f"already running (run #{running.pk})"
+    ]

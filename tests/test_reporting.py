@@ -11,6 +11,7 @@ from django.utils import timezone
 from django_housekeeping import housekeeping_task, registry, run_task
 from django_housekeeping.models import TaskRun
 from django_housekeeping.reporting import (
+    describe_effective_schedule,
     describe_schedule,
     last_runs,
     run_as_dict,
@@ -273,3 +274,109 @@ def test_task_as_dict_of_a_bare_task_uses_its_dotted_name_and_docstring() -> Non
     assert data["description"] == "Tidy up."
     assert data["schedule"] == "manual"
     assert data["options"] == {}
+
+
+# summarize_result: runs that did not run their task ------------------------------------------
+
+
+def test_summarize_slots_skipped_while_the_previous_run_was_still_running() -> None:
+    result = {
+        "reason": "the previous run was still running",
+        "slots": 3,
+        "first_slot": "2026-01-02T03:00:00Z",
+        "last_slot": "2026-01-02T05:00:00Z",
+    }
+    assert summarize_result(result) == "the previous run was still running (3 slots)"
+
+
+def test_summarize_one_missed_slot() -> None:
+    result = {"reason": "more than 30 s late", "slots": 1, "first_slot": None, "last_slot": None}
+    assert summarize_result(result) == "more than 30 s late (1 slot)"
+    assert summarize_result({"reason": "coalesced into a later slot", "slots": 2}) == (
+        "coalesced into a later slot (2 slots)"
+    )
+
+
+def test_summarize_a_run_skipped_because_another_was_running() -> None:
+    result = {"reason": "already running", "running_run_id": 42}
+    assert summarize_result(result) == "already running (run #42)"
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        # a task's own result that merely has a "reason" stays as it is
+        {"reason": "quota", "slots": 3, "freed": 10},
+        {"reason": "quota"},
+        {"reason": "", "slots": 3},
+        {"reason": None, "slots": 3},
+        {"reason": "late", "slots": "3"},
+        {"reason": "late", "slots": True},
+        {"reason": "late", "slots": -1},
+        {"reason": "already running", "running_run_id": None},
+        {"reason": "already running", "running_run_id": 4, "extra": 1},
+    ],
+)
+def test_summarize_other_results_with_a_reason_as_json(result: dict[str, object]) -> None:
+    assert summarize_result(result) == to_json(result)
+
+
+@pytest.mark.django_db
+def test_summarize_what_the_library_records_for_an_unrun_slot() -> None:
+    from django_housekeeping.executors import record_unrun_slots
+
+    first = datetime(2026, 1, 2, 3, tzinfo=UTC)
+    record_unrun_slots(
+        "record",
+        [first, first + timedelta(hours=6)],
+        TaskRun.Status.SKIPPED,
+        "the previous run was still running",
+    )
+
+    run = TaskRun.objects.get()
+    run.refresh_from_db()  # the result as it is read back: slots are strings now
+    assert summarize_result(run.result) == "the previous run was still running (2 slots)"
+
+
+@pytest.mark.django_db
+def test_summarize_what_run_task_records_for_a_run_already_running() -> None:
+    running = make_run(
+        "record", timezone.now(), status=TaskRun.Status.RUNNING, heartbeat_at=timezone.now()
+    )
+
+    skipped = run_task("record")
+
+    assert skipped.status == TaskRun.Status.SKIPPED
+    skipped.refresh_from_db()
+    assert summarize_result(skipped.result) == f"already running (run #{running.pk})"
+
+
+# describe_effective_schedule -----------------------------------------------------------------
+
+
+def test_effective_schedule_of_the_code() -> None:
+    assert describe_effective_schedule(registry.get("threads")) == "cron('0 3 * * sun')"
+    assert describe_effective_schedule(registry.get("boom")) == "manual"
+
+
+def test_effective_schedule_from_the_settings() -> None:
+    overrides = {"boom": {"schedule": "15 4 * * *"}, "threads": {"schedule": "every tuesday"}}
+    with override_settings(HOUSEKEEPING={"TASKS": overrides}):
+        assert describe_effective_schedule(registry.get("boom")) == (
+            "cron('15 4 * * *') (from settings)"
+        )
+        invalid = describe_effective_schedule(registry.get("threads"))
+    assert invalid.startswith("invalid: ")
+
+
+def test_effective_schedule_set_in_the_admin_wins() -> None:
+    with override_settings(HOUSEKEEPING={"TASKS": {"boom": {"schedule": "15 4 * * *"}}}):
+        assert describe_effective_schedule(registry.get("boom"), "0  5 * * *") == (
+            "cron('0 5 * * *') (set in the admin)"
+        )
+    assert describe_effective_schedule(registry.get("record"), "") == "every(6:00:00)"
+
+
+def test_effective_schedule_reports_an_invalid_admin_schedule() -> None:
+    description = describe_effective_schedule(registry.get("threads"), "0 3 * *")
+    assert description.startswith("invalid admin schedule: cron expression '0 3 * *'")

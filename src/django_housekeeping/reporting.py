@@ -10,7 +10,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 from django_housekeeping.models import TaskRun
 from django_housekeeping.registry import HousekeepingTask
-from django_housekeeping.schedules import InvalidSchedule
+from django_housekeeping.schedules import InvalidSchedule, parse_schedule
 
 
 def describe_schedule(task: HousekeepingTask) -> str:
@@ -19,6 +19,24 @@ def describe_schedule(task: HousekeepingTask) -> str:
     except InvalidSchedule as exc:
         return f"invalid: {exc}"
     return str(schedule) if schedule is not None else "manual"
+
+
+def describe_effective_schedule(task: HousekeepingTask, admin_schedule: str = "") -> str:
+    """The schedule the scheduler follows, and where it comes from.
+
+    An override set in the admin (``TaskState.schedule``) wins over ``HOUSEKEEPING["TASKS"]``,
+    which wins over the code's ``schedule=``. An invalid admin override is reported, not raised:
+    the scheduler does not schedule the task while it is invalid.
+    """
+    if admin_schedule:
+        try:
+            return f"{parse_schedule(admin_schedule)} (set in the admin)"
+        except InvalidSchedule as exc:
+            return f"invalid admin schedule: {exc}"
+    description = describe_schedule(task)
+    if "schedule" in task.override and not description.startswith("invalid"):
+        return f"{description} (from settings)"
+    return description
 
 
 def last_runs(names: Iterable[str]) -> dict[str, TaskRun]:
@@ -66,8 +84,20 @@ def run_as_dict(run: TaskRun) -> dict[str, Any]:
     }
 
 
+# The results the library itself records for a run that did not run its task: slots the scheduler
+# skipped or missed (see executors.record_unrun_slots) and a run skipped by run_task because
+# another run of the task was still going.
+_UNRUN_SLOTS_KEYS = frozenset({"reason", "slots", "first_slot", "last_slot"})
+_ALREADY_RUNNING_KEYS = frozenset({"reason", "running_run_id"})
+
+
 def summarize_result(result: Any) -> str:
-    """One line for a person: per-model counts for a purge, compact JSON for anything else."""
+    """One line for a person: per-model counts for a purge, the reason a run was skipped or
+    missed, compact JSON for anything else."""
+    if isinstance(result, dict):
+        unrun = _summarize_unrun(result)
+        if unrun is not None:
+            return unrun
     if isinstance(result, dict) and isinstance(result.get("deleted"), dict):
         verb = "would delete" if result.get("dry_run") else "deleted"
         counts = ", ".join(f"{label} {count}" for label, count in result["deleted"].items())
@@ -78,6 +108,24 @@ def summarize_result(result: Any) -> str:
             f", failed: {', '.join(failed)}" if failed else ""
         )
     return to_json(result)
+
+
+def _summarize_unrun(result: dict[Any, Any]) -> str | None:
+    """``"the previous run was still running (3 slots)"``; ``None`` for any other result."""
+    reason = result.get("reason")
+    if not isinstance(reason, str) or not reason:
+        return None
+    slots = result.get("slots")
+    if set(result) <= _UNRUN_SLOTS_KEYS and _is_count(slots):
+        return f"{reason} ({slots} slot{'' if slots == 1 else 's'})"
+    running_run_id = result.get("running_run_id")
+    if set(result) == _ALREADY_RUNNING_KEYS and _is_count(running_run_id):
+        return f"{reason} (run #{running_run_id})"
+    return None
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def to_json(value: Any, *, indent: int | None = None) -> str:
