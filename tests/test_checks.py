@@ -95,8 +95,8 @@ def test_e003_unknown_key() -> None:
     assert ids(errors) == ["django_housekeeping.E003"]
     assert errors[0].msg == "HOUSEKEEPING has an unknown key 'HISTORY_DAY'."
     assert errors[0].hint == (
-        "Valid keys: AUTOSTART, DEFAULT_TIMEOUT, EXECUTOR, HISTORY_DAYS, LEASE_TTL, "
-        "MISFIRE_GRACE, TASKS."
+        "Valid keys: API_PERMISSION_CLASSES, AUTOSTART, DEFAULT_TIMEOUT, EXECUTOR, HISTORY_DAYS, "
+        "LEASE_TTL, MISFIRE_GRACE, TASKS, TRIGGER_THROTTLE_RATE."
     )
 
 

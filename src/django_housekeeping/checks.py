@@ -65,6 +65,18 @@ def _check_values(user_settings: Mapping[str, Any]) -> list[CheckMessage]:
         ("DEFAULT_TIMEOUT", positive, "a positive number of seconds"),
         ("LEASE_TTL", positive, "a positive number of seconds"),
         ("MISFIRE_GRACE", positive, "a positive number of seconds"),
+        (
+            "API_PERMISSION_CLASSES",
+            lambda value: (
+                isinstance(value, list | tuple) and all(isinstance(path, str) for path in value)
+            ),
+            "a list of dotted paths to DRF permission classes",
+        ),
+        (
+            "TRIGGER_THROTTLE_RATE",
+            lambda value: value is None or (isinstance(value, str) and "/" in value),
+            'a DRF throttle rate such as "30/minute", or None',
+        ),
     ]
     return [
         _error(5, f"{SETTING_NAME}[{key!r}] must be {expected}, got {user_settings[key]!r}.")

@@ -33,6 +33,9 @@ DEFAULTS: dict[str, Any] = {
     "LEASE_TTL": 30,
     # Seconds after its slot a scheduled run may still start, for tasks that declare none.
     "MISFIRE_GRACE": 600,
+    # DRF permission classes of the API (dotted paths), and the trigger endpoint's throttle rate.
+    "API_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "TRIGGER_THROTTLE_RATE": "30/minute",
 }
 
 TASK_OVERRIDE_KEYS = frozenset({"schedule", "options", "enabled", "misfire_grace", "coalesce"})
