@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Hashable
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from django.utils import timezone
 
 from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.executors import SlotExecutor, record_unrun_slots
+from django_housekeeping.history import prune_history
 from django_housekeeping.lease import Lease
 from django_housekeeping.models import TaskRun, TaskState
 from django_housekeeping.registry import HousekeepingTask, registry
@@ -31,6 +33,7 @@ from django_housekeeping.store import HousekeepingJobStore
 logger = logging.getLogger("django_housekeeping.scheduler")
 
 TICK_SECONDS = 1.0
+PRUNE_EVERY_SECONDS = 3600.0
 JOB_FUNC = "django_housekeeping.executors:run_scheduled_slot"
 
 
@@ -105,6 +108,7 @@ class SchedulerService:
         self._thread: threading.Thread | None = None
         self._scheduler: BackgroundScheduler | None = None
         self._fingerprint: Hashable = None
+        self._pruned_monotonic: float | None = None
 
     @property
     def is_leader(self) -> bool:
@@ -150,6 +154,8 @@ class SchedulerService:
                 self._lead()
             elif leader:
                 self._sync_if_changed()
+            if leader:
+                self._prune_if_due()
         except DatabaseError as exc:
             logger.warning("Scheduler tick failed (%s); retrying", exc)
             close_old_connections()
@@ -191,6 +197,19 @@ class SchedulerService:
         if fingerprint != self._fingerprint and self._scheduler is not None:
             sync_jobs(self._scheduler)
             self._fingerprint = fingerprint
+
+    def _prune_if_due(self) -> None:
+        """The leader prunes the run history once an hour (and when it starts leading)."""
+        now = time.monotonic()
+        if (
+            self._pruned_monotonic is not None
+            and now - self._pruned_monotonic < PRUNE_EVERY_SECONDS
+        ):
+            return
+        self._pruned_monotonic = now
+        pruned = prune_history()
+        if pruned:
+            logger.info("Pruned %s rows of run history", pruned)
 
     @staticmethod
     def _record_overlap(event: JobSubmissionEvent) -> None:
