@@ -49,14 +49,14 @@ class Cron:
             raise InvalidSchedule(f"invalid cron expression {self.expr!r}: {exc}") from exc
 
     def to_trigger(self, default_tz: tzinfo) -> BaseTrigger:
-        from apscheduler.triggers.cron import CronTrigger
+        from django_housekeeping.triggers import WallClockCronTrigger
 
         minute, hour, day, month, day_of_week = self.expr.split()
         weekdays = _weekdays_for_apscheduler(day_of_week)
         timezone = zoneinfo.ZoneInfo(self.tz) if self.tz else default_tz
 
         def trigger(day: str, day_of_week: str) -> BaseTrigger:
-            return CronTrigger(
+            return WallClockCronTrigger(
                 minute=minute,
                 hour=hour,
                 day=day,
