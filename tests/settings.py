@@ -47,6 +47,19 @@ TEMPLATES = [
     }
 ]
 
+# Django's Tasks framework (built in from Django 6.0, the django-tasks backport before): the
+# "django_tasks" executor is tested on the immediate backend and on the dummy one.
+try:
+    import django.tasks  # noqa: F401
+
+    _TASK_BACKENDS = "django.tasks.backends"
+except ImportError:
+    _TASK_BACKENDS = "django_tasks.backends"
+TASKS = {
+    "default": {"BACKEND": f"{_TASK_BACKENDS}.immediate.ImmediateBackend"},
+    "dummy": {"BACKEND": f"{_TASK_BACKENDS}.dummy.DummyBackend"},
+}
+
 DATABASE_URLS = {
     "sqlite": "sqlite:///housekeeping.sqlite3",
     "postgres": os.environ.get(

@@ -8,6 +8,7 @@ Every check has a stable ID, documented in docs/checks.md:
 - ``django_housekeeping.E004`` a task override is malformed (not a dict, unknown key, wrong type).
 - ``django_housekeeping.E005`` ``HOUSEKEEPING`` or one of its values has the wrong type.
 - ``django_housekeeping.E006`` a group names an unknown task or contains itself.
+- ``django_housekeeping.E007`` ``EXECUTOR`` is "django_tasks" but no Tasks framework is installed.
 """
 
 from __future__ import annotations
@@ -149,3 +150,23 @@ def _contains(group_name: str, wanted: str, seen: set[str]) -> bool:
             if _contains(member, wanted, seen):
                 return True
     return False
+
+
+@register()
+def check_executor(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    user_settings = getattr(settings, SETTING_NAME, {})
+    if not isinstance(user_settings, Mapping) or user_settings.get("EXECUTOR") != "django_tasks":
+        return []
+    from importlib.util import find_spec
+
+    if find_spec("django.tasks") or find_spec("django_tasks"):
+        return []
+    return [
+        _error(
+            7,
+            f"{SETTING_NAME}['EXECUTOR'] is 'django_tasks', but Django's Tasks framework is not "
+            "installed.",
+            hint="Use Django 6.0+, or install the backport: "
+            "pip install django-housekeeping[tasks].",
+        )
+    ]

@@ -18,6 +18,7 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecution
 from apscheduler.executors.pool import ThreadPoolExecutor
 from django.db import IntegrityError, close_old_connections, connections, transaction
 
+from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.models import TaskRun
 from django_housekeeping.registry import NotRegistered, registry
 from django_housekeeping.runner import SlotAlreadyClaimed, run_task
@@ -97,6 +98,11 @@ class SlotExecutor(ThreadPoolExecutor):  # type: ignore[misc]  # APScheduler 3 s
 
     def _run_due(self, job: Any, run_times: list[datetime]) -> list[JobExecutionEvent]:
         task_name = job.args[0]
+        if not self._may_run():
+            # A leader that was stopped longer than its lease records nothing: the slots belong
+            # to whoever leads now.
+            logger.warning("Not handling %s: this scheduler no longer holds the lease", task_name)
+            return []
         try:
             task = registry.get(task_name)
         except NotRegistered:
@@ -123,13 +129,23 @@ class SlotExecutor(ThreadPoolExecutor):  # type: ignore[misc]  # APScheduler 3 s
                     "Not running %s at %s: this scheduler lost its lease", task_name, slot
                 )
                 break
-            run = run_scheduled_slot(task_name, slot=slot)
-            code = (
-                EVENT_JOB_ERROR
-                if run and run.status == TaskRun.Status.FAILED
-                else EVENT_JOB_EXECUTED
-            )
-            events.append(
-                JobExecutionEvent(code, job.id, job._jobstore_alias, slot, retval=run and run.pk)
-            )
+            events.append(self._run_or_enqueue(job, task_name, slot))
         return events
+
+    @staticmethod
+    def _run_or_enqueue(job: Any, task_name: str, slot: datetime) -> JobExecutionEvent:
+        """Run the slot here (``"thread"``) or enqueue it on Django's Tasks framework."""
+        if housekeeping_settings.EXECUTOR == "django_tasks":
+            from django_housekeeping.background import enqueue_slot
+
+            enqueue_slot(task_name, slot)
+            return JobExecutionEvent(EVENT_JOB_EXECUTED, job.id, job._jobstore_alias, slot)
+        run = run_scheduled_slot(task_name, slot=slot)
+        failed = run is not None and run.status == TaskRun.Status.FAILED
+        return JobExecutionEvent(
+            EVENT_JOB_ERROR if failed else EVENT_JOB_EXECUTED,
+            job.id,
+            job._jobstore_alias,
+            slot,
+            retval=run.pk if run is not None else None,
+        )
