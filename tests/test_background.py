@@ -24,7 +24,7 @@ def test_a_slot_enqueued_on_the_immediate_backend_runs_through_run_task(settings
     settings.HOUSEKEEPING = {"EXECUTOR": "django_tasks"}
     slot = due_now()
 
-    SlotExecutor(may_run=lambda: True)._run_due(job("record"), [slot])
+    SlotExecutor()._run_due(job("record"), [slot])
 
     run = TaskRun.objects.get(task_name="record")
     assert (run.slot, run.trigger, run.status) == (slot, "schedule", "succeeded")
@@ -44,7 +44,7 @@ def test_with_a_queueing_backend_the_leader_only_enqueues(settings, monkeypatch)
     monkeypatch.setattr(background, "run_slot", queued)
     slot = due_now()
 
-    SlotExecutor(may_run=lambda: True)._run_due(job("record"), [slot])
+    SlotExecutor()._run_due(job("record"), [slot])
 
     assert not TaskRun.objects.exists()
     (result,) = queued.get_backend().results
@@ -55,7 +55,7 @@ def test_the_thread_executor_runs_in_the_scheduler_process(settings):
     settings.HOUSEKEEPING = {"EXECUTOR": "thread"}
     slot = due_now()
 
-    (event,) = SlotExecutor(may_run=lambda: True)._run_due(job("record"), [slot])
+    (event,) = SlotExecutor()._run_due(job("record"), [slot])
 
     assert event.retval == TaskRun.objects.get(task_name="record", slot=slot).pk
 

@@ -38,8 +38,10 @@ def is_serving_process(argv: list[str] | None = None) -> bool:
     if not argv:
         return False
     program = Path(argv[0])
-    if program.name in SERVER_PROGRAMS or program.parent.name in SERVER_PROGRAMS:
-        return True  # `gunicorn ...` or `python -m gunicorn ...`
+    if program.name in SERVER_PROGRAMS:
+        return True  # `gunicorn ...`
+    if program.name == "__main__.py" and program.parent.name in SERVER_PROGRAMS:
+        return True  # `python -m gunicorn ...`
     if len(argv) > 1 and argv[1] == "runserver":
         # With autoreload the parent only watches files; the child (RUN_MAIN=true) serves.
         return os.environ.get("RUN_MAIN") == "true" or "--noreload" in argv

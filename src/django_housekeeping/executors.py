@@ -10,7 +10,6 @@ that a connection killed between runs never reaches the next one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -71,12 +70,14 @@ def record_unrun_slots(task_name: str, slots: list[datetime], status: str, reaso
 class SlotExecutor(ThreadPoolExecutor):  # type: ignore[misc]  # APScheduler 3 ships no types
     """A thread pool that runs due slots per the task's misfire and coalescing policy.
 
-    ``may_run`` is asked before each slot: a scheduler that is no longer sure it leads does not run.
+    It does not ask whether this scheduler still leads: by the time APScheduler hands over the
+    slots it has already moved the shared job's next run time past them, so dropping them would
+    lose them. The unique ``(task_name, slot)`` claim is the fence — a scheduler that woke up after
+    losing its lease can only run a slot nobody else has claimed.
     """
 
-    def __init__(self, may_run: Callable[[], bool], max_workers: int = 4) -> None:
+    def __init__(self, max_workers: int = 4) -> None:
         super().__init__(max_workers=max_workers)
-        self._may_run = may_run
 
     def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
         def done(future: Any) -> None:
@@ -98,11 +99,6 @@ class SlotExecutor(ThreadPoolExecutor):  # type: ignore[misc]  # APScheduler 3 s
 
     def _run_due(self, job: Any, run_times: list[datetime]) -> list[JobExecutionEvent]:
         task_name = job.args[0]
-        if not self._may_run():
-            # A leader that was stopped longer than its lease records nothing: the slots belong
-            # to whoever leads now.
-            logger.warning("Not handling %s: this scheduler no longer holds the lease", task_name)
-            return []
         try:
             task = registry.get(task_name)
         except NotRegistered:
@@ -122,15 +118,7 @@ class SlotExecutor(ThreadPoolExecutor):  # type: ignore[misc]  # APScheduler 3 s
             TaskRun.Status.SKIPPED,
             "coalesced into a later slot",
         )
-        events = []
-        for slot in to_run:
-            if not self._may_run():
-                logger.warning(
-                    "Not running %s at %s: this scheduler lost its lease", task_name, slot
-                )
-                break
-            events.append(self._run_or_enqueue(job, task_name, slot))
-        return events
+        return [self._run_or_enqueue(job, task_name, slot) for slot in to_run]
 
     @staticmethod
     def _run_or_enqueue(job: Any, task_name: str, slot: datetime) -> JobExecutionEvent:

@@ -14,7 +14,7 @@ import os
 import socket
 import time
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -25,6 +25,7 @@ from django_housekeeping.models import SchedulerLease
 logger = logging.getLogger("django_housekeeping.scheduler")
 
 LEASE_NAME = "scheduler"
+NEVER_HELD = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class Lease:
@@ -114,6 +115,7 @@ class Lease:
             return
         try:
             with transaction.atomic():
-                SchedulerLease.objects.create(name=self.name, expires_at=timezone.now())
+                # Expired from the start, so that the first taker need not wait a tick.
+                SchedulerLease.objects.create(name=self.name, expires_at=NEVER_HELD)
         except IntegrityError:
             pass  # another process created it first

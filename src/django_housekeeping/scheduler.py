@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
-from django.db import DatabaseError, close_old_connections
+from apscheduler.schedulers.base import STATE_STOPPED
+from django.db import DatabaseError, close_old_connections, connections
 from django.db.models import Count, Max
 from django.utils import timezone
 
@@ -99,6 +100,28 @@ def _state_fingerprint() -> Hashable:
     return (summary["changed"], summary["count"])
 
 
+class LeaderScheduler(BackgroundScheduler):  # type: ignore[misc]  # APScheduler 3 ships no types
+    """APScheduler's background scheduler, made safe to stop and start again with leadership.
+
+    - Once stopped it processes no more jobs: APScheduler 3's loop runs once more after
+      ``shutdown()`` and would move a due job's next run time past a slot no executor can run,
+      losing the slot for the next leader.
+    - Its thread closes the database connection it used (the job store's) when it ends.
+    """
+
+    def _process_jobs(self) -> float | None:
+        if self.state == STATE_STOPPED:
+            return None
+        wait_seconds: float | None = super()._process_jobs()
+        return wait_seconds
+
+    def _main_loop(self) -> None:
+        try:
+            super()._main_loop()
+        finally:
+            connections.close_all()
+
+
 class SchedulerService:
     """One process's scheduler: leader or standby, decided by the lease."""
 
@@ -134,9 +157,11 @@ class SchedulerService:
         """Tick until stopped; on the way out stop APScheduler and give the lease up."""
         logger.info("Scheduler %s started; lease TTL %g s", self.lease.owner, self.lease.ttl)
         try:
+            # Tick often enough to renew the lease in time, however short its TTL.
+            interval = min(TICK_SECONDS, self.lease.renew_every)
             while not self._stop.is_set():
                 self.tick()
-                self._stop.wait(TICK_SECONDS)
+                self._stop.wait(interval)
         finally:
             self._stand_by()
             try:
@@ -168,9 +193,9 @@ class SchedulerService:
             self._stand_by()
 
     def _lead(self) -> None:
-        scheduler = BackgroundScheduler(
+        scheduler = LeaderScheduler(
             jobstores={"default": HousekeepingJobStore()},
-            executors={"default": SlotExecutor(may_run=self.lease.held)},
+            executors={"default": SlotExecutor()},
             timezone=timezone.get_default_timezone(),
             daemon=True,
         )
