@@ -1,0 +1,80 @@
+"""The chat site's housekeeping: what to delete, what to count, and when.
+
+django_housekeeping imports this module at startup (as the admin imports ``admin.py``). Change a
+retention period or a schedule per deployment in settings, without touching this file::
+
+    HOUSEKEEPING = {"TASKS": {"conversations": {"options": {"days": 60}},
+                              "daily_housekeeping": {"schedule": "30 3 * * *"}}}
+"""
+
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django_housekeeping import cron, every, group, housekeeping_task
+
+from chat.models import Conversation, Message
+
+
+@housekeeping_task(
+    name="conversations",
+    schedule=cron("0 3 * * sun"),
+    options={"days": 30},
+    description="Weekly Conversation Cleanup",
+    tags=["retention"],
+)
+def delete_old_conversations(ctx):
+    """Delete conversations older than ``days`` days, with their messages."""
+    cutoff = ctx.now - timedelta(days=ctx.options["days"])
+    return ctx.purge(Conversation.objects.filter(created_at__lt=cutoff))
+
+
+@housekeeping_task(
+    name="messages",
+    description="Delete orphaned messages (messages without a conversation)",
+    tags=["retention"],
+)
+def delete_orphaned_messages(ctx):
+    return ctx.purge(Message.objects.filter(conversation__isnull=True))
+
+
+@housekeeping_task(
+    name="users",
+    options={"days": 7},
+    description="Delete users who never verified their e-mail N days after joining",
+    tags=["retention"],
+)
+def delete_unverified_users(ctx):
+    """Delete users who joined more than ``days`` days ago and never verified their e-mail.
+
+    Their conversations, messages and verification go with them. Kept: every user who verified,
+    including those an admin deactivated (banned: their record must stay), and staff and
+    superusers whatever their verification.
+    """
+    cutoff = ctx.now - timedelta(days=ctx.options["days"])
+    never_verified = (
+        get_user_model()
+        .objects.filter(date_joined__lt=cutoff, is_staff=False, is_superuser=False)
+        .exclude(email_verification__is_verified=True)
+    )
+    return ctx.purge(never_verified)
+
+
+@housekeeping_task(name="stats", schedule=every(hours=6), description="Statistics")
+def usage_statistics(ctx):
+    """Count users, conversations and messages, in total and over the last 24 hours."""
+    day_ago = ctx.now - timedelta(hours=24)
+    return {
+        "total_users": get_user_model().objects.count(),
+        "total_conversations": Conversation.objects.count(),
+        "total_messages": Message.objects.count(),
+        "recent_conversations_24h": Conversation.objects.filter(created_at__gte=day_ago).count(),
+        "recent_messages_24h": Message.objects.filter(created_at__gte=day_ago).count(),
+    }
+
+
+group(
+    "daily_housekeeping",
+    ["conversations", "messages", "users", "stats"],
+    schedule=cron("0 2 * * *"),
+    description="Daily Housekeeping",
+)

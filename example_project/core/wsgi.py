@@ -1,0 +1,9 @@
+"""WSGI entry point: ``gunicorn core.wsgi:application`` from the example_project folder."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
+
+application = get_wsgi_application()
