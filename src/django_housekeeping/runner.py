@@ -1,8 +1,13 @@
 """``run_task``: the single execution path for every entry point.
 
-The scheduler, the command line, the admin, the API and the dashboard all call :func:`run_task`. It
-records a :class:`~django_housekeeping.models.TaskRun`, executes the task (or the members of a
-group), stores the JSON result or the traceback, and sends the public signals.
+The scheduler, the command line, the admin, the API and the dashboard all run tasks through this
+module. :func:`run_task` records a :class:`~django_housekeeping.models.TaskRun`, executes the task
+(or the members of a group), stores the JSON result or the traceback, and sends the public signals.
+
+:func:`start_runs` is how a web request starts runs without waiting for them: it records each run
+first (so the caller knows its id at once), then a background thread executes it through the very
+same code as :func:`run_task`. A task that is already running is refused with
+:class:`AlreadyRunning` instead of being recorded as skipped.
 """
 
 from __future__ import annotations
@@ -11,14 +16,19 @@ import json
 import logging
 import os
 import socket
+import threading
 import traceback
+from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
+from time import monotonic
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, router, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 from django_housekeeping.conf import housekeeping_settings
@@ -34,6 +44,48 @@ Status = TaskRun.Status
 
 class SlotAlreadyClaimed(IntegrityError):
     """Another process already recorded a run for this task and slot."""
+
+
+class AlreadyRunning(Exception):
+    """:func:`start_runs` was asked for a task that is still running (and not stale)."""
+
+    def __init__(self, task_name: str, running: TaskRun) -> None:
+        self.task_name = task_name
+        self.running = running
+        super().__init__(
+            f"{task_name} is already running (run #{running.pk}, started "
+            f"{running.started_at.isoformat()})"
+        )
+
+
+@dataclass(frozen=True)
+class DispatchedRun:
+    """A run :func:`start_runs` recorded and handed to a background thread."""
+
+    run: TaskRun
+    thread: threading.Thread
+
+    @property
+    def started(self) -> bool:
+        """Whether the thread has started; it starts when the caller's transaction commits."""
+        return self.thread.ident is not None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` seconds for the run to end; ``True`` if it ended.
+
+        ``run`` is refreshed from the database either way. A thread that has not started (the
+        caller's transaction is still open) is not waited for.
+        """
+        if self.started:
+            self.thread.join(timeout)
+        self.run.refresh_from_db()
+        return self.started and not self.thread.is_alive()
+
+
+# Threads started by start_runs() in this process and not finished yet.
+_dispatched: set[threading.Thread] = set()
+_dispatched_lock = threading.Lock()
+_dispatch_lock = threading.Lock()
 
 
 def run_task(
@@ -64,6 +116,96 @@ def run_task(
     )
 
 
+def start_runs(
+    names: Iterable[str],
+    *,
+    dry_run: bool = False,
+    trigger: str = TaskRun.Trigger.MANUAL,
+    user: AbstractBaseUser | AnonymousUser | None = None,
+) -> list[DispatchedRun]:
+    """Record a run of each named task and execute them in background threads.
+
+    Returns at once with the recorded runs (status ``running``), in the order of ``names``
+    (duplicates dropped). All or nothing: an unknown name raises
+    :class:`~django_housekeeping.registry.NotRegistered` and a task that is still running raises
+    :class:`AlreadyRunning`, before any run is recorded. Each run is executed like one of
+    :func:`run_task` (the same signals, history and error handling); its thread starts when the
+    caller's transaction commits (at once in autocommit) and closes its database connections
+    when it ends.
+    """
+    if trigger not in TaskRun.Trigger.values:
+        raise ValueError(f"unknown trigger {trigger!r}; valid: {', '.join(TaskRun.Trigger.values)}")
+    tasks = [registry.get(name) for name in dict.fromkeys(names)]
+    if not tasks:
+        raise ValueError("start_runs() needs at least one task name")
+    owner = user if isinstance(user, AbstractBaseUser) else None
+    using = router.db_for_write(TaskRun)
+    dispatched = []
+    # The lock makes "is it running?" and "record my run" one step for the threads of this
+    # process (two clicks on one button); other processes rely on the runner's own check. The
+    # transaction records all the runs or none.
+    with _dispatch_lock, transaction.atomic(using=using):
+        now = timezone.now()
+        for task in tasks:
+            running = _running_run(task, now)
+            if running is not None:
+                raise AlreadyRunning(task.name, running)
+        for task in tasks:
+            run = _new_run(
+                task, dry_run=dry_run, trigger=trigger, user=owner, slot=None, parent=None
+            )
+            _insert(run)
+            thread = threading.Thread(
+                target=_run_in_thread,
+                args=(task, run, owner),
+                name=f"housekeeping-run-{run.pk}",
+                daemon=True,
+            )
+            dispatched.append(DispatchedRun(run, thread))
+    for item in dispatched:
+        transaction.on_commit(partial(_start, item.thread), using=using)
+    return dispatched
+
+
+def _start(thread: threading.Thread) -> None:
+    with _dispatched_lock:
+        _dispatched.add(thread)
+    thread.start()
+
+
+def wait_for_dispatched_runs(timeout: float | None = None) -> bool:
+    """Wait for the runs :func:`start_runs` started in this process; ``True`` if none is left.
+
+    For a graceful shutdown, and for tests that must not end while a run still writes.
+    """
+    deadline = None if timeout is None else monotonic() + timeout
+    while True:
+        with _dispatched_lock:
+            threads = list(_dispatched)
+        if not threads:
+            return True
+        for thread in threads:
+            remaining = None if deadline is None else deadline - monotonic()
+            if remaining is not None and remaining <= 0:
+                return False
+            thread.join(remaining)
+            if thread.is_alive():
+                return False
+            with _dispatched_lock:
+                _dispatched.discard(thread)
+
+
+def _run_in_thread(task: HousekeepingTask, run: TaskRun, user: AbstractBaseUser | None) -> None:
+    try:
+        _perform(task, run, user=user, now=run.started_at, ancestors=())
+    except BaseException:  # recorded on the run by _perform; a thread has nobody to raise to
+        logger.exception("Run #%s of %s was interrupted", run.pk, task.name)
+    finally:
+        connections.close_all()
+        with _dispatched_lock:
+            _dispatched.discard(threading.current_thread())
+
+
 def _execute(
     task: HousekeepingTask,
     *,
@@ -75,20 +217,8 @@ def _execute(
     parent: TaskRun | None,
     ancestors: tuple[str, ...],
 ) -> TaskRun:
-    started_at = timezone.now()
-    run = TaskRun(
-        task_name=task.name,
-        slot=slot,
-        trigger=trigger,
-        triggered_by=user,  # type: ignore[misc]  # AUTH_USER_MODEL may be any user model
-        parent=parent,
-        dry_run=dry_run,
-        started_at=started_at,
-        heartbeat_at=started_at,
-        host=socket.gethostname()[:255],
-        pid=os.getpid(),
-    )
-    running = _running_run(task, started_at)
+    run = _new_run(task, dry_run=dry_run, trigger=trigger, user=user, slot=slot, parent=parent)
+    running = _running_run(task, run.started_at)
     if running is not None:
         run.status = Status.SKIPPED
         _insert(run)
@@ -100,7 +230,45 @@ def _execute(
         task_finished.send(sender=task, run=run)
         return run
     _insert(run)
-    logger.info("Started %s (run #%s, %s%s)", task.name, run.pk, trigger, ", dry run" * dry_run)
+    return _perform(task, run, user=user, now=now or run.started_at, ancestors=ancestors)
+
+
+def _new_run(
+    task: HousekeepingTask,
+    *,
+    dry_run: bool,
+    trigger: str,
+    user: AbstractBaseUser | None,
+    slot: datetime | None,
+    parent: TaskRun | None,
+) -> TaskRun:
+    started_at = timezone.now()
+    return TaskRun(
+        task_name=task.name,
+        slot=slot,
+        trigger=trigger,
+        triggered_by=user,  # type: ignore[misc]  # AUTH_USER_MODEL may be any user model
+        parent=parent,
+        dry_run=dry_run,
+        started_at=started_at,
+        heartbeat_at=started_at,
+        host=socket.gethostname()[:255],
+        pid=os.getpid(),
+    )
+
+
+def _perform(
+    task: HousekeepingTask,
+    run: TaskRun,
+    *,
+    user: AbstractBaseUser | None,
+    now: datetime,
+    ancestors: tuple[str, ...],
+) -> TaskRun:
+    """Execute a recorded (status ``running``) run and record how it ended."""
+    logger.info(
+        "Started %s (run #%s, %s%s)", task.name, run.pk, run.trigger, ", dry run" * run.dry_run
+    )
 
     exception: BaseException | None = None
     try:
@@ -108,11 +276,11 @@ def _execute(
         task_started.send(sender=task, run=run)
         if task.is_group:
             result, status = _run_members(
-                task, run, user=user, now=now or started_at, ancestors=(*ancestors, task.name)
+                task, run, user=user, now=now, ancestors=(*ancestors, task.name)
             )
         else:
             with _savepoint_if_in_transaction():
-                result = _call(task, run, now=now or started_at)
+                result = _call(task, run, now=now)
             status = Status.SUCCEEDED
         _check_json(result)
         error = ""

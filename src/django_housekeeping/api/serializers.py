@@ -1,0 +1,334 @@
+"""The API's request and response shapes.
+
+Responses are the plain dicts of :mod:`django_housekeeping.payloads` (what the dashboard serves
+too); these serializers declare them for the OpenAPI schema. Requests and query strings are
+validated strictly: a wrong type is an error, never guessed at.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from django_housekeeping.models import TaskRun
+from django_housekeeping.payloads import (
+    DEFAULT_STATISTICS_DAYS,
+    DEFAULT_STATISTICS_TASK,
+    MAX_STATISTICS_DAYS,
+    run_payload,
+)
+from django_housekeeping.registry import registry
+
+MAX_WAIT_SECONDS = 300
+
+# The earliest and latest instants a ``since`` filter is taken at: wide enough for any history,
+# narrow enough for every database and every time zone conversion.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def choices_message(choices: Any) -> str:
+    return (
+        f'"{{input}}" is not a valid choice; valid choices: {", ".join(str(c) for c in choices)}.'
+    )
+
+
+# -- fields ------------------------------------------------------------------------------------
+
+
+@extend_schema_field(OpenApiTypes.NUMBER)
+class NumberField(serializers.Field):  # type: ignore[type-arg]
+    """A JSON number, shown as it is (an integer stays an integer)."""
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {}})
+class ObjectField(serializers.JSONField):
+    """A JSON object with any keys and values."""
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """``true`` or ``false`` in a JSON body: no ``"yes"``, ``1`` or ``"off"``."""
+
+    default_error_messages = {"invalid": "Must be true or false (a JSON boolean)."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid")
+        raise AssertionError  # pragma: no cover  (fail() raises)
+
+
+class SafeDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 date and time; out-of-range values are clamped to what a database stores."""
+
+    def to_internal_value(self, value: Any) -> datetime:
+        try:
+            parsed: datetime = super().to_internal_value(value)
+            return min(max(parsed.astimezone(UTC), EARLIEST), LATEST)
+        except (OverflowError, ValueError):
+            self.fail("invalid", format="YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]")
+            raise AssertionError from None  # pragma: no cover  (fail() raises)
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "description": 'A task name, or "all" for every enabled task.'},
+            {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        ]
+    }
+)
+class TaskNamesField(serializers.Field):  # type: ignore[type-arg]
+    """A task name or a non-empty list of them; each must be registered ("all" included)."""
+
+    default_error_messages = {
+        "invalid": "Must be a task name or a non-empty list of task names; valid tasks: {valid}.",
+        "unknown": "Unknown task {names}; valid tasks: {valid}.",
+    }
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        valid = ", ".join(registry.names())
+        if isinstance(data, str):
+            names = [data]
+        elif isinstance(data, list) and data and all(isinstance(name, str) for name in data):
+            names = list(dict.fromkeys(data))
+        else:
+            self.fail("invalid", valid=valid)
+        unknown = [name for name in names if name not in registry]
+        if unknown:
+            self.fail("unknown", names=", ".join(repr(name) for name in unknown), valid=valid)
+        return names
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+# -- requests ----------------------------------------------------------------------------------
+
+
+class TriggerSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    task = TaskNamesField(
+        help_text='What to run: a task name, "all" (every enabled task) or a list of names.'
+    )
+    dry_run = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="Only count what would be deleted; delete nothing.",
+    )
+
+
+class TriggerQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    wait = serializers.FloatField(
+        required=False,
+        min_value=0,
+        max_value=MAX_WAIT_SECONDS,
+        help_text=(
+            "Wait up to this many seconds for the runs to finish: 200 with their results if they "
+            "did, else 202 as without it."
+        ),
+    )
+
+
+class StatisticsQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    task = serializers.CharField(
+        required=False,
+        default=DEFAULT_STATISTICS_TASK,
+        help_text="The task whose results are the statistics.",
+    )
+    days = serializers.IntegerField(
+        required=False,
+        default=DEFAULT_STATISTICS_DAYS,
+        min_value=1,
+        max_value=MAX_STATISTICS_DAYS,
+        help_text="The window of the time series, in days up to now.",
+    )
+
+
+class RunFilterSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    task = serializers.CharField(required=False, help_text="Only runs of this task.")
+    status = serializers.ChoiceField(
+        required=False,
+        choices=TaskRun.Status.choices,
+        error_messages={"invalid_choice": choices_message(TaskRun.Status.values)},
+        help_text="Only runs with this status.",
+    )
+    trigger = serializers.ChoiceField(
+        required=False,
+        choices=TaskRun.Trigger.choices,
+        error_messages={"invalid_choice": choices_message(TaskRun.Trigger.values)},
+        help_text="Only runs started this way.",
+    )
+    since = SafeDateTimeField(
+        required=False, help_text="Only runs started at or after this time (ISO 8601)."
+    )
+
+
+# -- responses ---------------------------------------------------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    detail = serializers.CharField(help_text="What went wrong, for a person to read.")
+    # A field, not the Serializer.errors property: DRF takes declared fields off the class.
+    errors = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="For a request that failed validation: the messages per field.",
+    )
+
+
+class ProgressSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    done = serializers.IntegerField(allow_null=True, help_text="Items done so far.")
+    total = serializers.IntegerField(allow_null=True, help_text="Items in all, when known.")
+    percent = serializers.FloatField(allow_null=True, help_text="done / total, in percent.")
+
+
+class RunSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """One execution of a task."""
+
+    id = serializers.IntegerField()
+    url = serializers.CharField(allow_null=True, help_text="This run in the API.")
+    task = serializers.CharField()
+    status = serializers.ChoiceField(choices=TaskRun.Status.choices)
+    trigger = serializers.ChoiceField(choices=TaskRun.Trigger.choices)
+    triggered_by = serializers.CharField(allow_null=True, help_text="The user's username.")
+    dry_run = serializers.BooleanField()
+    slot = serializers.DateTimeField(
+        allow_null=True, help_text="The scheduled time of a scheduled run."
+    )
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    duration_seconds = serializers.FloatField(allow_null=True)
+    heartbeat_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the run last reported progress."
+    )
+    progress = ProgressSerializer()
+    summary = serializers.CharField(
+        allow_blank=True, help_text="One line: per-model counts, the error, or the result."
+    )
+    result = serializers.JSONField(allow_null=True, help_text="What the task returned.")
+    error = serializers.CharField(allow_blank=True, help_text="The traceback of a failed run.")
+    host = serializers.CharField(allow_blank=True)
+    pid = serializers.IntegerField(allow_null=True)
+    parent_id = serializers.IntegerField(allow_null=True, help_text="The group run, if any.")
+
+    def to_representation(self, instance: Any) -> Any:
+        if isinstance(instance, TaskRun):
+            instance = run_payload(instance, self.context.get("run_url"))
+        return super().to_representation(instance)
+
+
+class RunDetailSerializer(RunSerializer):
+    children = RunSerializer(many=True, help_text="The runs of a group's members.")
+
+
+class LeaderSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    owner = serializers.CharField()
+    host = serializers.CharField(allow_blank=True)
+    pid = serializers.IntegerField(allow_null=True)
+    token = serializers.IntegerField(help_text="Fencing token: grows with each new leader.")
+    acquired_at = serializers.DateTimeField(allow_null=True)
+    heartbeat_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField()
+    lease_age_seconds = serializers.FloatField(
+        allow_null=True, help_text="Seconds since the leader last renewed its lease."
+    )
+    healthy = serializers.BooleanField(help_text="The lease has not expired.")
+
+
+class JobSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.CharField(help_text="The task's name.")
+    name = serializers.CharField(help_text="The task's description.")
+    trigger = serializers.CharField(help_text="The effective schedule.")
+    next_run = serializers.DateTimeField(allow_null=True)
+    enabled = serializers.BooleanField()
+    paused = serializers.BooleanField()
+    last_run = RunSerializer(allow_null=True)
+
+
+class StatusSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    now = serializers.DateTimeField()
+    state = serializers.ChoiceField(
+        choices=[("running", "running"), ("stale", "stale"), ("stopped", "stopped")],
+        help_text="running: a leader holds the lease; stale: its lease expired; stopped: none.",
+    )
+    running = serializers.BooleanField()
+    healthy = serializers.BooleanField()
+    leader = LeaderSerializer(allow_null=True)
+    jobs = JobSerializer(many=True)
+
+
+class TaskSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    is_group = serializers.BooleanField()
+    members = serializers.ListField(child=serializers.CharField())
+    schedule = serializers.CharField(help_text="The effective schedule, or manual.")
+    enabled = serializers.BooleanField()
+    paused = serializers.BooleanField()
+    next_run = serializers.DateTimeField(allow_null=True)
+    options = ObjectField()
+    tags = serializers.ListField(child=serializers.CharField())
+    timeout = serializers.FloatField(allow_null=True)
+    last_run = RunSerializer(allow_null=True)
+
+
+class TaskStateSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    task = serializers.CharField()
+    paused = serializers.BooleanField()
+    changed = serializers.BooleanField(help_text="False when the task already was so.")
+    detail = serializers.CharField()
+
+
+class PointSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    at = serializers.DateTimeField()
+    value = NumberField()
+    run_id = serializers.IntegerField()
+
+
+class SeriesSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    key = serializers.CharField()
+    points = PointSerializer(many=True)
+
+
+class StatisticsSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    task = serializers.CharField()
+    days = serializers.IntegerField()
+    since = serializers.DateTimeField()
+    run_id = serializers.IntegerField(allow_null=True, help_text="The latest statistics' run.")
+    generated_at = serializers.DateTimeField(allow_null=True)
+    statistics = serializers.DictField(
+        child=NumberField(), help_text="The numbers of the latest run's result."
+    )
+    series = SeriesSerializer(many=True)
+
+
+class TriggerResponseSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    status = serializers.ChoiceField(
+        choices=[
+            ("accepted", "accepted"),
+            ("succeeded", "succeeded"),
+            ("failed", "failed"),
+            ("skipped", "skipped"),
+        ],
+        help_text="accepted (202: still running), or how the runs ended (200).",
+    )
+    tasks = serializers.ListField(child=serializers.CharField())
+    dry_run = serializers.BooleanField()
+    runs = RunSerializer(many=True)
+    results = serializers.DictField(
+        child=serializers.JSONField(allow_null=True),
+        help_text="Each finished run's result, by task name.",
+    )
+
+
+class ConflictSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    detail = serializers.CharField()
+    task = serializers.CharField()
+    running_run = RunSerializer()

@@ -1,0 +1,35 @@
+"""URLs of the API: ``path("api/admin/scheduler/", include("django_housekeeping.api.urls"))``.
+
+Every endpoint answers with and without a trailing slash (the seed's clients use none).
+"""
+
+from collections.abc import Callable
+
+from django.db import transaction
+from django.http import HttpResponseBase
+from django.urls import URLPattern, path, re_path
+
+from django_housekeeping.api import views
+
+app_name = views.APP_NAME
+
+
+def both(route: str, view: Callable[..., HttpResponseBase], name: str) -> list[URLPattern]:
+    """``route`` without and with a trailing slash; the first is the one in the schema."""
+    return [path(route, view, name=name), path(f"{route}/", view)]
+
+
+urlpatterns = [
+    *both("status", views.StatusView.as_view(), "status"),
+    # Not in the request's transaction (ATOMIC_REQUESTS): the runs start when their rows commit.
+    *both("trigger", transaction.non_atomic_requests(views.TriggerView.as_view()), "trigger"),
+    *both("statistics", views.StatisticsView.as_view(), "statistics"),
+    *both("runs", views.RunListView.as_view(), "run-list"),
+    *both("runs/<str:id>", views.RunDetailView.as_view(), "run-detail"),
+    *both("tasks", views.TaskListView.as_view(), "task-list"),
+    *both("tasks/<str:name>/pause", views.PauseView.as_view(), "task-pause"),
+    *both("tasks/<str:name>/resume", views.ResumeView.as_view(), "task-resume"),
+    *both("schema", views.SchemaView.as_view(), "schema"),
+    # Anything else under the API's prefix: a JSON 404, not the project's HTML page.
+    re_path(r"^", views.NotFoundView.as_view()),
+]

@@ -1,0 +1,487 @@
+/* django-housekeeping staff dashboard: renders the JSON of the dashboard's own views, refreshes
+ * it every 30 seconds, starts runs and follows them without reloading the page. No library, no
+ * network access beyond this site. Everything shown is set as text, never parsed as HTML. */
+(function () {
+  "use strict";
+
+  var config = JSON.parse(document.getElementById("hk-config").textContent);
+  var state = {
+    data: JSON.parse(document.getElementById("hk-data").textContent),
+    days: config.days,
+    followed: {}, // run id -> true while the page follows it
+    busy: {} // task name -> true while a button of it works
+  };
+  var FOLLOW_MS = 1000;
+  var SVG = "http://www.w3.org/2000/svg";
+
+  // -- small helpers ---------------------------------------------------------------------------
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    setAttrs(node, attrs);
+    append(node, children);
+    return node;
+  }
+
+  function svg(tag, attrs, children) {
+    var node = document.createElementNS(SVG, tag);
+    setAttrs(node, attrs);
+    append(node, children);
+    return node;
+  }
+
+  function setAttrs(node, attrs) {
+    Object.keys(attrs || {}).forEach(function (name) {
+      var value = attrs[name];
+      if (value === null || value === undefined || value === false) return;
+      if (name === "text") node.textContent = value;
+      else if (name === "onclick") node.addEventListener("click", value);
+      else node.setAttribute(name, value === true ? "" : String(value));
+    });
+  }
+
+  // Children: a node, a string, null/false (nothing), or a list of any of these, nested.
+  function append(node, children) {
+    if (children === null || children === undefined || children === false) return;
+    if (Array.isArray(children)) {
+      children.forEach(function (child) { append(node, child); });
+      return;
+    }
+    node.appendChild(typeof children === "string" ? document.createTextNode(children) : children);
+  }
+
+  function replace(node, children) {
+    while (node.firstChild) node.removeChild(node.firstChild);
+    append(node, children);
+  }
+
+  function $(id) {
+    return document.getElementById(id);
+  }
+
+  function humanize(key) {
+    var text = String(key).replace(/_/g, " ").replace(/\b24h\b/, "(24 h)");
+    return text.charAt(0).toUpperCase() + text.slice(1);
+  }
+
+  function formatNumber(value) {
+    return typeof value === "number" ? value.toLocaleString() : String(value);
+  }
+
+  function formatTime(iso) {
+    if (!iso) return "—";
+    var date = new Date(iso);
+    return date.toLocaleString(undefined, {
+      month: "short", day: "numeric", hour: "2-digit", minute: "2-digit"
+    });
+  }
+
+  function formatAge(seconds) {
+    var s = Math.max(Math.round(seconds), 0);
+    if (s < 60) return s + " s";
+    if (s < 3600) return Math.floor(s / 60) + " min " + (s % 60) + " s";
+    if (s < 86400) return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
+    return Math.floor(s / 86400) + " d " + Math.floor((s % 86400) / 3600) + " h";
+  }
+
+  function relative(iso) {
+    if (!iso) return "";
+    var seconds = (new Date(iso).getTime() - Date.now()) / 1000;
+    return seconds >= 0 ? "in " + formatAge(seconds) : formatAge(-seconds) + " ago";
+  }
+
+  function formatDuration(seconds) {
+    if (seconds === null || seconds === undefined) return "—";
+    return seconds < 10 ? seconds.toFixed(2) + " s" : formatAge(seconds);
+  }
+
+  function badge(status, label) {
+    return el("span", { "class": "hk-badge hk-" + status, text: label || status });
+  }
+
+  function showError(message) {
+    var node = $("hk-error");
+    node.textContent = message || "";
+    node.hidden = !message;
+  }
+
+  function csrfToken() {
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return $("hk-csrf").value || (match && decodeURIComponent(match[1])) || "";
+  }
+
+  function request(url, options) {
+    options = options || {};
+    var init = { credentials: "same-origin", headers: { "Accept": "application/json" } };
+    if (options.body !== undefined) {
+      init.method = "POST";
+      init.headers["Content-Type"] = "application/json";
+      init.headers["X-CSRFToken"] = csrfToken();
+      init.body = JSON.stringify(options.body);
+    }
+    return fetch(url, init).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (body) {
+        return { status: response.status, body: body };
+      });
+    });
+  }
+
+  function runUrl(id) {
+    return config.urls.run.replace(/\/0\/$/, "/" + id + "/");
+  }
+
+  function adminRunUrl(id) {
+    return config.urls.adminRun ? config.urls.adminRun.replace(/\/0\/change\/$/, "/" + id + "/change/") : null;
+  }
+
+  // Per-model counts of a purge result, e.g. ["testapp.Thread: 3"], or [] for other results.
+  function counts(result) {
+    if (!result || typeof result !== "object" || !result.deleted || typeof result.deleted !== "object") {
+      return [];
+    }
+    return Object.keys(result.deleted).map(function (label) {
+      return label + ": " + formatNumber(result.deleted[label]);
+    });
+  }
+
+  function runText(run) {
+    var text = run.summary || run.status;
+    if (run.children && run.children.length) {
+      text += " — " + run.children.map(function (child) {
+        return child.task + ": " + (child.summary || child.status);
+      }).join("; ");
+    }
+    return text;
+  }
+
+  // -- rendering -------------------------------------------------------------------------------
+
+  function render() {
+    var data = state.data;
+    renderScheduler(data.scheduler);
+    renderStatistics(data.statistics);
+    renderTasks(data.tasks);
+    renderRuns(data.runs);
+    renderRunning(data.running);
+    $("hk-updated").textContent = "Updated " + new Date(data.now).toLocaleTimeString();
+  }
+
+  function renderScheduler(scheduler) {
+    var leader = scheduler.leader;
+    var label = { running: "healthy", stale: "stale", stopped: "stopped" }[scheduler.state];
+    var items = [
+      el("div", { "class": "hk-fact" }, [
+        el("span", { "class": "hk-label", text: "State" }),
+        badge(scheduler.state === "running" ? "succeeded" : scheduler.state === "stale" ? "failed" : "skipped", label)
+      ])
+    ];
+    if (leader) {
+      items.push(fact("Leader", leader.host + " (pid " + leader.pid + ")"));
+      items.push(fact("Heartbeat", leader.lease_age_seconds === null ? "—" : formatAge(leader.lease_age_seconds) + " ago"));
+      items.push(fact("Lease", leader.healthy ? "expires " + relative(leader.expires_at) : "expired " + relative(leader.expires_at)));
+    } else {
+      items.push(fact("Leader", "none: no scheduler is running"));
+    }
+    replace($("hk-scheduler"), items);
+  }
+
+  function fact(label, value) {
+    return el("div", { "class": "hk-fact" }, [
+      el("span", { "class": "hk-label", text: label }),
+      el("span", { "class": "hk-value", text: value })
+    ]);
+  }
+
+  function renderStatistics(statistics) {
+    replace($("hk-days"), config.dayChoices.map(function (days) {
+      return el("button", {
+        type: "button",
+        "class": "hk-button hk-small" + (days === state.days ? "" : " hk-secondary"),
+        "aria-pressed": days === state.days ? "true" : "false",
+        "aria-label": "Show the last " + days + " days",
+        text: days + " d",
+        onclick: function () { state.days = days; refresh(); }
+      });
+    }));
+    var note = $("hk-statistics-note");
+    if (statistics.error) {
+      note.textContent = statistics.error;
+      replace($("hk-cards"), []);
+      replace($("hk-charts"), []);
+      return;
+    }
+    note.textContent = statistics.generated_at
+      ? "From the " + statistics.task + " task's run #" + statistics.run_id + ", " + formatTime(statistics.generated_at) + "."
+      : "No statistics yet: run the " + statistics.task + " task.";
+    replace($("hk-cards"), Object.keys(statistics.statistics).map(function (key) {
+      return el("div", { "class": "hk-card" }, [
+        el("span", { "class": "hk-card-value", text: formatNumber(statistics.statistics[key]) }),
+        el("span", { "class": "hk-card-label", text: humanize(key) })
+      ]);
+    }));
+    replace($("hk-charts"), statistics.series.map(function (series) {
+      return chart(series, statistics.days);
+    }));
+  }
+
+  // A line chart of one series, drawn as SVG, described for screen readers.
+  function chart(series, days) {
+    var width = 320, height = 120, pad = 6;
+    var points = series.points;
+    var values = points.map(function (p) { return p.value; });
+    var min = Math.min.apply(null, values), max = Math.max.apply(null, values);
+    var title = humanize(series.key);
+    var description = points.length
+      ? title + " over the last " + days + " days: " + formatNumber(values[values.length - 1]) +
+        " now, lowest " + formatNumber(min) + ", highest " + formatNumber(max) + ", " + points.length + " runs."
+      : title + ": no data in the last " + days + " days.";
+    var id = "hk-chart-" + series.key.replace(/[^A-Za-z0-9_-]/g, "-");
+    var children = [svg("title", { id: id + "-title", text: description })];
+    if (points.length) {
+      var times = points.map(function (p) { return new Date(p.at).getTime(); });
+      var t0 = Math.min.apply(null, times), t1 = Math.max.apply(null, times);
+      var x = function (t) { return t1 === t0 ? width / 2 : pad + (t - t0) / (t1 - t0) * (width - 2 * pad); };
+      var y = function (v) { return max === min ? height / 2 : height - pad - (v - min) / (max - min) * (height - 2 * pad); };
+      var coordinates = points.map(function (p, i) { return x(times[i]).toFixed(1) + "," + y(p.value).toFixed(1); });
+      children.push(svg("polyline", { points: coordinates.join(" "), "class": "hk-line" }));
+      var last = coordinates[coordinates.length - 1].split(",");
+      children.push(svg("circle", { cx: last[0], cy: last[1], r: 3, "class": "hk-dot" }));
+    }
+    return el("figure", { "class": "hk-chart" }, [
+      svg("svg", {
+        viewBox: "0 0 " + width + " " + height, role: "img", "aria-labelledby": id + "-title",
+        preserveAspectRatio: "none", "class": "hk-chart-svg"
+      }, children),
+      el("figcaption", {}, [
+        el("span", { text: title }),
+        el("span", { "class": "hk-muted", text: points.length ? formatNumber(min) + " – " + formatNumber(max) : "no data" })
+      ])
+    ]);
+  }
+
+  function actionButtons(name, label) {
+    if (!config.canRun) return null;
+    var busy = !!state.busy[name];
+    return el("div", { "class": "hk-actions" }, [
+      el("button", {
+        type: "button", "class": "hk-button hk-secondary", "data-task": name, "data-action": "dry-run",
+        "aria-label": "Dry-run " + label, disabled: busy, text: "Dry run",
+        onclick: function () { dryRun(name, label); }
+      }),
+      el("button", {
+        type: "button", "class": "hk-button", "data-task": name, "data-action": "run",
+        "aria-label": "Run " + label, disabled: busy, text: "Run",
+        onclick: function () { confirmAndRun(name, label); }
+      })
+    ]);
+  }
+
+  function renderTasks(tasks) {
+    replace($("hk-all-actions"), config.canRun ? [
+      el("span", { "class": "hk-muted", text: "All tasks:" }), actionButtons("all", "all tasks")
+    ] : el("span", { "class": "hk-muted", text: "You may look, not run: ask for the “Can run housekeeping tasks” permission." }));
+    replace($("hk-tasks").tBodies[0], tasks.map(function (task) {
+      var flags = [];
+      if (task.is_group) flags.push(badge("group", "group"));
+      if (task.paused) flags.push(badge("skipped", "paused"));
+      if (!task.enabled) flags.push(badge("skipped", "disabled"));
+      var last = task.last_run;
+      return el("tr", { "data-task": task.name }, [
+        el("th", { scope: "row" }, [
+          el("span", { "class": "hk-task-name", text: task.name }), " ", flags,
+          task.description && task.description !== task.name ? el("div", { "class": "hk-muted", text: task.description }) : null
+        ]),
+        el("td", { text: task.schedule }),
+        el("td", { title: task.next_run || "" }, task.next_run && !task.paused && task.enabled
+          ? [formatTime(task.next_run), el("div", { "class": "hk-muted", text: relative(task.next_run) })]
+          : "—"),
+        el("td", {}, last ? [badge(last.status), " ", el("span", { "class": "hk-muted", text: formatTime(last.started_at) })] : "never"),
+        el("td", {}, actionButtons(task.name, task.name))
+      ]);
+    }));
+  }
+
+  function renderRuns(runs) {
+    replace($("hk-runs").tBodies[0], runs.map(function (run) {
+      var link = adminRunUrl(run.id);
+      var modelCounts = counts(run.result);
+      return el("tr", { "data-run": run.id }, [
+        el("td", {}, link ? el("a", { href: link, text: "#" + run.id }) : "#" + run.id),
+        el("td", {}, [run.task, run.parent_id ? el("div", { "class": "hk-muted", text: "in run #" + run.parent_id }) : null]),
+        el("td", {}, [badge(run.status), run.dry_run ? [" ", badge("dry", "dry run")] : null]),
+        el("td", { title: run.started_at, text: formatTime(run.started_at) }),
+        el("td", { text: formatDuration(run.duration_seconds) }),
+        el("td", { "class": "hk-result" }, [
+          el("span", { text: modelCounts.length ? (run.dry_run ? "would delete " : "deleted ") + (run.result.total || 0) : run.summary || "" }),
+          modelCounts.length ? el("ul", { "class": "hk-counts" }, modelCounts.map(function (line) { return el("li", { text: line }); })) : null
+        ])
+      ]);
+    }));
+  }
+
+  function renderRunning(running) {
+    running.forEach(function (run) { showActivity(run); });
+    $("hk-activity-empty").hidden = $("hk-activity").children.length > 0;
+  }
+
+  // One line of the activity list per run: status, summary, progress while running.
+  function showActivity(run, note) {
+    var list = $("hk-activity");
+    var id = "hk-activity-" + run.id;
+    var item = $(id);
+    if (!item) {
+      item = el("li", { id: id, "class": "hk-activity-item", "data-run": run.id });
+      list.insertBefore(item, list.firstChild);
+    }
+    var children = [
+      el("div", { "class": "hk-activity-head" }, [
+        badge(run.status), " ",
+        el("strong", { text: run.task }), run.dry_run ? " (dry run)" : "",
+        el("span", { "class": "hk-muted", text: " run #" + run.id })
+      ])
+    ];
+    if (note) children.push(el("div", { "class": "hk-muted", text: note }));
+    if (run.status === "running") {
+      var p = run.progress || {};
+      var label = "Progress of " + run.task + " run #" + run.id;
+      children.push(p.total
+        ? el("progress", { max: p.total, value: p.done || 0, "aria-label": label })
+        : el("progress", { "aria-label": label }));
+      children.push(el("div", { "class": "hk-muted", text:
+        p.done !== null && p.done !== undefined
+          ? formatNumber(p.done) + (p.total ? " of " + formatNumber(p.total) + " (" + p.percent + " %)" : "") + " done"
+          : "running…" }));
+    } else {
+      children.push(el("div", { "class": "hk-activity-result", text: runText(run) }));
+      var modelCounts = counts(run.result);
+      if (modelCounts.length) {
+        children.push(el("ul", { "class": "hk-counts" }, modelCounts.map(function (line) { return el("li", { text: line }); })));
+      }
+    }
+    replace(item, children);
+    $("hk-activity-empty").hidden = true;
+  }
+
+  // -- data ------------------------------------------------------------------------------------
+
+  function refresh() {
+    var url = config.urls.data + "?task=" + encodeURIComponent(config.statisticsTask) + "&days=" + state.days;
+    return request(url).then(function (response) {
+      if (response.status !== 200) {
+        showError(response.body.detail || "The dashboard could not refresh (HTTP " + response.status + ").");
+        return;
+      }
+      showError("");
+      state.data = response.body;
+      render();
+    }, function () {
+      showError("The dashboard could not reach the server; it tries again in " + config.refreshSeconds + " s.");
+    });
+  }
+
+  // Poll a run until it ends; resolve with the finished run.
+  function follow(run, note) {
+    state.followed[run.id] = true;
+    showActivity(run, note);
+    return new Promise(function (resolve, reject) {
+      function poll() {
+        request(runUrl(run.id)).then(function (response) {
+          if (response.status !== 200) {
+            delete state.followed[run.id];
+            reject(new Error(response.body.detail || "HTTP " + response.status));
+            return;
+          }
+          var current = response.body;
+          showActivity(current, current.status === "running" ? note : null);
+          if (current.status === "running") {
+            window.setTimeout(poll, FOLLOW_MS);
+          } else {
+            delete state.followed[run.id];
+            resolve(current);
+          }
+        }, function (error) {
+          delete state.followed[run.id];
+          reject(error);
+        });
+      }
+      window.setTimeout(poll, FOLLOW_MS / 4);
+    });
+  }
+
+  // Start one run; resolve with the started run, or reject with a message.
+  function start(name, dryRun) {
+    return request(config.urls.trigger, { body: { task: name, dry_run: dryRun } }).then(function (response) {
+      if (response.status === 202) return response.body.runs[0];
+      if (response.status === 409 && response.body.running_run) {
+        follow(response.body.running_run, "already running");
+      }
+      throw new Error(response.body.detail || "HTTP " + response.status);
+    });
+  }
+
+  function setBusy(name, busy) {
+    if (busy) state.busy[name] = true; else delete state.busy[name];
+    Array.prototype.forEach.call(document.querySelectorAll("button[data-task]"), function (button) {
+      if (button.getAttribute("data-task") === name) button.disabled = busy;
+    });
+  }
+
+  function dryRun(name, label) {
+    setBusy(name, true);
+    return start(name, true)
+      .then(function (run) { return follow(run, "Dry run of " + label + ": counting, deleting nothing…"); })
+      .then(function (run) { refresh(); return run; })
+      .catch(function (error) { showError(error.message); })
+      .then(function (run) { setBusy(name, false); return run; });
+  }
+
+  // A real run: first a dry run, then a confirmation showing what it would delete.
+  function confirmAndRun(name, label) {
+    dryRun(name, label).then(function (preview) {
+      if (!preview) return;
+      var dialog = $("hk-confirm");
+      $("hk-confirm-title").textContent = "Run " + label + " now?";
+      var modelCounts = counts(preview.result);
+      var preface = preview.status === "failed"
+        ? "The dry run failed: " + runText(preview) + ". Run it anyway?"
+        : "A dry run just now found: " + runText(preview) + ".";
+      if (preview.children && preview.children.length) {
+        modelCounts = [];
+        preview.children.forEach(function (child) {
+          counts(child.result).forEach(function (line) { modelCounts.push(child.task + " — " + line); });
+        });
+      }
+      $("hk-confirm-text").textContent = preface + (modelCounts.length ? " This run deletes:" : "");
+      replace($("hk-confirm-counts"), modelCounts.map(function (line) { return el("li", { text: line }); }));
+      $("hk-confirm-ok").textContent = modelCounts.length ? "Delete and run " + label : "Run " + label;
+      dialog.returnValue = "";
+      dialog.addEventListener("close", function onClose() {
+        dialog.removeEventListener("close", onClose);
+        if (dialog.returnValue !== "confirm") return;
+        setBusy(name, true);
+        start(name, false)
+          .then(function (run) { return follow(run, "Running " + label + "…"); })
+          .then(function () { return refresh(); })
+          .catch(function (error) { showError(error.message); })
+          .then(function () { setBusy(name, false); });
+      });
+      dialog.showModal();
+      $("hk-confirm-cancel").focus();
+    });
+  }
+
+  // -- start -----------------------------------------------------------------------------------
+
+  $("hk-refresh").addEventListener("click", refresh);
+  render();
+  state.data.running.forEach(function (run) {
+    if (!state.followed[run.id]) follow(run).then(refresh, function () {});
+  });
+  window.setInterval(function () {
+    refresh().then(function () {
+      state.data.running.forEach(function (run) {
+        if (!state.followed[run.id]) follow(run).then(refresh, function () {});
+      });
+    });
+  }, config.refreshSeconds * 1000);
+})();

@@ -1,0 +1,474 @@
+"""The dashboard in a real browser: Playwright driving Debian's Chromium against the live server.
+
+``HOUSEKEEPING_SCREENSHOTS=docs`` also saves the screenshots there (docs/dashboard.png is one).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.contrib import admin
+from django.test import Client, override_settings
+from django.utils import timezone
+from django_apscheduler.models import DjangoJob
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+import django_housekeeping
+from django_housekeeping import group, housekeeping_task, registry
+from django_housekeeping.models import TaskRun
+from tests.api_support import (  # noqa: F401  (fixture)
+    DASHBOARD,
+    PASSWORD,
+    make_lease,
+    make_run,
+    make_user,
+    runs_finish,
+)
+from tests.testapp.models import Thread
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 30_000
+STATIC_ROOT = Path(django_housekeeping.__file__).parent / "static"
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("runs_finish", "temporary_tasks"),
+]
+
+
+@pytest.fixture(scope="session")
+def _static_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Static files for the live server when ``django.contrib.staticfiles`` is not installed.
+
+    The live server then serves STATIC_ROOT at STATIC_URL, which it reads when it starts (so this
+    comes first): here the admin's and this app's static directories.
+    """
+    if "django.contrib.staticfiles" in settings.INSTALLED_APPS:
+        yield
+        return
+    root = tmp_path_factory.mktemp("static")
+    (root / "admin").symlink_to(Path(admin.__file__).parent / "static" / "admin")
+    (root / "django_housekeeping").symlink_to(STATIC_ROOT / "django_housekeeping")
+    with override_settings(STATIC_URL=settings.STATIC_URL or "/static/", STATIC_ROOT=str(root)):
+        yield
+
+
+@pytest.fixture(scope="session")
+def live_server(_static_files: None, live_server: Any) -> Any:
+    return live_server
+
+
+@pytest.fixture(scope="module")
+def async_unsafe() -> Iterator[None]:
+    """Django's ORM in this thread, where Playwright's sync API runs an event loop.
+
+    For as long as the browser runs: the tests' own queries, and the database setup and flushes
+    of the transactional tests around them.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        yield
+
+
+@pytest.fixture(scope="module")
+def browser(async_unsafe: None) -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser, live_server: Any) -> Iterator[Page]:
+    """A fresh browser context (no cookies) whose page may load nothing but the live server."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    elsewhere: list[str] = []
+    errors: list[str] = []
+
+    def note(request: Any) -> None:
+        if not request.url.startswith((live_server.url, "data:")):
+            elsewhere.append(request.url)
+
+    page.on("request", note)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text)
+            # A 404 (the admin login page's favicon) or a refused request a test makes on purpose.
+            if message.type == "error" and not message.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    yield page
+    context.close()
+    assert elsewhere == []
+    assert errors == []
+
+
+def log_in(page: Page, live_server: Any, username: str) -> None:
+    page.goto(live_server.url + DASHBOARD)
+    expect(page).to_have_url(f"{live_server.url}/admin/login/?next={DASHBOARD}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+
+
+def save_screenshot(page: Page, tmp_path: Path, name: str, *, full_page: bool = True) -> Path:
+    path = tmp_path / name
+    page.screenshot(path=str(path), full_page=full_page)
+    target = os.environ.get("HOUSEKEEPING_SCREENSHOTS")
+    if target:
+        (Path(target) / name).write_bytes(path.read_bytes())
+    return path
+
+
+# -- the tests -------------------------------------------------------------------------------
+
+
+def test_staff_dry_run_then_run_a_task_without_reloading(
+    page: Page, live_server: Any, tmp_path: Path
+) -> None:
+    make_user("operator", staff=True, permissions=["run_task"])
+    for age in (40, 50, 60):
+        Thread.objects.create(title=f"{age} days", created_at=timezone.now() - timedelta(days=age))
+    Thread.objects.create(title="new", created_at=timezone.now())
+
+    log_in(page, live_server, "operator")
+
+    expect(page).to_have_url(live_server.url + DASHBOARD)
+    jobs = page.locator("#hk-tasks tbody tr")
+    expect(jobs).to_have_count(len(registry))
+    expect(page.locator("#hk-tasks tr[data-task='threads']")).to_contain_text(
+        "Delete threads older than N days"
+    )
+    expect(page.locator("#hk-tasks tr[data-task='record']")).to_contain_text("every")
+    page.evaluate("window.hkSamePage = true")
+
+    page.get_by_role("button", name="Dry-run threads", exact=True).click()
+
+    activity = page.locator("#hk-activity li").first
+    expect(activity).to_contain_text("threads (dry run)")
+    expect(activity).to_contain_text("would delete 3 (testapp.Thread 3)")
+    expect(activity).to_contain_text("testapp.Thread: 3")
+    assert Thread.objects.count() == 4
+    assert page.evaluate("window.hkSamePage") is True
+
+    page.get_by_role("button", name="Run threads", exact=True).click()
+
+    dialog = page.locator("#hk-confirm")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Run threads now?")
+    expect(dialog).to_contain_text("testapp.Thread: 3")
+    page.get_by_role("button", name="Delete and run threads", exact=True).click()
+
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#hk-activity li").first).to_contain_text("deleted 3 (testapp.Thread 3)")
+    newest = page.locator("#hk-runs tbody tr").first
+    expect(newest).to_contain_text("threads")
+    expect(newest).to_contain_text("succeeded")
+    expect(newest).to_contain_text("deleted 3")
+    expect(newest).to_contain_text("testapp.Thread: 3")
+    expect(page.locator("#hk-error")).to_be_hidden()
+    assert page.evaluate("window.hkSamePage") is True
+    assert Thread.objects.count() == 1
+    runs = list(TaskRun.objects.filter(task_name="threads").order_by("id"))
+    # The dry run, the dry run behind the confirmation, the run.
+    assert [(run.dry_run, run.trigger, run.status) for run in runs] == [
+        (True, "dashboard", "succeeded"),
+        (True, "dashboard", "succeeded"),
+        (False, "dashboard", "succeeded"),
+    ]
+    save_screenshot(page, tmp_path, "dashboard-after-run.png")
+
+
+def test_cancelling_the_confirmation_deletes_nothing(page: Page, live_server: Any) -> None:
+    make_user("operator", staff=True, permissions=["run_task"])
+    Thread.objects.create(title="old", created_at=timezone.now() - timedelta(days=90))
+    log_in(page, live_server, "operator")
+
+    page.get_by_role("button", name="Run threads", exact=True).click()
+    expect(page.locator("#hk-confirm")).to_contain_text("testapp.Thread: 1")
+    page.get_by_role("button", name="Cancel", exact=True).click()
+
+    expect(page.locator("#hk-confirm")).to_be_hidden()
+    expect(page.get_by_role("button", name="Run threads", exact=True)).to_be_enabled()
+    assert Thread.objects.count() == 1
+    assert list(TaskRun.objects.values_list("dry_run", flat=True)) == [True]
+
+
+def test_the_live_progress_of_a_running_purge(page: Page, live_server: Any) -> None:
+    halfway, release = threading.Event(), threading.Event()
+
+    @housekeeping_task(name="slow_purge", description="A purge in batches")
+    def slow_purge(ctx: Any) -> dict[str, Any]:
+        ctx.progress(2, 4)
+        halfway.set()
+        release.wait(TIMEOUT_MS / 1000)
+        ctx.progress(4, 4)
+        return {"deleted": {"testapp.Thread": 4}, "total": 4, "dry_run": ctx.dry_run}
+
+    make_user("operator", staff=True, permissions=["run_task"])
+    log_in(page, live_server, "operator")
+    try:
+        page.get_by_role("button", name="Dry-run slow_purge", exact=True).click()
+        assert halfway.wait(TIMEOUT_MS / 1000)
+        progress = page.get_by_role("progressbar", name="Progress of slow_purge run")
+        expect(progress).to_have_attribute("value", "2")
+        expect(progress).to_have_attribute("max", "4")
+        expect(page.locator("#hk-activity li").first).to_contain_text("2 of 4 (50 %) done")
+    finally:
+        release.set()
+    expect(page.locator("#hk-activity li").first).to_contain_text("would delete 4")
+
+
+def test_the_page_refreshes_itself_every_30_seconds(page: Page, live_server: Any) -> None:
+    make_user("operator", staff=True, permissions=["run_task"])
+    page.clock.install()
+    log_in(page, live_server, "operator")
+    expect(page.locator("#hk-runs tbody tr")).to_have_count(0)
+    page.evaluate("window.hkSamePage = true")
+
+    run = make_run("record", result={"threads": 0})
+    page.clock.run_for(29_000)
+    expect(page.locator("#hk-runs tbody tr")).to_have_count(0)
+    with page.expect_response(lambda response: "/data/" in response.url):
+        page.clock.run_for(1_000)
+
+    expect(page.locator(f"#hk-runs tr[data-run='{run.pk}']")).to_contain_text("succeeded")
+    assert page.evaluate("window.hkSamePage") is True
+
+
+def test_a_user_who_is_not_staff_cannot_log_in_to_it(page: Page, live_server: Any) -> None:
+    make_user("visitor")
+
+    log_in(page, live_server, "visitor")
+
+    expect(page).to_have_url(f"{live_server.url}/admin/login/?next={DASHBOARD}")
+    expect(page.locator(".errornote")).to_contain_text(
+        "Please enter the correct username and password for a staff account."
+    )
+    expect(page.locator("#hk-tasks")).to_have_count(0)
+
+
+def test_a_user_who_is_not_staff_is_refused_with_a_session(page: Page, live_server: Any) -> None:
+    """Logged in elsewhere on the site (not through the admin), and still refused."""
+    client = Client()
+    client.force_login(make_user("visitor"))
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    page.context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
+    )
+
+    page.goto(live_server.url + DASHBOARD)
+
+    expect(page).to_have_url(f"{live_server.url}/admin/login/?next={DASHBOARD}")
+    expect(page.locator(".errornote")).to_contain_text(
+        "You are authenticated as visitor, but are not authorized to access this page."
+    )
+    expect(page.locator("#hk-tasks")).to_have_count(0)
+    response = page.request.get(live_server.url + DASHBOARD + "data/")
+    assert response.status == 403
+    assert response.json() == {"detail": "The dashboard is for staff only."}
+
+
+def test_anonymous_visitors_get_the_login_page(page: Page, live_server: Any) -> None:
+    response = page.goto(live_server.url + DASHBOARD + "data/")
+
+    assert response is not None
+    assert response.status == 403
+    page.goto(live_server.url + DASHBOARD)
+    expect(page).to_have_url(f"{live_server.url}/admin/login/?next={DASHBOARD}")
+
+
+def test_staff_without_the_run_permission_get_no_buttons(page: Page, live_server: Any) -> None:
+    make_user("viewer", staff=True)
+
+    log_in(page, live_server, "viewer")
+
+    expect(page.locator("#hk-tasks tbody tr")).to_have_count(len(registry))
+    expect(page.locator("button[data-action]")).to_have_count(0)
+    expect(page.locator("#hk-all-actions")).to_contain_text("You may look, not run")
+
+
+@pytest.mark.usefixtures("example_site")
+def test_the_dashboard_with_statistics_at_phone_and_desktop_width(
+    page: Page, live_server: Any, tmp_path: Path
+) -> None:
+    log_in(page, live_server, "admin")
+
+    cards = page.locator("#hk-cards .hk-card")
+    expect(cards).to_have_count(5)
+    expect(cards.first).to_contain_text("Total users")
+    expect(cards.first).to_contain_text("1,284")
+    charts = page.get_by_role("img")
+    expect(charts).to_have_count(5)
+    expect(charts.first).to_have_accessible_name(
+        "Total users over the last 30 days: 1,284 now, lowest 1,180, highest 1,284, 12 runs."
+    )
+    expect(page.locator("#hk-scheduler")).to_contain_text("healthy")
+    expect(page.locator("#hk-scheduler")).to_contain_text("web-1 (pid 4242)")
+    expect(page.locator("#hk-tasks tr[data-task='stats']")).to_contain_text("in 2 h")
+    expect(page.locator("#hk-runs tbody tr", has_text="would delete 252")).to_contain_text(
+        "chat.Conversation: 12"
+    )
+    progress = page.get_by_role("progressbar", name="Progress of users run")
+    expect(progress).to_have_attribute("value", "1200")
+    expect(page.locator("#hk-activity li").first).to_contain_text("1,200 of 4,800 (25 %) done")
+    page.get_by_role("button", name="Show the last 7 days", exact=True).click()
+    expect(charts.first).to_have_accessible_name(
+        "Total users over the last 7 days: 1,284 now, lowest 1,250, highest 1,284, 4 runs."
+    )
+    page.get_by_role("button", name="Show the last 30 days", exact=True).click()
+    expect(charts.first).to_have_accessible_name(re.compile("last 30 days"))
+    page.set_viewport_size({"width": 1280, "height": 1480})
+    save_screenshot(page, tmp_path, "dashboard.png", full_page=False)
+
+    page.set_viewport_size({"width": 390, "height": 844})
+
+    expect(page.get_by_role("button", name="Run all tasks", exact=True)).to_be_visible()
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    save_screenshot(page, tmp_path, "dashboard-phone.png", full_page=False)
+
+
+# -- a site like the example project, for the statistics and the screenshot ---------------------
+
+
+@pytest.fixture
+def example_site() -> Iterator[None]:
+    """The example project's tasks (in place of the test tasks) and a month of history."""
+    saved = dict(registry.as_mapping())
+    for name in saved:
+        registry.unregister(name)
+    try:
+        _example_tasks()
+        _example_history()
+        yield
+    finally:
+        for name in list(registry.as_mapping()):
+            registry.unregister(name)
+        for task in saved.values():
+            registry.register(task)
+
+
+def _example_tasks() -> None:
+    retention = {"tags": ["retention"]}
+
+    @housekeeping_task(
+        name="conversations",
+        schedule="0 3 * * sun",
+        options={"days": 30},
+        description="Weekly Conversation Cleanup",
+        **retention,
+    )
+    def conversations(ctx: Any) -> Any:
+        return ctx.purge(Thread.objects.none())
+
+    @housekeeping_task(name="messages", description="Delete orphaned messages", **retention)
+    def messages(ctx: Any) -> Any:
+        return ctx.purge(Thread.objects.none())
+
+    @housekeeping_task(
+        name="users", options={"days": 7}, description="Delete unverified users", **retention
+    )
+    def users(ctx: Any) -> Any:
+        return ctx.purge(Thread.objects.none())
+
+    @housekeeping_task(name="stats", schedule="0 */6 * * *", description="Statistics")
+    def stats() -> dict[str, int]:
+        return {}
+
+    group(
+        "daily_housekeeping",
+        ["conversations", "messages", "users", "stats"],
+        schedule="0 2 * * *",
+        description="Daily Housekeeping",
+    )
+
+
+def _example_history() -> None:
+    make_user("admin", superuser=True)
+    make_lease(heartbeat_age=2, expires_in=28)
+    now = timezone.now()
+    DjangoJob.objects.create(
+        id="stats", next_run_time=now + timedelta(hours=2, minutes=30), job_state=b""
+    )
+    DjangoJob.objects.create(
+        id="daily_housekeeping", next_run_time=now + timedelta(hours=9), job_state=b""
+    )
+    DjangoJob.objects.create(
+        id="conversations", next_run_time=now + timedelta(days=3), job_state=b""
+    )
+    users = (1180, 1187, 1195, 1203, 1210, 1222, 1231, 1240, 1250, 1262, 1271, 1284)
+    for i, days in enumerate((28, 26, 24, 21, 18, 15, 12, 9, 6, 4, 2, 0)):
+        make_run(
+            "stats",
+            age=timedelta(days=days, hours=1),
+            result={
+                "total_users": users[i],
+                "total_conversations": 3400 + i * 95,
+                "total_messages": 41000 + i * 1210,
+                "recent_conversations_24h": 60 + (i * 7) % 25,
+                "recent_messages_24h": 700 + (i * 53) % 260,
+            },
+        )
+    purged = {
+        "conversations": {"chat.Conversation": 12, "chat.Message": 240},
+        "messages": {"chat.Message": 3},
+        "users": {"accounts.User": 2, "accounts.EmailVerification": 2},
+    }
+    results = {
+        name: {"deleted": deleted, "total": sum(deleted.values()), "dry_run": False}
+        for name, deleted in purged.items()
+    }
+    daily = make_run(
+        "daily_housekeeping",
+        age=timedelta(hours=1, minutes=3),
+        result={
+            "tasks": {name: {"status": "succeeded", "result": r} for name, r in results.items()},
+            "failed": [],
+        },
+    )
+    for minutes, (name, result) in enumerate(results.items()):
+        make_run(name, age=timedelta(hours=1, minutes=2 - minutes), parent=daily, result=result)
+    make_run(
+        "conversations",
+        age=timedelta(minutes=5),
+        trigger=TaskRun.Trigger.DASHBOARD,
+        dry_run=True,
+        result={
+            "deleted": {"chat.Conversation": 12, "chat.Message": 240},
+            "total": 252,
+            "dry_run": True,
+        },
+    )
+    make_run(
+        "users",
+        age=timedelta(seconds=40),
+        status=TaskRun.Status.RUNNING,
+        trigger=TaskRun.Trigger.API,
+        heartbeat_at=timezone.now(),
+        progress_done=1200,
+        progress_total=4800,
+    )
