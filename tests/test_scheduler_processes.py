@@ -38,7 +38,7 @@ from tests.processes import (
 LEASE_TTL = 3.0
 RUN_SECONDS = 60
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes]
 
 
 @pytest.fixture
