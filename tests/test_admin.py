@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
@@ -48,26 +47,6 @@ def listed(response: Any) -> list[int]:
 
 def messages_of(response: Any) -> list[str]:
     return [str(message) for message in get_messages(response.wsgi_request)]
-
-
-@pytest.fixture
-def staff_client(django_user_model: Any) -> Any:
-    """A client for a staff user; ``perms`` names the TaskRun permissions to give."""
-
-    def make(*perms: str) -> tuple[Client, Any]:
-        user = django_user_model.objects.create_user(
-            username=f"staff_{'_'.join(perms) or 'none'}", password=None, is_staff=True
-        )
-        user.user_permissions.set(
-            Permission.objects.filter(
-                content_type__app_label="django_housekeeping", codename__in=perms
-            )
-        )
-        client = Client()
-        client.force_login(user)
-        return client, user
-
-    return make
 
 
 # the run history -------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
@@ -46,26 +45,6 @@ def row_of(content: str, task: str) -> str:
 def action_names(response: Any) -> set[str]:
     form = response.context["action_form"]
     return {choice[0] for choice in form.fields["action"].choices} - {""} if form else set()
-
-
-@pytest.fixture
-def staff_client(django_user_model: Any) -> Any:
-    """A client for a staff user with the named django_housekeeping permissions."""
-
-    def make(*perms: str) -> tuple[Client, Any]:
-        user = django_user_model.objects.create_user(
-            username=f"staff_{'_'.join(perms) or 'none'}", password=None, is_staff=True
-        )
-        user.user_permissions.set(
-            Permission.objects.filter(
-                content_type__app_label="django_housekeeping", codename__in=perms
-            )
-        )
-        client = Client()
-        client.force_login(user)
-        return client, user
-
-    return make
 
 
 def make_lease(**fields: Any) -> SchedulerLease:

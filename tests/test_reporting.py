@@ -19,36 +19,7 @@ from django_housekeeping.reporting import (
     task_as_dict,
     to_json,
 )
-
-RUN_KEYS = {
-    "id",
-    "task",
-    "status",
-    "trigger",
-    "triggered_by",
-    "dry_run",
-    "slot",
-    "started_at",
-    "finished_at",
-    "duration_seconds",
-    "progress",
-    "result",
-    "error",
-    "host",
-    "pid",
-    "parent_id",
-}
-TASK_KEYS = {
-    "name",
-    "description",
-    "schedule",
-    "enabled",
-    "options",
-    "tags",
-    "members",
-    "timeout",
-    "last_run",
-}
+from tests.contract import RUN_KEYS, TASK_KEYS
 
 
 def make_run(task_name: str, started_at: datetime, **fields: object) -> TaskRun:

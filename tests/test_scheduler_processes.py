@@ -25,15 +25,8 @@ from django.utils import timezone
 
 from django_housekeeping.models import SchedulerLease, TaskRun
 from tests.procapp.models import SlowRecord, TickRecord
-from tests.processes import (
-    ROOT,
-    Processes,
-    free_port,
-    is_alive,
-    leader_pid,
-    process_environment,
-    wait_for,
-)
+from tests.processes import ROOT, Processes, is_alive, leader_pid, process_environment
+from tests.waiting import free_port, wait_for
 
 LEASE_TTL = 3.0
 RUN_SECONDS = 60

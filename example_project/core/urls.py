@@ -8,25 +8,12 @@
 - ``/api/auth/me``                     who a token belongs to (try ``Authorization: Bearer ...``)
 """
 
-from importlib.util import find_spec
-
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts.views import me
-
-
-def module_exists(name: str) -> bool:
-    """Whether ``name`` can be imported (an error raised while importing it is not hidden)."""
-    try:
-        return find_spec(name) is not None
-    except ModuleNotFoundError as exc:  # a parent package is missing
-        if exc.name and name.startswith(exc.name):
-            return False
-        raise
-
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/scheduler-admin/"), name="home"),
@@ -35,19 +22,6 @@ urlpatterns = [
     re_path(r"^api/auth/login/?$", TokenObtainPairView.as_view(), name="login"),
     re_path(r"^api/auth/refresh/?$", TokenRefreshView.as_view(), name="token_refresh"),
     re_path(r"^api/auth/me/?$", me, name="me"),
+    path("scheduler-admin/", include("django_housekeeping.urls")),
+    path("api/admin/scheduler/", include("django_housekeeping.api.urls")),
 ]
-
-# The dashboard and the API come with their own issue: mount them once the library has them. Until
-# then /scheduler-admin/ leads to the housekeeping tasks page of the Django admin.
-if module_exists("django_housekeeping.urls"):
-    urlpatterns.append(path("scheduler-admin/", include("django_housekeeping.urls")))
-else:
-    urlpatterns.append(
-        path(
-            "scheduler-admin/",
-            RedirectView.as_view(pattern_name="admin:django_housekeeping_tasks"),
-            name="scheduler_admin",
-        )
-    )
-if module_exists("django_housekeeping.api.urls"):
-    urlpatterns.append(path("api/admin/scheduler/", include("django_housekeeping.api.urls")))

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.example.project import ROOT, free_port, library_has, vendor, wait_for
+from tests.example.project import ROOT, vendor
+from tests.waiting import free_port, wait_for
 
 
 def fresh_copy(destination: Path) -> None:
@@ -140,9 +141,8 @@ def test_demo_sets_up_and_serves_with_the_scheduler(
         assert sorted(tokens) == ["access", "refresh"]
         status, _, body = request(port, "GET", "/api/auth/me", token=tokens["access"])
         assert (status, json.loads(body)["username"]) == (200, "admin")
-        if library_has("django_housekeeping.api.urls"):
-            token = tokens["access"]
-            assert request(port, "GET", "/api/admin/scheduler/status", token=token)[0] == 200
+        token = tokens["access"]
+        assert request(port, "GET", "/api/admin/scheduler/status", token=token)[0] == 200
 
         # The scheduler started with the server and became the leader.
         def leader_info() -> str | None:
