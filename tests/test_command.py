@@ -22,39 +22,11 @@ from django.utils import timezone
 
 from django_housekeeping import registry, run_task
 from django_housekeeping.models import TaskRun
+from tests.contract import RUN_KEYS, TASK_KEYS
 from tests.testapp.models import SlotRecord, Thread
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-RUN_KEYS = {
-    "id",
-    "task",
-    "status",
-    "trigger",
-    "triggered_by",
-    "dry_run",
-    "slot",
-    "started_at",
-    "finished_at",
-    "duration_seconds",
-    "progress",
-    "result",
-    "error",
-    "host",
-    "pid",
-    "parent_id",
-}
-TASK_KEYS = {
-    "name",
-    "description",
-    "schedule",
-    "enabled",
-    "options",
-    "tags",
-    "members",
-    "timeout",
-    "last_run",
-}
 FIXTURE_TASKS = {
     "boom",
     "dormant",
@@ -541,6 +513,7 @@ def test_a_subcommand_is_required() -> None:
 # check ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.django_db  # Django 6.1's checks ask the database what it supports
 def test_check_passes() -> None:
     outcome = housekeeping("check")
     assert outcome.returncode == 0
@@ -548,6 +521,7 @@ def test_check_passes() -> None:
     assert housekeeping("check", "--json").json() == []
 
 
+@pytest.mark.django_db  # Django 6.1's checks ask the database what it supports
 @override_settings(HOUSEKEEPING={"TASKS": {"nope": {"enabled": False}}})
 def test_check_reports_errors_and_exits_1() -> None:
     outcome = housekeeping("check")
@@ -562,6 +536,7 @@ def test_check_reports_errors_and_exits_1() -> None:
     assert lines[1].startswith("    HINT: Registered tasks: boom, dormant, nightly")
 
 
+@pytest.mark.django_db  # Django 6.1's checks ask the database what it supports
 @override_settings(HOUSEKEEPING={"TASKS": {"nope": {}}, "HISTORY_DAYS": 0})
 def test_check_json() -> None:
     outcome = housekeeping("check", "--json")
@@ -576,6 +551,7 @@ def test_check_json() -> None:
     assert {message["level"] for message in messages} == {checks.ERROR}
 
 
+@pytest.mark.django_db  # Django 6.1's checks ask the database what it supports
 @override_settings(
     HOUSEKEEPING={"TASKS": {"nope": {}}}, SILENCED_SYSTEM_CHECKS=["django_housekeeping.E002"]
 )
@@ -585,6 +561,7 @@ def test_check_leaves_out_silenced_checks() -> None:
     assert outcome.out == "Housekeeping checks passed.\n"
 
 
+@pytest.mark.django_db  # Django 6.1's checks ask the database what it supports
 def test_check_reports_only_housekeeping_checks_and_passes_on_warnings(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -594,6 +571,7 @@ def test_check_reports_only_housekeeping_checks_and_passes_on_warnings(
     def housekeeping_warning(**kwargs: Any) -> list[checks.CheckMessage]:
         return [checks.Warning("just so you know", id="django_housekeeping.W999")]
 
+    other_apps_check.tags = housekeeping_warning.tags = ()  # type: ignore[attr-defined]
     registered = set(checks.registry.registry.registered_checks)
     monkeypatch.setattr(
         checks.registry.registry,
