@@ -463,19 +463,7 @@ def format_age(age: timedelta) -> str:
 class SchedulerLeaseAdmin(SchedulerLeaseAdminBase):
     """Who leads the scheduler, read-only: the lease is the schedulers' business, not a form's."""
 
-    list_display = (
-        "name",
-        "owner",
-        "host",
-        "pid",
-        "token",
-        "acquired_at",
-        "heartbeat_at",
-        "expires_at",
-        "healthy",
-        "lease_age",
-    )
-    fields = readonly_fields = (
+    list_display = fields = readonly_fields = (
         "name",
         "owner",
         "host",
