@@ -13,7 +13,7 @@ from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
 from django_housekeeping import every, group, housekeeping_task
-from django_housekeeping.checks import check_groups, check_settings
+from django_housekeeping.checks import check_groups, check_purge_archive, check_settings
 
 
 def ids(messages: Sequence[CheckMessage]) -> list[str | None]:
@@ -96,7 +96,8 @@ def test_e003_unknown_key() -> None:
     assert errors[0].msg == "HOUSEKEEPING has an unknown key 'HISTORY_DAY'."
     assert errors[0].hint == (
         "Valid keys: API_PERMISSION_CLASSES, AUTOSTART, DEFAULT_TIMEOUT, EXECUTOR, HISTORY_DAYS, "
-        "LEASE_TTL, MISFIRE_GRACE, TASKS, TRIGGER_THROTTLE_RATE."
+        "LEASE_TTL, MISFIRE_GRACE, PURGE_ARCHIVE, PURGE_ARCHIVE_DIR, PURGE_BATCH_SIZE, TASKS, "
+        "TRIGGER_THROTTLE_RATE."
     )
 
 
@@ -130,7 +131,7 @@ def test_e004_malformed_override(override: object, message: str) -> None:
 def test_e004_unknown_override_key_hints_the_valid_ones() -> None:
     (error,) = settings_errors({"TASKS": {"threads": {"option": {}}}})
     assert error.id == "django_housekeeping.E004"
-    assert error.hint == "Valid keys: coalesce, enabled, misfire_grace, options, schedule."
+    assert error.hint == "Valid keys: coalesce, enabled, misfire_grace, options, purge, schedule."
 
 
 def test_each_problem_in_an_override_is_reported() -> None:
@@ -167,6 +168,10 @@ def test_e005_setting_not_a_dict(housekeeping: object) -> None:
         ("HISTORY_DAYS", True, "a positive number of days"),
         ("HISTORY_DAYS", "90", "a positive number of days"),
         ("DEFAULT_TIMEOUT", None, "a positive number of seconds"),
+        ("PURGE_BATCH_SIZE", 0, "a positive integer or None"),
+        ("PURGE_BATCH_SIZE", 10.5, "a positive integer or None"),
+        ("PURGE_ARCHIVE", "yes", "True or False"),
+        ("PURGE_ARCHIVE_DIR", 3, "a directory path or None"),
     ],
 )
 def test_e005_value_of_the_wrong_type(key: str, value: object, expected: str) -> None:
@@ -224,6 +229,79 @@ def test_groups_of_groups_and_disabled_tasks_are_fine() -> None:
 
     group("hk_test.outer", ["nightly", "hk_test.off", "dormant"])
     assert check_groups() == []
+
+
+# --- E008: a malformed purge override ---
+
+
+@pytest.mark.parametrize(
+    ("purge", "message"),
+    [
+        ([1], "must be a dict, got list"),
+        (
+            {"max_row": 10},
+            "has an unknown key 'max_row' (valid keys: archive, batch_size, max_fraction, "
+            "max_rows, max_seconds)",
+        ),
+        ({"max_rows": 0}, "['max_rows'] must be a positive integer or None, got 0"),
+        ({"max_fraction": 2}, "['max_fraction'] must be a number above 0 and at most 1, or None"),
+        ({"max_seconds": -5}, "['max_seconds'] must be a positive number of seconds or None"),
+        ({"batch_size": "100"}, "['batch_size'] must be a positive integer or None, got '100'"),
+        ({"archive": 1}, "['archive'] must be True or False, got 1"),
+    ],
+)
+def test_e008_malformed_purge_override(purge: object, message: str) -> None:
+    errors = settings_errors({"TASKS": {"threads": {"purge": purge}}})
+    assert ids(errors) == ["django_housekeeping.E008"]
+    assert errors[0].msg.startswith(f"HOUSEKEEPING['TASKS']['threads']['purge'] {message}")
+
+
+def test_a_valid_purge_override_is_fine() -> None:
+    purge = {
+        "archive": False,
+        "batch_size": 500,
+        "max_fraction": 0.25,
+        "max_rows": 100_000,
+        "max_seconds": 600,
+    }
+    assert settings_errors({"TASKS": {"threads": {"purge": purge}}}) == []
+    assert settings_errors({"TASKS": {"threads": {"purge": {"max_rows": None}}}}) == []
+
+
+# --- E009: archiving without an archive directory ---
+
+
+def archive_errors(housekeeping: Any) -> list[CheckMessage]:
+    with override_settings(HOUSEKEEPING=housekeeping):
+        return check_purge_archive()
+
+
+def test_e009_archiving_every_purge_without_a_directory() -> None:
+    errors = archive_errors({"PURGE_ARCHIVE": True})
+    assert ids(errors) == ["django_housekeeping.E009"]
+    assert errors[0].msg == (
+        "every purge archives purged rows, but HOUSEKEEPING['PURGE_ARCHIVE_DIR'] is not set."
+    )
+
+
+@pytest.mark.usefixtures("temporary_tasks")
+def test_e009_a_task_archiving_without_a_directory() -> None:
+    @housekeeping_task(name="hk_test.kept", purge={"archive": True})
+    def kept() -> None: ...
+
+    errors = archive_errors({"TASKS": {"threads": {"purge": {"archive": True}}}})
+    assert ids(errors) == ["django_housekeeping.E009"]
+    assert errors[0].msg.startswith("task 'hk_test.kept', task 'threads' archives purged rows")
+
+
+def test_archiving_with_a_directory_or_not_at_all_is_fine(tmp_path: Any) -> None:
+    assert archive_errors({"PURGE_ARCHIVE": True, "PURGE_ARCHIVE_DIR": str(tmp_path)}) == []
+    assert archive_errors({"PURGE_ARCHIVE": False}) == []
+    assert archive_errors({"TASKS": {"threads": {"purge": "nonsense"}}}) == []
+
+
+def test_the_archive_check_is_registered() -> None:
+    assert check_purge_archive in check_registry.get_checks()
 
 
 # --- through manage.py check ---

@@ -1,16 +1,20 @@
-"""``TaskContext``: progress reporting and purging with the run's dry-run flag."""
+"""``TaskContext``: progress reporting, and purging with the run's dry-run flag, the task's purge
+options, progress after every batch, forced limits and archives named after the run."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 
 from django_housekeeping import housekeeping_task, registry, run_task
-from django_housekeeping.context import TaskContext
+from django_housekeeping.context import TaskContext, forcing_purge_limits, observe_progress
 from django_housekeeping.models import TaskRun
+from django_housekeeping.purge import PurgeLimitExceeded
 from tests.testapp.models import Post, Thread
 
 pytestmark = pytest.mark.django_db
@@ -97,11 +101,11 @@ def test_purge_follows_the_runs_dry_run(dry_run: bool) -> None:
 
     result = ctx.purge(Thread.objects.all())
 
-    assert result == {
-        "deleted": {"testapp.Post": 1, "testapp.Thread": 1},
-        "total": 2,
-        "dry_run": dry_run,
-    }
+    assert (result["deleted"], result["total"], result["dry_run"]) == (
+        {"testapp.Post": 1, "testapp.Thread": 1},
+        2,
+        dry_run,
+    )
     assert Thread.objects.exists() is dry_run
     assert Post.objects.exists() is dry_run
 
@@ -112,5 +116,116 @@ def test_a_tasks_purge_follows_run_tasks_dry_run(dry_run: bool) -> None:
 
     run = run_task("threads", dry_run=dry_run)
 
-    assert run.result == {"deleted": {"testapp.Thread": 1}, "total": 1, "dry_run": dry_run}
+    assert run.result["deleted"] == {"testapp.Thread": 1}
+    assert (run.result["total"], run.result["dry_run"]) == (1, dry_run)
+    assert run.result["batches"] == 1
     assert Thread.objects.exists() is dry_run
+
+
+# --- ctx.purge: the task's purge options, progress, force and archives ---------------------------
+
+
+def make_threads(count: int) -> None:
+    then = timezone.now() - timedelta(days=99)
+    Thread.objects.bulk_create(Thread(title=str(i), created_at=then) for i in range(count))
+
+
+def test_a_purge_reports_its_progress_on_the_run_after_every_batch(temporary_tasks: None) -> None:
+    make_threads(5)
+    seen: list[tuple[int, int | None, int | None]] = []
+
+    @housekeeping_task(name="batched", purge={"batch_size": 2})
+    def batched(ctx: Any) -> Any:
+        return ctx.purge(Thread.objects.all())
+
+    def observer(ctx: TaskContext, done: int, total: int | None) -> None:
+        stored = TaskRun.objects.get(pk=ctx.run.pk)
+        seen.append((done, total, stored.progress_done))
+
+    with observe_progress(observer):
+        run = run_task("batched")
+
+    assert seen == [(2, 5, 2), (4, 5, 4), (5, 5, 5)]
+    assert progress_of(run) == (5, 5)
+    assert run.result["batches"] == 3
+
+
+def test_observers_are_only_called_inside_their_block(temporary_tasks: None) -> None:
+    make_threads(1)
+    seen: list[int] = []
+    with observe_progress(lambda ctx, done, total: seen.append(done)):
+        run_task("threads")
+    run_task("threads")
+
+    assert seen == [1]
+
+
+def test_keyword_arguments_override_the_tasks_purge_options(temporary_tasks: None) -> None:
+    make_threads(5)
+
+    @housekeeping_task(name="capped", purge={"max_rows": 2, "batch_size": 2})
+    def capped(ctx: Any) -> Any:
+        return ctx.purge(Thread.objects.all(), max_rows=10, batch_size=5)
+
+    run = run_task("capped")
+
+    assert run.status == TaskRun.Status.SUCCEEDED
+    assert run.result["batches"] == 1
+
+
+def test_a_purge_follows_force_of_the_context() -> None:
+    make_threads(3)
+    ctx = make_context(dry_run=False)
+    assert ctx.force is False
+    with forcing_purge_limits():
+        forced = make_context(dry_run=False)
+    assert forced.force is True
+
+    with pytest.raises(PurgeLimitExceeded):
+        ctx.purge(Thread.objects.all(), max_rows=1)
+    assert forced.purge(Thread.objects.all(), max_rows=1)["total"] == 3
+
+
+def test_ctx_purge_takes_no_dry_run() -> None:
+    ctx = make_context(dry_run=False)
+    with pytest.raises(TypeError, match="follows the run's dry_run"):
+        ctx.purge(Thread.objects.all(), dry_run=True)
+
+
+@pytest.mark.parametrize("how", ["task", "setting"])
+def test_an_archiving_task_writes_a_file_named_after_it_and_its_run(
+    temporary_tasks: None, tmp_path: Path, how: str
+) -> None:
+    make_threads(2)
+    purge_options = {"archive": True} if how == "task" else {}
+
+    @housekeeping_task(name="kept", purge=purge_options)
+    def kept(ctx: Any) -> Any:
+        return ctx.purge(Thread.objects.all())
+
+    settings = {"PURGE_ARCHIVE_DIR": str(tmp_path), "PURGE_ARCHIVE": how == "setting"}
+    with override_settings(HOUSEKEEPING=settings):
+        dry = run_task("kept", dry_run=True)
+        run = run_task("kept")
+
+    assert dry.result["archive"] is None
+    [archive] = tmp_path.iterdir()
+    assert run.result["archive"] == str(archive)
+    assert archive.name.startswith(f"kept-run{run.pk}-")
+    assert archive.name.endswith("-testapp.Thread.jsonl.gz")
+
+
+def test_a_task_may_turn_a_global_archive_off(temporary_tasks: None, tmp_path: Path) -> None:
+    make_threads(2)
+
+    @housekeeping_task(name="unkept", purge={"archive": False})
+    def unkept(ctx: Any) -> Any:
+        return ctx.purge(Thread.objects.all())
+
+    with override_settings(
+        HOUSEKEEPING={"PURGE_ARCHIVE_DIR": str(tmp_path), "PURGE_ARCHIVE": True}
+    ):
+        run = run_task("unkept")
+
+    assert run.result["archive"] is None
+    assert list(tmp_path.iterdir()) == []

@@ -146,7 +146,11 @@ def test_run_as_dict_of_a_finished_run(django_user_model) -> None:
     assert data["finished_at"] == run.finished_at
     assert data["duration_seconds"] == run.duration_seconds >= 0
     assert data["progress"] == {"done": None, "total": None}
-    assert data["result"] == {"deleted": {}, "total": 0, "dry_run": True}
+    assert (data["result"]["deleted"], data["result"]["total"], data["result"]["dry_run"]) == (
+        {},
+        0,
+        True,
+    )
     assert data["error"] == ""
     assert data["pid"] == run.pid
     assert data["parent_id"] is None
@@ -204,6 +208,22 @@ def test_summarize_a_dry_run_purge() -> None:
 def test_summarize_a_purge_that_found_nothing() -> None:
     assert summarize_result({"deleted": {}, "total": 0, "dry_run": False}) == "deleted 0"
     assert summarize_result({"deleted": {}, "total": 0, "dry_run": True}) == "would delete 0"
+
+
+def test_summarize_a_purge_that_kept_protected_rows_and_stopped_early() -> None:
+    result = {
+        "deleted": {"testapp.Thread": 2},
+        "total": 2,
+        "dry_run": False,
+        "protected": {"testapp.Thread": 3},
+        "partial": True,
+    }
+    assert summarize_result(result) == (
+        "deleted 2 (testapp.Thread 2); 3 protected rows kept; "
+        "partial: stopped at max_seconds, the next run continues"
+    )
+    one = {**result, "protected": {"testapp.Thread": 1}, "partial": False}
+    assert summarize_result(one) == "deleted 2 (testapp.Thread 2); 1 protected row kept"
 
 
 def test_summarize_a_group() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 # Imported eagerly: were it loaded lazily, importing the submodule would shadow the function.
-from django_housekeeping.purge import PurgeResult, purge
+from django_housekeeping.purge import PurgeLimitExceeded, PurgeResult, purge
 from django_housekeeping.registry import (
     AlreadyRegistered,
     HousekeepingTask,
@@ -30,6 +30,7 @@ __all__ = [
     "HousekeepingTask",
     "InvalidSchedule",
     "NotRegistered",
+    "PurgeLimitExceeded",
     "PurgeResult",
     "TaskContext",
     "cron",

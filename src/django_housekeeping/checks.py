@@ -9,10 +9,13 @@ Every check has a stable ID, documented in docs/checks.md:
 - ``django_housekeeping.E005`` ``HOUSEKEEPING`` or one of its values has the wrong type.
 - ``django_housekeeping.E006`` a group names an unknown task or contains itself.
 - ``django_housekeeping.E007`` ``EXECUTOR`` is "django_tasks" but no Tasks framework is installed.
+- ``django_housekeeping.E008`` a task's ``purge`` override is malformed.
+- ``django_housekeeping.E009`` purges archive rows, but ``PURGE_ARCHIVE_DIR`` is not set.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +23,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
 
 from django_housekeeping.conf import DEFAULTS, SETTING_NAME, TASK_OVERRIDE_KEYS
+from django_housekeeping.purge_options import purge_option_errors
 from django_housekeeping.registry import ALL, registry
 from django_housekeeping.schedules import InvalidSchedule, parse_schedule
 
@@ -78,6 +82,20 @@ def _check_values(user_settings: Mapping[str, Any]) -> list[CheckMessage]:
             lambda value: value is None or (isinstance(value, str) and "/" in value),
             'a DRF throttle rate such as "30/minute", or None',
         ),
+        (
+            "PURGE_BATCH_SIZE",
+            lambda value: (
+                value is None
+                or (isinstance(value, int) and not isinstance(value, bool) and value > 0)
+            ),
+            "a positive integer or None",
+        ),
+        ("PURGE_ARCHIVE", lambda value: isinstance(value, bool), "True or False"),
+        (
+            "PURGE_ARCHIVE_DIR",
+            lambda value: value is None or isinstance(value, str | os.PathLike),
+            "a directory path or None",
+        ),
     ]
     return [
         _error(5, f"{SETTING_NAME}[{key!r}] must be {expected}, got {user_settings[key]!r}.")
@@ -119,7 +137,38 @@ def _check_task_override(name: Any, override: Any) -> list[CheckMessage]:
             parse_schedule(override["schedule"])
         except InvalidSchedule as exc:
             errors.append(_error(1, f"{where}['schedule'] is invalid: {exc}."))
+    if "purge" in override:
+        errors.extend(
+            _error(8, f"{where}['purge'] {problem}.")
+            for problem in purge_option_errors(override["purge"])
+        )
     return errors
+
+
+@register()
+def check_purge_archive(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Archiving (globally or for any task) needs the directory the archives go to."""
+    user_settings = getattr(settings, SETTING_NAME, {})
+    if not isinstance(user_settings, Mapping) or user_settings.get("PURGE_ARCHIVE_DIR"):
+        return []
+    archiving = ["every purge"] if user_settings.get("PURGE_ARCHIVE") is True else []
+    for task in registry:
+        try:
+            archive = task.purge_options.get("archive")
+        except (AttributeError, TypeError):  # a malformed override: E004/E008 report it
+            continue
+        if archive is True:
+            archiving.append(f"task {task.name!r}")
+    if not archiving:
+        return []
+    return [
+        _error(
+            9,
+            f"{', '.join(archiving)} archives purged rows, but {SETTING_NAME}"
+            "['PURGE_ARCHIVE_DIR'] is not set.",
+            hint="Set it to a directory the process may write to (it is created if missing).",
+        )
+    ]
 
 
 @register()

@@ -22,7 +22,8 @@ DEFAULTS: dict[str, Any] = {
     # "thread" runs tasks in the scheduler process; "django_tasks" enqueues them on settings.TASKS.
     "EXECUTOR": "thread",
     # Per-task overrides: {"name": {"schedule": ..., "options": {...}, "enabled": bool,
-    #                               "misfire_grace": seconds, "coalesce": bool}}.
+    #                               "misfire_grace": seconds, "coalesce": bool,
+    #                               "purge": {"batch_size": ..., "max_rows": ..., ...}}}.
     "TASKS": {},
     # Runs older than this many days are pruned from the history.
     "HISTORY_DAYS": 90,
@@ -36,9 +37,19 @@ DEFAULTS: dict[str, Any] = {
     # DRF permission classes of the API (dotted paths), and the trigger endpoint's throttle rate.
     "API_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "TRIGGER_THROTTLE_RATE": "30/minute",
+    # Rows of the purged queryset's model per purge batch (and per transaction); None: adaptive
+    # batches of about 50,000 rows with their cascades (10,000 when delete signals have receivers).
+    "PURGE_BATCH_SIZE": None,
+    # Archive every purged row (a gzip JSON Lines fixture per purge) before deleting it; tasks
+    # may opt in or out with their "purge" options.
+    "PURGE_ARCHIVE": False,
+    # The directory archives are written to; needed as soon as any purge archives.
+    "PURGE_ARCHIVE_DIR": None,
 }
 
-TASK_OVERRIDE_KEYS = frozenset({"schedule", "options", "enabled", "misfire_grace", "coalesce"})
+TASK_OVERRIDE_KEYS = frozenset(
+    {"schedule", "options", "enabled", "misfire_grace", "coalesce", "purge"}
+)
 
 
 class HousekeepingSettings:

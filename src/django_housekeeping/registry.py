@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar, overload
 
 from django_housekeeping.conf import housekeeping_settings
+from django_housekeeping.purge_options import purge_option_errors
 from django_housekeeping.schedules import Schedule, parse_schedule
 
 ALL = "all"
@@ -59,6 +60,7 @@ class HousekeepingTask:
     origin: str = ""
     declared_misfire_grace: float | None = None
     declared_coalesce: bool = True
+    declared_purge: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     @property
     def is_group(self) -> bool:
@@ -97,6 +99,16 @@ class HousekeepingTask:
     def coalesce(self) -> bool:
         """Of several slots due at once, run only the latest (the others are recorded)."""
         return bool(self.override.get("coalesce", self.declared_coalesce))
+
+    @property
+    def purge_options(self) -> dict[str, Any]:
+        """The keyword arguments ``ctx.purge`` passes to ``purge()``: the declared ``purge``
+        options updated with the settings' ``purge`` override."""
+        merged = dict(self.declared_purge)
+        overridden = self.override.get("purge")
+        if isinstance(overridden, Mapping):
+            merged.update(overridden)
+        return merged
 
     @property
     def takes_context(self) -> bool:
@@ -229,6 +241,7 @@ def housekeeping_task(
     tags: Iterable[str] = (),
     misfire_grace: float | None = None,
     coalesce: bool = True,
+    purge: Mapping[str, Any] | None = None,
 ) -> Callable[[TaskFunc], TaskFunc]: ...
 
 
@@ -245,12 +258,17 @@ def housekeeping_task(
     tags: Iterable[str] = (),
     misfire_grace: float | None = None,
     coalesce: bool = True,
+    purge: Mapping[str, Any] | None = None,
 ) -> TaskFunc | Callable[[TaskFunc], TaskFunc]:
     """Register a function as a housekeeping task; the function is returned unchanged.
 
     Works bare (``@housekeeping_task``) and with arguments. The function takes no argument or one
-    :class:`~django_housekeeping.context.TaskContext`.
+    :class:`~django_housekeeping.context.TaskContext`. ``purge`` holds the options ``ctx.purge``
+    uses (``batch_size``, ``max_rows``, ``max_fraction``, ``max_seconds``, ``archive``).
     """
+    purge_errors = purge_option_errors(purge if purge is not None else {})
+    if purge_errors:
+        raise ValueError(f"@housekeeping_task(purge=...) {'; '.join(purge_errors)}")
 
     def decorator(function: TaskFunc) -> TaskFunc:
         if not callable(function):
@@ -269,6 +287,7 @@ def housekeeping_task(
                 origin=_origin(function),
                 declared_misfire_grace=misfire_grace,
                 declared_coalesce=coalesce,
+                declared_purge=MappingProxyType(dict(purge or {})),
             )
         )
         return function

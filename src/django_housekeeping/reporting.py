@@ -101,7 +101,15 @@ def summarize_result(result: Any) -> str:
     if isinstance(result, dict) and isinstance(result.get("deleted"), dict):
         verb = "would delete" if result.get("dry_run") else "deleted"
         counts = ", ".join(f"{label} {count}" for label, count in result["deleted"].items())
-        return f"{verb} {result.get('total', 0)}" + (f" ({counts})" if counts else "")
+        summary = f"{verb} {result.get('total', 0)}" + (f" ({counts})" if counts else "")
+        protected = result.get("protected")
+        if isinstance(protected, dict):
+            skipped = sum(count for count in protected.values() if _is_count(count))
+            if skipped:
+                summary += f"; {skipped} protected row{'' if skipped == 1 else 's'} kept"
+        if result.get("partial") is True:
+            summary += "; partial: stopped at max_seconds, the next run continues"
+        return summary
     if isinstance(result, dict) and isinstance(result.get("tasks"), dict):
         failed = result.get("failed") or []
         return f"{len(result['tasks'])} tasks" + (

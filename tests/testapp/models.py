@@ -1,3 +1,6 @@
+from typing import Any
+
+from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
 from django.db import models
 
 # ruff: noqa: DJ008  (fixture models, never shown)
@@ -6,6 +9,13 @@ from django.db import models
 class Thread(models.Model):
     title = models.CharField(max_length=100)
     created_at = models.DateTimeField()
+
+
+class OldThread(Thread):
+    """A proxy: its rows are reported under its own label, as QuerySet.delete() does."""
+
+    class Meta:
+        proxy = True
 
 
 class Post(models.Model):
@@ -34,3 +44,144 @@ class SlotRecord(models.Model):
     task_name = models.CharField(max_length=200)
     now = models.DateTimeField()
     dry_run = models.BooleanField(default=False)
+
+
+# --- The purge engine's fixtures: every on_delete rule, generic relations, multi-table
+# inheritance, many-to-many, a cycle and a custom handler. ---
+
+
+class Pin(models.Model):
+    """A pinned thread is protected: purging it is refused and reported."""
+
+    thread = models.ForeignKey(Thread, on_delete=models.PROTECT, related_name="pins")
+
+
+class Quote(models.Model):
+    """A quoted post protects its thread too, one level down the cascade."""
+
+    post = models.ForeignKey(Post, on_delete=models.PROTECT, related_name="quotes")
+
+
+class Bookmark(models.Model):
+    """Survives its post: the reference is set to NULL."""
+
+    post = models.ForeignKey(Post, null=True, on_delete=models.SET_NULL, related_name="bookmarks")
+    note = models.CharField(max_length=100, blank=True)
+
+
+class Subscription(models.Model):
+    """Survives its thread: the reference is set to the default."""
+
+    thread = models.ForeignKey(
+        Thread,
+        null=True,
+        default=None,
+        on_delete=models.SET_DEFAULT,
+        related_name="subscriptions",
+    )
+    email = models.CharField(max_length=100, blank=True)
+
+
+class Mention(models.Model):
+    """DO_NOTHING without a database constraint: left alone, pointing at nothing."""
+
+    post = models.ForeignKey(
+        Post, on_delete=models.DO_NOTHING, db_constraint=False, related_name="mentions"
+    )
+
+
+class Artist(models.Model):
+    name = models.CharField(max_length=100)
+
+
+class Album(models.Model):
+    artist = models.ForeignKey(Artist, on_delete=models.CASCADE, related_name="albums")
+    title = models.CharField(max_length=100, blank=True)
+
+
+class Song(models.Model):
+    """Django's RESTRICT example: an album goes only together with its songs' artist."""
+
+    artist = models.ForeignKey(Artist, on_delete=models.CASCADE, related_name="songs")
+    album = models.ForeignKey(Album, on_delete=models.RESTRICT, related_name="songs")
+
+
+class Tag(models.Model):
+    """Attached to anything through a generic foreign key with an integer object id."""
+
+    content_type = models.ForeignKey("contenttypes.ContentType", on_delete=models.CASCADE)
+    object_id = models.PositiveBigIntegerField()
+    target = GenericForeignKey("content_type", "object_id")
+    name = models.CharField(max_length=50)
+
+
+class Remark(models.Model):
+    """A generic foreign key whose object id is text."""
+
+    content_type = models.ForeignKey("contenttypes.ContentType", on_delete=models.CASCADE)
+    object_id = models.CharField(max_length=40)
+    target = GenericForeignKey("content_type", "object_id")
+    text = models.CharField(max_length=100, blank=True)
+
+
+class Topic(models.Model):
+    name = models.CharField(max_length=50)
+
+
+class Document(models.Model):
+    """Generic relations, a many-to-many (auto-created through model) and data worth archiving."""
+
+    title = models.CharField(max_length=100)
+    created_at = models.DateTimeField()
+    size = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    body = models.TextField(blank=True)
+    tags = GenericRelation(Tag)
+    remarks = GenericRelation(Remark)
+    topics = models.ManyToManyField(Topic, blank=True, related_name="documents")
+
+
+class Owner(models.Model):
+    name = models.CharField(max_length=100)
+
+
+class Place(models.Model):
+    name = models.CharField(max_length=100)
+    created_at = models.DateTimeField()
+
+
+class Restaurant(Place):
+    """Multi-table inheritance: a restaurant row and its place row go together."""
+
+    owner = models.ForeignKey(
+        Owner, null=True, blank=True, on_delete=models.CASCADE, related_name="restaurants"
+    )
+    serves_pizza = models.BooleanField(default=False)
+
+
+class Review(models.Model):
+    place = models.ForeignKey(Place, on_delete=models.CASCADE, related_name="reviews")
+    stars = models.PositiveSmallIntegerField(default=3)
+
+
+class Dish(models.Model):
+    restaurant = models.ForeignKey(Restaurant, on_delete=models.CASCADE, related_name="dishes")
+    name = models.CharField(max_length=100, blank=True)
+
+
+class Comment(models.Model):
+    """A cascade that reaches its own table: purged through Django's collector."""
+
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies"
+    )
+    created_at = models.DateTimeField()
+
+
+def detach(collector: Any, field: Any, sub_objs: Any, using: str) -> None:
+    """A custom on_delete handler (the engine hands such relations to Django's collector)."""
+    collector.add_field_update(field, None, sub_objs)
+
+
+class Footnote(models.Model):
+    document = models.ForeignKey(Document, null=True, on_delete=detach, related_name="footnotes")
+    text = models.CharField(max_length=100, blank=True)

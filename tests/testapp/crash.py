@@ -1,0 +1,48 @@
+"""The child process of the crash-safety test (tests/test_purge_crash.py).
+
+Run as ``python -m django shell -c "from tests.testapp.crash import main; main()"``: purges in small
+batches and, at the N-th ``DELETE`` on one table, announces itself in a marker file and holds its
+transaction open until the test kills it with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from django.db import connection
+
+from django_housekeeping.purge import purge
+from tests.testapp.models import Document, Thread
+
+QUERYSETS = {
+    "threads": lambda: Thread.objects.filter(title__startswith="old"),
+    "documents": lambda: Document.objects.filter(title__startswith="old"),
+}
+
+
+def main() -> None:
+    marker = Path(os.environ["HOUSEKEEPING_CRASH_MARKER"])
+    table = os.environ["HOUSEKEEPING_CRASH_TABLE"]
+    stop_at = int(os.environ["HOUSEKEEPING_CRASH_AT"])
+    archive = os.environ.get("HOUSEKEEPING_CRASH_ARCHIVE") or None
+    deletes = 0
+
+    def hold_open(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        nonlocal deletes
+        result = execute(sql, params, many, context)
+        words = sql.replace('"', " ").replace("`", " ").split()
+        if words[:3] == ["DELETE", "FROM", table]:
+            deletes += 1
+            if deletes == stop_at:
+                assert connection.in_atomic_block
+                marker.write_text(str(os.getpid()))
+                while True:  # inside the batch's transaction, until SIGKILL
+                    time.sleep(1)
+        return result
+
+    with connection.execute_wrapper(hold_open):
+        purge(QUERYSETS[os.environ["HOUSEKEEPING_CRASH_PURGE"]](), batch_size=4, archive=archive)
+    raise SystemExit("the purge finished before the test could kill it")
