@@ -20,7 +20,7 @@ from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
-from django_housekeeping import registry, run_task
+from django_housekeeping import purge, registry, run_task
 from django_housekeeping.models import TaskRun
 from tests.contract import RUN_KEYS, TASK_KEYS
 from tests.testapp.models import SlotRecord, Thread
@@ -366,7 +366,8 @@ def test_run_json() -> None:
     assert run["status"] == "succeeded"
     assert run["trigger"] == "cli"
     assert run["dry_run"] is False
-    assert run["result"] == {"deleted": {"testapp.Thread": 1}, "total": 1, "dry_run": False}
+    assert run["result"]["deleted"] == {"testapp.Thread": 1}
+    assert (run["result"]["total"], run["result"]["dry_run"]) == (1, False)
     assert run["id"] == TaskRun.objects.get().pk
     assert run["children"] == []
 
@@ -507,7 +508,7 @@ def test_history_rejects_an_unknown_status() -> None:
 def test_a_subcommand_is_required() -> None:
     outcome = housekeeping()
     assert outcome.returncode != 0
-    assert "{list,run,history,status,scheduler,check}" in outcome.message
+    assert "{list,run,history,status,scheduler,check,restore}" in outcome.message
 
 
 # check ---------------------------------------------------------------------------------------
@@ -714,3 +715,152 @@ def test_run_then_history_agree_with_run_task() -> None:
     rows = housekeeping("history").table()
     assert [row["Trigger"] for row in rows] == ["cli", "manual"]
     assert rows[1]["Run"] == str(direct.pk)
+
+
+# purges: progress bar, --force, restore --------------------------------------------------------
+
+
+class Terminal(io.StringIO):
+    """A stdout that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.django_db
+@override_settings(HOUSEKEEPING={"PURGE_BATCH_SIZE": 1})
+def test_run_draws_a_progress_bar_on_a_terminal() -> None:
+    for _ in range(3):
+        old_thread()
+    out = Terminal()
+
+    call_command("housekeeping", "run", "threads", stdout=out)
+
+    text = out.getvalue()
+    bar, table = text.split("\n", 1)
+    assert bar.startswith("\rthreads:")
+    final = bar.split("\r")[-1]
+    assert final.startswith("threads: 100%|")
+    assert "| 3/3 [" in final
+    assert final.endswith(" rows/s]")
+    assert parse_table(table)[0]["Result"] == "deleted 3 (testapp.Thread 3)"
+
+
+@pytest.mark.django_db
+@override_settings(HOUSEKEEPING={"PURGE_BATCH_SIZE": 1})
+def test_run_draws_no_progress_bar_elsewhere() -> None:
+    for _ in range(3):
+        old_thread()
+
+    outcome = housekeeping("run", "threads")
+
+    assert "\r" not in outcome.out
+    assert outcome.table()[0]["Result"] == "deleted 3 (testapp.Thread 3)"
+
+
+@pytest.mark.django_db
+@override_settings(HOUSEKEEPING={"PURGE_BATCH_SIZE": 1})
+def test_each_member_of_a_group_gets_a_progress_line(temporary_tasks: None) -> None:
+    from django_housekeeping import group, housekeeping_task
+
+    @housekeeping_task(name="hk_test.first")
+    def first(ctx: Any) -> Any:
+        return ctx.purge(Thread.objects.filter(title="first"))
+
+    @housekeeping_task(name="hk_test.second")
+    def second(ctx: Any) -> Any:
+        return ctx.purge(Thread.objects.filter(title="second"))
+
+    group("hk_test.both", ["hk_test.first", "hk_test.second"])
+    for title in ("first", "second", "second"):
+        Thread.objects.create(title=title, created_at=timezone.now())
+    out = Terminal()
+
+    call_command("housekeeping", "run", "hk_test.both", stdout=out)
+
+    lines = out.getvalue().split("\n")
+    assert lines[0].split("\r")[-1].startswith("hk_test.first: 100%|")
+    assert "| 1/1 [" in lines[0]
+    assert lines[1].split("\r")[-1].startswith("hk_test.second: 100%|")
+    assert "| 2/2 [" in lines[1]
+    assert lines[2].startswith("Task ")
+
+
+@pytest.mark.django_db
+@override_settings(HOUSEKEEPING={"PURGE_BATCH_SIZE": 1})
+def test_run_json_draws_no_progress_bar_on_a_terminal() -> None:
+    old_thread()
+    out = Terminal()
+
+    call_command("housekeeping", "run", "threads", "--json", stdout=out)
+
+    [run] = json.loads(out.getvalue())
+    assert run["result"]["total"] == 1
+
+
+@pytest.mark.django_db
+def test_a_task_without_progress_draws_no_bar_on_a_terminal() -> None:
+    out = Terminal()
+
+    call_command("housekeeping", "run", "record", stdout=out)
+
+    assert out.getvalue().startswith("Task ")
+
+
+@pytest.mark.django_db
+@override_settings(HOUSEKEEPING={"TASKS": {"threads": {"purge": {"max_rows": 1}}}})
+def test_run_force_lets_a_purge_exceed_its_limits() -> None:
+    old_thread()
+    old_thread()
+
+    refused = housekeeping("run", "threads")
+
+    assert refused.returncode == 1
+    assert "refusing to purge 2 rows of testapp.Thread" in refused.err
+    assert Thread.objects.count() == 2
+
+    forced = housekeeping("run", "threads", "--force")
+
+    assert forced.returncode == 0
+    assert forced.table()[0]["Result"] == "deleted 2 (testapp.Thread 2)"
+
+
+@pytest.mark.django_db
+def test_restore_loads_an_archive_back(tmp_path: Path) -> None:
+    threads = [old_thread(), old_thread()]
+    before = list(Thread.objects.values_list("pk", "title", "created_at"))
+    archive = tmp_path / "threads.jsonl.gz"
+    purge(Thread.objects.all(), archive=archive, batch_size=1)
+
+    outcome = housekeeping("restore", str(archive))
+
+    assert outcome.returncode == 0
+    assert outcome.out == f"Restored 2 rows (2 batches) from {archive}.\n"
+    assert outcome.err == ""
+    assert list(Thread.objects.values_list("pk", "title", "created_at")) == before
+    assert [thread.pk for thread in threads] == [pk for pk, *_ in before]
+
+
+@pytest.mark.django_db
+def test_restore_json_and_a_cut_short_archive(tmp_path: Path) -> None:
+    old_thread()
+    archive = tmp_path / "threads.jsonl.gz"
+    purge(Thread.objects.all(), archive=archive)
+    archive.write_bytes(archive.read_bytes() + archive.read_bytes()[:20])
+
+    outcome = housekeeping("restore", str(archive), "--json")
+
+    assert outcome.returncode == 0
+    assert outcome.json() == {"file": str(archive), "objects": 1, "batches": 1, "truncated": True}
+    assert "The last batch of" in outcome.err
+    assert "were skipped" in outcome.err
+    assert Thread.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_restore_of_a_missing_file_exits_1(tmp_path: Path) -> None:
+    outcome = housekeeping("restore", str(tmp_path / "missing.jsonl.gz"))
+
+    assert outcome.returncode == 1
+    assert outcome.message.startswith("cannot restore ")
+    assert "no archive file" in outcome.message

@@ -1,4 +1,4 @@
-"""``manage.py housekeeping list | run | history | status | scheduler | check``."""
+"""``manage.py housekeeping list | run | history | status | scheduler | check | restore``."""
 
 from __future__ import annotations
 
@@ -6,14 +6,18 @@ import argparse
 import logging
 import signal
 import sys
+from contextlib import nullcontext
 from types import FrameType
 from typing import Any
 
 from django.core import checks
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
+from django.db import DEFAULT_DB_ALIAS
 from django.utils import timezone
 from tabulate import tabulate
+from tqdm import tqdm
 
+from django_housekeeping.context import TaskContext, forcing_purge_limits, observe_progress
 from django_housekeeping.models import TaskRun
 from django_housekeeping.registry import ALL, NotRegistered, registry
 from django_housekeeping.reporting import (
@@ -36,7 +40,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         subcommands = parser.add_subparsers(
-            dest="subcommand", required=True, metavar="{list,run,history,status,scheduler,check}"
+            dest="subcommand",
+            required=True,
+            metavar="{list,run,history,status,scheduler,check,restore}",
         )
 
         def add(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -55,6 +61,11 @@ class Command(BaseCommand):
         run.add_argument("--all", action="store_true", help="Run every enabled task.")
         run.add_argument(
             "--dry-run", action="store_true", help="Count what would be deleted; delete nothing."
+        )
+        run.add_argument(
+            "--force",
+            action="store_true",
+            help="Let purges exceed their max_rows / max_fraction limits.",
         )
 
         history = add("history", "Show recent runs.")
@@ -76,6 +87,12 @@ class Command(BaseCommand):
         )
 
         add("check", "Run the housekeeping system checks; exit 1 if any fails.")
+
+        restore = add("restore", "Load the rows of a purge archive back into the database.")
+        restore.add_argument("file", metavar="FILE", help="An archive (.jsonl.gz) a purge wrote.")
+        restore.add_argument(
+            "--database", default=DEFAULT_DB_ALIAS, help='The database to load into ("default").'
+        )
 
     def handle(self, *args: Any, subcommand: str, **options: Any) -> None:
         getattr(self, f"handle_{subcommand}")(**options)
@@ -111,7 +128,14 @@ class Command(BaseCommand):
     # run ----------------------------------------------------------------------------------------
 
     def handle_run(
-        self, *, names: list[str], all: bool, dry_run: bool, json: bool, **options: Any
+        self,
+        *,
+        names: list[str],
+        all: bool,
+        dry_run: bool,
+        json: bool,
+        force: bool = False,
+        **options: Any,
     ) -> None:
         if all:
             names = [*names, ALL]
@@ -122,7 +146,16 @@ class Command(BaseCommand):
                 raise CommandError(
                     str(NotRegistered(name, registry.names())), returncode=EXIT_USAGE
                 )
-        runs = [run_task(name, dry_run=dry_run, trigger=TaskRun.Trigger.CLI) for name in names]
+        bar = ProgressBars(self.stdout) if self.stdout.isatty() and not json else None
+        with (
+            forcing_purge_limits() if force else nullcontext(),
+            observe_progress(bar.update) if bar is not None else nullcontext(),
+        ):
+            runs = []
+            for name in names:
+                runs.append(run_task(name, dry_run=dry_run, trigger=TaskRun.Trigger.CLI))
+                if bar is not None:
+                    bar.finish()
         if json:
             # A group's members are in the output too, so a failed member's traceback is not lost.
             self._print_json(
@@ -286,8 +319,76 @@ class Command(BaseCommand):
                 f"{len(messages)} housekeeping check(s) failed", returncode=EXIT_FAILED
             )
 
+    # restore ------------------------------------------------------------------------------------
+
+    def handle_restore(self, *, file: str, database: str, json: bool, **options: Any) -> None:
+        from django_housekeeping.archive import restore
+
+        try:
+            stats = restore(file, using=database)
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"cannot restore {file}: {exc}", returncode=EXIT_FAILED) from exc
+        if json:
+            self._print_json(
+                {
+                    "file": file,
+                    "objects": stats.objects,
+                    "batches": stats.batches,
+                    "truncated": stats.truncated,
+                }
+            )
+        else:
+            self.stdout.write(
+                f"Restored {stats.objects} rows ({stats.batches} batches) from {file}."
+            )
+        if stats.truncated:
+            self.stderr.write(
+                f"The last batch of {file} is incomplete: the purge that wrote it was interrupted "
+                "before that batch was deleted, so its rows are still in the database and were "
+                "skipped."
+            )
+
     def _print_json(self, value: Any) -> None:
         self.stdout.write(to_json(value, indent=2))
+
+
+class ProgressBars:
+    """tqdm progress bars for the purges of a ``run`` (only ever drawn on a terminal): one line per
+    run that reports progress, so each member of a group gets its own."""
+
+    def __init__(self, stdout: OutputWrapper) -> None:
+        self.stream = _Unterminated(stdout)
+        self.bar: tqdm[Any] | None = None
+        self.run_id: int | None = None
+
+    def update(self, ctx: TaskContext, done: int, total: int | None) -> None:
+        if self.bar is None or ctx.run.pk != self.run_id:
+            self.finish()
+            self.bar = tqdm(
+                total=total, desc=ctx.task.name, unit=" rows", file=self.stream, mininterval=0.1
+            )
+            self.run_id = ctx.run.pk
+        self.bar.total = total
+        self.bar.update(done - self.bar.n)
+
+    def finish(self) -> None:
+        """Close the current bar (its final state stays on the screen, on a line of its own)."""
+        if self.bar is not None:
+            self.bar.close()
+        self.bar = None
+
+
+class _Unterminated:
+    """The command's stdout as tqdm needs it: written as it is (no line ending added)."""
+
+    def __init__(self, stdout: OutputWrapper) -> None:
+        self.stdout = stdout
+
+    def write(self, text: str) -> None:
+        self.stdout.write(text, ending="")
+
+    def flush(self) -> None:
+        self.stdout.flush()
 
 
 def _children(run: TaskRun) -> list[TaskRun]:
