@@ -1,0 +1,1 @@
+"""The chat schema of the retention benchmark (benchmarks/retention.py)."""
