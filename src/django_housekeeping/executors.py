@@ -4,7 +4,8 @@ APScheduler hands an executor a job and the list of times it was due. :class:`Sl
 decides, per the task's policy, which of those slots run (each through ``run_task`` with its
 slot, so the ``(task_name, slot)`` insert makes it exactly-once across processes), which were
 missed, and records the rest in the history. Database connections are closed after each job so
-that a connection killed between runs never reaches the next one.
+that a connection killed between runs never reaches the next one; a slot whose connection broke
+before its run began is tried once more on a new one.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.db import IntegrityError, close_old_connections, connections, transa
 
 from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.models import TaskRun
+from django_housekeeping.reconnect import drop_broken_connection
 from django_housekeeping.registry import NotRegistered, registry
 from django_housekeeping.runner import SlotAlreadyClaimed, run_task
 
@@ -28,13 +30,28 @@ logger = logging.getLogger("django_housekeeping.scheduler")
 def run_scheduled_slot(task_name: str, slot: datetime | None = None) -> TaskRun | None:
     """Run one scheduled slot of a task; ``None`` when another process claimed the slot first.
 
-    This is the function the stored jobs name; the :class:`SlotExecutor` passes the slot.
+    This is the function the stored jobs name; the :class:`SlotExecutor` passes the slot. When
+    the database connection fails before the run is recorded (the server dropped it between
+    runs), the slot is tried once more on a new connection; its claim still makes it run once.
     """
     try:
         return run_task(task_name, trigger=TaskRun.Trigger.SCHEDULE, slot=slot)
     except SlotAlreadyClaimed:
         logger.debug("Slot %s of %s was claimed by another scheduler", slot, task_name)
         return None
+    except Exception as exc:
+        if not drop_broken_connection(exc):
+            raise
+        logger.warning(
+            "Slot %s of %s: the database connection failed (%s); trying once more on a new one",
+            slot,
+            task_name,
+            exc,
+        )
+        try:
+            return run_task(task_name, trigger=TaskRun.Trigger.SCHEDULE, slot=slot)
+        except SlotAlreadyClaimed:
+            raise exc from None  # the first attempt had claimed the slot: its error stands
 
 
 def record_unrun_slots(task_name: str, slots: list[datetime], status: str, reason: str) -> None:

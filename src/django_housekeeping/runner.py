@@ -34,6 +34,7 @@ from django.utils import timezone
 from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.context import TaskContext
 from django_housekeeping.models import TaskRun
+from django_housekeeping.reconnect import drop_broken_connection
 from django_housekeeping.registry import HousekeepingTask, registry
 from django_housekeeping.signals import task_failed, task_finished, task_started
 
@@ -222,7 +223,9 @@ def _execute(
     if running is not None:
         run.status = Status.SKIPPED
         _insert(run)
-        run.finish(
+        _save_outcome(
+            task,
+            run,
             Status.SKIPPED,
             result={"reason": "already running", "running_run_id": running.pk},
         )
@@ -287,7 +290,7 @@ def _perform(
     except BaseException as exc:
         exception = exc
         result, status, error = None, Status.FAILED, traceback.format_exc()
-    run.finish(status, result=result, error=error)
+    _save_outcome(task, run, status, result=result, error=error)
 
     if status == Status.FAILED:
         logger.error(
@@ -303,6 +306,27 @@ def _perform(
     if exception is not None and not isinstance(exception, Exception):
         raise exception  # KeyboardInterrupt, SystemExit: recorded, then let through
     return run
+
+
+def _save_outcome(
+    task: HousekeepingTask, run: TaskRun, status: str, *, result: Any = None, error: str = ""
+) -> None:
+    """Save how the run ended; if the database connection broke meanwhile (outside a caller's
+    transaction), once more on a new connection, so the run is not left ``running``."""
+    try:
+        run.finish(status, result=result, error=error)
+    except Exception as exc:
+        if not drop_broken_connection(exc):
+            raise
+        run.finish(status, result=result, error=error)
+        logger.warning(
+            "Saved the outcome of %s (run #%s: %s) on a new database connection; the first "
+            "attempt failed: %s",
+            task.name,
+            run.pk,
+            status,
+            exc,
+        )
 
 
 def _insert(run: TaskRun) -> None:
