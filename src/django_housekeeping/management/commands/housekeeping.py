@@ -7,8 +7,7 @@ import logging
 import signal
 import sys
 from contextlib import nullcontext
-from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core import checks
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
@@ -29,6 +28,9 @@ from django_housekeeping.reporting import (
     to_json,
 )
 from django_housekeeping.runner import run_task
+
+if TYPE_CHECKING:
+    from django_housekeeping.scheduler import SchedulerService
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -281,17 +283,16 @@ class Command(BaseCommand):
             package_logger.addHandler(handler)
             package_logger.setLevel(logging.INFO)
         service = SchedulerService()
-
-        def stop(signum: int, frame: FrameType | None) -> None:
-            service.stop()
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
         self.stdout.write(
             f"Housekeeping scheduler {service.lease.owner}: SIGTERM or Ctrl-C stops it."
         )
         self.stdout.flush()
-        service.run_forever()
+        if hasattr(signal, "sigtimedwait"):
+            _serve_until_signalled(service)
+        else:  # no POSIX signal masks (Windows): stop from a handler
+            for stop_signal in STOP_SIGNALS:
+                signal.signal(stop_signal, lambda signum, frame: service.stop())
+            service.run_forever()
         self.stdout.write("Housekeeping scheduler stopped.")
 
     # check --------------------------------------------------------------------------------------
@@ -389,6 +390,26 @@ class _Unterminated:
 
     def flush(self) -> None:
         self.stdout.flush()
+
+
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
+def _serve_until_signalled(service: SchedulerService) -> None:
+    """Run the service in its thread until SIGTERM or SIGINT, then stop it and release the lease.
+
+    The stop signals are blocked in every thread (the service's threads inherit the mask) and
+    taken here with ``sigtimedwait``: no handler interrupts the service's code, where it could
+    deadlock on a lock the interrupted code holds (``threading.Event``'s, say).
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        service.start()
+        while service.is_running and signal.sigtimedwait(STOP_SIGNALS, 1.0) is None:
+            pass
+    finally:
+        service.stop()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
 def _children(run: TaskRun) -> list[TaskRun]:
