@@ -23,6 +23,7 @@ from tests.testapp.models import (
     Footnote,
     Mention,
     Owner,
+    Page,
     Place,
     Post,
     Reaction,
@@ -40,7 +41,9 @@ from tests.testapp.scenarios import (
     do_nothing,
     documents,
     music,
+    old_pages,
     old_threads,
+    pages,
     protected_threads,
     removed,
     restaurants,
@@ -123,6 +126,9 @@ CASES = {
         restaurants,
         lambda: Restaurant.objects.filter(created_at__lt=NEW - timedelta(days=30)),
         {"testapp.Dish": 2, "testapp.Place": 2, "testapp.Restaurant": 2, "testapp.Review": 2},
+    ),
+    "generic relations, planned": Case(
+        pages, old_pages, {"testapp.Page": 2, "testapp.Remark": 2, "testapp.Tag": 4}
     ),
     "multi-table parent": Case(
         restaurants,
@@ -258,6 +264,38 @@ def test_generic_relations_take_only_their_own_models_rows() -> None:
         "young-note": "young",
     }
     assert Topic.objects.count() == 3
+
+
+def test_generic_relations_without_receivers_are_deleted_by_the_planned_statements(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django.db.models.deletion import Collector
+
+    from django_housekeeping.deletion import GENERIC, build_plan
+
+    plan = build_plan(Page, "default")
+    assert sorted(node.label for node in plan.root.walk() if node.kind == GENERIC) == [
+        "testapp.Remark",
+        "testapp.Tag",
+    ]
+    pages()
+
+    def no_collector(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("Django's collector was used")
+
+    monkeypatch.setattr(Collector, "collect", no_collector)
+
+    result = purge(old_pages())
+
+    assert result["deleted"] == {"testapp.Page": 2, "testapp.Remark": 2, "testapp.Tag": 4}
+    assert sorted(Tag.objects.values_list("name", flat=True)) == [
+        "thread tag",
+        "thread tag",
+        "thread tag",
+        "young-tag-1",
+        "young-tag-2",
+    ]
+    assert sorted(Remark.objects.values_list("text", flat=True)) == ["r", "r", "r", "young-remark"]
 
 
 def test_multi_table_rows_go_with_their_parent_rows() -> None:

@@ -140,6 +140,16 @@ class Document(models.Model):
     topics = models.ManyToManyField(Topic, blank=True, related_name="documents")
 
 
+class Page(models.Model):
+    """Generic relations (integer and text object ids) and nothing Django's collector must do:
+    purged with the planned statements."""
+
+    title = models.CharField(max_length=100)
+    created_at = models.DateTimeField()
+    tags = GenericRelation(Tag)
+    remarks = GenericRelation(Remark)
+
+
 class Owner(models.Model):
     name = models.CharField(max_length=100)
 

@@ -22,6 +22,7 @@ from tests.testapp.models import (
     Footnote,
     Mention,
     Owner,
+    Page,
     Pin,
     Place,
     Post,
@@ -58,6 +59,7 @@ MODELS: list[type[Model]] = [
     Topic,
     Document,
     Document.topics.through,
+    Page,
     Owner,
     Place,
     Restaurant,
@@ -157,6 +159,24 @@ def documents() -> None:
         Tag.objects.create(content_type=thread_type, object_id=document.pk, name="thread tag")
         Remark.objects.create(content_type=thread_type, object_id=str(document.pk), text="r")
     Tag.objects.create(content_type=thread_type, object_id=other.pk, name="other")
+
+
+def pages() -> None:
+    """Old and young pages with tags and remarks, and a thread's tag and remark with the same
+    object ids (another content type: they stay)."""
+    for title, created_at in (("old-1", OLD), ("old-2", OLD), ("young", NEW)):
+        page = Page.objects.create(title=title, created_at=created_at)
+        page.tags.create(name=f"{title}-tag-1")
+        page.tags.create(name=f"{title}-tag-2")
+        page.remarks.create(text=f"{title}-remark")
+    thread_type = ContentType.objects.get_for_model(Thread)
+    for page in Page.objects.all():
+        Tag.objects.create(content_type=thread_type, object_id=page.pk, name="thread tag")
+        Remark.objects.create(content_type=thread_type, object_id=str(page.pk), text="r")
+
+
+def old_pages() -> QuerySet[Page]:
+    return Page.objects.filter(title__startswith="old")
 
 
 def restaurants() -> None:
