@@ -141,38 +141,44 @@ def music() -> None:
     Song.objects.create(artist=c, album=Album.objects.get(title="a-album"))
 
 
+def tag_and_remark(row: Document | Page, title: str) -> None:
+    """Two tags and a remark on ``row``, through its generic relations."""
+    row.tags.create(name=f"{title}-tag-1")
+    row.tags.create(name=f"{title}-tag-2")
+    row.remarks.create(text=f"{title}-remark")
+
+
+def tag_threads_with_the_keys_of(rows: QuerySet[Document] | QuerySet[Page]) -> None:
+    """A tag and a remark of a thread for each of ``rows``' primary keys: the same object ids,
+    another content type, so a purge of ``rows`` leaves them."""
+    thread_type = ContentType.objects.get_for_model(Thread)
+    for row in rows:
+        Tag.objects.create(content_type=thread_type, object_id=row.pk, name="thread tag")
+        Remark.objects.create(content_type=thread_type, object_id=str(row.pk), text="r")
+
+
 def documents() -> None:
     topics = [Topic.objects.create(name=name) for name in ("x", "y", "z")]
     for title, created in [("old-1", OLD), ("old-2", OLD), ("young", NEW)]:
         document = Document.objects.create(
             title=title, created_at=created, size=Decimal("12.50"), body=title * 3
         )
-        document.tags.create(name=f"{title}-tag-1")
-        document.tags.create(name=f"{title}-tag-2")
-        document.remarks.create(text=f"{title}-remark")
+        tag_and_remark(document, title)
         document.topics.set(topics[:2] if title != "young" else topics)
         Footnote.objects.create(document=document, text=f"{title}-note")
-    # A tag and a remark of another model whose primary key matches a document's: they stay.
     other = thread("tagged", old=False)
-    thread_type = ContentType.objects.get_for_model(Thread)
-    for document in Document.objects.all():
-        Tag.objects.create(content_type=thread_type, object_id=document.pk, name="thread tag")
-        Remark.objects.create(content_type=thread_type, object_id=str(document.pk), text="r")
-    Tag.objects.create(content_type=thread_type, object_id=other.pk, name="other")
+    tag_threads_with_the_keys_of(Document.objects.all())
+    Tag.objects.create(
+        content_type=ContentType.objects.get_for_model(Thread), object_id=other.pk, name="other"
+    )
 
 
 def pages() -> None:
-    """Old and young pages with tags and remarks, and a thread's tag and remark with the same
-    object ids (another content type: they stay)."""
+    """Old and young pages with tags and remarks, and threads' tags and remarks with the same
+    object ids."""
     for title, created_at in (("old-1", OLD), ("old-2", OLD), ("young", NEW)):
-        page = Page.objects.create(title=title, created_at=created_at)
-        page.tags.create(name=f"{title}-tag-1")
-        page.tags.create(name=f"{title}-tag-2")
-        page.remarks.create(text=f"{title}-remark")
-    thread_type = ContentType.objects.get_for_model(Thread)
-    for page in Page.objects.all():
-        Tag.objects.create(content_type=thread_type, object_id=page.pk, name="thread tag")
-        Remark.objects.create(content_type=thread_type, object_id=str(page.pk), text="r")
+        tag_and_remark(Page.objects.create(title=title, created_at=created_at), title)
+    tag_threads_with_the_keys_of(Page.objects.all())
 
 
 def old_pages() -> QuerySet[Page]:
