@@ -74,7 +74,7 @@ class TaskContext:
         Uses the task's ``purge`` options (declared, overridden in settings), updated with
         ``kwargs`` (any keyword argument of :func:`~django_housekeeping.purge.purge` but
         ``dry_run``); reports progress after every batch and archives into a file named after the
-        task and the run.
+        task and the run, whose manifest names them too.
         """
         if "dry_run" in kwargs:
             raise TypeError("ctx.purge() follows the run's dry_run; it takes no dry_run argument")
@@ -86,14 +86,15 @@ class TaskContext:
             from django_housekeeping.conf import housekeeping_settings
 
             archive = housekeeping_settings.PURGE_ARCHIVE
-        if archive is True and not self.dry_run:
-            from django_housekeeping.archive import default_archive_path
+        from django_housekeeping.archive import ArchiveOrigin, default_archive_path
 
+        if archive is True and not self.dry_run:
             archive = default_archive_path(
                 queryset.model._meta.label if isinstance(queryset, QuerySet) else "purge",
                 prefix=f"{self.task.name}-run{self.run.pk}",
             )
         options["archive"] = archive
+        options.setdefault("archive_origin", ArchiveOrigin(task=self.task.name, run=self.run.pk))
         return purge(queryset, dry_run=self.dry_run, **options)
 
     def progress(self, done: int, total: int | None = None) -> None:

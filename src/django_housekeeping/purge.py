@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.db import connections, transaction
 from django.db.models import Model, QuerySet
@@ -41,6 +41,9 @@ from django.db.models.signals import post_delete, pre_delete
 
 from django_housekeeping.deletion import concrete
 from django_housekeeping.purge_options import check_purge_value
+
+if TYPE_CHECKING:
+    from django_housekeeping.archive import ArchiveOrigin
 
 ProgressCallback = Callable[[int, "int | None"], None]
 
@@ -116,6 +119,7 @@ def purge(
     force: bool = False,
     archive: bool | str | os.PathLike[str] | None = None,
     progress: ProgressCallback | None = None,
+    archive_origin: ArchiveOrigin | None = None,
 ) -> PurgeResult:
     """Delete ``queryset`` and its cascades in batches; with ``dry_run`` only count what would go.
 
@@ -127,8 +131,10 @@ def purge(
     fraction of its table, unless ``force``. ``max_seconds``: stop between batches once this
     long has passed (``"partial": True``; the next purge continues). ``archive``: ``True`` writes
     the rows to a new file in ``HOUSEKEEPING["PURGE_ARCHIVE_DIR"]``, a path names the file,
-    ``None`` follows ``HOUSEKEEPING["PURGE_ARCHIVE"]``. ``progress(done, total)`` is called after
-    every batch with the queryset's rows handled so far and the number selected at the start.
+    ``None`` follows ``HOUSEKEEPING["PURGE_ARCHIVE"]``. ``archive_origin``: the task and run
+    (:class:`~django_housekeeping.archive.ArchiveOrigin`) the archive's manifest names
+    (``ctx.purge`` passes its own). ``progress(done, total)`` is called after every batch with the
+    queryset's rows handled so far and the number selected at the start.
     """
     if not isinstance(queryset, QuerySet):
         raise TypeError(f"purge() needs a QuerySet, got {type(queryset).__name__}")
@@ -163,6 +169,7 @@ def purge(
         max_seconds=max_seconds,
         force=force,
         archive=archive_file,
+        archive_origin=archive_origin,
         progress=progress,
     ).run()
 
@@ -209,6 +216,7 @@ class _Purge:
         force: bool,
         archive: Path | None,
         progress: ProgressCallback | None,
+        archive_origin: ArchiveOrigin | None = None,
     ) -> None:
         from django_housekeeping import deletion as planning
 
@@ -252,7 +260,7 @@ class _Purge:
         if archive is not None:
             from django_housekeeping.archive import ArchiveWriter
 
-            self.archive = ArchiveWriter(archive)
+            self.archive = ArchiveWriter(archive, origin=archive_origin)
         self.deleted: Counter[str] = Counter()
         self.protected_by: Counter[str] = Counter()
         self.protected = 0
