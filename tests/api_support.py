@@ -86,7 +86,8 @@ def client_for(user: User | None, *, token: str | None = None) -> APIClient:
 
 
 def make_run(task_name: str, *, age: timedelta = timedelta(0), **fields: Any) -> TaskRun:
-    """A run row written directly (no task executes), started ``age`` ago."""
+    """A run row written directly (no task executes), started ``age`` ago; a queued or running one
+    holds its task's active-run claim."""
     started = timezone.now() - age
     defaults: dict[str, Any] = {
         "trigger": TaskRun.Trigger.SCHEDULE,
@@ -95,7 +96,9 @@ def make_run(task_name: str, *, age: timedelta = timedelta(0), **fields: Any) ->
         "heartbeat_at": started,
     }
     defaults.update(fields)
-    if defaults["status"] != TaskRun.Status.RUNNING:
+    if defaults["status"] in TaskRun.ACTIVE_STATUSES:
+        defaults.setdefault("active_task", task_name)  # it holds its task's claim, as a live run
+    else:
         defaults.setdefault("finished_at", started + timedelta(seconds=2))
         defaults.setdefault("duration", defaults["finished_at"] - started)
     return TaskRun.objects.create(task_name=task_name, **defaults)

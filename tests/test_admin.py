@@ -30,6 +30,8 @@ def make_run(
 ) -> TaskRun:
     fields.setdefault("status", TaskRun.Status.SUCCEEDED)
     fields.setdefault("trigger", TaskRun.Trigger.SCHEDULE)
+    if fields["status"] in TaskRun.ACTIVE_STATUSES:
+        fields.setdefault("active_task", task_name)
     started_at = timezone.now() - timedelta(minutes=minutes_ago)
     duration = timedelta(seconds=seconds) if seconds is not None else None
     return TaskRun.objects.create(
@@ -308,93 +310,6 @@ def post_action(client: Client, action: str, runs: list[TaskRun]) -> Any:
 
 
 @pytest.mark.django_db
-def test_run_again_runs_each_selected_task_once(admin_client: Client, admin_user: Any) -> None:
-    old = [make_run("record", minutes_ago=10), make_run("record", minutes_ago=20)]
-    other = make_run("tests.testapp.housekeeping.no_context", minutes_ago=30)
-
-    response = post_action(admin_client, "run_again", [*old, other])
-
-    assert response.status_code == 302
-    assert response.url == reverse(CHANGELIST)
-    new_runs = TaskRun.objects.exclude(pk__in=[run.pk for run in [*old, other]])
-    assert sorted(new_runs.values_list("task_name", flat=True)) == [
-        "record",
-        "tests.testapp.housekeeping.no_context",
-    ]
-    for run in new_runs:
-        assert run.trigger == TaskRun.Trigger.ADMIN
-        assert run.triggered_by == admin_user
-        assert run.dry_run is False
-        assert run.status == TaskRun.Status.SUCCEEDED
-    assert SlotRecord.objects.filter(dry_run=False).count() == 1
-    texts = messages_of(response)
-    record_run = new_runs.get(task_name="record")
-    assert (
-        f'<a href="{change_url(record_run)}">Run #{record_run.pk}</a> of record: succeeded — '
-        "{&quot;threads&quot;: 0}"
-    ) in texts
-    assert len(texts) == 2
-
-
-@pytest.mark.django_db
-def test_dry_run_now_deletes_nothing(admin_client: Client, admin_user: Any) -> None:
-    thread = Thread.objects.create(title="old", created_at=timezone.now() - timedelta(days=40))
-    old = make_run("threads", minutes_ago=10)
-
-    response = post_action(admin_client, "dry_run_now", [old])
-
-    assert response.status_code == 302
-    new_run = TaskRun.objects.exclude(pk=old.pk).get()
-    assert new_run.dry_run is True
-    assert new_run.trigger == TaskRun.Trigger.ADMIN
-    assert new_run.triggered_by == admin_user
-    assert new_run.result["deleted"] == {"testapp.Thread": 1}
-    assert (new_run.result["total"], new_run.result["dry_run"]) == (1, True)
-    assert list(Thread.objects.all()) == [thread]
-    [text] = messages_of(response)
-    assert text == (
-        f'<a href="{change_url(new_run)}">Run #{new_run.pk}</a> of threads (dry run): '
-        "succeeded — would delete 1 (testapp.Thread 1)"
-    )
-
-
-@pytest.mark.django_db
-def test_run_again_of_a_failing_task_reports_an_error(admin_client: Client) -> None:
-    old = make_run("boom", status=TaskRun.Status.FAILED)
-
-    response = post_action(admin_client, "run_again", [old])
-
-    [message] = list(get_messages(response.wsgi_request))
-    assert message.level_tag == "error"
-    assert str(message).endswith("failed — RuntimeError: boom: the database said no")
-    assert TaskRun.objects.filter(task_name="boom").count() == 2
-
-
-@pytest.mark.django_db
-def test_run_again_of_a_task_that_is_gone_reports_it(admin_client: Client) -> None:
-    old = make_run("retired_task")
-
-    response = post_action(admin_client, "run_again", [old])
-
-    [message] = list(get_messages(response.wsgi_request))
-    assert message.level_tag == "error"
-    assert str(message).startswith("unknown task 'retired_task'; valid tasks: all, boom")
-    assert TaskRun.objects.get() == old
-
-
-@pytest.mark.django_db
-def test_run_again_of_a_group_run(admin_client: Client) -> None:
-    old = make_run("nightly")
-
-    post_action(admin_client, "run_again", [old])
-
-    new_group = TaskRun.objects.exclude(pk=old.pk).get(task_name="nightly")
-    assert new_group.trigger == TaskRun.Trigger.ADMIN
-    assert set(new_group.children.values_list("trigger", flat=True)) == {TaskRun.Trigger.ADMIN}
-    assert new_group.children.count() == 3
-
-
-@pytest.mark.django_db
 def test_the_actions_are_offered_to_a_superuser(admin_client: Client) -> None:
     make_run("threads")
 
@@ -537,80 +452,6 @@ def test_run_view_needs_post(admin_client: Client) -> None:
 
 
 @pytest.mark.django_db
-def test_run_view_runs_the_task_and_redirects_with_a_message(
-    admin_client: Client, admin_user: Any
-) -> None:
-    Thread.objects.create(title="old", created_at=timezone.now() - timedelta(days=40))
-
-    response = admin_client.post(reverse(RUN), {"task": "threads", "dry_run": "0"})
-
-    assert response.status_code == 302
-    assert response.url == reverse(TASKS)
-    run = TaskRun.objects.get()
-    assert run.task_name == "threads"
-    assert run.dry_run is False
-    assert run.trigger == TaskRun.Trigger.ADMIN
-    assert run.triggered_by == admin_user
-    assert not Thread.objects.exists()
-    assert messages_of(response) == [
-        f'<a href="{change_url(run)}">Run #{run.pk}</a> of threads: succeeded — '
-        "deleted 1 (testapp.Thread 1)"
-    ]
-
-
-@pytest.mark.django_db
-def test_run_view_dry_run(admin_client: Client) -> None:
-    thread = Thread.objects.create(title="old", created_at=timezone.now() - timedelta(days=40))
-
-    response = admin_client.post(reverse(RUN), {"task": "threads", "dry_run": "1"}, follow=True)
-
-    run = TaskRun.objects.get()
-    assert run.dry_run is True
-    assert list(Thread.objects.all()) == [thread]
-    assert response.redirect_chain == [(reverse(TASKS), 302)]
-    content = response.content.decode()
-    assert (
-        f'<li class="success"><a href="{change_url(run)}">Run #{run.pk}</a> of threads (dry run): '
-        "succeeded — would delete 1 (testapp.Thread 1)</li>"
-    ) in content
-    assert f'<a href="{change_url(run)}">failed</a>' not in content
-    assert f'<a href="{change_url(run)}">succeeded</a>' in content  # the "Last run" column
-
-
-@pytest.mark.django_db
-def test_run_view_of_an_unknown_task_runs_nothing(admin_client: Client) -> None:
-    response = admin_client.post(reverse(RUN), {"task": "nope", "dry_run": "0"})
-
-    assert response.status_code == 302
-    assert not TaskRun.objects.exists()
-    [message] = list(get_messages(response.wsgi_request))
-    assert message.level_tag == "error"
-    assert str(message).startswith("unknown task 'nope'; valid tasks: all, boom, dormant")
-
-
-@pytest.mark.django_db
-def test_run_view_of_a_failing_task_is_an_error_message(admin_client: Client) -> None:
-    response = admin_client.post(reverse(RUN), {"task": "boom", "dry_run": "0"})
-
-    assert response.status_code == 302
-    [message] = list(get_messages(response.wsgi_request))
-    assert message.level_tag == "error"
-    assert "RuntimeError: boom: the database said no" in str(message)
-    assert TaskRun.objects.get().status == TaskRun.Status.FAILED
-
-
-@pytest.mark.django_db
-def test_run_view_of_a_task_already_running_is_a_warning(admin_client: Client) -> None:
-    make_run("record", seconds=None, status=TaskRun.Status.RUNNING, heartbeat_at=timezone.now())
-
-    response = admin_client.post(reverse(RUN), {"task": "record", "dry_run": "0"})
-
-    [message] = list(get_messages(response.wsgi_request))
-    assert message.level_tag == "warning"
-    assert not SlotRecord.objects.exists()
-
-
-@pytest.mark.django_db
 def test_run_view_checks_csrf(admin_user: Any) -> None:
     client = Client(enforce_csrf_checks=True)
     client.force_login(admin_user)
@@ -650,18 +491,3 @@ def test_changelist_summarizes_skipped_and_missed_slots(admin_client: Client) ->
 
     assert '<td class="field-summary">the previous run was still running (3 slots)</td>' in content
     assert '<td class="field-summary">more than 30 s late (1 slot)</td>' in content
-
-
-@pytest.mark.django_db
-def test_run_view_of_a_task_already_running_says_which_run(admin_client: Client) -> None:
-    running = make_run(
-        "record", seconds=None, status=TaskRun.Status.RUNNING, heartbeat_at=timezone.now()
-    )
-
-    response = admin_client.post(reverse(RUN), {"task": "record", "dry_run": "0"})
-
-    skipped = TaskRun.objects.exclude(pk=running.pk).get()
-    assert messages_of(response) == [
-        f'<a href="{change_url(skipped)}">Run #{skipped.pk}</a> of record: skipped — '
-        f"already running (run #{running.pk})"
-    ]

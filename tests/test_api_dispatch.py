@@ -15,6 +15,7 @@ from django_housekeeping.models import TaskRun
 from django_housekeeping.runner import AlreadyRunning, start_runs, wait_for_dispatched_runs
 from django_housekeeping.signals import task_finished, task_started
 from tests.api_support import make_run, make_user, runs_finish  # noqa: F401  (fixture)
+from tests.waiting import wait_for
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -37,7 +38,12 @@ def test_the_run_is_recorded_before_it_executes_in_another_thread() -> None:
     (dispatched,) = start_runs(["probe"], trigger=TaskRun.Trigger.API, user=user)
 
     assert dispatched.run.pk is not None
-    assert TaskRun.objects.get(pk=dispatched.run.pk).status == TaskRun.Status.RUNNING
+    assert dispatched.run.status == TaskRun.Status.QUEUED  # as recorded, before its thread starts
+    wait_for(
+        lambda: TaskRun.objects.get(pk=dispatched.run.pk).status == TaskRun.Status.RUNNING,
+        10,
+        "the thread to start the run",
+    )
     release.set()
     assert dispatched.wait(10)
     assert seen["run_id"] == dispatched.run.pk
@@ -112,13 +118,31 @@ def test_a_running_task_starts_nothing() -> None:
     assert list(TaskRun.objects.all()) == [running]
 
 
-def test_a_stale_running_run_does_not_block() -> None:
-    make_run("record", age=timedelta(hours=2), status=TaskRun.Status.RUNNING)
+def test_a_run_whose_heartbeat_stopped_does_not_block() -> None:
+    stale = make_run("record", age=timedelta(hours=2), status=TaskRun.Status.RUNNING)
 
     (dispatched,) = start_runs(["record"])
 
     assert dispatched.wait(10)
     assert dispatched.run.status == TaskRun.Status.SUCCEEDED
+    stale.refresh_from_db()
+    assert (stale.status, stale.active_task) == (TaskRun.Status.INTERRUPTED, None)
+
+
+def test_a_run_no_longer_queued_when_its_thread_starts_is_not_executed() -> None:
+    ran: list[int] = []
+    housekeeping_task(name="probe")(lambda: ran.append(1))
+
+    with transaction.atomic():
+        (dispatched,) = start_runs(["probe"])
+        # Marked interrupted (say) before the thread could start it.
+        TaskRun.objects.filter(pk=dispatched.run.pk).update(
+            status=TaskRun.Status.INTERRUPTED, active_task=None
+        )
+
+    assert dispatched.wait(10)
+    assert ran == []
+    assert dispatched.run.status == TaskRun.Status.INTERRUPTED
 
 
 def test_duplicates_are_run_once_in_order() -> None:

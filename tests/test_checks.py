@@ -13,7 +13,12 @@ from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
 from django_housekeeping import every, group, housekeeping_task
-from django_housekeeping.checks import check_groups, check_purge_archive, check_settings
+from django_housekeeping.checks import (
+    check_groups,
+    check_heartbeats,
+    check_purge_archive,
+    check_settings,
+)
 
 
 def ids(messages: Sequence[CheckMessage]) -> list[str | None]:
@@ -95,9 +100,9 @@ def test_e003_unknown_key() -> None:
     assert ids(errors) == ["django_housekeeping.E003"]
     assert errors[0].msg == "HOUSEKEEPING has an unknown key 'HISTORY_DAY'."
     assert errors[0].hint == (
-        "Valid keys: API_PERMISSION_CLASSES, AUTOSTART, DEFAULT_TIMEOUT, EXECUTOR, HISTORY_DAYS, "
-        "LEASE_TTL, MISFIRE_GRACE, PURGE_ARCHIVE, PURGE_ARCHIVE_DIR, PURGE_BATCH_SIZE, TASKS, "
-        "TRIGGER_THROTTLE_RATE."
+        "Valid keys: API_PERMISSION_CLASSES, AUTOSTART, DEFAULT_TIMEOUT, EXECUTOR, "
+        "HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, HISTORY_DAYS, LEASE_TTL, MAX_WAIT, MISFIRE_GRACE, "
+        "PURGE_ARCHIVE, PURGE_ARCHIVE_DIR, PURGE_BATCH_SIZE, TASKS, TRIGGER_THROTTLE_RATE."
     )
 
 
@@ -172,6 +177,19 @@ def test_e005_setting_not_a_dict(housekeeping: object) -> None:
         ("PURGE_BATCH_SIZE", 10.5, "a positive integer or None"),
         ("PURGE_ARCHIVE", "yes", "True or False"),
         ("PURGE_ARCHIVE_DIR", 3, "a directory path or None"),
+        ("HEARTBEAT_INTERVAL", 0, "a positive number of seconds"),
+        ("HEARTBEAT_TIMEOUT", "60", "a positive number of seconds"),
+        ("MAX_WAIT", -1, "a positive number of seconds"),
+        (
+            "TRIGGER_THROTTLE_RATE",
+            "30 per minute",
+            'a rate such as "30/minute" (per second, minute, hour or day), or None',
+        ),
+        (
+            "TRIGGER_THROTTLE_RATE",
+            "0/minute",
+            'a rate such as "30/minute" (per second, minute, hour or day), or None',
+        ),
     ],
 )
 def test_e005_value_of_the_wrong_type(key: str, value: object, expected: str) -> None:
@@ -266,6 +284,48 @@ def test_a_valid_purge_override_is_fine() -> None:
     }
     assert settings_errors({"TASKS": {"threads": {"purge": purge}}}) == []
     assert settings_errors({"TASKS": {"threads": {"purge": {"max_rows": None}}}}) == []
+
+
+# --- E010: a heartbeat timeout that is not longer than the interval ---
+
+
+@pytest.mark.parametrize(
+    ("housekeeping", "message"),
+    [
+        (
+            {"HEARTBEAT_INTERVAL": 30, "HEARTBEAT_TIMEOUT": 30},
+            "HOUSEKEEPING['HEARTBEAT_TIMEOUT'] (30 s) must be longer than HEARTBEAT_INTERVAL "
+            "(30 s): live runs would be marked interrupted.",
+        ),
+        (
+            {"HEARTBEAT_TIMEOUT": 5},
+            "HOUSEKEEPING['HEARTBEAT_TIMEOUT'] (5 s) must be longer than HEARTBEAT_INTERVAL "
+            "(10 s): live runs would be marked interrupted.",
+        ),
+    ],
+)
+def test_e010_heartbeat_timeout_not_longer_than_the_interval(
+    housekeeping: dict[str, Any], message: str
+) -> None:
+    with override_settings(HOUSEKEEPING=housekeeping):
+        errors = check_heartbeats()
+    assert ids(errors) == ["django_housekeeping.E010"]
+    assert errors[0].msg == message
+
+
+@pytest.mark.parametrize(
+    "housekeeping",
+    [{}, {"HEARTBEAT_INTERVAL": 0.5, "HEARTBEAT_TIMEOUT": 3}, {"HEARTBEAT_TIMEOUT": "x"}],
+)
+def test_heartbeat_settings_that_e010_accepts(housekeeping: dict[str, Any]) -> None:
+    with override_settings(HOUSEKEEPING=housekeeping):
+        assert check_heartbeats() == []
+    assert check_heartbeats in check_registry.get_checks()
+
+
+@pytest.mark.parametrize("rate", ["30/minute", "5/10s", "100/hour", "1000/day", "2/second", None])
+def test_throttle_rates_that_are_fine(rate: str | None) -> None:
+    assert settings_errors({"TRIGGER_THROTTLE_RATE": rate}) == []
 
 
 # --- E009: archiving without an archive directory ---

@@ -336,8 +336,8 @@ def test_an_unknown_task_is_one_line_naming_the_valid_tasks_and_exit_2() -> None
 
     assert outcome.returncode == 2
     assert outcome.message == (
-        "unknown task 'nope'; valid tasks: all, boom, dormant, nightly, record, "
-        "tests.testapp.housekeeping.no_context, threads, unserializable"
+        "Unknown task 'nope'; valid tasks: all, boom, dormant, nightly, record, "
+        "tests.testapp.housekeeping.no_context, threads, unserializable."
     )
     assert "\n" not in outcome.message
     assert outcome.out == ""
@@ -655,8 +655,8 @@ def test_command_line_exit_statuses(manage: Any) -> None:
     assert unknown.returncode == 2
     assert unknown.stdout == ""
     assert unknown.stderr.splitlines() == [
-        "CommandError: unknown task 'nope'; valid tasks: all, boom, dormant, nightly, record, "
-        "tests.testapp.housekeeping.no_context, threads, unserializable"
+        "CommandError: Unknown task 'nope'; valid tasks: all, boom, dormant, nightly, record, "
+        "tests.testapp.housekeeping.no_context, threads, unserializable."
     ]
 
     no_name = manage("run")
@@ -692,19 +692,23 @@ class Stop(Exception):
 
 
 def test_run_task_is_what_the_command_calls(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The command has no execution path of its own: it goes through run_task."""
+    """The command has no execution path of its own: it goes through the control layer to
+    run_task, as the system (no user), refusing a task that is already running."""
     calls: list[tuple[str, dict[str, Any]]] = []
 
     def fake_run_task(name: str, **kwargs: Any) -> TaskRun:
         calls.append((name, kwargs))
         raise Stop  # before any database access
 
-    monkeypatch.setattr(
-        "django_housekeeping.management.commands.housekeeping.run_task", fake_run_task
-    )
+    monkeypatch.setattr("django_housekeeping.control.run_task", fake_run_task)
     with pytest.raises(Stop):
         housekeeping("run", "threads", "--dry-run")
-    assert calls == [("threads", {"dry_run": True, "trigger": TaskRun.Trigger.CLI})]
+    assert calls == [
+        (
+            "threads",
+            {"dry_run": True, "trigger": TaskRun.Trigger.CLI, "user": None, "if_running": "raise"},
+        )
+    ]
 
 
 @pytest.mark.django_db
@@ -835,7 +839,7 @@ def test_restore_loads_an_archive_back(tmp_path: Path) -> None:
     outcome = housekeeping("restore", str(archive))
 
     assert outcome.returncode == 0
-    assert outcome.out == f"Restored 2 rows (2 batches) from {archive}.\n"
+    assert outcome.out == f"Restored 2 objects (2 batches) from {archive}: testapp.thread 2.\n"
     assert outcome.err == ""
     assert list(Thread.objects.values_list("pk", "title", "created_at")) == before
     assert [thread.pk for thread in threads] == [pk for pk, *_ in before]
@@ -851,7 +855,14 @@ def test_restore_json_and_a_cut_short_archive(tmp_path: Path) -> None:
     outcome = housekeeping("restore", str(archive), "--json")
 
     assert outcome.returncode == 0
-    assert outcome.json() == {"file": str(archive), "objects": 1, "batches": 1, "truncated": True}
+    assert outcome.json() == {
+        "file": str(archive),
+        "objects": 1,
+        "models": {"testapp.thread": 1},
+        "batches": 1,
+        "truncated": True,
+        "verified": True,
+    }
     assert "The last batch of" in outcome.err
     assert "were skipped" in outcome.err
     assert Thread.objects.count() == 1

@@ -25,7 +25,11 @@ def progress_of(run: TaskRun) -> tuple[int | None, int | None]:
     return stored.progress_done, stored.progress_total
 
 
-def make_context(dry_run: bool, started: timedelta = timedelta(minutes=5)) -> TaskContext:
+def make_context(
+    dry_run: bool, started: timedelta = timedelta(minutes=5), *, claim: bool = False
+) -> TaskContext:
+    """The context of a run of "threads"; with ``claim``, the run holds its task's claim as
+    run_task's do."""
     then = timezone.now() - started
     run = TaskRun.objects.create(
         task_name="threads",
@@ -33,6 +37,7 @@ def make_context(dry_run: bool, started: timedelta = timedelta(minutes=5)) -> Ta
         started_at=then,
         heartbeat_at=then,
         dry_run=dry_run,
+        active_task="threads" if claim else None,
     )
     task = registry.get("threads")
     return TaskContext(task=task, run=run, now=then, dry_run=dry_run, options=task.options)
@@ -83,14 +88,21 @@ def test_progress_reported_by_a_task_is_kept_after_it_finishes(temporary_tasks: 
     assert TaskRun.objects.get(pk=run.pk).status == TaskRun.Status.SUCCEEDED
 
 
-def test_progress_keeps_a_long_run_from_going_stale() -> None:
-    """A run whose heartbeat is refreshed by progress() still blocks a second run."""
-    ctx = make_context(dry_run=False, started=timedelta(hours=2))
-    assert run_task("threads").status == TaskRun.Status.SUCCEEDED  # stale: not blocking
+@pytest.mark.parametrize("reports_progress", [True, False])
+def test_progress_keeps_a_long_run_alive(reports_progress: bool) -> None:
+    """A run whose heartbeat is refreshed by progress() still blocks a second run; without it,
+    a run two hours silent is taken for dead."""
+    ctx = make_context(dry_run=False, started=timedelta(hours=2), claim=True)
+    if reports_progress:
+        ctx.progress(1, 2)
 
-    ctx.progress(1, 2)
+    second = run_task("threads")
 
-    assert run_task("threads").status == TaskRun.Status.SKIPPED
+    first = TaskRun.objects.get(pk=ctx.run.pk)
+    if reports_progress:
+        assert (second.status, first.status) == ("skipped", "running")
+    else:
+        assert (second.status, first.status) == ("succeeded", "interrupted")
 
 
 @pytest.mark.parametrize("dry_run", [True, False])
@@ -209,7 +221,7 @@ def test_an_archiving_task_writes_a_file_named_after_it_and_its_run(
         run = run_task("kept")
 
     assert dry.result["archive"] is None
-    [archive] = tmp_path.iterdir()
+    [archive] = tmp_path.glob("*.jsonl.gz")
     assert run.result["archive"] == str(archive)
     assert archive.name.startswith(f"kept-run{run.pk}-")
     assert archive.name.endswith("-testapp.Thread.jsonl.gz")

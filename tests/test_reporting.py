@@ -24,6 +24,8 @@ from tests.contract import RUN_KEYS, TASK_KEYS
 
 def make_run(task_name: str, started_at: datetime, **fields: object) -> TaskRun:
     fields.setdefault("status", TaskRun.Status.SUCCEEDED)
+    if fields["status"] in TaskRun.ACTIVE_STATUSES:
+        fields.setdefault("active_task", task_name)
     return TaskRun.objects.create(
         task_name=task_name, trigger=TaskRun.Trigger.MANUAL, started_at=started_at, **fields
     )

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from django_housekeeping import NotRegistered, group, housekeeping_task, registry, run_task
 from django_housekeeping.models import TaskRun
+from django_housekeeping.runner import AlreadyRunning
 from tests.testapp.models import Post, Reaction, SlotRecord, Thread
 
 NO_CONTEXT = "tests.testapp.housekeeping.no_context"
@@ -41,6 +42,7 @@ def running_row(task_name: str, heartbeat_age: timedelta) -> TaskRun:
         status=TaskRun.Status.RUNNING,
         started_at=heartbeat - timedelta(seconds=1),
         heartbeat_at=heartbeat,
+        active_task=task_name,
     )
 
 
@@ -465,31 +467,83 @@ def test_a_run_is_skipped_while_another_is_running() -> None:
     assert TaskRun.objects.get(pk=other.pk).status == TaskRun.Status.RUNNING
 
 
-def test_a_stale_running_run_does_not_block() -> None:
-    running_row("record", heartbeat_age=timedelta(seconds=3600 + 60))
+def test_a_run_whose_heartbeat_stopped_is_interrupted_and_does_not_block() -> None:
+    stale = running_row("record", heartbeat_age=timedelta(seconds=60 + 5))
+    stale.host, stale.pid = "web-7", 4242
+    stale.save()
 
     run = run_task("record")
 
     assert run.status == TaskRun.Status.SUCCEEDED
     assert SlotRecord.objects.count() == 1
+    stale.refresh_from_db()
+    assert stale.status == TaskRun.Status.INTERRUPTED
+    assert stale.active_task is None
+    assert stale.finished_at is not None
+    assert "host web-7, pid 4242" in stale.error
+    assert "HEARTBEAT_TIMEOUT" in stale.error
 
 
-@override_settings(HOUSEKEEPING={"DEFAULT_TIMEOUT": 60})
-@pytest.mark.parametrize(("age", "status"), [(30, "skipped"), (90, "succeeded")])
-def test_staleness_follows_default_timeout(age: int, status: str) -> None:
+@override_settings(HOUSEKEEPING={"HEARTBEAT_INTERVAL": 5, "HEARTBEAT_TIMEOUT": 30})
+@pytest.mark.parametrize(("age", "status"), [(20, "skipped"), (40, "succeeded")])
+def test_staleness_follows_the_heartbeat_timeout(age: int, status: str) -> None:
     running_row("record", heartbeat_age=timedelta(seconds=age))
 
     assert run_task("record").status == status
 
 
-@pytest.mark.parametrize(("age", "status"), [(5, "skipped"), (20, "succeeded")])
-def test_staleness_follows_the_tasks_own_timeout(
-    temporary_tasks: None, age: int, status: str
+def test_a_tasks_timeout_does_not_let_a_second_run_start_beside_a_live_one(
+    temporary_tasks: None,
 ) -> None:
     housekeeping_task(name="quick", timeout=10)(lambda: {"ran": True})
-    running_row("quick", heartbeat_age=timedelta(seconds=age))
+    running_row("quick", heartbeat_age=timedelta(seconds=20))
 
-    assert run_task("quick").status == status
+    assert run_task("quick").status == TaskRun.Status.SKIPPED
+
+
+def test_if_running_raise_refuses_and_records_nothing() -> None:
+    other = running_row("record", heartbeat_age=timedelta(seconds=5))
+
+    with pytest.raises(AlreadyRunning) as caught:
+        run_task("record", if_running="raise")
+
+    assert caught.value.running == other
+    assert str(caught.value).startswith(f"record is already running (run #{other.pk}")
+    assert list(TaskRun.objects.all()) == [other]
+    assert not SlotRecord.objects.exists()
+
+
+def test_a_queued_run_blocks_too() -> None:
+    queued = running_row("record", heartbeat_age=timedelta(seconds=1))
+    queued.status = TaskRun.Status.QUEUED
+    queued.save()
+
+    run = run_task("record")
+
+    assert run.status == TaskRun.Status.SKIPPED
+    assert run.result == {"reason": "already queued", "running_run_id": queued.pk}
+
+
+@pytest.mark.parametrize("task_name", ["record", "boom"])
+def test_a_finished_run_releases_its_claim(task_name: str) -> None:
+    run = run_task(task_name)
+
+    assert TaskRun.objects.get(pk=run.pk).active_task is None
+    assert run_task(task_name).status in {TaskRun.Status.SUCCEEDED, TaskRun.Status.FAILED}
+
+
+def test_the_claim_is_held_while_the_task_executes(temporary_tasks: None) -> None:
+    seen: dict[str, Any] = {}
+
+    @housekeeping_task(name="probe")
+    def probe(ctx: Any) -> None:
+        seen["claim"] = TaskRun.objects.get(pk=ctx.run.pk).active_task
+        seen["second"] = run_task("probe")
+
+    run_task("probe")
+
+    assert seen["claim"] == "probe"
+    assert seen["second"].status == TaskRun.Status.SKIPPED
 
 
 def test_finished_runs_and_other_tasks_do_not_block() -> None:

@@ -11,6 +11,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from django_housekeeping import HousekeepingTask, housekeeping_task, registry, run_task
+from django_housekeeping.heartbeats import mark_interrupted
 from django_housekeeping.models import TaskRun
 from django_housekeeping.signals import task_failed, task_finished, task_started
 
@@ -38,13 +39,17 @@ class Recorder:
                     "status": run.status,
                     "stored_status": TaskRun.objects.get(pk=run.pk).status,
                     "exception": kwargs.get("exception"),
+                    "reason": kwargs.get("reason"),
                 }
             )
 
         return receive
 
-    def summary(self) -> list[tuple[str, str]]:
-        return [(event["event"], event["sender"].name) for event in self.events]
+    def summary(self) -> list[tuple[str, str | None]]:
+        return [
+            (event["event"], event["sender"].name if event["sender"] else None)
+            for event in self.events
+        ]
 
 
 @pytest.fixture
@@ -82,7 +87,8 @@ def test_a_failed_run_sends_started_failed_finished(recorder: Recorder) -> None:
     assert recorder.summary() == [("started", "boom"), ("failed", "boom"), ("finished", "boom")]
     failed = recorder.events[1]
     assert failed["signal"] is task_failed
-    assert failed["kwargs"] == ["exception", "run"]
+    assert failed["kwargs"] == ["exception", "reason", "run"]
+    assert failed["reason"] == "RuntimeError: boom: the database said no"
     assert isinstance(failed["exception"], RuntimeError)
     assert str(failed["exception"]) == "boom: the database said no"
     assert failed["run"].pk == run.pk
@@ -105,6 +111,7 @@ def test_a_skipped_run_sends_only_finished(recorder: Recorder) -> None:
         trigger=TaskRun.Trigger.SCHEDULE,
         started_at=now - timedelta(seconds=2),
         heartbeat_at=now,
+        active_task="record",
     )
 
     run = run_task("record")
@@ -132,7 +139,8 @@ def test_a_group_nests_its_members_signals(recorder: Recorder) -> None:
     ]
     group_failed = recorder.events[-2]
     assert group_failed["exception"] is None  # a member failed, the group itself raised nothing
-    assert group_failed["kwargs"] == ["exception", "run"]
+    assert group_failed["kwargs"] == ["exception", "reason", "run"]
+    assert group_failed["reason"] == "failed members: boom"
     assert group_failed["sender"] is registry.get("nightly")
     member_started = recorder.events[1]
     assert member_started["run"].parent_id == recorder.events[0]["run"].pk
@@ -187,3 +195,33 @@ def test_all_is_sent_as_a_group_task(recorder: Recorder) -> None:
     assert recorder.events[-1]["run"].pk == run.pk
     members = [name for event, name in recorder.summary()[1:-2] if event == "started"]
     assert members == list(sender.members)
+
+
+@pytest.mark.django_db(transaction=True)  # sent when the marking commits
+@pytest.mark.parametrize(("task_name", "sender"), [("record", "record"), ("retired", None)])
+def test_an_interrupted_run_sends_failed_with_the_reason_then_finished(
+    recorder: Recorder, task_name: str, sender: str | None
+) -> None:
+    silent = timezone.now() - timedelta(minutes=5)
+    dead = TaskRun.objects.create(
+        task_name=task_name,
+        trigger=TaskRun.Trigger.SCHEDULE,
+        started_at=silent,
+        heartbeat_at=silent,
+        host="worker-3",
+        pid=777,
+        active_task=task_name,
+    )
+
+    (marked,) = mark_interrupted()
+
+    assert marked.pk == dead.pk
+    assert recorder.summary() == [("failed", sender), ("finished", sender)]
+    failed = recorder.events[0]
+    assert failed["kwargs"] == ["exception", "reason", "run"]
+    assert failed["exception"] is None
+    assert failed["reason"].startswith(
+        "Interrupted: the process running it (host worker-3, pid 777)"
+    )
+    assert (failed["status"], failed["stored_status"]) == ("interrupted", "interrupted")
+    assert mark_interrupted() == []  # once

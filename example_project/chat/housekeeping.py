@@ -59,7 +59,9 @@ def delete_unverified_users(ctx):
     return ctx.purge(never_verified)
 
 
-@housekeeping_task(name="stats", schedule=every(hours=6), description="Statistics")
+@housekeeping_task(
+    name="stats", schedule=every(hours=6), description="Statistics", destructive=False
+)
 def usage_statistics(ctx):
     """Count users, conversations and messages, in total and over the last 24 hours."""
     day_ago = ctx.now - timedelta(hours=24)

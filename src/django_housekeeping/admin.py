@@ -1,15 +1,22 @@
 """Admin: the run history (read-only) with "run again" actions, a page listing the tasks with
-run and pause buttons, the operators' per-task overrides (TaskState) and the scheduler's lease."""
+run and pause buttons, the confirmation page of a run that deletes, the operators' per-task
+overrides (TaskState), the scheduler's lease and a read-only view of the job store.
+
+Who may do what is the control layer's decision (:mod:`django_housekeeping.control`), as on every
+face; runs are dispatched, never executed in the request.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+# Imported for its registrations, so that they are in place to be replaced below whatever the
+# order of INSTALLED_APPS: its admin can run, add and delete jobs behind the library's back.
+import django_apscheduler.admin  # noqa: F401
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.exceptions import NotRegistered as ModelAdminNotRegistered
-from django.contrib.auth import get_permission_codename
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -21,46 +28,45 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
+from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
+from django_housekeeping import control
 from django_housekeeping.models import SchedulerLease, TaskRun, TaskState
-from django_housekeeping.registry import NotRegistered, registry
+from django_housekeeping.payloads import MAX_PK
+from django_housekeeping.registry import registry
 from django_housekeeping.reporting import (
+    deletion_counts,
     describe_effective_schedule,
     last_runs,
-    summarize_result,
+    run_summary,
     to_json,
 )
-from django_housekeeping.runner import run_task
 
-RUN_PERMISSION = "django_housekeeping.run_task"
+# The confirmation page reloads itself this often while its dry runs are going.
+CONFIRM_REFRESH_SECONDS = 2
+MAX_CONFIRM_RUNS = 50
 
 if TYPE_CHECKING:
     TaskRunAdminBase = admin.ModelAdmin[TaskRun]
     TaskStateAdminBase = admin.ModelAdmin[TaskState]
     SchedulerLeaseAdminBase = admin.ModelAdmin[SchedulerLease]
+    JobAdminBase = admin.ModelAdmin[DjangoJob]
     TaskStateFormBase = forms.ModelForm[TaskState]
 else:
-    TaskRunAdminBase = TaskStateAdminBase = SchedulerLeaseAdminBase = admin.ModelAdmin
+    TaskRunAdminBase = TaskStateAdminBase = SchedulerLeaseAdminBase = JobAdminBase = (
+        admin.ModelAdmin
+    )
     TaskStateFormBase = forms.ModelForm
 
 
-def change_task_state_permission() -> str:
-    """``"django_housekeeping.change_taskstate"``: what pausing, resuming and overriding need."""
-    opts = TaskState._meta
-    return f"{opts.app_label}.{get_permission_codename('change', opts)}"
-
-
-def effective_schedule(task_name: str, admin_schedule: str = "") -> str:
-    """The schedule a task follows (admin override > settings > code), for a person to read."""
-    task = registry.as_mapping().get(task_name)
-    if task is None:
-        return "unknown task (not scheduled)"
-    return describe_effective_schedule(task, admin_schedule)
+def _actor(request: HttpRequest) -> control.Actor:
+    return control.person(request.user, TaskRun.Trigger.ADMIN)
 
 
 @admin.register(TaskRun)
 class TaskRunAdmin(TaskRunAdminBase):
     change_list_template = "admin/django_housekeeping/taskrun/change_list.html"
+    change_form_template = "admin/django_housekeeping/taskrun/change_form.html"
     list_display = [
         "task_name",
         "status",
@@ -98,6 +104,14 @@ class TaskRunAdmin(TaskRunAdminBase):
     )
     readonly_fields = fields
 
+    # Permissions: the control layer's, as on every face.
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return control.allowed(_actor(request), control.VIEW)
+
+    def has_view_permission(self, request: HttpRequest, obj: TaskRun | None = None) -> bool:
+        return control.allowed(_actor(request), control.VIEW)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -108,7 +122,10 @@ class TaskRunAdmin(TaskRunAdminBase):
         return False
 
     def has_run_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(RUN_PERMISSION)
+        return control.allowed(_actor(request), control.RUN)
+
+    def has_pause_permission(self, request: HttpRequest) -> bool:
+        return control.allowed(_actor(request), control.CHANGE)
 
     @admin.display(description=_("duration"), ordering="duration")
     def duration_display(self, run: TaskRun) -> str:
@@ -116,9 +133,7 @@ class TaskRunAdmin(TaskRunAdminBase):
 
     @admin.display(description=_("result"))
     def summary(self, run: TaskRun) -> str:
-        if run.error:
-            return run.error.strip().splitlines()[-1]
-        return summarize_result(run.result) if run.result is not None else "—"
+        return run_summary(run) or "—"
 
     @admin.display(description=_("progress"))
     def progress_display(self, run: TaskRun) -> str:
@@ -148,44 +163,55 @@ class TaskRunAdmin(TaskRunAdminBase):
     def error_display(self, run: TaskRun) -> str:
         return format_html("<pre>{}</pre>", run.error) if run.error else "—"
 
+    # Running: every run is dispatched (it never executes in the request); a real run of a task
+    # that deletes is first dry-run and confirmed, like Django's delete_selected.
+
     @admin.action(description=_("Run again now"), permissions=["run"])
-    def run_again(self, request: HttpRequest, queryset: QuerySet[TaskRun]) -> None:
-        self._rerun(request, queryset, dry_run=False)
+    def run_again(self, request: HttpRequest, queryset: QuerySet[TaskRun]) -> HttpResponse | None:
+        return self._start(request, self._task_names(queryset), dry_run=False)
 
     @admin.action(description=_("Dry run now"), permissions=["run"])
-    def dry_run_now(self, request: HttpRequest, queryset: QuerySet[TaskRun]) -> None:
-        self._rerun(request, queryset, dry_run=True)
+    def dry_run_now(self, request: HttpRequest, queryset: QuerySet[TaskRun]) -> HttpResponse | None:
+        return self._start(request, self._task_names(queryset), dry_run=True)
 
-    def _rerun(self, request: HttpRequest, queryset: QuerySet[TaskRun], *, dry_run: bool) -> None:
-        names = queryset.order_by("task_name").values_list("task_name", flat=True).distinct()
-        for name in list(names):
-            self._run_and_report(request, name, dry_run=dry_run)
+    @staticmethod
+    def _task_names(queryset: QuerySet[TaskRun]) -> list[str]:
+        return list(queryset.order_by("task_name").values_list("task_name", flat=True).distinct())
 
-    def _run_and_report(self, request: HttpRequest, name: str, *, dry_run: bool) -> None:
-        """Run a task for a person in the admin and tell them how it went, with a link."""
-        try:
-            run = run_task(name, dry_run=dry_run, trigger=TaskRun.Trigger.ADMIN, user=request.user)
-        except NotRegistered as exc:
-            messages.error(request, str(exc))
-            return
-        level = {
-            TaskRun.Status.FAILED: messages.ERROR,
-            TaskRun.Status.SKIPPED: messages.WARNING,
-        }.get(TaskRun.Status(run.status), messages.SUCCESS)
-        summary = run.error.strip().splitlines()[-1] if run.error else summarize_result(run.result)
-        messages.add_message(
+    def _start(
+        self, request: HttpRequest, names: list[str], *, dry_run: bool
+    ) -> HttpResponse | None:
+        """Dispatch runs of ``names``; a real run of a task that may delete is dry-run first and
+        the person is sent to the confirmation page. ``None``: back where they came from."""
+        actor = _actor(request)
+        previews: list[TaskRun] = []
+        for name in names:
+            preview = not dry_run and name in registry and registry.is_destructive(name)
+            try:
+                (dispatched,) = control.trigger(actor, [name], dry_run=dry_run or preview)
+            except control.ControlError as exc:
+                messages.error(request, exc.message)
+                continue
+            if preview:
+                previews.append(dispatched.run)
+            else:
+                self._report_started(request, dispatched.run)
+        if previews:
+            return HttpResponseRedirect(self._confirm_url(previews))
+        return None
+
+    def _report_started(self, request: HttpRequest, run: TaskRun) -> None:
+        messages.success(
             request,
-            level,
             # Starts with the link: the admin capitalizes a message's first letter, and a task's
             # name must be shown as it is spelled.
             format_html(
-                '<a href="{}">Run #{}</a> of {}{}: {} — {}',
+                '<a href="{}">Run #{}</a> of {}{} started: it runs outside this request; its '
+                "page shows its progress.",
                 self._change_url(run),
                 run.pk,
-                name,
-                " (dry run)" if dry_run else "",
-                run.get_status_display(),
-                summary,
+                run.task_name,
+                " (dry run)" if run.dry_run else "",
             ),
         )
 
@@ -195,6 +221,13 @@ class TaskRunAdmin(TaskRunAdminBase):
             args=[run.pk],
             current_app=self.admin_site.name,
         )
+
+    def _confirm_url(self, previews: list[TaskRun]) -> str:
+        url = reverse(
+            f"{self.admin_site.name}:django_housekeeping_confirm",
+            current_app=self.admin_site.name,
+        )
+        return f"{url}?runs={','.join(str(run.pk) for run in previews)}"
 
     def get_urls(self) -> list[URLPattern]:
         return [
@@ -209,16 +242,17 @@ class TaskRunAdmin(TaskRunAdminBase):
                 name="django_housekeeping_run",
             ),
             path(
+                "tasks/confirm/",
+                self.admin_site.admin_view(self.confirm_view),
+                name="django_housekeeping_confirm",
+            ),
+            path(
                 "tasks/pause/",
                 self.admin_site.admin_view(require_POST(self.pause_view)),
                 name="django_housekeeping_pause",
             ),
             *super().get_urls(),
         ]
-
-    def has_pause_permission(self, request: HttpRequest) -> bool:
-        """Pausing and resuming write a TaskState row: the change permission on TaskState."""
-        return request.user.has_perm(change_task_state_permission())
 
     def tasks_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
@@ -242,6 +276,7 @@ class TaskRunAdmin(TaskRunAdminBase):
                     ),
                     "options": to_json(task.options),
                     "paused": task.name in states and states[task.name].paused,
+                    "destructive": registry.is_destructive(task.name),
                     "last_run": latest.get(task.name),
                 }
                 for task in tasks
@@ -269,51 +304,82 @@ class TaskRunAdmin(TaskRunAdminBase):
         )
 
     def run_view(self, request: HttpRequest) -> HttpResponse:
+        """The tasks page's buttons: dispatch a (dry) run, or dry-run first and confirm."""
         if not self.has_run_permission(request):
             raise PermissionDenied
         name = request.POST.get("task", "")
-        self._run_and_report(request, name, dry_run=request.POST.get("dry_run") == "1")
-        return HttpResponseRedirect(self._tasks_url())
+        if name not in registry:
+            messages.error(request, control.UnknownTask([name], registry.names()).message)
+            return HttpResponseRedirect(self._tasks_url())
+        response = self._start(request, [name], dry_run=request.POST.get("dry_run") == "1")
+        return response or HttpResponseRedirect(self._tasks_url())
+
+    def confirm_view(self, request: HttpRequest) -> HttpResponse:
+        """What the dry runs found, and a button to run the tasks for real (``post=yes``)."""
+        if not self.has_run_permission(request):
+            raise PermissionDenied
+        request.current_app = self.admin_site.name
+        previews = self._previews(request.GET.get("runs") or request.POST.get("runs") or "")
+        if not previews:
+            messages.error(request, _("Nothing to confirm: those dry runs do not exist."))
+            return HttpResponseRedirect(self._tasks_url())
+        finished = all(run.is_finished for run in previews)
+        succeeded = all(run.status == TaskRun.Status.SUCCEEDED for run in previews)
+        if request.method == "POST" and request.POST.get("post") == "yes":
+            if not (finished and succeeded):
+                messages.error(request, _("Only a dry run that succeeded can be confirmed."))
+                return HttpResponseRedirect(self._confirm_url(previews))
+            for preview in previews:
+                try:
+                    (dispatched,) = control.trigger(_actor(request), [preview.task_name])
+                except control.ControlError as exc:
+                    messages.error(request, exc.message)
+                    continue
+                self._report_started(request, dispatched.run)
+            return HttpResponseRedirect(self._tasks_url())
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Are you sure?"),
+            "opts": self.opts,
+            "previews": [
+                {
+                    "run": run,
+                    "url": self._change_url(run),
+                    "summary": run_summary(run),
+                    "counts": sorted(deletion_counts(run.result).items()),
+                }
+                for run in previews
+            ],
+            "runs": ",".join(str(run.pk) for run in previews),
+            "finished": finished,
+            "succeeded": succeeded,
+            "refresh_seconds": CONFIRM_REFRESH_SECONDS,
+        }
+        return TemplateResponse(request, "admin/django_housekeeping/confirm_run.html", context)
+
+    @staticmethod
+    def _previews(text: str) -> list[TaskRun]:
+        """The dry runs named by ``"12,13"``: only finished or active dry runs, in that order."""
+        ids = [int(part) for part in text.split(",") if part.isascii() and part.isdigit()]
+        ids = [pk for pk in ids if pk <= MAX_PK][:MAX_CONFIRM_RUNS]
+        found = TaskRun.objects.filter(pk__in=ids, dry_run=True, parent__isnull=True).in_bulk()
+        return [found[pk] for pk in dict.fromkeys(ids) if pk in found]
 
     def pause_view(self, request: HttpRequest) -> HttpResponse:
-        """Pause (``paused=1``) or resume (``paused=0``) a task: its TaskState row says so."""
+        """Pause (``paused=1``) or resume (``paused=0``) a task, through the control layer."""
         if not self.has_pause_permission(request):
             raise PermissionDenied
-        name = request.POST.get("task", "")
-        pause = request.POST.get("paused") == "1"
-        if name not in registry.as_mapping():  # "all" is no task of its own: nothing to pause
-            messages.error(request, str(NotRegistered(name, registry.as_mapping())))
-        elif pause:
-            state, created = TaskState.objects.get_or_create(
-                task_name=name, defaults={"paused": True}
+        try:
+            change = control.set_state(
+                _actor(request),
+                request.POST.get("task", ""),
+                paused=request.POST.get("paused") == "1",
             )
-            if not created and state.paused:
-                messages.info(
-                    request, _("Nothing to do: %(task)s was already paused.") % {"task": name}
-                )
-            else:
-                if not created:
-                    state.paused = True
-                    state.save(update_fields=["paused", "updated_at"])
-                messages.success(
-                    request,
-                    _("Paused %(task)s. The scheduler picks this up within seconds.")
-                    % {"task": name},
-                )
+        except control.ControlError as exc:
+            messages.error(request, exc.message)
         else:
-            paused_state = TaskState.objects.filter(task_name=name, paused=True).first()
-            if paused_state is None:
-                messages.info(
-                    request, _("Nothing to do: %(task)s was not paused.") % {"task": name}
-                )
-            else:
-                paused_state.paused = False
-                paused_state.save(update_fields=["paused", "updated_at"])
-                messages.success(
-                    request,
-                    _("Resumed %(task)s. The scheduler picks this up within seconds.")
-                    % {"task": name},
-                )
+            level = messages.SUCCESS if change.changed else messages.INFO
+            messages.add_message(request, level, change.detail)
         return HttpResponseRedirect(self._tasks_url())
 
 
@@ -408,7 +474,40 @@ class TaskStateAdmin(TaskStateAdminBase):
 
     @admin.display(description=_("effective schedule"))
     def effective_schedule(self, state: TaskState) -> str:
-        return effective_schedule(state.task_name, state.schedule) if state.task_name else "—"
+        task = registry.as_mapping().get(state.task_name)
+        if task is None:
+            return "unknown task (not scheduled)" if state.task_name else "—"
+        return describe_effective_schedule(task, state.schedule)
+
+    # Permissions and writes: the control layer's, as on every face.
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: TaskState | None = None) -> bool:
+        actor = _actor(request)
+        return control.allowed(actor, control.VIEW) or control.allowed(actor, control.CHANGE)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return control.allowed(_actor(request), control.CHANGE)
+
+    def has_change_permission(self, request: HttpRequest, obj: TaskState | None = None) -> bool:
+        return control.allowed(_actor(request), control.CHANGE)
+
+    def has_delete_permission(self, request: HttpRequest, obj: TaskState | None = None) -> bool:
+        return control.allowed(_actor(request), control.CHANGE)
+
+    def save_model(
+        self, request: HttpRequest, obj: TaskState, form: forms.Form, change: bool
+    ) -> None:
+        """Saved by the control layer, which records who asked."""
+        schedule = obj.schedule if "schedule" in form.fields else None
+        control.set_state(_actor(request), obj.task_name, paused=obj.paused, schedule=schedule)
+        # The admin goes on with the saved row (its id, for the redirect and the log entry); an
+        # override that changes nothing is kept as a row, as the person asked for one.
+        saved, _created = TaskState.objects.get_or_create(task_name=obj.task_name)
+        obj.pk = saved.pk
+        obj.refresh_from_db()
 
     @admin.action(description=_("Pause the selected tasks"), permissions=["change"])
     def pause(self, request: HttpRequest, queryset: QuerySet[TaskState]) -> None:
@@ -421,10 +520,12 @@ class TaskStateAdmin(TaskStateAdminBase):
     def _set_paused(
         self, request: HttpRequest, queryset: QuerySet[TaskState], *, paused: bool
     ) -> None:
-        # updated_at is set by hand: update() skips auto_now, and the scheduler notices a change
-        # by the newest updated_at.
-        changed = queryset.exclude(paused=paused).update(paused=paused, updated_at=timezone.now())
-        unchanged = queryset.count() - changed
+        changes = [
+            control.set_state(_actor(request), name, paused=paused)
+            for name in queryset.values_list("task_name", flat=True)
+        ]
+        changed = sum(change.changed for change in changes)
+        unchanged = len(changes) - changed
         if paused:
             text = ngettext("Paused %(count)d task.", "Paused %(count)d tasks.", changed)
             already = ngettext(
@@ -476,6 +577,12 @@ class SchedulerLeaseAdmin(SchedulerLeaseAdminBase):
         "lease_age",
     )
 
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return control.allowed(_actor(request), control.VIEW)
+
+    def has_view_permission(self, request: HttpRequest, obj: SchedulerLease | None = None) -> bool:
+        return control.allowed(_actor(request), control.VIEW)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -499,3 +606,41 @@ class SchedulerLeaseAdmin(SchedulerLeaseAdminBase):
         """Time since the holder last renewed the lease."""
         heartbeat = lease.heartbeat_at or lease.acquired_at
         return format_age(timezone.now() - heartbeat) if heartbeat is not None else "—"
+
+
+# the job store -------------------------------------------------------------------------------
+
+for _model in (DjangoJob, DjangoJobExecution):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+
+
+@admin.register(DjangoJob)
+class JobStoreAdmin(JobAdminBase):
+    """django-apscheduler's job store, read-only: the scheduler's leader keeps it in line with the
+    tasks, so nothing here may run, add or delete a job behind its back (pause, resume and
+    reschedule tasks in *Task states*)."""
+
+    list_display = fields = readonly_fields = ("id", "next_run_time", "schedule")
+    ordering = ["id"]
+    actions = None
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return control.allowed(_actor(request), control.VIEW)
+
+    def has_view_permission(self, request: HttpRequest, obj: DjangoJob | None = None) -> bool:
+        return control.allowed(_actor(request), control.VIEW)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: DjangoJob | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: DjangoJob | None = None) -> bool:
+        return False
+
+    @admin.display(description=_("schedule"))
+    def schedule(self, job: DjangoJob) -> str:
+        task = registry.as_mapping().get(job.id)
+        return describe_effective_schedule(task) if task is not None else "unknown task"

@@ -11,6 +11,7 @@ Every check has a stable ID, documented in docs/checks.md:
 - ``django_housekeeping.E007`` ``EXECUTOR`` is "django_tasks" but no Tasks framework is installed.
 - ``django_housekeeping.E008`` a task's ``purge`` override is malformed.
 - ``django_housekeeping.E009`` purges archive rows, but ``PURGE_ARCHIVE_DIR`` is not set.
+- ``django_housekeeping.E010`` ``HEARTBEAT_TIMEOUT`` is not longer than ``HEARTBEAT_INTERVAL``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from django_housekeeping.conf import DEFAULTS, SETTING_NAME, TASK_OVERRIDE_KEYS
 from django_housekeeping.purge_options import purge_option_errors
 from django_housekeeping.registry import ALL, registry
 from django_housekeeping.schedules import InvalidSchedule, parse_schedule
+from django_housekeeping.throttle import parse_rate
 
 EXECUTORS = ("thread", "django_tasks")
 
@@ -70,6 +72,9 @@ def _check_values(user_settings: Mapping[str, Any]) -> list[CheckMessage]:
         ("DEFAULT_TIMEOUT", positive, "a positive number of seconds"),
         ("LEASE_TTL", positive, "a positive number of seconds"),
         ("MISFIRE_GRACE", positive, "a positive number of seconds"),
+        ("HEARTBEAT_INTERVAL", positive, "a positive number of seconds"),
+        ("HEARTBEAT_TIMEOUT", positive, "a positive number of seconds"),
+        ("MAX_WAIT", positive, "a positive number of seconds"),
         (
             "API_PERMISSION_CLASSES",
             lambda value: (
@@ -79,8 +84,8 @@ def _check_values(user_settings: Mapping[str, Any]) -> list[CheckMessage]:
         ),
         (
             "TRIGGER_THROTTLE_RATE",
-            lambda value: value is None or (isinstance(value, str) and "/" in value),
-            'a DRF throttle rate such as "30/minute", or None',
+            lambda value: value is None or parse_rate(value) is not None,
+            'a rate such as "30/minute" (per second, minute, hour or day), or None',
         ),
         (
             "PURGE_BATCH_SIZE",
@@ -143,6 +148,26 @@ def _check_task_override(name: Any, override: Any) -> list[CheckMessage]:
             for problem in purge_option_errors(override["purge"])
         )
     return errors
+
+
+@register()
+def check_heartbeats(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """A run beats every HEARTBEAT_INTERVAL seconds: a shorter timeout would interrupt live runs."""
+    user_settings = getattr(settings, SETTING_NAME, {})
+    if not isinstance(user_settings, Mapping):
+        return []
+    interval = user_settings.get("HEARTBEAT_INTERVAL", DEFAULTS["HEARTBEAT_INTERVAL"])
+    timeout = user_settings.get("HEARTBEAT_TIMEOUT", DEFAULTS["HEARTBEAT_TIMEOUT"])
+    if not (positive(interval) and positive(timeout)) or timeout > interval:
+        return []  # E005 reports a value that is no positive number
+    return [
+        _error(
+            10,
+            f"{SETTING_NAME}['HEARTBEAT_TIMEOUT'] ({timeout!r} s) must be longer than "
+            f"HEARTBEAT_INTERVAL ({interval!r} s): live runs would be marked interrupted.",
+            hint="Make the timeout several intervals long (the defaults are 60 and 10).",
+        )
+    ]
 
 
 @register()

@@ -27,16 +27,24 @@ DEFAULTS: dict[str, Any] = {
     "TASKS": {},
     # Runs older than this many days are pruned from the history.
     "HISTORY_DAYS": 90,
-    # Seconds a run may take before another run of the same task may start beside it, for tasks
-    # that declare no ``timeout`` of their own.
+    # No effect since 0.2 (runs are judged alive by their heartbeats); accepted for compatibility.
     "DEFAULT_TIMEOUT": 3600,
+    # Seconds between two heartbeats of a run; a run whose last heartbeat is older than
+    # HEARTBEAT_TIMEOUT seconds belongs to a dead process and is marked "interrupted".
+    "HEARTBEAT_INTERVAL": 10,
+    "HEARTBEAT_TIMEOUT": 60,
     # Seconds without renewal after which the scheduler lease expires and a standby takes over.
     "LEASE_TTL": 30,
     # Seconds after its slot a scheduled run may still start, for tasks that declare none.
     "MISFIRE_GRACE": 600,
-    # DRF permission classes of the API (dotted paths), and the trigger endpoint's throttle rate.
-    "API_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    # DRF permission classes of the API (dotted paths); the housekeeping permissions are checked
+    # whatever they say.
+    "API_PERMISSION_CLASSES": ["django_housekeeping.api.permissions.HousekeepingPermission"],
+    # Runs one person may start per period, on every face together (admin, dashboard, API),
+    # counted in the database; None turns the throttle off.
     "TRIGGER_THROTTLE_RATE": "30/minute",
+    # The longest a request waits for its runs (the API's ?wait=): under common worker timeouts.
+    "MAX_WAIT": 20,
     # Rows of the purged queryset's model per purge batch (and per transaction); None: adaptive
     # batches of about 50,000 rows with their cascades (10,000 when delete signals have receivers).
     "PURGE_BATCH_SIZE": None,

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -15,11 +16,13 @@ class TaskRun(models.Model):
     """One execution of a housekeeping task: who started it, what it did, how it ended."""
 
     class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
         RUNNING = "running", _("running")
         SUCCEEDED = "succeeded", _("succeeded")
         FAILED = "failed", _("failed")
         SKIPPED = "skipped", _("skipped")
         MISSED = "missed", _("missed")
+        INTERRUPTED = "interrupted", _("interrupted")
 
     class Trigger(models.TextChoices):
         SCHEDULE = "schedule", _("schedule")
@@ -67,6 +70,12 @@ class TaskRun(models.Model):
     error = models.TextField(_("error"), blank=True)
     host = models.CharField(_("host"), max_length=255, blank=True)
     pid = models.PositiveIntegerField(_("pid"), null=True, blank=True)
+    # The claim of "the active run of this task": the task's name while the run is queued or
+    # running, NULL once it has ended. Unique (NULLs are distinct on every database), so the
+    # database lets one run of a task be active at a time, whichever process inserts it.
+    active_task = models.CharField(
+        _("active task"), max_length=200, null=True, blank=True, unique=True, editable=False
+    )
 
     class Meta:
         verbose_name = _("task run")
@@ -86,24 +95,25 @@ class TaskRun(models.Model):
     def __str__(self) -> str:
         return f"{self.task_name} #{self.pk} ({self.status})"
 
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+
     @property
     def is_finished(self) -> bool:
-        return self.status != self.Status.RUNNING
+        return self.status not in self.ACTIVE_STATUSES
 
     @property
     def duration_seconds(self) -> float | None:
         return self.duration.total_seconds() if self.duration is not None else None
 
     def finish(self, status: str, *, result: Any = None, error: str = "") -> None:
-        """Record the outcome and save it."""
-        from django.utils import timezone
-
+        """Record the outcome, release the task's active-run claim, and save it."""
         self.status = status
         self.result = result
         self.error = error
         self.finished_at = timezone.now()
         self.duration = max(self.finished_at - self.started_at, timedelta(0))
         self.heartbeat_at = self.finished_at
+        self.active_task = None
         self.save(
             update_fields=[
                 "status",
@@ -112,6 +122,7 @@ class TaskRun(models.Model):
                 "finished_at",
                 "duration",
                 "heartbeat_at",
+                "active_task",
             ]
         )
 
@@ -152,6 +163,15 @@ class TaskState(models.Model):
         help_text=_("A 5-field cron expression replacing the task's schedule; empty keeps it."),
     )
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("updated by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
 
     class Meta:
         verbose_name = _("task state")
@@ -175,3 +195,19 @@ class TaskState(models.Model):
                 parse_schedule(self.schedule)
             except InvalidSchedule as exc:
                 raise ValidationError({"schedule": str(exc)}) from exc
+
+
+class TriggerWindow(models.Model):
+    """The trigger throttle's counter for one person and one time window, shared by every
+    process (see :mod:`django_housekeeping.throttle`)."""
+
+    key = models.CharField(_("key"), max_length=150, unique=True)
+    window_start = models.DateTimeField(_("window start"))
+    count = models.PositiveIntegerField(_("triggers"), default=0)
+
+    class Meta:
+        verbose_name = _("trigger window")
+        verbose_name_plural = _("trigger windows")
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count} since {self.window_start}"

@@ -20,7 +20,7 @@ from django_housekeeping.reporting import (
     describe_effective_schedule,
     last_runs,
     run_as_dict,
-    summarize_result,
+    run_summary,
 )
 
 DEFAULT_STATISTICS_TASK = "stats"
@@ -59,15 +59,6 @@ def run_detail_payload(run: TaskRun, run_url: RunUrl | None = None) -> dict[str,
     return data
 
 
-def run_summary(run: TaskRun) -> str:
-    """One line: the last line of the error, what was (or would be) deleted, or the result."""
-    if run.error:
-        return run.error.strip().splitlines()[-1]
-    if run.result is None:
-        return "running…" if run.status == TaskRun.Status.RUNNING else ""
-    return summarize_result(run.result)
-
-
 def find_run(pk: object) -> TaskRun | None:
     """The run with primary key ``pk`` (given as text from a URL), or ``None``."""
     text = str(pk)
@@ -104,6 +95,7 @@ def tasks_payload(run_url: RunUrl | None = None) -> list[dict[str, Any]]:
                 "options": task.options,
                 "tags": list(task.tags),
                 "timeout": task.timeout,
+                "destructive": registry.is_destructive(task.name),
                 "last_run": run_payload(last, run_url) if last is not None else None,
             }
         )

@@ -61,6 +61,7 @@ class HousekeepingTask:
     declared_misfire_grace: float | None = None
     declared_coalesce: bool = True
     declared_purge: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    destructive: bool = True
 
     @property
     def is_group(self) -> bool:
@@ -158,6 +159,21 @@ class TaskRegistry:
         except KeyError:
             raise NotRegistered(name, self.names()) from None
 
+    def is_destructive(self, name: str) -> bool:
+        """Whether running the task may delete anything: a task unless it declares
+        ``destructive=False``, a group if any of its members is."""
+        return self._destructive(self.get(name), set())
+
+    def _destructive(self, task: HousekeepingTask, seen: set[str]) -> bool:
+        if not task.is_group:
+            return task.destructive
+        seen.add(task.name)
+        return any(
+            self._destructive(self.get(member), seen)
+            for member in task.members
+            if member in self and member not in seen
+        )
+
     def names(self) -> list[str]:
         """Every name ``get`` accepts, ``"all"`` included."""
         return sorted([*self._registry, ALL])
@@ -242,6 +258,7 @@ def housekeeping_task(
     misfire_grace: float | None = None,
     coalesce: bool = True,
     purge: Mapping[str, Any] | None = None,
+    destructive: bool = True,
 ) -> Callable[[TaskFunc], TaskFunc]: ...
 
 
@@ -259,12 +276,15 @@ def housekeeping_task(
     misfire_grace: float | None = None,
     coalesce: bool = True,
     purge: Mapping[str, Any] | None = None,
+    destructive: bool = True,
 ) -> TaskFunc | Callable[[TaskFunc], TaskFunc]:
     """Register a function as a housekeeping task; the function is returned unchanged.
 
     Works bare (``@housekeeping_task``) and with arguments. The function takes no argument or one
     :class:`~django_housekeeping.context.TaskContext`. ``purge`` holds the options ``ctx.purge``
     uses (``batch_size``, ``max_rows``, ``max_fraction``, ``max_seconds``, ``archive``).
+    ``destructive=False`` declares a read-only task (statistics, say): the admin runs it without
+    asking for a confirmation first.
     """
     purge_errors = purge_option_errors(purge if purge is not None else {})
     if purge_errors:
@@ -288,6 +308,7 @@ def housekeeping_task(
                 declared_misfire_grace=misfire_grace,
                 declared_coalesce=coalesce,
                 declared_purge=MappingProxyType(dict(purge or {})),
+                destructive=bool(destructive),
             )
         )
         return function

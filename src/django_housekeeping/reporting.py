@@ -136,5 +136,51 @@ def _is_count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+def run_summary(run: TaskRun) -> str:
+    """One line for a person, the same on every face: the error's type and message for a failed or
+    interrupted run, what was (or would be) deleted, the reason a run did not run, the result."""
+    if run.error:
+        return error_summary(run.error)
+    if run.result is None:
+        if run.status == TaskRun.Status.QUEUED:
+            return "queued…"
+        return "running…" if run.status == TaskRun.Status.RUNNING else ""
+    return summarize_result(run.result)
+
+
+def error_summary(error: str) -> str:
+    """The exception's type and the first line of its message, out of a stored traceback (the
+    last one of a chain); a text that is no traceback (an interruption): its first line."""
+    lines = error.strip().splitlines()
+    if not lines:
+        return ""
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call")]
+    if not starts:
+        return lines[0]
+    # The frames of a traceback are indented; the exception follows them, unindented.
+    for line in lines[starts[-1] + 1 :]:
+        if line.strip() and not line[0].isspace():
+            return line
+    return lines[-1]
+
+
+def deletion_counts(result: Any) -> dict[str, int]:
+    """Rows deleted (or, in a dry run, to be deleted) per model, in a purge's result or in the
+    results of a group's members."""
+    counts: dict[str, int] = {}
+    if not isinstance(result, dict):
+        return counts
+    if isinstance(result.get("deleted"), dict):
+        for label, count in result["deleted"].items():
+            if _is_count(count):
+                counts[str(label)] = counts.get(str(label), 0) + count
+    if isinstance(result.get("tasks"), dict):
+        for member in result["tasks"].values():
+            if isinstance(member, dict):
+                for label, count in deletion_counts(member.get("result")).items():
+                    counts[label] = counts.get(label, 0) + count
+    return counts
+
+
 def to_json(value: Any, *, indent: int | None = None) -> str:
     return json.dumps(value, cls=DjangoJSONEncoder, indent=indent, sort_keys=indent is not None)

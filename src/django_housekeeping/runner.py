@@ -4,10 +4,17 @@ The scheduler, the command line, the admin, the API and the dashboard all run ta
 module. :func:`run_task` records a :class:`~django_housekeeping.models.TaskRun`, executes the task
 (or the members of a group), stores the JSON result or the traceback, and sends the public signals.
 
-:func:`start_runs` is how a web request starts runs without waiting for them: it records each run
-first (so the caller knows its id at once), then a background thread executes it through the very
-same code as :func:`run_task`. A task that is already running is refused with
-:class:`AlreadyRunning` instead of being recorded as skipped.
+:func:`start_runs` is how a person's request starts runs without executing them in the request: it
+records each run ``queued`` first (so the caller knows its id at once), then a background thread
+executes it through the very same code as :func:`run_task`.
+
+One run of a task at a time, across every process: a run claims "the active run of its task" when
+its row is inserted (the unique ``active_task`` column, set while the run is queued or running)
+and releases it in the statement that records its outcome. A run whose process died keeps the
+claim until its heartbeat is older than ``HEARTBEAT_TIMEOUT``; then it is marked ``interrupted``
+(:mod:`django_housekeeping.heartbeats`) and the claim is free. The loser of a claim is refused
+with :class:`AlreadyRunning` (:func:`start_runs`, or ``run_task(..., if_running="raise")``) or
+recorded ``skipped`` with the reason (the scheduler's slots, a group's members).
 """
 
 from __future__ import annotations
@@ -21,18 +28,18 @@ import traceback
 from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from time import monotonic
-from typing import Any
+from typing import Any, Literal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
-from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.context import TaskContext
+from django_housekeeping.heartbeats import beating, is_stale, mark_interrupted
 from django_housekeeping.models import TaskRun
 from django_housekeeping.reconnect import drop_broken_connection
 from django_housekeeping.registry import HousekeepingTask, registry
@@ -48,15 +55,18 @@ class SlotAlreadyClaimed(IntegrityError):
 
 
 class AlreadyRunning(Exception):
-    """:func:`start_runs` was asked for a task that is still running (and not stale)."""
+    """A run of the task is already queued or running (and its process is alive)."""
 
     def __init__(self, task_name: str, running: TaskRun) -> None:
         self.task_name = task_name
         self.running = running
         super().__init__(
-            f"{task_name} is already running (run #{running.pk}, started "
+            f"{task_name} is already {running.status} (run #{running.pk}, started "
             f"{running.started_at.isoformat()})"
         )
+
+
+IfRunning = Literal["skip", "raise"]
 
 
 @dataclass(frozen=True)
@@ -86,7 +96,6 @@ class DispatchedRun:
 # Threads started by start_runs() in this process and not finished yet.
 _dispatched: set[threading.Thread] = set()
 _dispatched_lock = threading.Lock()
-_dispatch_lock = threading.Lock()
 
 
 def run_task(
@@ -96,11 +105,14 @@ def run_task(
     trigger: str = TaskRun.Trigger.MANUAL,
     user: AbstractBaseUser | AnonymousUser | None = None,
     slot: datetime | None = None,
+    if_running: IfRunning = "skip",
 ) -> TaskRun:
-    """Run the task called ``name`` (a task, a group or ``"all"``) and return its TaskRun.
+    """Run the task called ``name`` (a task, a group or ``"all"``) here and return its TaskRun.
 
     Raises :class:`~django_housekeeping.registry.NotRegistered` for an unknown name. Whatever the
     task raises is recorded on the returned run (status ``failed``, full traceback), never lost.
+    While another run of the task is active, the run is recorded ``skipped`` with the reason, or
+    with ``if_running="raise"`` refused with :class:`AlreadyRunning` and not recorded.
     """
     task = registry.get(name)
     if trigger not in TaskRun.Trigger.values:
@@ -114,6 +126,7 @@ def run_task(
         now=slot,
         parent=None,
         ancestors=(),
+        if_running=if_running,
     )
 
 
@@ -126,10 +139,10 @@ def start_runs(
 ) -> list[DispatchedRun]:
     """Record a run of each named task and execute them in background threads.
 
-    Returns at once with the recorded runs (status ``running``), in the order of ``names``
+    Returns at once with the recorded runs (status ``queued``), in the order of ``names``
     (duplicates dropped). All or nothing: an unknown name raises
-    :class:`~django_housekeeping.registry.NotRegistered` and a task that is still running raises
-    :class:`AlreadyRunning`, before any run is recorded. Each run is executed like one of
+    :class:`~django_housekeeping.registry.NotRegistered` and a task that already has an active
+    run raises :class:`AlreadyRunning`, and no run is recorded. Each run is executed like one of
     :func:`run_task` (the same signals, history and error handling); its thread starts when the
     caller's transaction commits (at once in autocommit) and closes its database connections
     when it ends.
@@ -142,23 +155,25 @@ def start_runs(
     owner = user if isinstance(user, AbstractBaseUser) else None
     using = router.db_for_write(TaskRun)
     dispatched = []
-    # The lock makes "is it running?" and "record my run" one step for the threads of this
-    # process (two clicks on one button); other processes rely on the runner's own check. The
-    # transaction records all the runs or none.
-    with _dispatch_lock, transaction.atomic(using=using):
-        now = timezone.now()
-        for task in tasks:
-            running = _running_run(task, now)
-            if running is not None:
-                raise AlreadyRunning(task.name, running)
+    # Each insert claims its task's active run (one statement, whatever other process tries the
+    # same); the transaction records all the runs or none.
+    with transaction.atomic(using=using):
         for task in tasks:
             run = _new_run(
-                task, dry_run=dry_run, trigger=trigger, user=owner, slot=None, parent=None
+                task,
+                dry_run=dry_run,
+                trigger=trigger,
+                user=owner,
+                slot=None,
+                parent=None,
+                status=Status.QUEUED,
             )
-            _insert(run)
+            holder = _claim(run)
+            if holder is not None:
+                raise AlreadyRunning(task.name, holder)
             thread = threading.Thread(
                 target=_run_in_thread,
-                args=(task, run, owner),
+                args=(task, run.pk, owner),
                 name=f"housekeeping-run-{run.pk}",
                 daemon=True,
             )
@@ -196,15 +211,39 @@ def wait_for_dispatched_runs(timeout: float | None = None) -> bool:
                 _dispatched.discard(thread)
 
 
-def _run_in_thread(task: HousekeepingTask, run: TaskRun, user: AbstractBaseUser | None) -> None:
+def _run_in_thread(task: HousekeepingTask, run_id: int, user: AbstractBaseUser | None) -> None:
     try:
-        _perform(task, run, user=user, now=run.started_at, ancestors=())
+        # The thread's own instance: the caller keeps the one start_runs returned.
+        run = TaskRun.objects.get(pk=run_id)
+        if _start_queued(run):
+            _perform(task, run, user=user, now=run.started_at, ancestors=())
     except BaseException:  # recorded on the run by _perform; a thread has nobody to raise to
-        logger.exception("Run #%s of %s was interrupted", run.pk, task.name)
+        logger.exception("Run #%s of %s was interrupted", run_id, task.name)
     finally:
         connections.close_all()
         with _dispatched_lock:
             _dispatched.discard(threading.current_thread())
+
+
+def _start_queued(run: TaskRun) -> bool:
+    """Move a queued run to ``running`` in this process; ``False`` if it is no longer queued
+    (marked interrupted meanwhile, say): then it is not executed."""
+    now = timezone.now()
+    host, pid = socket.gethostname()[:255], os.getpid()
+    started = TaskRun.objects.filter(pk=run.pk, status=Status.QUEUED).update(
+        status=Status.RUNNING, started_at=now, heartbeat_at=now, host=host, pid=pid
+    )
+    if not started:
+        logger.warning("Run #%s of %s is no longer queued; not running it", run.pk, run.task_name)
+        return False
+    run.status, run.started_at, run.heartbeat_at, run.host, run.pid = (
+        Status.RUNNING,
+        now,
+        now,
+        host,
+        pid,
+    )
+    return True
 
 
 def _execute(
@@ -217,23 +256,26 @@ def _execute(
     now: datetime | None,
     parent: TaskRun | None,
     ancestors: tuple[str, ...],
+    if_running: IfRunning = "skip",
 ) -> TaskRun:
     run = _new_run(task, dry_run=dry_run, trigger=trigger, user=user, slot=slot, parent=parent)
-    running = _running_run(task, run.started_at)
-    if running is not None:
-        run.status = Status.SKIPPED
-        _insert(run)
-        _save_outcome(
-            task,
-            run,
-            Status.SKIPPED,
-            result={"reason": "already running", "running_run_id": running.pk},
-        )
-        logger.info("Skipped %s: run #%s is still running", task.name, running.pk)
-        task_finished.send(sender=task, run=run)
-        return run
+    holder = _claim(run)
+    if holder is None:
+        return _perform(task, run, user=user, now=now or run.started_at, ancestors=ancestors)
+    if if_running == "raise":
+        raise AlreadyRunning(task.name, holder)
+    # Recorded (for a scheduled run, this claims its slot) with no claim of the active run.
+    run.status, run.active_task = Status.SKIPPED, None
     _insert(run)
-    return _perform(task, run, user=user, now=now or run.started_at, ancestors=ancestors)
+    _save_outcome(
+        task,
+        run,
+        Status.SKIPPED,
+        result={"reason": f"already {holder.status}", "running_run_id": holder.pk},
+    )
+    logger.info("Skipped %s: run #%s is still %s", task.name, holder.pk, holder.status)
+    task_finished.send(sender=task, run=run)
+    return run
 
 
 def _new_run(
@@ -244,6 +286,7 @@ def _new_run(
     user: AbstractBaseUser | None,
     slot: datetime | None,
     parent: TaskRun | None,
+    status: str = Status.RUNNING,
 ) -> TaskRun:
     started_at = timezone.now()
     return TaskRun(
@@ -253,11 +296,38 @@ def _new_run(
         triggered_by=user,  # type: ignore[misc]  # AUTH_USER_MODEL may be any user model
         parent=parent,
         dry_run=dry_run,
+        status=status,
         started_at=started_at,
         heartbeat_at=started_at,
         host=socket.gethostname()[:255],
         pid=os.getpid(),
+        active_task=task.name,
     )
+
+
+def _claim(run: TaskRun) -> TaskRun | None:
+    """Insert ``run``, claiming its task's active run (and its slot, if it has one).
+
+    Returns ``None`` when the run is recorded, or the run that holds the claim. A holder whose
+    heartbeat stopped is marked ``interrupted`` first, and the claim taken over. A slot that
+    another process recorded first raises :class:`SlotAlreadyClaimed`.
+    """
+    for _attempt in range(3):
+        try:
+            _insert(run)
+            return None
+        except SlotAlreadyClaimed:
+            raise
+        except IntegrityError as exc:
+            error = exc
+        holder = TaskRun.objects.filter(active_task=run.task_name).first()
+        if holder is None:
+            continue  # it ended between our insert and this read: try again
+        if is_stale(holder):
+            mark_interrupted(run_id=holder.pk)
+            continue
+        return holder
+    raise error
 
 
 def _perform(
@@ -274,32 +344,35 @@ def _perform(
     )
 
     exception: BaseException | None = None
-    try:
-        # Inside the try: a receiver that raises fails this run instead of leaving it "running".
-        task_started.send(sender=task, run=run)
-        if task.is_group:
-            result, status = _run_members(
-                task, run, user=user, now=now, ancestors=(*ancestors, task.name)
-            )
-        else:
-            with _savepoint_if_in_transaction():
-                result = _call(task, run, now=now)
-            status = Status.SUCCEEDED
-        _check_json(result)
-        error = ""
-    except BaseException as exc:
-        exception = exc
-        result, status, error = None, Status.FAILED, traceback.format_exc()
-    _save_outcome(task, run, status, result=result, error=error)
+    with beating(run):
+        try:
+            # Inside the try: a receiver that raises fails this run instead of leaving it
+            # "running".
+            task_started.send(sender=task, run=run)
+            if task.is_group:
+                result, status = _run_members(
+                    task, run, user=user, now=now, ancestors=(*ancestors, task.name)
+                )
+            else:
+                with _savepoint_if_in_transaction():
+                    result = _call(task, run, now=now)
+                status = Status.SUCCEEDED
+            _check_json(result)
+            error = ""
+        except BaseException as exc:
+            exception = exc
+            result, status, error = None, Status.FAILED, traceback.format_exc()
+        _save_outcome(task, run, status, result=result, error=error)
 
     if status == Status.FAILED:
+        if exception is not None:
+            reason = "".join(traceback.format_exception_only(exception)).strip().splitlines()[0]
+        else:
+            reason = f"failed members: {', '.join((result or {})['failed'])}"
         logger.error(
-            "Failed %s (run #%s)%s",
-            task.name,
-            run.pk,
-            f"\n{error}" if error else f": failed members: {', '.join((result or {})['failed'])}",
+            "Failed %s (run #%s): %s%s", task.name, run.pk, reason, f"\n{error}" * bool(error)
         )
-        task_failed.send(sender=task, run=run, exception=exception)
+        task_failed.send(sender=task, run=run, exception=exception, reason=reason)
     else:
         logger.info("Finished %s (run #%s): %s", task.name, run.pk, status)
     task_finished.send(sender=task, run=run)
@@ -330,7 +403,7 @@ def _save_outcome(
 
 
 def _insert(run: TaskRun) -> None:
-    """Insert the run's row: for a scheduled run, this claims its slot.
+    """Insert the run's row: this claims its task's active run and, for a scheduled run, its slot.
 
     A slot another process claimed first raises :class:`SlotAlreadyClaimed` (an
     ``IntegrityError``); the savepoint keeps a caller's open transaction usable after it.
@@ -339,9 +412,15 @@ def _insert(run: TaskRun) -> None:
         with _savepoint_if_in_transaction():
             run.save(force_insert=True)
     except IntegrityError as exc:
-        if run.slot is None:
-            raise
-        raise SlotAlreadyClaimed(f"slot {run.slot} of {run.task_name} is already claimed") from exc
+        run.pk = None
+        if (
+            run.slot is not None
+            and TaskRun.objects.filter(task_name=run.task_name, slot=run.slot).exists()
+        ):
+            raise SlotAlreadyClaimed(
+                f"slot {run.slot} of {run.task_name} is already claimed"
+            ) from exc
+        raise
 
 
 def _savepoint_if_in_transaction() -> AbstractContextManager[Any]:
@@ -403,20 +482,6 @@ def _run_members(
         if member_run.status == Status.FAILED:
             failed.append(member_name)
     return {"tasks": outcomes, "failed": failed}, Status.FAILED if failed else Status.SUCCEEDED
-
-
-def _running_run(task: HousekeepingTask, now: datetime) -> TaskRun | None:
-    """Another run of ``task`` that is still running and not stale, if any."""
-    timeout = task.timeout or housekeeping_settings.DEFAULT_TIMEOUT
-    return (
-        TaskRun.objects.filter(
-            task_name=task.name,
-            status=Status.RUNNING,
-            heartbeat_at__gte=now - timedelta(seconds=timeout),
-        )
-        .order_by("-started_at")
-        .first()
-    )
 
 
 def _check_json(result: Any) -> None:

@@ -4,7 +4,8 @@ Every process that runs a :class:`SchedulerService` (the ``housekeeping schedule
 serving process through autostart) ticks once a second: it renews or tries to take the lease. The
 leader runs APScheduler on django-apscheduler's ``DjangoJobStore`` and keeps the stored jobs in
 line with the registry, the settings and the admin's pause/schedule overrides (:class:`TaskState`);
-the others stand by. Losing the lease stops APScheduler at once.
+the others stand by. Losing the lease stops APScheduler at once. The leader also marks runs whose
+process died ``interrupted`` (their heartbeat stopped) and prunes the run history.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from django.utils import timezone
 
 from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.executors import SlotExecutor, record_unrun_slots
+from django_housekeeping.heartbeats import mark_interrupted
 from django_housekeeping.history import prune_history
 from django_housekeeping.lease import Lease
 from django_housekeeping.models import TaskRun, TaskState
@@ -180,6 +182,9 @@ class SchedulerService:
             elif leader:
                 self._sync_if_changed()
             if leader:
+                # Runs whose process died (their heartbeat stopped) are marked interrupted, which
+                # frees their tasks for the next slot.
+                mark_interrupted()
                 self._prune_if_due()
         except DatabaseError as exc:
             logger.warning("Scheduler tick failed (%s); retrying", exc)

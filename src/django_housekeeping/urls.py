@@ -3,7 +3,7 @@
 Mount them with ``path("scheduler-admin/", include("django_housekeeping.urls"))``.
 """
 
-from django.urls import path
+from django.urls import path, re_path
 
 from django_housekeeping import views
 
@@ -13,5 +13,7 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("data/", views.data, name="data"),
     path("trigger/", views.trigger, name="trigger"),
-    path("runs/<int:pk>/", views.run, name="run"),
+    path("runs/<str:pk>/", views.run, name="run"),
+    # Anything else under the dashboard's prefix: a JSON 404, not the project's HTML page.
+    re_path(r"^", views.not_found),
 ]

@@ -1,26 +1,29 @@
 """The staff dashboard: one page, and the JSON it refreshes itself from.
 
-Plain Django (no REST framework needed): session authentication, CSRF on the one POST, staff
-only. Seeing the page needs ``is_staff``; running tasks from it also needs the
-``django_housekeeping.run_task`` permission, as in the admin.
+Plain Django (no REST framework needed): session authentication, CSRF on the one POST. Who may
+see it and run tasks from it is the control layer's decision, as on every face
+(``django_housekeeping.view_taskrun`` to see, ``django_housekeeping.run_task`` to run). Every URL
+under it but the page itself answers in JSON, errors included.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.contrib.admin.views.decorators import staff_member_required
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
 
+from django_housekeeping import control
+from django_housekeeping.bodies import BodyError, read_json_body
 from django_housekeeping.models import TaskRun
 from django_housekeeping.payloads import (
     DEFAULT_STATISTICS_DAYS,
@@ -32,11 +35,9 @@ from django_housekeeping.payloads import (
     statistics_payload,
     tasks_payload,
 )
-from django_housekeeping.registry import NotRegistered, registry
-from django_housekeeping.runner import AlreadyRunning, start_runs
+from django_housekeeping.registry import NotRegistered
 from django_housekeeping.status import scheduler_status
 
-RUN_PERMISSION = "django_housekeeping.run_task"
 REFRESH_SECONDS = 30
 RECENT_RUNS = 20
 DAY_CHOICES = (7, 30, 90)
@@ -48,19 +49,44 @@ def _json(data: Any, status: int = 200) -> JsonResponse:
     return JsonResponse(data, status=status, encoder=DjangoJSONEncoder, safe=False)
 
 
-def staff_json(view: View) -> View:
-    """For the JSON endpoints: 403 with a message (not a redirect) for anyone but staff."""
+def _actor(request: HttpRequest) -> control.Actor:
+    return control.person(request.user, TaskRun.Trigger.DASHBOARD)
 
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user = request.user
-        if not user.is_authenticated:
-            return _json({"detail": "Log in again: your session has ended."}, status=403)
-        if not (user.is_active and user.is_staff):
-            return _json({"detail": "The dashboard is for staff only."}, status=403)
-        return view(request, *args, **kwargs)
 
-    return wrapper
+def json_view(*methods: str, action: str = control.VIEW) -> Callable[[View], View]:
+    """For the JSON endpoints: the allowed methods (405 otherwise) and the control layer's
+    permission check, every refusal as JSON with its status."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method not in methods:
+                response = _json(
+                    {"detail": f"Method {request.method} is not allowed here."}, status=405
+                )
+                response["Allow"] = ", ".join(methods)
+                return response
+            try:
+                control.require(_actor(request), action)
+                return view(request, *args, **kwargs)
+            except control.ControlError as exc:
+                return _control_error(request, exc)
+
+        return wrapper
+
+    return decorator
+
+
+def _control_error(request: HttpRequest, exc: control.ControlError) -> JsonResponse:
+    if isinstance(exc, control.NotAuthenticated):
+        return _json({"detail": "Log in again: your session has ended."}, status=401)
+    data: dict[str, Any] = {"detail": exc.message}
+    if isinstance(exc, control.Conflict):
+        data["running_run"] = run_payload(exc.running, _run_url(request))
+    response = _json(data, status=exc.status)
+    if isinstance(exc, control.Throttled):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _run_url(request: HttpRequest) -> Callable[[int], str]:
@@ -108,9 +134,14 @@ def _admin_run_url() -> str | None:
         return None
 
 
-@staff_member_required
-@require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
+    if request.method not in ("GET", "HEAD"):
+        return _json({"detail": f"Method {request.method} is not allowed here."}, status=405)
+    actor = _actor(request)
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path(), _login_url())
+    if not control.allowed(actor, control.VIEW):
+        raise PermissionDenied(control.denial_message(control.VIEW))
     namespace = request.resolver_match.namespace if request.resolver_match else ""
     prefix = f"{namespace}:" if namespace else ""
     task, days = _statistics_query(request)
@@ -121,7 +152,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "run": reverse(f"{prefix}run", args=[0]),
             "adminRun": _admin_run_url(),
         },
-        "canRun": request.user.has_perm(RUN_PERMISSION),
+        "canRun": control.allowed(actor, control.RUN),
         "statisticsTask": task,
         "days": days,
         "dayChoices": DAY_CHOICES,
@@ -135,54 +166,41 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "django_housekeeping/dashboard.html", context)
 
 
-@staff_json
-@require_GET
+def _login_url() -> str:
+    try:
+        return reverse("admin:login")
+    except NoReverseMatch:
+        return str(settings.LOGIN_URL)
+
+
+@json_view("GET", "HEAD")
 def data(request: HttpRequest) -> HttpResponse:
     return _json(dashboard_data(request))
 
 
-@staff_json
-@require_GET
-def run(request: HttpRequest, pk: int) -> HttpResponse:
+@json_view("GET", "HEAD")
+def run(request: HttpRequest, pk: str) -> HttpResponse:
     found = find_run(pk)
     if found is None:
-        return _json({"detail": f"No run has the id {pk}."}, status=404)
+        return _json({"detail": f"No run has the id {pk!r}."}, status=404)
     return _json(run_detail_payload(found, _run_url(request)))
 
 
 @transaction.non_atomic_requests  # the runs start when their rows are committed
-@staff_json
-@require_POST
+@json_view("POST", action=control.RUN)
 def trigger(request: HttpRequest) -> HttpResponse:
     """Start runs: ``{"task": NAME | [NAMES], "dry_run": bool}`` as JSON; 202 with the runs."""
-    if not request.user.has_perm(RUN_PERMISSION):
-        return _json({"detail": "You may not run housekeeping tasks."}, status=403)
-    valid = ", ".join(registry.names())
     try:
-        body = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        return _json({"detail": "The body must be a JSON object."}, status=400)
-    names = body.get("task") if isinstance(body, dict) else None
-    if isinstance(names, str):
-        names = [names]
-    if not (isinstance(names, list) and names and all(isinstance(name, str) for name in names)):
-        return _json({"detail": f"Say which task to run; valid tasks: {valid}."}, status=400)
-    dry_run = body.get("dry_run", False)
-    if not isinstance(dry_run, bool):
-        return _json({"detail": "dry_run must be true or false."}, status=400)
-    unknown = [name for name in names if name not in registry]
-    if unknown:
-        return _json(
-            {"detail": f"Unknown task {', '.join(map(repr, unknown))}; valid tasks: {valid}."},
-            status=400,
-        )
+        body = read_json_body(request)
+    except BodyError as exc:
+        return _json({"detail": exc.message}, status=exc.status)
+    dispatched = control.trigger(
+        _actor(request), body.get("task"), dry_run=body.get("dry_run", False)
+    )
     run_url = _run_url(request)
-    try:
-        dispatched = start_runs(
-            names, dry_run=dry_run, trigger=TaskRun.Trigger.DASHBOARD, user=request.user
-        )
-    except AlreadyRunning as exc:
-        return _json(
-            {"detail": str(exc), "running_run": run_payload(exc.running, run_url)}, status=409
-        )
     return _json({"runs": [run_payload(item.run, run_url) for item in dispatched]}, status=202)
+
+
+def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """Any other URL under the dashboard's prefix: a JSON 404, not the project's HTML page."""
+    return _json({"detail": f"The dashboard has no {request.path_info!r}."}, status=404)

@@ -18,7 +18,7 @@ def delete_old_threads(ctx):
     return ctx.purge(Thread.objects.filter(created_at__lt=cutoff))
 
 
-@housekeeping_task(name="record", schedule=every(hours=6))
+@housekeeping_task(name="record", schedule=every(hours=6), destructive=False)
 def record(ctx):
     SlotRecord.objects.create(task_name="record", now=ctx.now, dry_run=ctx.dry_run)
     return {"threads": Thread.objects.count()}

@@ -15,6 +15,9 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.settings import patched_settings
 from rest_framework.request import Request
 
+from django_housekeeping.payloads import statistics_task_names
+from django_housekeeping.registry import registry
+
 Endpoint = tuple[str, str, str, Any]
 
 _lock = threading.Lock()
@@ -45,6 +48,44 @@ def housekeeping_endpoints(endpoints: list[Endpoint]) -> list[Endpoint]:
     ]
 
 
+def task_name_enums(
+    result: dict[str, Any], generator: Any, request: Any, public: bool, **kwargs: Any
+) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: the task names this site accepts, as enums.
+
+    A served schema says which names the trigger, the statistics and pause/resume take, so that
+    a client (and schemathesis) knows that any other name is refused. The reference
+    documentation (no request) keeps them free strings: the names are each site's own.
+    """
+    if request is None:
+        return result
+    runnable = registry.names()
+    stateful = sorted(registry.as_mapping())
+    statistics = statistics_task_names()
+    trigger = result.get("components", {}).get("schemas", {}).get("TriggerRequest", {})
+    task = trigger.get("properties", {}).get("task", {})
+    for choice in task.get("oneOf", []):
+        target = choice["items"] if choice.get("type") == "array" else choice
+        target["enum"] = runnable
+    for route, operations in result.get("paths", {}).items():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                if route.endswith("/statistics") and parameter["name"] == "task":
+                    _enum(schema, statistics)
+                elif route.endswith(("/pause", "/resume")) and parameter["name"] == "name":
+                    _enum(schema, stateful)
+    return result
+
+
+def _enum(schema: dict[str, Any], names: list[str]) -> None:
+    if not names:
+        return
+    schema["enum"] = names
+    if schema.get("default") not in names:
+        schema.pop("default", None)
+
+
 def schema_settings() -> dict[str, Any]:
     from django_housekeeping import __version__
     from django_housekeeping.models import TaskRun
@@ -63,7 +104,10 @@ def schema_settings() -> dict[str, Any]:
         "COMPONENT_NO_READ_ONLY_REQUIRED": False,
         "ENFORCE_NON_BLANK_FIELDS": False,
         "PREPROCESSING_HOOKS": ["django_housekeeping.api.schema.housekeeping_endpoints"],
-        "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
+        "POSTPROCESSING_HOOKS": [
+            "drf_spectacular.hooks.postprocess_schema_enums",
+            "django_housekeeping.api.schema.task_name_enums",
+        ],
         "ENUM_NAME_OVERRIDES": {
             "RunStatusEnum": TaskRun.Status.choices,
             "RunTriggerEnum": TaskRun.Trigger.choices,

@@ -14,6 +14,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from django_housekeeping import control
 from django_housekeeping.models import TaskRun
 from django_housekeeping.payloads import (
     DEFAULT_STATISTICS_DAYS,
@@ -21,7 +22,6 @@ from django_housekeeping.payloads import (
     MAX_STATISTICS_DAYS,
     run_payload,
 )
-from django_housekeeping.registry import registry
 
 MAX_WAIT_SECONDS = 300
 
@@ -88,23 +88,12 @@ class SafeDateTimeField(serializers.DateTimeField):
 class TaskNamesField(serializers.Field):  # type: ignore[type-arg]
     """A task name or a non-empty list of them; each must be registered ("all" included)."""
 
-    default_error_messages = {
-        "invalid": "Must be a task name or a non-empty list of task names; valid tasks: {valid}.",
-        "unknown": "Unknown task {names}; valid tasks: {valid}.",
-    }
-
     def to_internal_value(self, data: Any) -> list[str]:
-        valid = ", ".join(registry.names())
-        if isinstance(data, str):
-            names = [data]
-        elif isinstance(data, list) and data and all(isinstance(name, str) for name in data):
-            names = list(dict.fromkeys(data))
-        else:
-            self.fail("invalid", valid=valid)
-        unknown = [name for name in names if name not in registry]
-        if unknown:
-            self.fail("unknown", names=", ".join(repr(name) for name in unknown), valid=valid)
-        return names
+        # The control layer's validation and messages, as on every face.
+        try:
+            return control.task_names(data)
+        except control.ControlError as exc:
+            raise serializers.ValidationError(exc.message) from None
 
     def to_representation(self, value: Any) -> Any:
         return value
@@ -130,8 +119,8 @@ class TriggerQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
         min_value=0,
         max_value=MAX_WAIT_SECONDS,
         help_text=(
-            "Wait up to this many seconds for the runs to finish: 200 with their results if they "
-            "did, else 202 as without it."
+            'Wait up to this many seconds (at most HOUSEKEEPING["MAX_WAIT"], 20 by default) for '
+            "the runs to finish: 200 with their results if they did, else 202 as without it."
         ),
     )
 
@@ -152,7 +141,13 @@ class StatisticsQuerySerializer(serializers.Serializer):  # type: ignore[type-ar
 
 
 class RunFilterSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    task = serializers.CharField(required=False, help_text="Only runs of this task.")
+    # No NUL: a database cannot store one in a task name (the pattern says so in the schema).
+    task = serializers.RegexField(
+        r"^[^\x00]*$",
+        required=False,
+        error_messages={"invalid": "Null characters are not allowed."},
+        help_text="Only runs of this task.",
+    )
     status = serializers.ChoiceField(
         required=False,
         choices=TaskRun.Status.choices,
@@ -276,6 +271,9 @@ class TaskSerializer(serializers.Serializer):  # type: ignore[type-arg]
     options = ObjectField()
     tags = serializers.ListField(child=serializers.CharField())
     timeout = serializers.FloatField(allow_null=True)
+    destructive = serializers.BooleanField(
+        help_text="Whether running it may delete rows (false for read-only tasks)."
+    )
     last_run = RunSerializer(allow_null=True)
 
 

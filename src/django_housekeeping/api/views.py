@@ -1,17 +1,20 @@
 """The API's views: status, trigger, statistics, runs, tasks (and pause/resume), schema.
 
-Authentication is the project's (``REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]``),
-permissions are ``HOUSEKEEPING["API_PERMISSION_CLASSES"]`` (``IsAdminUser`` by default) and the
-trigger's throttle rate is ``HOUSEKEEPING["TRIGGER_THROTTLE_RATE"]``: all read at request time,
-so ``override_settings`` and per-deployment settings just work.
+Authentication is the project's (``REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]``). Every
+request is checked against the housekeeping permissions by the control layer
+(:mod:`django_housekeeping.control`), after ``HOUSEKEEPING["API_PERMISSION_CLASSES"]`` (our
+:class:`~django_housekeeping.api.permissions.HousekeepingPermission` by default). Triggers,
+pauses and resumes are the control layer's: it validates, throttles and dispatches; a view parses
+and presents. Settings are read at request time, so ``override_settings`` just works.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from time import monotonic
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.module_loading import import_string
@@ -30,13 +33,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 from rest_framework.settings import api_settings
-from rest_framework.throttling import BaseThrottle, UserRateThrottle
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from django_housekeeping import control
 from django_housekeeping.api import serializers as api
+from django_housekeeping.bodies import MAX_BODY_BYTES, BodyError, parse_json, too_large
 from django_housekeeping.conf import housekeeping_settings
-from django_housekeeping.models import TaskRun, TaskState
+from django_housekeeping.models import TaskRun
 from django_housekeeping.payloads import (
     find_run,
     run_detail_payload,
@@ -44,8 +49,8 @@ from django_housekeeping.payloads import (
     statistics_payload,
     tasks_payload,
 )
-from django_housekeeping.registry import NotRegistered, registry
-from django_housekeeping.runner import AlreadyRunning, DispatchedRun, start_runs
+from django_housekeeping.registry import NotRegistered
+from django_housekeeping.runner import DispatchedRun
 from django_housekeeping.status import scheduler_status
 
 APP_NAME = "django_housekeeping_api"
@@ -69,15 +74,26 @@ class JSONOnlyNegotiation(BaseContentNegotiation):
         return renderer, renderer.media_type
 
 
-class TriggerThrottle(UserRateThrottle):
-    """Per user (per address for anonymous requests): ``HOUSEKEEPING["TRIGGER_THROTTLE_RATE"]``;
-    ``None`` turns it off."""
+class BoundedJSONParser(JSONParser):
+    """JSON bodies up to :data:`~django_housekeeping.bodies.MAX_BODY_BYTES` and
+    :data:`~django_housekeeping.bodies.MAX_DEPTH` levels, parsed like the dashboard's."""
 
-    scope = "housekeeping_trigger"
+    def parse(
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        try:
+            return parse_json(stream.read(MAX_BODY_BYTES + 1) if stream is not None else b"")
+        except BodyError as exc:
+            raise BodyRefused(exc) from None
 
-    def get_rate(self) -> str | None:
-        rate = housekeeping_settings.TRIGGER_THROTTLE_RATE
-        return str(rate) if rate else None
+
+class BodyRefused(exceptions.APIException):
+    def __init__(self, error: BodyError) -> None:
+        super().__init__(error.message)
+        self.status_code = error.status
 
 
 def _instances(classes: Sequence[Any]) -> list[Any]:
@@ -86,7 +102,12 @@ def _instances(classes: Sequence[Any]) -> list[Any]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, with every error as ``{"detail": "...", "errors": {...}}``."""
+    """DRF's handler, with every error as ``{"detail": "...", "errors": {...}}``, and the control
+    layer's refusals with their status (409 with the running run, 429 with ``Retry-After``)."""
+    if isinstance(exc, control.ControlError):
+        return _control_response(exc, context)
+    if isinstance(exc, RequestDataTooBig):  # DRF reads JSON bodies through request.body
+        return Response({"detail": too_large().message}, status=too_large().status)
     response = drf_exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.ValidationError):
         return response
@@ -105,6 +126,20 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
+def _control_response(exc: control.ControlError, context: dict[str, Any]) -> Response:
+    if isinstance(exc, control.Conflict):
+        view = context.get("view")
+        run_url = view.run_url if isinstance(view, HousekeepingAPIView) else None
+        conflict = {
+            "detail": exc.message,
+            "task": exc.task_name,
+            "running_run": run_payload(exc.running, run_url),
+        }
+        return Response(api.ConflictSerializer(conflict).data, status=exc.status)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, control.Throttled) else None
+    return Response({"detail": exc.message}, status=exc.status, headers=headers)
+
+
 def _messages(value: Any) -> list[str]:
     if isinstance(value, list):
         return [message for item in value for message in _messages(item)]
@@ -117,10 +152,18 @@ class HousekeepingAPIView(APIView):
     """The policies every view of the API shares."""
 
     renderer_classes = [JSONRenderer]
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
     content_negotiation_class = JSONOnlyNegotiation
     schema = AutoSchema()
-    extra_throttle_classes: tuple[type[BaseThrottle], ...] = ()
+    # What each HTTP method of the view does, in the control layer's terms.
+    actions: Mapping[str, str] = {"GET": control.VIEW}
+
+    def housekeeping_action(self, request: Request) -> str:
+        return self.actions.get(request.method or "GET", control.VIEW)
+
+    @property
+    def actor(self) -> control.Actor:
+        return control.person(self.request.user, TaskRun.Trigger.API)
 
     def get_authenticators(self) -> list[BaseAuthentication]:
         return _instances(api_settings.DEFAULT_AUTHENTICATION_CLASSES)
@@ -128,11 +171,16 @@ class HousekeepingAPIView(APIView):
     def get_permissions(self) -> list[BasePermission]:
         return _instances(housekeeping_settings.API_PERMISSION_CLASSES)
 
+    def check_permissions(self, request: Request) -> None:
+        """The configured classes, then the housekeeping permissions whatever they said."""
+        super().check_permissions(request)
+        action = self.housekeeping_action(request)
+        if not control.allowed(self.actor, action):
+            self.permission_denied(request, message=control.denial_message(action))
+
     def get_throttles(self) -> list[BaseThrottle]:
-        return [
-            *_instances(api_settings.DEFAULT_THROTTLE_CLASSES),
-            *_instances(self.extra_throttle_classes),
-        ]
+        # The project's throttles; triggers are throttled by the control layer, on every face.
+        return _instances(api_settings.DEFAULT_THROTTLE_CLASSES)
 
     def get_authenticate_header(self, request: Request) -> str:
         """The challenge of the first authentication class that has one.
@@ -156,6 +204,15 @@ class HousekeepingAPIView(APIView):
         return self.request.build_absolute_uri(reverse(f"{namespace}:run-detail", args=[pk]))
 
     def validated_query(self, serializer_class: type[Serializer[Any]]) -> dict[str, Any]:
+        """The query string, validated; a parameter given empty (``?task=``) is an error, not
+        a parameter left out (DRF's reading of an HTML form)."""
+        blank = {
+            name: ["This parameter may not be empty."]
+            for name in serializer_class().fields.keys()
+            if self.request.query_params.get(name, None) == ""
+        }
+        if blank:
+            raise exceptions.ValidationError(blank)
         serializer = serializer_class(data=self.request.query_params)
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
@@ -163,7 +220,9 @@ class HousekeepingAPIView(APIView):
 
 ERRORS = {
     401: OpenApiResponse(api.ErrorSerializer, description="No or invalid credentials."),
-    403: OpenApiResponse(api.ErrorSerializer, description="Not allowed (not staff by default)."),
+    403: OpenApiResponse(
+        api.ErrorSerializer, description="Without the housekeeping permission this needs."
+    ),
 }
 BAD_REQUEST = OpenApiResponse(
     api.ErrorSerializer, description="Invalid parameters; the message names the valid choices."
@@ -213,15 +272,18 @@ class StatusView(HousekeepingAPIView):
 
 
 class TriggerView(HousekeepingAPIView):
-    extra_throttle_classes = (TriggerThrottle,)
+    actions = {"POST": control.RUN}
 
     @document(
         operation_id="trigger",
         summary="Run tasks",
         description=(
             "Starts a run of each task outside the request and answers 202 with the runs "
-            "(follow them at their `url`). With `?wait=SECONDS`, waits for them: 200 with their "
-            "results when they finished in time. 409 when a task is already running."
+            "(`queued`; follow them at their `url`). With `?wait=SECONDS`, waits for them, at "
+            'most `HOUSEKEEPING["MAX_WAIT"]` seconds (20 by default): 200 with their results '
+            "when they finished in time, else 202. 409 when a task is already queued or running; "
+            "429 when the caller started too many runs (`TRIGGER_THROTTLE_RATE`, counted on every "
+            "face)."
         ),
         request=api.TriggerSerializer,
         parameters=[api.TriggerQuerySerializer],
@@ -231,6 +293,7 @@ class TriggerView(HousekeepingAPIView):
             400: BAD_REQUEST,
             **ERRORS,
             409: OpenApiResponse(api.ConflictSerializer, description="Already running."),
+            413: OpenApiResponse(api.ErrorSerializer, description="The body is too large."),
             415: OpenApiResponse(api.ErrorSerializer, description="The body is not JSON."),
             429: OpenApiResponse(api.ErrorSerializer, description="Too many triggers."),
         },
@@ -241,18 +304,12 @@ class TriggerView(HousekeepingAPIView):
         body.is_valid(raise_exception=True)
         names: list[str] = body.validated_data["task"]
         dry_run: bool = body.validated_data["dry_run"]
-        try:
-            dispatched = start_runs(
-                names, dry_run=dry_run, trigger=TaskRun.Trigger.API, user=request.user
-            )
-        except AlreadyRunning as exc:
-            conflict = {
-                "detail": str(exc),
-                "task": exc.task_name,
-                "running_run": run_payload(exc.running, self.run_url),
-            }
-            return Response(api.ConflictSerializer(conflict).data, status=status.HTTP_409_CONFLICT)
-        finished = "wait" in query and _wait_all(dispatched, query["wait"])
+        dispatched = control.trigger(self.actor, names, dry_run=dry_run)
+        wait = min(query["wait"], float(housekeeping_settings.MAX_WAIT)) if "wait" in query else 0
+        finished = "wait" in query and _wait_all(dispatched, wait)
+        if not finished:
+            for item in dispatched:
+                item.run.refresh_from_db()
         runs = [item.run for item in dispatched]
         data = {
             "status": _outcome(runs) if finished else "accepted",
@@ -391,23 +448,18 @@ class TaskListView(HousekeepingAPIView):
         return Response(api.TaskSerializer(tasks_payload(self.run_url), many=True).data)
 
 
-def set_paused(name: str, paused: bool) -> dict[str, Any]:
-    """Pause or resume a task: its TaskState row says so, and the scheduler follows."""
-    if name not in registry.as_mapping():
-        raise exceptions.NotFound(str(NotRegistered(name, registry.as_mapping())))
-    state = TaskState.objects.filter(task_name=name).first()
-    changed = (state is None and paused) or (state is not None and state.paused != paused)
-    if state is None and paused:
-        TaskState.objects.create(task_name=name, paused=True)
-    elif state is not None and changed:
-        state.paused = paused
-        state.save(update_fields=["paused", "updated_at"])
-    if changed:
-        verb = "Paused" if paused else "Resumed"
-        detail = f"{verb} {name}. The scheduler picks this up within seconds."
-    else:
-        detail = f"Nothing to do: {name} was {'already' if paused else 'not'} paused."
-    return {"task": name, "paused": paused, "changed": changed, "detail": detail}
+def _state_change(actor: control.Actor, name: str, paused: bool) -> dict[str, Any]:
+    """Pause or resume through the control layer; an unknown name in the URL is a 404."""
+    try:
+        change = control.set_state(actor, name, paused=paused)
+    except control.UnknownTask as exc:
+        raise exceptions.NotFound(exc.message) from None
+    return {
+        "task": change.task,
+        "paused": change.paused,
+        "changed": change.changed,
+        "detail": change.detail,
+    }
 
 
 TASK_NAME = OpenApiParameter(
@@ -421,6 +473,8 @@ PAUSE_RESPONSES = {
 
 
 class PauseView(HousekeepingAPIView):
+    actions = {"POST": control.CHANGE}
+
     @document(
         operation_id="tasks_pause",
         summary="Pause a task",
@@ -430,10 +484,12 @@ class PauseView(HousekeepingAPIView):
         responses=PAUSE_RESPONSES,
     )
     def post(self, request: Request, name: str) -> Response:
-        return Response(api.TaskStateSerializer(set_paused(name, True)).data)
+        return Response(api.TaskStateSerializer(_state_change(self.actor, name, True)).data)
 
 
 class ResumeView(HousekeepingAPIView):
+    actions = {"POST": control.CHANGE}
+
     @document(
         operation_id="tasks_resume",
         summary="Resume a task",
@@ -443,7 +499,7 @@ class ResumeView(HousekeepingAPIView):
         responses=PAUSE_RESPONSES,
     )
     def post(self, request: Request, name: str) -> Response:
-        return Response(api.TaskStateSerializer(set_paused(name, False)).data)
+        return Response(api.TaskStateSerializer(_state_change(self.actor, name, False)).data)
 
 
 @extend_schema(exclude=True)

@@ -6,7 +6,6 @@ import argparse
 import logging
 import signal
 import sys
-from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 from django.core import checks
@@ -16,24 +15,26 @@ from django.utils import timezone
 from tabulate import tabulate
 from tqdm import tqdm
 
-from django_housekeeping.context import TaskContext, forcing_purge_limits, observe_progress
+from django_housekeeping import control
+from django_housekeeping.context import TaskContext
 from django_housekeeping.models import TaskRun
-from django_housekeeping.registry import ALL, NotRegistered, registry
+from django_housekeeping.registry import ALL, registry
 from django_housekeeping.reporting import (
     describe_schedule,
     last_runs,
     run_as_dict,
-    summarize_result,
+    run_summary,
     task_as_dict,
     to_json,
 )
-from django_housekeeping.runner import run_task
 
 if TYPE_CHECKING:
     from django_housekeeping.scheduler import SchedulerService
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_RUNNING = 3  # a task asked for already has a queued or running run
+MAX_HISTORY_LIMIT = 10_000
 
 
 class Command(BaseCommand):
@@ -95,6 +96,12 @@ class Command(BaseCommand):
         restore.add_argument(
             "--database", default=DEFAULT_DB_ALIAS, help='The database to load into ("default").'
         )
+        restore.add_argument(
+            "--force",
+            action="store_true",
+            help="Restore even an archive whose manifest is missing or does not verify, or that "
+            "holds models its manifest does not name (logged as a warning).",
+        )
 
     def handle(self, *args: Any, subcommand: str, **options: Any) -> None:
         getattr(self, f"handle_{subcommand}")(**options)
@@ -143,21 +150,19 @@ class Command(BaseCommand):
             names = [*names, ALL]
         if not names:
             raise CommandError("name at least one task, or use --all", returncode=EXIT_USAGE)
-        for name in names:
-            if name not in registry:
-                raise CommandError(
-                    str(NotRegistered(name, registry.names())), returncode=EXIT_USAGE
-                )
         bar = ProgressBars(self.stdout) if self.stdout.isatty() and not json else None
-        with (
-            forcing_purge_limits() if force else nullcontext(),
-            observe_progress(bar.update) if bar is not None else nullcontext(),
-        ):
-            runs = []
-            for name in names:
-                runs.append(run_task(name, dry_run=dry_run, trigger=TaskRun.Trigger.CLI))
-                if bar is not None:
-                    bar.finish()
+        try:
+            outcome = control.run_here(
+                control.SYSTEM,
+                names,
+                dry_run=dry_run,
+                force=force,
+                progress=bar.update if bar is not None else None,
+                after_each=(lambda run: bar.finish()) if bar is not None else None,
+            )
+        except control.ControlError as exc:
+            raise CommandError(exc.message, returncode=EXIT_USAGE) from None
+        runs = outcome.runs
         if json:
             # A group's members are in the output too, so a failed member's traceback is not lost.
             self._print_json(
@@ -171,7 +176,13 @@ class Command(BaseCommand):
                 self._print_run(run)
         failed = [run.task_name for run in runs if run.status == TaskRun.Status.FAILED]
         if failed:
+            for conflict in outcome.conflicts:
+                self.stderr.write(conflict.message)
             raise CommandError(f"failed: {', '.join(failed)}", returncode=EXIT_FAILED)
+        if outcome.conflicts:
+            for conflict in outcome.conflicts[:-1]:
+                self.stderr.write(conflict.message)
+            raise CommandError(outcome.conflicts[-1].message, returncode=EXIT_RUNNING)
 
     def _print_run(self, run: TaskRun) -> None:
         children = _children(run)
@@ -188,19 +199,17 @@ class Command(BaseCommand):
     def _run_row(self, run: TaskRun, prefix: str = "") -> list[str]:
         status = run.status + (" (dry run)" if run.dry_run else "")
         seconds = f"{run.duration_seconds:.2f}" if run.duration_seconds is not None else ""
-        if run.status == TaskRun.Status.FAILED and run.error:
-            summary = run.error.strip().splitlines()[-1]
-        else:
-            summary = summarize_result(run.result)
-        return [prefix + run.task_name, status, seconds, summary]
+        return [prefix + run.task_name, status, seconds, run_summary(run)]
 
     # history ------------------------------------------------------------------------------------
 
     def handle_history(
         self, *, task: str | None, status: str | None, limit: int, json: bool, **options: Any
     ) -> None:
-        if limit < 1:
-            raise CommandError("--limit must be at least 1", returncode=EXIT_USAGE)
+        if not 1 <= limit <= MAX_HISTORY_LIMIT:
+            raise CommandError(
+                f"--limit must be between 1 and {MAX_HISTORY_LIMIT}", returncode=EXIT_USAGE
+            )
         runs = TaskRun.objects.select_related("triggered_by")
         if task:
             runs = runs.filter(task_name=task)
@@ -218,9 +227,7 @@ class Command(BaseCommand):
                 run.trigger,
                 f"{timezone.localtime(run.started_at):%Y-%m-%d %H:%M:%S}",
                 f"{run.duration_seconds:.2f}" if run.duration_seconds is not None else "",
-                summarize_result(run.result)
-                if not run.error
-                else run.error.strip().splitlines()[-1],
+                run_summary(run),
             ]
             for run in selected
         ]
@@ -322,31 +329,50 @@ class Command(BaseCommand):
 
     # restore ------------------------------------------------------------------------------------
 
-    def handle_restore(self, *, file: str, database: str, json: bool, **options: Any) -> None:
-        from django_housekeeping.archive import restore
+    def handle_restore(
+        self, *, file: str, database: str, json: bool, force: bool, **options: Any
+    ) -> None:
+        # Imported here: only restore uses them (and the archive module loads the serializers).
+        from django.db import DatabaseError
 
+        from django_housekeeping.archive import ArchiveError, restore
+
+        # Every refusal and every malformed archive is one line on stderr and exit status 1.
         try:
-            stats = restore(file, using=database)
-        except (OSError, ValueError) as exc:
-            raise CommandError(f"cannot restore {file}: {exc}", returncode=EXIT_FAILED) from exc
+            stats = restore(file, using=database, force=force)
+        except ArchiveError as exc:  # its message starts with the file
+            raise CommandError(f"cannot restore {exc}", returncode=EXIT_FAILED) from None
+        except OSError as exc:
+            reason = exc.strerror if exc.strerror and exc.filename == file else exc
+            raise CommandError(f"cannot restore {file}: {reason}", returncode=EXIT_FAILED) from None
+        except (ValueError, DatabaseError) as exc:
+            reason = " ".join(str(exc).split())
+            raise CommandError(f"cannot restore {file}: {reason}", returncode=EXIT_FAILED) from None
         if json:
             self._print_json(
                 {
                     "file": file,
                     "objects": stats.objects,
+                    "models": stats.models,
                     "batches": stats.batches,
                     "truncated": stats.truncated,
+                    "verified": stats.verified,
                 }
             )
         else:
+            objects = f"{stats.objects:,} object{'' if stats.objects == 1 else 's'}"
+            batches = f"{stats.batches:,} batch{'' if stats.batches == 1 else 'es'}"
+            unverified = "" if stats.verified else ", unverified (--force)"
+            models = ", ".join(f"{label} {count:,}" for label, count in stats.models.items())
             self.stdout.write(
-                f"Restored {stats.objects} rows ({stats.batches} batches) from {file}."
+                f"Restored {objects} ({batches}) from {file}{unverified}"
+                + (f": {models}." if models else ".")
             )
         if stats.truncated:
             self.stderr.write(
-                f"The last batch of {file} is incomplete: the purge that wrote it was interrupted "
-                "before that batch was deleted, so its rows are still in the database and were "
-                "skipped."
+                f"The last batch of {file} is incomplete (or not covered by its manifest): the "
+                "purge that wrote it was interrupted before that batch was deleted, so its rows "
+                "are still in the database and were skipped."
             )
 
     def _print_json(self, value: Any) -> None:

@@ -259,7 +259,8 @@
     ]);
   }
 
-  function actionButtons(name, label) {
+  // A task that deletes nothing (destructive: false) runs without a dry run and a confirmation.
+  function actionButtons(name, label, destructive) {
     if (!config.canRun) return null;
     var busy = !!state.busy[name];
     return el("div", { "class": "hk-actions" }, [
@@ -271,7 +272,7 @@
       el("button", {
         type: "button", "class": "hk-button", "data-task": name, "data-action": "run",
         "aria-label": "Run " + label, disabled: busy, text: "Run",
-        onclick: function () { confirmAndRun(name, label); }
+        onclick: function () { if (destructive === false) runNow(name, label); else confirmAndRun(name, label); }
       })
     ]);
   }
@@ -296,7 +297,7 @@
           ? [formatTime(task.next_run), el("div", { "class": "hk-muted", text: relative(task.next_run) })]
           : "—"),
         el("td", {}, last ? [badge(last.status), " ", el("span", { "class": "hk-muted", text: formatTime(last.started_at) })] : "never"),
-        el("td", {}, actionButtons(task.name, task.name))
+        el("td", {}, actionButtons(task.name, task.name, task.destructive))
       ]);
     }));
   }
@@ -324,6 +325,11 @@
     $("hk-activity-empty").hidden = $("hk-activity").children.length > 0;
   }
 
+  // A run that has not ended: dispatched and waiting for its thread (queued), or running.
+  function isActive(run) {
+    return run.status === "queued" || run.status === "running";
+  }
+
   // One line of the activity list per run: status, summary, progress while running.
   function showActivity(run, note) {
     var list = $("hk-activity");
@@ -341,7 +347,7 @@
       ])
     ];
     if (note) children.push(el("div", { "class": "hk-muted", text: note }));
-    if (run.status === "running") {
+    if (isActive(run)) {
       var p = run.progress || {};
       var label = "Progress of " + run.task + " run #" + run.id;
       children.push(p.total
@@ -350,7 +356,7 @@
       children.push(el("div", { "class": "hk-muted", text:
         p.done !== null && p.done !== undefined
           ? formatNumber(p.done) + (p.total ? " of " + formatNumber(p.total) + " (" + p.percent + " %)" : "") + " done"
-          : "running…" }));
+          : run.status + "…" }));
     } else {
       children.push(el("div", { "class": "hk-activity-result", text: runText(run) }));
       var modelCounts = counts(run.result);
@@ -392,8 +398,8 @@
             return;
           }
           var current = response.body;
-          showActivity(current, current.status === "running" ? note : null);
-          if (current.status === "running") {
+          showActivity(current, isActive(current) ? note : null);
+          if (isActive(current)) {
             window.setTimeout(poll, FOLLOW_MS);
           } else {
             delete state.followed[run.id];
@@ -435,6 +441,15 @@
       .then(function (run) { setBusy(name, false); return run; });
   }
 
+  function runNow(name, label) {
+    setBusy(name, true);
+    return start(name, false)
+      .then(function (run) { return follow(run, "Running " + label + "…"); })
+      .then(function () { return refresh(); })
+      .catch(function (error) { showError(error.message); })
+      .then(function () { setBusy(name, false); });
+  }
+
   // A real run: first a dry run, then a confirmation showing what it would delete.
   function confirmAndRun(name, label) {
     dryRun(name, label).then(function (preview) {
@@ -458,12 +473,7 @@
       dialog.addEventListener("close", function onClose() {
         dialog.removeEventListener("close", onClose);
         if (dialog.returnValue !== "confirm") return;
-        setBusy(name, true);
-        start(name, false)
-          .then(function (run) { return follow(run, "Running " + label + "…"); })
-          .then(function () { return refresh(); })
-          .catch(function (error) { showError(error.message); })
-          .then(function () { setBusy(name, false); });
+        runNow(name, label);
       });
       dialog.showModal();
       $("hk-confirm-cancel").focus();
