@@ -1,6 +1,7 @@
 """The plain-data views of tasks and runs shared by the command line and the admin."""
 
 import json
+import traceback
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -13,8 +14,10 @@ from django_housekeeping.models import TaskRun
 from django_housekeeping.reporting import (
     describe_effective_schedule,
     describe_schedule,
+    error_summary,
     last_runs,
     run_as_dict,
+    run_summary,
     summarize_result,
     task_as_dict,
     to_json,
@@ -373,3 +376,55 @@ def test_effective_schedule_set_in_the_admin_wins() -> None:
 def test_effective_schedule_reports_an_invalid_admin_schedule() -> None:
     description = describe_effective_schedule(registry.get("threads"), "0 3 * *")
     assert description.startswith("invalid admin schedule: cron expression '0 3 * *'")
+
+
+# error_summary: the one line a failed run shows ------------------------------------------------
+
+
+def traceback_of(exception: BaseException) -> str:
+    try:
+        raise exception
+    except BaseException:
+        return traceback.format_exc()
+
+
+def test_the_summary_of_a_failure_keeps_the_exception_type_of_a_multiline_message() -> None:
+    error = traceback_of(ValueError("the first line\nthe second line\nthe third"))
+
+    assert error.strip().splitlines()[-1] == "the third"  # what the history used to show
+    assert error_summary(error) == "ValueError: the first line"
+
+
+def test_the_summary_of_a_chained_failure_is_the_last_exception() -> None:
+    try:
+        try:
+            raise KeyError("inner")
+        except KeyError as exc:
+            raise RuntimeError("outer") from exc
+    except RuntimeError:
+        error = traceback.format_exc()
+
+    assert error_summary(error) == "RuntimeError: outer"
+
+
+@pytest.mark.parametrize(
+    ("error", "summary"),
+    [
+        ("", ""),
+        (
+            "Interrupted: the process running it stopped.\nmore",
+            "Interrupted: the process running it stopped.",
+        ),
+        (traceback_of(KeyboardInterrupt()), "KeyboardInterrupt"),
+    ],
+)
+def test_other_errors(error: str, summary: str) -> None:
+    assert error_summary(error) == summary
+
+
+@pytest.mark.django_db
+def test_run_summary_of_a_failed_run_uses_it() -> None:
+    run = run_task("boom")
+
+    assert run_summary(run) == "RuntimeError: boom: the database said no"
+    assert run_summary(TaskRun(task_name="x", status=TaskRun.Status.QUEUED)) == "queued…"
