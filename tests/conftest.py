@@ -1,11 +1,20 @@
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Permission
+from django.db import connection
 from django.test import Client
 
 from django_housekeeping import registry
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+Manage = Callable[..., "subprocess.CompletedProcess[str]"]
 
 
 @pytest.fixture
@@ -36,3 +45,36 @@ def staff_client(django_user_model: Any) -> Callable[..., tuple[Client, Any]]:
         return client, user
 
     return make
+
+
+@pytest.fixture
+def manage(tmp_path: Path) -> Manage:
+    """``manage(*args)``: ``python -m django housekeeping ARGS`` in a new process, on the test
+    database; the completed process (``stdout``, ``stderr``, ``returncode``)."""
+    name = settings.DATABASES["default"]["NAME"]
+    if connection.vendor == "sqlite":
+        name = os.path.abspath(name)
+    (tmp_path / "housekeeping_subprocess_settings.py").write_text(
+        "from tests.settings import *  # noqa: F403\n\n"
+        f'DATABASES["default"]["NAME"] = {name!r}  # noqa: F405\n'
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "housekeeping_subprocess_settings",
+        "PYTHONPATH": os.pathsep.join(
+            [str(tmp_path), str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+        ),
+    }
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "django", "housekeeping", *args],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    return run

@@ -5,18 +5,14 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.core import checks
 from django.core.management import CommandError, call_command
-from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -587,49 +583,6 @@ def test_check_reports_only_housekeeping_checks_and_passes_on_warnings(
 
 
 # the real command line -------------------------------------------------------------------------
-
-
-@dataclass
-class Process:
-    stdout: str
-    stderr: str
-    returncode: int
-
-
-@pytest.fixture
-def manage(tmp_path: Path) -> Any:
-    """Run ``python -m django housekeeping ...`` in a new process, against the test database."""
-    database = settings.DATABASES["default"]
-    name = database["NAME"]
-    if connection.vendor == "sqlite":
-        if connection.is_in_memory_db():
-            pytest.skip("another process cannot see an in-memory SQLite database")
-        name = os.path.abspath(name)
-    (tmp_path / "housekeeping_subprocess_settings.py").write_text(
-        "from tests.settings import *  # noqa: F403\n\n"
-        f'DATABASES["default"]["NAME"] = {name!r}  # noqa: F405\n'
-    )
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "housekeeping_subprocess_settings",
-        "PYTHONPATH": os.pathsep.join(
-            [str(tmp_path), str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-        ),
-    }
-
-    def run(*args: str) -> Process:
-        completed = subprocess.run(
-            [sys.executable, "-m", "django", "housekeeping", *args],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        return Process(completed.stdout, completed.stderr, completed.returncode)
-
-    return run
 
 
 @pytest.mark.django_db(transaction=True)

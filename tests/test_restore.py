@@ -8,10 +8,8 @@ import hashlib
 import io
 import json
 import logging
-import os
 import re
 import subprocess
-import sys
 import zlib
 from collections import Counter
 from collections.abc import Callable
@@ -600,40 +598,6 @@ def test_garbage_after_the_batches_of_a_forced_archive(tmp_path: Path) -> None:
 
 
 # --- the real command line: one line on stderr, exit status 1, never a traceback -----------------
-
-
-@pytest.fixture
-def manage(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run ``python -m django housekeeping ...`` in a new process, against the test database."""
-    name = settings.DATABASES["default"]["NAME"]
-    if connection.vendor == "sqlite":
-        if connection.is_in_memory_db():
-            pytest.skip("another process cannot see an in-memory SQLite database")
-        name = os.path.abspath(name)
-    (tmp_path / "restore_subprocess_settings.py").write_text(
-        "from tests.settings import *  # noqa: F403\n\n"
-        f'DATABASES["default"]["NAME"] = {name!r}  # noqa: F405\n'
-    )
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "restore_subprocess_settings",
-        "PYTHONPATH": os.pathsep.join(
-            [str(tmp_path), str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-        ),
-    }
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "django", "housekeeping", *args],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-
-    return run
 
 
 @pytest.mark.django_db(transaction=True)
