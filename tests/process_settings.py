@@ -5,7 +5,7 @@ runserver). They share the test database that pytest created: its name comes fro
 import os
 
 from tests.settings import *  # noqa: F403
-from tests.settings import DATABASES, INSTALLED_APPS
+from tests.settings import DATABASES, INSTALLED_APPS, MIDDLEWARE
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.proctasks"]
 DATABASES["default"]["NAME"] = os.environ["HOUSEKEEPING_PROCESS_DB_NAME"]
@@ -13,7 +13,21 @@ ROOT_URLCONF = "tests.process_urls"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 DEBUG = False
 
-HOUSEKEEPING = {"LEASE_TTL": float(os.environ.get("HOUSEKEEPING_PROCESS_LEASE_TTL", "3"))}
+HOUSEKEEPING = {
+    "LEASE_TTL": float(os.environ.get("HOUSEKEEPING_PROCESS_LEASE_TTL", "3")),
+    # Short, so that the heartbeat tests see a killed process's run interrupted in seconds.
+    "HEARTBEAT_INTERVAL": 0.5,
+    "HEARTBEAT_TIMEOUT": float(os.environ.get("HOUSEKEEPING_PROCESS_HEARTBEAT_TIMEOUT", "3")),
+    "MAX_WAIT": 3,
+    "TRIGGER_THROTTLE_RATE": os.environ.get("HOUSEKEEPING_PROCESS_THROTTLE") or None,
+}
+# The API tests log in with HTTP Basic on every request: a fast hash (tests only).
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+# Every response says which process answered (tests.process_urls.worker_pid).
+MIDDLEWARE = [*MIDDLEWARE, "tests.process_urls.worker_pid"]
 
 LOGGING = {
     "version": 1,

@@ -1,7 +1,8 @@
 import os
+from collections.abc import Callable
 
-from django.http import HttpRequest, JsonResponse
-from django.urls import path
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import include, path
 
 from django_housekeeping.autostart import current_service
 
@@ -12,4 +13,18 @@ def whoami(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"pid": os.getpid(), "scheduler": bool(service and service.is_running)})
 
 
-urlpatterns = [path("whoami/", whoami)]
+def worker_pid(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[..., HttpResponse]:
+    """Middleware: the pid of the process that answered, in an ``X-Worker-Pid`` header."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        response = get_response(request)
+        response["X-Worker-Pid"] = str(os.getpid())
+        return response
+
+    return middleware
+
+
+urlpatterns = [
+    path("whoami/", whoami),
+    path("api/admin/scheduler/", include("django_housekeeping.api.urls")),
+]

@@ -18,3 +18,14 @@ class SlowRecord(models.Model):
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField()
     pid = models.PositiveIntegerField()
+
+
+class SoloRecord(models.Model):
+    """One execution of a task that must never overlap itself: when it really ran, and where."""
+
+    task_name = models.CharField(max_length=100)
+    run_id = models.BigIntegerField()
+    trigger = models.CharField(max_length=20)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    pid = models.PositiveIntegerField()

@@ -9,7 +9,7 @@ import time
 from django.utils import timezone
 
 from django_housekeeping import every, housekeeping_task
-from tests.procapp.models import SlowRecord, TickRecord
+from tests.procapp.models import SlowRecord, SoloRecord, TickRecord
 
 
 @housekeeping_task(name="tick", schedule=every(seconds=1), misfire_grace=30, coalesce=False)
@@ -27,3 +27,50 @@ def slow(ctx):
     SlowRecord.objects.create(
         slot=ctx.now, started_at=started, finished_at=timezone.now(), pid=os.getpid()
     )
+
+
+# The tasks of the non-overlap and heartbeat tests. Scheduled only when a test names them in
+# HOUSEKEEPING_PROCESS_TASKS, so that the other process tests do not run them.
+EXTRA = set(filter(None, os.environ.get("HOUSEKEEPING_PROCESS_TASKS", "").split(",")))
+SOLO_SECONDS = 0.5
+
+
+def _solo(ctx):
+    started = timezone.now()
+    time.sleep(SOLO_SECONDS)
+    SoloRecord.objects.create(
+        task_name=ctx.task.name,
+        run_id=ctx.run.pk,
+        trigger=ctx.run.trigger,
+        started_at=started,
+        finished_at=timezone.now(),
+        pid=os.getpid(),
+    )
+    return {"pid": os.getpid()}
+
+
+housekeeping_task(name="solo", destructive=False)(_solo)
+housekeeping_task(
+    name="solo_sched",
+    schedule=every(seconds=1),
+    enabled="solo_sched" in EXTRA,
+    destructive=False,
+    misfire_grace=30,
+)(_solo)
+
+
+@housekeeping_task(
+    name="hang", schedule=every(seconds=1), enabled="hang" in EXTRA, misfire_grace=30
+)
+def hang(ctx):
+    """Hangs when started from the command line (to be killed there); quick when scheduled."""
+    if ctx.run.trigger == "cli":
+        time.sleep(600)
+    return {"pid": os.getpid()}
+
+
+@housekeeping_task(name="slow_api", destructive=False)
+def slow_api(ctx):
+    """Outlasts the API's MAX_WAIT of the process tests."""
+    time.sleep(6)
+    return {"done": True}
