@@ -208,7 +208,7 @@ class HousekeepingAPIView(APIView):
         a parameter left out (DRF's reading of an HTML form)."""
         blank = {
             name: ["This parameter may not be empty."]
-            for name in serializer_class().fields.keys()
+            for name, _field in serializer_class().fields.items()
             if self.request.query_params.get(name, None) == ""
         }
         if blank:
