@@ -8,10 +8,13 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Permission
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 
 from django_housekeeping import registry
+from django_housekeeping.running.runner import wait_for_dispatched_runs
+from tests.helpers import JWT_AND_SESSION
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 Manage = Callable[..., "subprocess.CompletedProcess[str]"]
@@ -78,3 +81,19 @@ def manage(tmp_path: Path) -> Manage:
         )
 
     return run
+
+
+@pytest.fixture
+def api_settings(settings: Any) -> Iterator[Any]:
+    """JWT and session authentication, as in the example project, and no throttle history."""
+    settings.REST_FRAMEWORK = JWT_AND_SESSION
+    cache.clear()
+    yield settings
+    cache.clear()
+
+
+@pytest.fixture
+def runs_finish() -> Iterator[None]:
+    """The runs a test started in background threads have finished when it ends."""
+    yield
+    assert wait_for_dispatched_runs(timeout=60), "a dispatched run did not finish in 60 s"

@@ -15,9 +15,11 @@ DEBUG = False
 
 HOUSEKEEPING = {
     "LEASE_TTL": float(os.environ.get("HOUSEKEEPING_PROCESS_LEASE_TTL", "3")),
-    # Short, so that the heartbeat tests see a killed process's run interrupted in seconds.
+    # Longer than the scheduler tests stop a process (SIGSTOP for the lease TTL and more): a run
+    # frozen longer than this is taken for dead, and if its process wakes up it goes on. The
+    # heartbeat tests make it short, to see a killed process's run interrupted in seconds.
     "HEARTBEAT_INTERVAL": 0.5,
-    "HEARTBEAT_TIMEOUT": float(os.environ.get("HOUSEKEEPING_PROCESS_HEARTBEAT_TIMEOUT", "3")),
+    "HEARTBEAT_TIMEOUT": float(os.environ.get("HOUSEKEEPING_PROCESS_HEARTBEAT_TIMEOUT", "15")),
     "MAX_WAIT": 3,
     "TRIGGER_THROTTLE_RATE": os.environ.get("HOUSEKEEPING_PROCESS_THROTTLE") or None,
 }

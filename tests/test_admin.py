@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from django_housekeeping import registry, run_task
 from django_housekeeping.models import TaskRun
+from tests.helpers import make_run
 from tests.testapp.models import SlotRecord, Thread
 
 CHANGELIST = "admin:django_housekeeping_taskrun_changelist"
@@ -23,24 +24,6 @@ RUN = "admin:django_housekeeping_run"
 
 def change_url(run: TaskRun) -> str:
     return reverse("admin:django_housekeeping_taskrun_change", args=[run.pk])
-
-
-def make_run(
-    task_name: str, minutes_ago: int = 0, seconds: float | None = 2, **fields: Any
-) -> TaskRun:
-    fields.setdefault("status", TaskRun.Status.SUCCEEDED)
-    fields.setdefault("trigger", TaskRun.Trigger.SCHEDULE)
-    if fields["status"] in TaskRun.ACTIVE_STATUSES:
-        fields.setdefault("active_task", task_name)
-    started_at = timezone.now() - timedelta(minutes=minutes_ago)
-    duration = timedelta(seconds=seconds) if seconds is not None else None
-    return TaskRun.objects.create(
-        task_name=task_name,
-        started_at=started_at,
-        finished_at=started_at + duration if duration is not None else None,
-        duration=duration,
-        **fields,
-    )
 
 
 def listed(response: Any) -> list[int]:
@@ -56,10 +39,12 @@ def messages_of(response: Any) -> list[str]:
 
 @pytest.mark.django_db
 def test_changelist_loads_and_shows_the_columns(admin_client: Client) -> None:
-    make_run("threads", minutes_ago=10, result={"deleted": {"testapp.Thread": 3}, "total": 3})
+    make_run(
+        "threads", age=timedelta(minutes=10), result={"deleted": {"testapp.Thread": 3}, "total": 3}
+    )
     make_run(
         "boom",
-        minutes_ago=5,
+        age=timedelta(minutes=5),
         status=TaskRun.Status.FAILED,
         error="Traceback (most recent call last):\nRuntimeError: boom: the database said no\n",
     )
@@ -85,7 +70,7 @@ def test_changelist_of_an_empty_history(admin_client: Client) -> None:
 
 @pytest.mark.django_db
 def test_the_duration_of_an_unfinished_run_is_a_dash(admin_client: Client) -> None:
-    make_run("threads", seconds=None, status=TaskRun.Status.RUNNING)
+    make_run("threads", duration=None, status=TaskRun.Status.RUNNING)
 
     content = admin_client.get(reverse(CHANGELIST)).content.decode()
 
@@ -94,9 +79,9 @@ def test_the_duration_of_an_unfinished_run_is_a_dash(admin_client: Client) -> No
 
 @pytest.mark.django_db
 def test_changelist_sorts_by_duration(admin_client: Client) -> None:
-    slow = make_run("threads", seconds=5)
-    fast = make_run("threads", seconds=1)
-    middle = make_run("threads", seconds=3)
+    slow = make_run("threads", duration=timedelta(seconds=5))
+    fast = make_run("threads", duration=timedelta(seconds=1))
+    middle = make_run("threads", duration=timedelta(seconds=3))
     # The changelist numbers its columns after the action checkbox.
     column = 1 + admin.site.get_model_admin(TaskRun).list_display.index("duration_display")
 
@@ -109,11 +94,11 @@ def test_changelist_sorts_by_duration(admin_client: Client) -> None:
 
 @pytest.mark.django_db
 def test_changelist_filters(admin_client: Client) -> None:
-    succeeded = make_run("threads", minutes_ago=1)
-    failed = make_run("boom", minutes_ago=2, status=TaskRun.Status.FAILED)
-    by_cli = make_run("record", minutes_ago=3, trigger=TaskRun.Trigger.CLI)
-    dry = make_run("threads", minutes_ago=4, dry_run=True)
-    last_year = make_run("threads", minutes_ago=60 * 24 * 400)
+    succeeded = make_run("threads", age=timedelta(minutes=1))
+    failed = make_run("boom", age=timedelta(minutes=2), status=TaskRun.Status.FAILED)
+    by_cli = make_run("record", age=timedelta(minutes=3), trigger=TaskRun.Trigger.CLI)
+    dry = make_run("threads", age=timedelta(minutes=4), dry_run=True)
+    last_year = make_run("threads", age=timedelta(minutes=60 * 24 * 400))
     url = reverse(CHANGELIST)
 
     response = admin_client.get(url)
@@ -156,14 +141,14 @@ def test_changelist_task_filter_offers_every_task_that_ran(admin_client: Client)
 
 @pytest.mark.django_db
 def test_changelist_search(admin_client: Client) -> None:
-    threads = make_run("threads", minutes_ago=1)
+    threads = make_run("threads", age=timedelta(minutes=1))
     boom = make_run(
         "boom",
-        minutes_ago=2,
+        age=timedelta(minutes=2),
         status=TaskRun.Status.FAILED,
         error="RuntimeError: boom: the database said no",
     )
-    elsewhere = make_run("record", minutes_ago=3, host="worker-7")
+    elsewhere = make_run("record", age=timedelta(minutes=3), host="worker-7")
     url = reverse(CHANGELIST)
 
     assert listed(admin_client.get(url, {"q": "threads"})) == [threads.pk]
@@ -290,7 +275,11 @@ def test_change_page_of_a_group_links_its_member_runs(admin_client: Client) -> N
 @pytest.mark.django_db
 def test_change_page_of_a_run_in_progress(admin_client: Client) -> None:
     run = make_run(
-        "threads", seconds=None, status=TaskRun.Status.RUNNING, progress_done=40, progress_total=100
+        "threads",
+        duration=None,
+        status=TaskRun.Status.RUNNING,
+        progress_done=40,
+        progress_total=100,
     )
 
     response = admin_client.get(change_url(run))
@@ -393,8 +382,8 @@ def test_tasks_page_lists_every_registered_task(admin_client: Client) -> None:
 
 @pytest.mark.django_db
 def test_tasks_page_shows_enabled_and_last_run(admin_client: Client) -> None:
-    make_run("threads", minutes_ago=30)
-    latest = make_run("threads", minutes_ago=5, status=TaskRun.Status.FAILED)
+    make_run("threads", age=timedelta(minutes=30))
+    latest = make_run("threads", age=timedelta(minutes=5), status=TaskRun.Status.FAILED)
 
     content = admin_client.get(reverse(TASKS)).content.decode()
 
@@ -476,13 +465,13 @@ def test_run_view_checks_csrf(admin_user: Any) -> None:
 def test_changelist_summarizes_skipped_and_missed_slots(admin_client: Client) -> None:
     make_run(
         "record",
-        minutes_ago=2,
+        age=timedelta(minutes=2),
         status=TaskRun.Status.SKIPPED,
         result={"reason": "the previous run was still running", "slots": 3},
     )
     make_run(
         "threads",
-        minutes_ago=1,
+        age=timedelta(minutes=1),
         status=TaskRun.Status.MISSED,
         result={"reason": "more than 30 s late", "slots": 1, "first_slot": None},
     )

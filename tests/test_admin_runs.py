@@ -16,9 +16,8 @@ from django.utils import timezone
 
 from django_housekeeping import housekeeping_task
 from django_housekeeping.models import TaskRun
-from tests.api_support import runs_finish  # noqa: F401  (fixture)
+from tests.helpers import wait_for
 from tests.testapp.models import SlotRecord, Thread
-from tests.waiting import wait_for
 
 CHANGELIST = "admin:django_housekeeping_taskrun_changelist"
 TASKS = "admin:django_housekeeping_tasks"

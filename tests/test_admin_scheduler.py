@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_housekeeping import registry
 from django_housekeeping.admin import format_age
 from django_housekeeping.models import SchedulerLease, TaskState
-from django_housekeeping.scheduler import planned_jobs
+from django_housekeeping.scheduling.service import planned_jobs
 
 TASKS = "admin:django_housekeeping_tasks"
 PAUSE = "admin:django_housekeeping_pause"
@@ -431,7 +431,7 @@ def test_change_form_of_a_task_no_longer_registered(admin_client: Client) -> Non
     assert '<option value="gone" selected>gone (not registered)</option>' in (page.content.decode())
     assert refused.status_code == 200
     [error] = refused.context["adminform"].form.errors["task_name"]
-    assert error.startswith("unknown task 'gone'; valid tasks: boom, dormant")
+    assert error.startswith("Unknown task 'gone'; valid tasks: boom, dormant")
     state.refresh_from_db()
     assert state.paused is False
     delete = reverse("admin:django_housekeeping_taskstate_delete", args=[state.pk])

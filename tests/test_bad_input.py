@@ -13,7 +13,7 @@ from django.test import Client
 
 from django_housekeeping.bodies import MAX_BODY_BYTES, MAX_DEPTH
 from django_housekeeping.models import TaskRun
-from tests.api_support import API, DASHBOARD, SHORT_TEST_KEY, api_settings, make_user  # noqa: F401
+from tests.helpers import API, DASHBOARD, SHORT_TEST_KEY, make_user
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("api_settings"), SHORT_TEST_KEY]
 

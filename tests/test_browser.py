@@ -22,15 +22,15 @@ from django_apscheduler.models import DjangoJob
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 import django_housekeeping
-from django_housekeeping import control, group, housekeeping_task, registry
+from django_housekeeping import group, housekeeping_task, registry
 from django_housekeeping.models import TaskRun
-from tests.api_support import (  # noqa: F401  (fixture)
+from django_housekeeping.running import control
+from tests.helpers import (
     DASHBOARD,
     PASSWORD,
     make_lease,
     make_run,
     make_user,
-    runs_finish,
 )
 from tests.testapp.models import Thread
 

@@ -16,14 +16,14 @@ from django.urls import resolve
 from django.utils import timezone
 
 import django_housekeeping
-from django_housekeeping import control, housekeeping_task, registry
+from django_housekeeping import housekeeping_task, registry
 from django_housekeeping.models import TaskRun
-from tests.api_support import (  # noqa: F401  (fixture)
+from django_housekeeping.running import control
+from tests.helpers import (
     DASHBOARD,
     make_lease,
     make_run,
     make_user,
-    runs_finish,
 )
 from tests.testapp.models import Thread
 

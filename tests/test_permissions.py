@@ -16,18 +16,17 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from django_housekeeping import control, housekeeping_task
+from django_housekeeping import housekeeping_task
 from django_housekeeping.models import TaskRun, TaskState
+from django_housekeeping.running import control
 from django_housekeeping.signals import task_started
-from tests.api_support import (  # noqa: F401  (fixtures)
+from tests.helpers import (
     API,
     DASHBOARD,
     SHORT_TEST_KEY,
-    api_settings,
     make_user,
-    runs_finish,
+    wait_for,
 )
-from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("api_settings"), SHORT_TEST_KEY]
 

@@ -5,23 +5,24 @@ Importing this package imports no models: ``run_task`` and ``purge`` are loaded 
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-# Imported eagerly: were it loaded lazily, importing the submodule would shadow the function.
-from django_housekeeping.purge import PurgeLimitExceeded, PurgeResult, purge
-from django_housekeeping.registry import (
+# None of these imports a model: importing the package needs no settings.
+from django_housekeeping.purging.engine import PurgeLimitExceeded, PurgeResult, purge
+from django_housekeeping.tasks.registry import (
     AlreadyRegistered,
-    HousekeepingTask,
     NotRegistered,
     group,
     housekeeping_task,
     registry,
 )
-from django_housekeeping.schedules import InvalidSchedule, cron, every
+from django_housekeeping.tasks.schedules import InvalidSchedule, cron, every
+from django_housekeeping.tasks.task import HousekeepingTask
 
 if TYPE_CHECKING:
-    from django_housekeeping.context import TaskContext
-    from django_housekeeping.runner import run_task
+    from django_housekeeping.running.runner import run_task
+    from django_housekeeping.tasks.context import TaskContext
 
 __version__ = "0.1.0"
 
@@ -43,14 +44,12 @@ __all__ = [
 ]
 
 _LAZY = {
-    "run_task": "django_housekeeping.runner",
-    "TaskContext": "django_housekeeping.context",
+    "run_task": "django_housekeeping.running.runner",
+    "TaskContext": "django_housekeeping.tasks.context",
 }
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from importlib import import_module
-
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

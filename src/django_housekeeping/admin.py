@@ -2,8 +2,8 @@
 run and pause buttons, the confirmation page of a run that deletes, the operators' per-task
 overrides (TaskState), the scheduler's lease and a read-only view of the job store.
 
-Who may do what is the control layer's decision (:mod:`django_housekeeping.control`), as on every
-face; runs are dispatched, never executed in the request.
+Who may do what is the control layer's decision (:mod:`django_housekeeping.running.control`),
+as on every face; runs are dispatched, never executed in the request.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import django_apscheduler.admin  # noqa: F401
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.exceptions import NotRegistered as ModelAdminNotRegistered
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -30,17 +30,17 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
-from django_housekeeping import control
 from django_housekeeping.models import SchedulerLease, TaskRun, TaskState
-from django_housekeeping.payloads import MAX_PK
-from django_housekeeping.registry import registry
-from django_housekeeping.reporting import (
+from django_housekeeping.presenters import (
+    MAX_PK,
     deletion_counts,
     describe_effective_schedule,
-    last_runs,
     run_summary,
+    task_views,
     to_json,
 )
+from django_housekeeping.running import control
+from django_housekeeping.tasks.registry import registry
 
 # The confirmation page reloads itself this often while its dry runs are going.
 CONFIRM_REFRESH_SECONDS = 2
@@ -258,9 +258,6 @@ class TaskRunAdmin(TaskRunAdminBase):
         if not self.has_view_permission(request):
             raise PermissionDenied
         request.current_app = self.admin_site.name
-        tasks = list(registry)
-        latest = last_runs(task.name for task in tasks)
-        states = {state.task_name: state for state in TaskState.objects.all()}
         context = {
             **self.admin_site.each_context(request),
             "title": _("Housekeeping tasks"),
@@ -270,16 +267,14 @@ class TaskRunAdmin(TaskRunAdminBase):
             "states_url": self._task_state_changelist_url(request),
             "rows": [
                 {
-                    "task": task,
-                    "schedule": describe_effective_schedule(
-                        task, states[task.name].schedule if task.name in states else ""
-                    ),
-                    "options": to_json(task.options),
-                    "paused": task.name in states and states[task.name].paused,
-                    "destructive": registry.is_destructive(task.name),
-                    "last_run": latest.get(task.name),
+                    "task": view.task,
+                    "schedule": view.schedule,
+                    "options": to_json(view.task.options),
+                    "paused": view.paused,
+                    "destructive": registry.is_destructive(view.task.name),
+                    "last_run": view.last_run,
                 }
-                for task in tasks
+                for view in task_views()
             ],
         }
         return TemplateResponse(request, "admin/django_housekeeping/tasks.html", context)
@@ -401,25 +396,6 @@ class TaskStatePausedForm(TaskStateFormBase):
         model = TaskState
         fields = ["paused"]
 
-    def add_error(self, field: str | None, error: Any) -> None:
-        """Drop the model's complaints about a field this form does not edit.
-
-        ``TaskState.clean()`` validates the task name and the schedule whatever a form edits; the
-        change list edits only ``paused``, and pausing an override whose task has since been
-        removed (or whose schedule was stored invalid) must still work, as must the other rows.
-        """
-        if field is None and isinstance(error, ValidationError) and hasattr(error, "error_dict"):
-            error = ValidationError(
-                {
-                    name: errors
-                    for name, errors in error.error_dict.items()
-                    if name == NON_FIELD_ERRORS or name in self.fields
-                }
-            )
-            if not error.error_dict:
-                return
-        super().add_error(field, error)
-
 
 class TaskStateForm(TaskStatePausedForm):
     """Pick the task from the registry, so that nobody types a name the scheduler cannot know."""
@@ -443,8 +419,19 @@ class TaskStateForm(TaskStatePausedForm):
         if schedule is not None:
             schedule.widget.attrs.setdefault("placeholder", "30 3 * * *")
 
+    def clean_task_name(self) -> str:
+        """A registered task: an override of a task that is gone can be deleted, not edited."""
+        name = str(self.cleaned_data.get("task_name") or "")
+        if name not in registry.as_mapping():
+            raise ValidationError(control.UnknownTask([name], registry.as_mapping()).message)
+        return name
+
     def clean_schedule(self) -> str:
-        return " ".join(str(self.cleaned_data.get("schedule") or "").split())
+        """Validated by the control layer, with its message."""
+        try:
+            return control.schedule_override(self.cleaned_data.get("schedule"))
+        except control.ControlError as exc:
+            raise ValidationError(exc.message) from None
 
 
 @admin.register(TaskState)

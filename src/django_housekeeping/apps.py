@@ -11,12 +11,12 @@ class HousekeepingConfig(AppConfig):
 
     def ready(self) -> None:
         # Imports, discovery and signal wiring only: no query, no thread.
-        from django_housekeeping import checks  # noqa: F401  (registers the system checks)
-        from django_housekeeping.autostart import start_on_first_request
-        from django_housekeeping.registry import autodiscover
+        from django_housekeeping.conf import checks  # noqa: F401  (registers the system checks)
+        from django_housekeeping.scheduling.autostart import start_on_first_request
+        from django_housekeeping.tasks.registry import autodiscover
 
         autodiscover()
         # Autostart is lazy: a serving process starts its scheduler on its first request.
         request_started.connect(
-            start_on_first_request, dispatch_uid="django_housekeeping.autostart"
+            start_on_first_request, dispatch_uid="django_housekeeping.scheduling.autostart"
         )

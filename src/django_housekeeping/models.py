@@ -181,25 +181,10 @@ class TaskState(models.Model):
     def __str__(self) -> str:
         return self.task_name
 
-    def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
-        from django_housekeeping.registry import NotRegistered, registry
-        from django_housekeeping.schedules import InvalidSchedule, parse_schedule
-
-        if self.task_name and self.task_name not in registry.as_mapping():
-            unknown = NotRegistered(self.task_name, registry.as_mapping())
-            raise ValidationError({"task_name": str(unknown)})
-        if self.schedule:
-            try:
-                parse_schedule(self.schedule)
-            except InvalidSchedule as exc:
-                raise ValidationError({"schedule": str(exc)}) from exc
-
 
 class TriggerWindow(models.Model):
     """The trigger throttle's counter for one person and one time window, shared by every
-    process (see :mod:`django_housekeeping.throttle`)."""
+    process (see :mod:`django_housekeeping.running.throttle`)."""
 
     key = models.CharField(_("key"), max_length=150, unique=True)
     window_start = models.DateTimeField(_("window start"))

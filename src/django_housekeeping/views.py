@@ -22,21 +22,21 @@ from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from django_housekeeping import control
 from django_housekeeping.bodies import BodyError, read_json_body
 from django_housekeeping.models import TaskRun
-from django_housekeeping.payloads import (
+from django_housekeeping.presenters import (
     DEFAULT_STATISTICS_DAYS,
     DEFAULT_STATISTICS_TASK,
     MAX_STATISTICS_DAYS,
     find_run,
     run_detail_payload,
     run_payload,
+    scheduler_status,
     statistics_payload,
     tasks_payload,
 )
-from django_housekeeping.registry import NotRegistered
-from django_housekeeping.status import scheduler_status
+from django_housekeeping.running import control
+from django_housekeeping.tasks.registry import NotRegistered
 
 REFRESH_SECONDS = 30
 RECENT_RUNS = 20

@@ -199,7 +199,7 @@ def test_scheduler_info_with_a_running_scheduler(site: ExampleSite) -> None:
         SCHEDULER_INFO.format(
             before="""
 import time
-from django_housekeeping.scheduler import SchedulerService
+from django_housekeeping.scheduling.service import SchedulerService
 service = SchedulerService()
 service.start()
 deadline = time.monotonic() + 30
@@ -236,7 +236,7 @@ while DjangoJob.objects.count() < 3 and time.monotonic() < deadline:
 def test_test_mode_runs_daily_housekeeping_every_5_minutes(site: ExampleSite) -> None:
     output = site.manage("scheduler_info", env=site.env(HOUSEKEEPING_TEST_MODE="1")).stdout
     assert "  ID: daily_housekeeping\n  Name: Daily Housekeeping\n" in output
-    assert "  Trigger: cron('*/5 * * * *')\n" in output
+    assert "  Trigger: cron('*/5 * * * *') (from settings)\n" in output
 
 
 SEED_MIX = """
@@ -278,10 +278,7 @@ def test_seed_demo_creates_the_promised_mix_in_bulk(site: ExampleSite) -> None:
         r"in (\d+\.\d) s\.\n",
         process.stdout,
     )
-    assert match, process.stdout
-    # Bulk inserts: 100,000 messages take 2 seconds (a million about 20), not the minutes that
-    # row-by-row inserts take; the bound leaves room for a busy CI machine.
-    assert float(match[1]) < 15
+    assert match, process.stdout  # how long it took: benchmarks/seed_demo.py measures that
 
     mix = site.python(SEED_MIX, reset=False)
     assert mix["users"] == 200

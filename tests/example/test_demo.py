@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.example.project import ROOT, vendor
-from tests.waiting import free_port, wait_for
+from tests.helpers import free_port, wait_for
 
 
 def fresh_copy(destination: Path) -> None:

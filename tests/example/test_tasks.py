@@ -6,7 +6,7 @@ from tests.example.project import ExampleSite
 def test_tasks_and_schedules_are_registered(site: ExampleSite) -> None:
     tasks = site.python(
         """
-from django_housekeeping.reporting import describe_schedule
+from django_housekeeping.presenters import describe_schedule
 emit({task.name: [describe_schedule(task), task.description, task.options, list(task.members)]
       for task in registry})
 """,

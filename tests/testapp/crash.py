@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import connection
 
-from django_housekeeping.purge import purge
+from django_housekeeping.purging.engine import purge
 from tests.testapp.models import Document, Thread
 
 QUERYSETS = {

@@ -7,8 +7,8 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from django_housekeeping import control
 from django_housekeeping.models import TaskRun
+from django_housekeeping.running import control
 
 
 class HousekeepingPermission(BasePermission):

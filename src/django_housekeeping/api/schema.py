@@ -13,10 +13,15 @@ from typing import Any
 from django.urls import include, path
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.settings import patched_settings
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
+from rest_framework.response import Response
 
-from django_housekeeping.payloads import statistics_task_names
-from django_housekeeping.registry import registry
+from django_housekeeping import __version__
+from django_housekeeping.api.views import HousekeepingAPIView
+from django_housekeeping.models import TaskRun
+from django_housekeeping.presenters import statistics_task_names
+from django_housekeeping.tasks.registry import registry
 
 Endpoint = tuple[str, str, str, Any]
 
@@ -37,8 +42,6 @@ message; a request that fails validation also gets the messages per field in `er
 
 def housekeeping_endpoints(endpoints: list[Endpoint]) -> list[Endpoint]:
     """drf-spectacular preprocessing hook: this API's endpoints, without the slash aliases."""
-    from django_housekeeping.api.views import HousekeepingAPIView
-
     return [
         (route, regex, method, callback)
         for route, regex, method, callback in endpoints
@@ -87,9 +90,6 @@ def _enum(schema: dict[str, Any], names: list[str]) -> None:
 
 
 def schema_settings() -> dict[str, Any]:
-    from django_housekeeping import __version__
-    from django_housekeeping.models import TaskRun
-
     return {
         "TITLE": "django-housekeeping API",
         "DESCRIPTION": DESCRIPTION,
@@ -158,3 +158,11 @@ def build_schema(*, request: Request | None = None, prefix: str | None = None) -
             request=request, public=True
         )
     return schema
+
+
+@extend_schema(exclude=True)
+class SchemaView(HousekeepingAPIView):
+    """The OpenAPI 3 schema of this API, as mounted in this project."""
+
+    def get(self, request: Request) -> Response:
+        return Response(build_schema(request=request))

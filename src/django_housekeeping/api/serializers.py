@@ -1,6 +1,6 @@
 """The API's request and response shapes.
 
-Responses are the plain dicts of :mod:`django_housekeeping.payloads` (what the dashboard serves
+Responses are the plain dicts of :mod:`django_housekeeping.presenters` (what the dashboard serves
 too); these serializers declare them for the OpenAPI schema. Requests and query strings are
 validated strictly: a wrong type is an error, never guessed at.
 """
@@ -14,14 +14,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from django_housekeeping import control
 from django_housekeeping.models import TaskRun
-from django_housekeeping.payloads import (
+from django_housekeeping.presenters import (
     DEFAULT_STATISTICS_DAYS,
     DEFAULT_STATISTICS_TASK,
     MAX_STATISTICS_DAYS,
     run_payload,
 )
+from django_housekeeping.running import control
 
 MAX_WAIT_SECONDS = 300
 

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.http import HttpResponseBase
 from django.urls import URLPattern, path, re_path
 
-from django_housekeeping.api import views
+from django_housekeeping.api import schema, views
 
 app_name = views.APP_NAME
 
@@ -29,7 +29,7 @@ urlpatterns = [
     *both("tasks", views.TaskListView.as_view(), "task-list"),
     *both("tasks/<str:name>/pause", views.PauseView.as_view(), "task-pause"),
     *both("tasks/<str:name>/resume", views.ResumeView.as_view(), "task-resume"),
-    *both("schema", views.SchemaView.as_view(), "schema"),
+    *both("schema", schema.SchemaView.as_view(), "schema"),
     # Anything else under the API's prefix: a JSON 404, not the project's HTML page.
     re_path(r"^", views.NotFoundView.as_view()),
 ]

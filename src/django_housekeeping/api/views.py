@@ -2,7 +2,7 @@
 
 Authentication is the project's (``REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]``). Every
 request is checked against the housekeeping permissions by the control layer
-(:mod:`django_housekeeping.control`), after ``HOUSEKEEPING["API_PERMISSION_CLASSES"]`` (our
+(:mod:`django_housekeeping.running.control`), after ``HOUSEKEEPING["API_PERMISSION_CLASSES"]`` (our
 :class:`~django_housekeeping.api.permissions.HousekeepingPermission` by default). Triggers,
 pauses and resumes are the control layer's: it validates, throttles and dispatches; a view parses
 and presents. Settings are read at request time, so ``override_settings`` just works.
@@ -37,21 +37,21 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from django_housekeeping import control
 from django_housekeeping.api import serializers as api
 from django_housekeeping.bodies import MAX_BODY_BYTES, BodyError, parse_json, too_large
 from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.models import TaskRun
-from django_housekeeping.payloads import (
+from django_housekeeping.presenters import (
     find_run,
     run_detail_payload,
     run_payload,
+    scheduler_status,
     statistics_payload,
     tasks_payload,
 )
-from django_housekeeping.registry import NotRegistered
-from django_housekeeping.runner import DispatchedRun
-from django_housekeeping.status import scheduler_status
+from django_housekeeping.running import control
+from django_housekeeping.running.runner import DispatchedRun
+from django_housekeeping.tasks.registry import NotRegistered
 
 APP_NAME = "django_housekeeping_api"
 
@@ -365,9 +365,40 @@ class StatisticsView(HousekeepingAPIView):
 
 
 class RunPagination(PageNumberPagination):
+    """Pages of runs; a ``page`` that is no positive integer, or a ``page_size`` that is no integer
+    from 1 to 500, is a 400 (DRF would quietly use the first page, the default size), and the
+    schema says so."""
+
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def get_page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= self.max_page_size):
+            raise exceptions.ValidationError(
+                {"page_size": [f"Must be an integer from 1 to {self.max_page_size}."]}
+            )
+        return int(raw)
+
+    def get_page_number(self, request: Request, paginator: Any) -> int | str:
+        raw = request.query_params.get(self.page_query_param)
+        if raw is None or raw == "last":
+            return super().get_page_number(request, paginator)
+        if not (raw.isascii() and raw.isdigit() and int(raw) >= 1):
+            raise exceptions.ValidationError({"page": ["Must be an integer, at least 1."]})
+        return int(raw)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+            elif parameter["name"] == self.page_query_param:
+                parameter["schema"].update(minimum=1)
+        return parameters
 
 
 class RunListView(HousekeepingAPIView, ListAPIView):  # type: ignore[type-arg]
@@ -500,16 +531,6 @@ class ResumeView(HousekeepingAPIView):
     )
     def post(self, request: Request, name: str) -> Response:
         return Response(api.TaskStateSerializer(_state_change(self.actor, name, False)).data)
-
-
-@extend_schema(exclude=True)
-class SchemaView(HousekeepingAPIView):
-    """The OpenAPI 3 schema of this API, as mounted in this project."""
-
-    def get(self, request: Request) -> Response:
-        from django_housekeeping.api.schema import build_schema
-
-        return Response(build_schema(request=request))
 
 
 class NotFoundView(HousekeepingAPIView):

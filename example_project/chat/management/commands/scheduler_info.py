@@ -6,7 +6,7 @@ status``, the API and the dashboard), printed in the quick-start's format.
 
 from django.core.management.base import BaseCommand
 from django.utils import timezone
-from django_housekeeping.status import scheduler_status
+from django_housekeeping.presenters import scheduler_status
 
 SEPARATOR = "=" * 80
 

@@ -6,30 +6,30 @@ import argparse
 import logging
 import signal
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.core import checks
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, DatabaseError
 from django.utils import timezone
 from tabulate import tabulate
 from tqdm import tqdm
 
-from django_housekeeping import control
-from django_housekeeping.context import TaskContext
 from django_housekeeping.models import TaskRun
-from django_housekeeping.registry import ALL, registry
-from django_housekeeping.reporting import (
-    describe_schedule,
-    last_runs,
+from django_housekeeping.presenters import (
     run_as_dict,
     run_summary,
+    scheduler_status,
     task_as_dict,
+    task_views,
     to_json,
 )
-
-if TYPE_CHECKING:
-    from django_housekeeping.scheduler import SchedulerService
+from django_housekeeping.purging.archive import ArchiveError
+from django_housekeeping.purging.restore import restore
+from django_housekeeping.running import control
+from django_housekeeping.scheduling.service import SchedulerService
+from django_housekeeping.tasks.context import TaskContext
+from django_housekeeping.tasks.registry import ALL
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -109,25 +109,24 @@ class Command(BaseCommand):
     # list ---------------------------------------------------------------------------------------
 
     def handle_list(self, *, json: bool, **options: Any) -> None:
-        tasks = list(registry)
-        latest = last_runs(task.name for task in tasks)
+        views = task_views()
         if json:
-            self._print_json([task_as_dict(task, latest.get(task.name)) for task in tasks])
+            self._print_json([task_as_dict(view) for view in views])
             return
-        rows = []
-        for task in tasks:
-            last = latest.get(task.name)
-            rows.append(
-                [
-                    task.name,
-                    describe_schedule(task),
-                    "yes" if task.enabled else "no",
-                    f"{last.status} {timezone.localtime(last.started_at):%Y-%m-%d %H:%M}"
-                    if last
-                    else "never",
-                    task.description or (", ".join(task.members) if task.members else ""),
-                ]
-            )
+        rows = [
+            [
+                view.task.name,
+                view.schedule,
+                "yes" if view.task.enabled else "no",
+                f"{view.last_run.status} "
+                f"{timezone.localtime(view.last_run.started_at):%Y-%m-%d %H:%M}"
+                if view.last_run
+                else "never",
+                view.task.description
+                or (", ".join(view.task.members) if view.task.members else ""),
+            ]
+            for view in views
+        ]
         self.stdout.write(
             tabulate(rows, headers=["Task", "Schedule", "Enabled", "Last run", "Description"])
             if rows
@@ -244,8 +243,6 @@ class Command(BaseCommand):
     # status -------------------------------------------------------------------------------------
 
     def handle_status(self, *, json: bool, **options: Any) -> None:
-        from django_housekeeping.status import scheduler_status
-
         status = scheduler_status()
         if json:
             self._print_json(status)
@@ -281,8 +278,6 @@ class Command(BaseCommand):
     # scheduler ----------------------------------------------------------------------------------
 
     def handle_scheduler(self, **options: Any) -> None:
-        from django_housekeeping.scheduler import SchedulerService
-
         package_logger = logging.getLogger("django_housekeeping")
         if options["verbosity"] > 0 and not package_logger.hasHandlers():
             handler = logging.StreamHandler(sys.stderr)
@@ -332,11 +327,6 @@ class Command(BaseCommand):
     def handle_restore(
         self, *, file: str, database: str, json: bool, force: bool, **options: Any
     ) -> None:
-        # Imported here: only restore uses them (and the archive module loads the serializers).
-        from django.db import DatabaseError
-
-        from django_housekeeping.archive import ArchiveError, restore
-
         # Every refusal and every malformed archive is one line on stderr and exit status 1.
         try:
             stats = restore(file, using=database, force=force)

@@ -14,8 +14,8 @@ from typing import Any
 from django.apps import apps
 from django.core.management.commands.runserver import Command as CoreRunserver
 
-from django_housekeeping.autostart import ensure_started
 from django_housekeeping.conf import housekeeping_settings
+from django_housekeeping.scheduling.autostart import ensure_started
 
 
 def _base_command() -> type[CoreRunserver]:

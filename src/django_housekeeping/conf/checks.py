@@ -1,0 +1,187 @@
+"""System checks for ``settings.HOUSEKEEPING`` and the registered tasks.
+
+Every check has a stable ID, documented in docs/checks.md:
+
+- ``django_housekeeping.E001`` a schedule in ``HOUSEKEEPING["TASKS"]`` is invalid.
+- ``django_housekeeping.E002`` ``HOUSEKEEPING["TASKS"]`` names a task that is not registered.
+- ``django_housekeeping.E003`` ``HOUSEKEEPING`` has a key this version does not know.
+- ``django_housekeeping.E004`` a task override is malformed (not a dict, unknown key, wrong type).
+- ``django_housekeeping.E005`` ``HOUSEKEEPING`` or one of its values has the wrong type.
+- ``django_housekeeping.E006`` a group names an unknown task or contains itself.
+- ``django_housekeeping.E007`` ``EXECUTOR`` is "django_tasks" but no Tasks framework is installed.
+- ``django_housekeeping.E008`` a task's ``purge`` override is malformed.
+- ``django_housekeeping.E009`` purges archive rows, but ``PURGE_ARCHIVE_DIR`` is not set.
+- ``django_housekeeping.E010`` ``HEARTBEAT_TIMEOUT`` is not longer than ``HEARTBEAT_INTERVAL``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib.util import find_spec
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, register
+
+from django_housekeeping.conf.settings import DEFAULTS, SETTING_NAME, SETTINGS, is_positive
+from django_housekeeping.tasks.options import OVERRIDES
+from django_housekeeping.tasks.registry import ALL, registry
+
+
+def _error(number: int, msg: str, hint: str | None = None) -> Error:
+    return Error(msg, hint=hint, id=f"django_housekeeping.E{number:03d}")
+
+
+@register()
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``E003``/``E005`` for the settings table, ``E001``/``E002``/``E004``/``E008`` for the
+    per-task overrides table: each key checked by the rule its table declares."""
+    user_settings = getattr(settings, SETTING_NAME, {})
+    if not isinstance(user_settings, Mapping):
+        return [_error(5, f"{SETTING_NAME} must be a dict, got {type(user_settings).__name__}.")]
+    errors: list[CheckMessage] = []
+    for key in sorted(set(user_settings) - set(DEFAULTS), key=repr):
+        errors.append(
+            _error(
+                3,
+                f"{SETTING_NAME} has an unknown key {key!r}.",
+                hint=f"Valid keys: {', '.join(sorted(DEFAULTS))}.",
+            )
+        )
+    errors.extend(
+        _error(
+            5,
+            f"{SETTING_NAME}[{item.name!r}] must be {item.rule.expected}, "
+            f"got {user_settings[item.name]!r}.",
+        )
+        for item in SETTINGS
+        if item.name in user_settings and not item.rule(user_settings[item.name])
+    )
+    tasks = user_settings.get("TASKS", {})
+    if isinstance(tasks, Mapping):
+        for name, override in tasks.items():
+            errors.extend(_check_task_override(name, override))
+    return errors
+
+
+def _check_task_override(name: Any, override: Any) -> list[CheckMessage]:
+    where = f"{SETTING_NAME}['TASKS'][{name!r}]"
+    if name == ALL or name not in registry:
+        return [
+            _error(
+                2,
+                f"{where} names a task that is not registered.",
+                hint=f"Registered tasks: {', '.join(task.name for task in registry) or '(none)'}.",
+            )
+        ]
+    if not isinstance(override, Mapping):
+        return [_error(4, f"{where} must be a dict, got {type(override).__name__}.")]
+    errors: list[CheckMessage] = [
+        _error(
+            4,
+            f"{where} has an unknown key {key!r}.",
+            hint=f"Valid keys: {', '.join(sorted(OVERRIDES))}.",
+        )
+        for key in sorted(set(override) - set(OVERRIDES), key=repr)
+    ]
+    for key, item in OVERRIDES.items():
+        if key in override:
+            errors.extend(
+                _error(item.check_id, f"{where}[{key!r}] {problem}.")
+                for problem in item.problems(override[key])
+            )
+    return errors
+
+
+@register()
+def check_heartbeats(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """A run beats every HEARTBEAT_INTERVAL seconds: a shorter timeout would interrupt live runs."""
+    user_settings = getattr(settings, SETTING_NAME, {})
+    if not isinstance(user_settings, Mapping):
+        return []
+    interval = user_settings.get("HEARTBEAT_INTERVAL", DEFAULTS["HEARTBEAT_INTERVAL"])
+    timeout = user_settings.get("HEARTBEAT_TIMEOUT", DEFAULTS["HEARTBEAT_TIMEOUT"])
+    if not (is_positive(interval) and is_positive(timeout)) or timeout > interval:
+        return []  # E005 reports a value that is no positive number
+    return [
+        _error(
+            10,
+            f"{SETTING_NAME}['HEARTBEAT_TIMEOUT'] ({timeout!r} s) must be longer than "
+            f"HEARTBEAT_INTERVAL ({interval!r} s): live runs would be marked interrupted.",
+            hint="Make the timeout several intervals long (the defaults are 60 and 10).",
+        )
+    ]
+
+
+@register()
+def check_purge_archive(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Archiving (globally or for any task) needs the directory the archives go to."""
+    user_settings = getattr(settings, SETTING_NAME, {})
+    if not isinstance(user_settings, Mapping) or user_settings.get("PURGE_ARCHIVE_DIR"):
+        return []
+    archiving = ["every purge"] if user_settings.get("PURGE_ARCHIVE") is True else []
+    for task in registry:
+        try:
+            archive = task.purge_options.get("archive")
+        except (AttributeError, TypeError):  # a malformed override: E004/E008 report it
+            continue
+        if archive is True:
+            archiving.append(f"task {task.name!r}")
+    if not archiving:
+        return []
+    return [
+        _error(
+            9,
+            f"{', '.join(archiving)} archives purged rows, but {SETTING_NAME}"
+            "['PURGE_ARCHIVE_DIR'] is not set.",
+            hint="Set it to a directory the process may write to (it is created if missing).",
+        )
+    ]
+
+
+@register()
+def check_groups(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for task in registry:
+        for member in task.members:
+            if member not in registry or member == ALL:
+                errors.append(
+                    _error(
+                        6,
+                        f"Group {task.name!r} names {member!r}, which is not a registered task.",
+                        hint=f"Defined at {task.origin}.",
+                    )
+                )
+        if task.is_group and _contains(task.name, task.name, set()):
+            errors.append(_error(6, f"Group {task.name!r} contains itself."))
+    return errors
+
+
+def _contains(group_name: str, wanted: str, seen: set[str]) -> bool:
+    mapping = registry.as_mapping()
+    for member in mapping[group_name].members:
+        if member == wanted:
+            return True
+        if member in mapping and member not in seen:
+            seen.add(member)
+            if _contains(member, wanted, seen):
+                return True
+    return False
+
+
+@register()
+def check_executor(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    user_settings = getattr(settings, SETTING_NAME, {})
+    if not isinstance(user_settings, Mapping) or user_settings.get("EXECUTOR") != "django_tasks":
+        return []
+    if find_spec("django.tasks") or find_spec("django_tasks"):
+        return []
+    return [
+        _error(
+            7,
+            f"{SETTING_NAME}['EXECUTOR'] is 'django_tasks', but Django's Tasks framework is not "
+            "installed.",
+            hint="Use Django 6.0+, or install the backport: "
+            "pip install django-housekeeping[tasks].",
+        )
+    ]

@@ -1,0 +1,288 @@
+"""The one settings table: every key of ``settings.HOUSEKEEPING``, declared once.
+
+Each :class:`Setting` carries its default, the :class:`Rule` a valid value follows (with the phrase
+a person reads when it does not) and one line of documentation. From that one declaration:
+
+- ``housekeeping_settings.NAME`` reads the value at access time (so ``override_settings`` just
+  works) and is typed (mypy knows ``LEASE_TTL`` is a number);
+- the system checks ``E003`` (unknown key) and ``E005`` (wrong value) are generated
+  (:mod:`django_housekeeping.conf.checks`);
+- the settings reference in docs/configuration.md is generated (``scripts/settings-docs``, checked
+  by the tests).
+
+Per-task overrides (``HOUSEKEEPING["TASKS"][name]``) have their own table, next to the tasks they
+change: :data:`django_housekeeping.tasks.options.OVERRIDES`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+SETTING_NAME = "HOUSEKEEPING"
+EXECUTORS = ("thread", "django_tasks")
+
+T = TypeVar("T")
+
+
+# -- rules ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a valid value is: a test, and how a person says it (``"a positive number of
+    seconds"``), for the message of a value that fails it."""
+
+    test: Callable[[Any], bool]
+    expected: str
+
+    def __call__(self, value: Any) -> bool:
+        return self.test(value)
+
+    def or_none(self) -> Rule:
+        return Rule(lambda value: value is None or self.test(value), f"{self.expected} or None")
+
+
+def is_positive(value: Any) -> bool:
+    """A number above zero (not a bool)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
+def is_positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+BOOLEAN = Rule(lambda value: isinstance(value, bool), "True or False")
+SECONDS = Rule(is_positive, "a positive number of seconds")
+DAYS = Rule(is_positive, "a positive number of days")
+POSITIVE_INT = Rule(is_positive_int, "a positive integer")
+MAPPING = Rule(lambda value: isinstance(value, Mapping), "a dict")
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A rate limit: ``limit`` per ``period`` seconds."""
+
+    limit: int
+    period: int
+
+    def __str__(self) -> str:
+        return f"{self.limit} per {self.period} s"
+
+
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(s|sec|second|m|min|minute|h|hour|d|day)s?\s*$")
+
+
+def parse_rate(value: object) -> Rate | None:
+    """``"30/minute"``, ``"5/10s"``, ``"100/day"`` → :class:`Rate`; ``None`` if not a rate."""
+    if not isinstance(value, str):
+        return None
+    match = _RATE.match(value)
+    if match is None:
+        return None
+    limit, multiple, unit = int(match[1]), int(match[2] or 1), match[3][0]
+    if limit < 1 or multiple < 1:
+        return None
+    return Rate(limit, multiple * _PERIODS[unit])
+
+
+# -- the table -----------------------------------------------------------------------------------
+
+
+class Setting(Generic[T]):
+    """One key of ``HOUSEKEEPING``: its default, its rule and its documentation.
+
+    A descriptor of :class:`HousekeepingSettings`: reading it on the settings object returns the
+    configured value (or the default), read from ``settings.HOUSEKEEPING`` at that moment.
+    """
+
+    name: str
+
+    def __init__(self, default: T, rule: Rule, doc: str) -> None:
+        self.default = default
+        self.rule = rule
+        self.doc = doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> Setting[T]: ...
+
+    @overload
+    def __get__(self, obj: HousekeepingSettings, owner: type | None = None) -> T: ...
+
+    def __get__(
+        self, obj: HousekeepingSettings | None, owner: type | None = None
+    ) -> Setting[T] | T:
+        if obj is None:
+            return self
+        value: T = obj.user_settings.get(self.name, self.default)
+        return value
+
+
+class HousekeepingSettings:
+    """``settings.HOUSEKEEPING`` with its defaults, e.g. ``housekeeping_settings.HISTORY_DAYS``.
+
+    The class body is the table: one :class:`Setting` per key, in the order the reference shows.
+    """
+
+    AUTOSTART = Setting(
+        True,
+        BOOLEAN,
+        "Start one scheduler service per serving process, lazily (see [the "
+        "scheduler](scheduler.md)); one of them leads. `False` when you run `manage.py "
+        "housekeeping scheduler` yourself.",
+    )
+    EXECUTOR = Setting(
+        "thread",
+        Rule(lambda value: value in EXECUTORS, " or ".join(map(repr, EXECUTORS))),
+        '`"thread"`: scheduled runs execute in a thread pool of the leading scheduler '
+        'process. `"django_tasks"`: the leader enqueues each due slot on Django\'s Tasks '
+        "framework (`settings.TASKS`; Django 6.0+, or the `django-tasks` backport via the "
+        "`[tasks]` extra on 5.2), and that backend's workers run it, on any machine sharing "
+        "the database. The slot is claimed when the run starts, so a slot enqueued twice "
+        "still runs once.",
+    )
+    TASKS: Setting[Mapping[str, Mapping[str, Any]]] = Setting(
+        MappingProxyType({}),
+        Rule(lambda value: isinstance(value, Mapping), "a dict of task name -> overrides"),
+        "Per-task overrides by task name, without a code change: "
+        "[below](#per-task-overrides-housekeepingtasksname).",
+    )
+    HISTORY_DAYS: Setting[float] = Setting(
+        90,
+        DAYS,
+        "Finished runs older than this many days are deleted by the leader, once an hour.",
+    )
+    DEFAULT_TIMEOUT: Setting[float] = Setting(
+        3600,
+        SECONDS,
+        "No effect since 0.2 (runs are judged alive by their heartbeats, not by a timeout); "
+        "accepted so that older settings still load.",
+    )
+    HEARTBEAT_INTERVAL: Setting[float] = Setting(
+        10,
+        SECONDS,
+        "Seconds between two heartbeats of a queued or running run (a thread of its process "
+        "refreshes `heartbeat_at`).",
+    )
+    HEARTBEAT_TIMEOUT: Setting[float] = Setting(
+        60,
+        SECONDS,
+        "A run whose last heartbeat is older than this many seconds belongs to a dead "
+        "process: it is marked `interrupted` and its task is free again (see [the run "
+        "lifecycle](history.md#the-run-lifecycle)). Must be longer than `HEARTBEAT_INTERVAL` "
+        "(`E010`).",
+    )
+    LEASE_TTL: Setting[float] = Setting(
+        30,
+        SECONDS,
+        "Seconds a leader may go without renewing its lease. A standby takes over within this "
+        "time (plus about a second) after the leader dies.",
+    )
+    MISFIRE_GRACE: Setting[float] = Setting(
+        600,
+        SECONDS,
+        "For tasks without `misfire_grace=`: how many seconds late a slot may still run.",
+    )
+    API_PERMISSION_CLASSES: Setting[list[str] | tuple[str, ...]] = Setting(
+        ["django_housekeeping.api.permissions.HousekeepingPermission"],
+        Rule(
+            lambda value: (
+                isinstance(value, list | tuple) and all(isinstance(path, str) for path in value)
+            ),
+            "a list of dotted paths to DRF permission classes",
+        ),
+        "DRF permission classes (dotted paths) of the API. The housekeeping "
+        "[permissions](permissions.md) are checked whatever they say: classes here can only "
+        "add conditions.",
+    )
+    TRIGGER_THROTTLE_RATE: Setting[str | None] = Setting(
+        "30/minute",
+        Rule(
+            lambda value: value is None or parse_rate(value) is not None,
+            'a rate such as "30/minute" (per second, minute, hour or day), or None',
+        ),
+        "Runs one person may start per period, on the admin, the dashboard and the API "
+        "together, counted in the database so that it holds across processes "
+        "([throttling](permissions.md#throttling)); `N/second`, `N/minute`, `N/hour`, `N/day` "
+        "or `N/10s`; `None` turns it off.",
+    )
+    MAX_WAIT: Setting[float] = Setting(
+        20,
+        SECONDS,
+        "The longest the API's `?wait=` holds a request, in seconds: under the usual worker "
+        "timeouts (gunicorn's is 30 s). A run that outlasts it is answered 202 with its URL.",
+    )
+    PURGE_BATCH_SIZE: Setting[int | None] = Setting(
+        None,
+        POSITIVE_INT.or_none(),
+        "Rows of the purged queryset's model per batch (and per transaction) for every purge "
+        "that does not set `batch_size`. `None`: adaptive batches of about 50,000 rows with "
+        "their cascades (10,000 on MySQL/MariaDB and when delete signals have receivers) — "
+        "see [purge](purge.md).",
+    )
+    PURGE_ARCHIVE = Setting(
+        False,
+        BOOLEAN,
+        "`True`: every purge writes the rows it deletes, cascades included, to an archive "
+        'first; a task\'s `purge={"archive": ...}` decides for that task.',
+    )
+    PURGE_ARCHIVE_DIR: Setting[str | os.PathLike[str] | None] = Setting(
+        None,
+        Rule(lambda value: isinstance(value, str | os.PathLike), "a directory path").or_none(),
+        "The directory archives are written to (created if missing). Required as soon as "
+        "anything archives (`E009`).",
+    )
+
+    @property
+    def user_settings(self) -> Mapping[str, Any]:
+        """``settings.HOUSEKEEPING``, or an empty dict when it is missing or no dict (``E005``)."""
+        value = getattr(settings, SETTING_NAME, None)
+        return value if isinstance(value, Mapping) else {}
+
+    if not TYPE_CHECKING:  # for mypy, a setting the table does not declare is an error
+
+        def __getattr__(self, name: str) -> Any:
+            raise AttributeError(f"{SETTING_NAME} has no setting {name!r}")
+
+    def task_override(self, task_name: str) -> Mapping[str, Any]:
+        """The ``HOUSEKEEPING["TASKS"][task_name]`` dict, or an empty one."""
+        return self._task_overrides.get(task_name, {})
+
+    @cached_property
+    def _task_overrides(self) -> Mapping[str, Mapping[str, Any]]:
+        tasks: Any = self.TASKS  # what the settings say, E005 or not
+        if not isinstance(tasks, Mapping):
+            return {}
+        return {
+            str(name): override for name, override in tasks.items() if isinstance(override, Mapping)
+        }
+
+    def reload(self) -> None:
+        self.__dict__.pop("_task_overrides", None)
+
+
+SETTINGS: tuple[Setting[Any], ...] = tuple(
+    value for value in vars(HousekeepingSettings).values() if isinstance(value, Setting)
+)
+DEFAULTS: Mapping[str, Any] = MappingProxyType({item.name: item.default for item in SETTINGS})
+
+housekeeping_settings = HousekeepingSettings()
+
+
+@receiver(setting_changed)
+def _reload_housekeeping_settings(*, setting: str, **kwargs: Any) -> None:
+    if setting == SETTING_NAME:
+        housekeeping_settings.reload()

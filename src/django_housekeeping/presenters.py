@@ -1,0 +1,409 @@
+"""What every face shows: tasks, runs, results, the scheduler's state and statistics, as plain data.
+
+One presenter for the command line, the admin, the staff dashboard and the API: the one-line
+summary of a run (and of its error), per-model counts, effective schedules, the JSON the dashboard
+and the API serve (the API declares its shape with DRF serializers for its OpenAPI schema), and
+the scheduler's status.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import timezone
+from django_apscheduler.models import DjangoJob
+
+from django_housekeeping.models import SchedulerLease, TaskRun, TaskState
+from django_housekeeping.scheduling.lease import LEASE_NAME
+from django_housekeeping.tasks.registry import ALL, NotRegistered, registry
+from django_housekeeping.tasks.schedules import InvalidSchedule, parse_schedule
+from django_housekeeping.tasks.task import HousekeepingTask
+
+
+def describe_schedule(task: HousekeepingTask) -> str:
+    try:
+        schedule = task.schedule
+    except InvalidSchedule as exc:
+        return f"invalid: {exc}"
+    return str(schedule) if schedule is not None else "manual"
+
+
+def describe_effective_schedule(task: HousekeepingTask, admin_schedule: str = "") -> str:
+    """The schedule the scheduler follows, and where it comes from.
+
+    An override set in the admin (``TaskState.schedule``) wins over ``HOUSEKEEPING["TASKS"]``,
+    which wins over the code's ``schedule=``. An invalid admin override is reported, not raised:
+    the scheduler does not schedule the task while it is invalid.
+    """
+    if admin_schedule:
+        try:
+            return f"{parse_schedule(admin_schedule)} (set in the admin)"
+        except InvalidSchedule as exc:
+            return f"invalid admin schedule: {exc}"
+    description = describe_schedule(task)
+    if "schedule" in task.override and not description.startswith("invalid"):
+        return f"{description} (from settings)"
+    return description
+
+
+def last_runs(names: Iterable[str]) -> dict[str, TaskRun]:
+    """The most recent run of each named task (one query per task, using the recent-runs index)."""
+    latest: dict[str, TaskRun] = {}
+    for name in names:
+        run = TaskRun.objects.filter(task_name=name).order_by("-started_at", "-id").first()
+        if run is not None:
+            latest[name] = run
+    return latest
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """A task with what the database says of it: its operators' state (pause, schedule override),
+    the job store's next run, its last run. Every face's per-task data is made from these."""
+
+    task: HousekeepingTask
+    state: TaskState | None
+    next_run: datetime | None
+    last_run: TaskRun | None
+
+    @property
+    def paused(self) -> bool:
+        return bool(self.state and self.state.paused)
+
+    @property
+    def schedule(self) -> str:
+        """The schedule the scheduler follows, and where it comes from."""
+        return describe_effective_schedule(self.task, self.state.schedule if self.state else "")
+
+
+def task_views() -> list[TaskView]:
+    """Every registered task and group, with its state, next run and last run (a few queries)."""
+    tasks = list(registry)
+    names = [task.name for task in tasks]
+    states = {state.task_name: state for state in TaskState.objects.filter(task_name__in=names)}
+    next_runs = dict(DjangoJob.objects.filter(id__in=names).values_list("id", "next_run_time"))
+    latest = last_runs(names)
+    return [
+        TaskView(task, states.get(task.name), next_runs.get(task.name), latest.get(task.name))
+        for task in tasks
+    ]
+
+
+def task_as_dict(view: TaskView) -> dict[str, Any]:
+    """A task as ``housekeeping list --json`` gives it."""
+    task = view.task
+    return {
+        "name": task.name,
+        "description": task.description,
+        "schedule": view.schedule,
+        "enabled": task.enabled,
+        "options": task.options,
+        "tags": list(task.tags),
+        "members": list(task.members),
+        "timeout": task.timeout,
+        "last_run": run_as_dict(view.last_run) if view.last_run is not None else None,
+    }
+
+
+def run_as_dict(run: TaskRun) -> dict[str, Any]:
+    return {
+        "id": run.pk,
+        "task": run.task_name,
+        "status": run.status,
+        "trigger": run.trigger,
+        "triggered_by": run.triggered_by.get_username() if run.triggered_by else None,
+        "dry_run": run.dry_run,
+        "slot": run.slot,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "duration_seconds": run.duration_seconds,
+        "progress": {"done": run.progress_done, "total": run.progress_total},
+        "result": run.result,
+        "error": run.error,
+        "host": run.host,
+        "pid": run.pid,
+        "parent_id": run.parent_id,
+    }
+
+
+# The results the library itself records for a run that did not run its task: slots the scheduler
+# skipped or missed (see scheduling.slots.record_unrun_slots) and a run skipped by run_task because
+# another run of the task was still going.
+_UNRUN_SLOTS_KEYS = frozenset({"reason", "slots", "first_slot", "last_slot"})
+_ALREADY_RUNNING_KEYS = frozenset({"reason", "running_run_id"})
+
+
+def summarize_result(result: Any) -> str:
+    """One line for a person: per-model counts for a purge, the reason a run was skipped or
+    missed, compact JSON for anything else."""
+    if isinstance(result, dict):
+        unrun = _summarize_unrun(result)
+        if unrun is not None:
+            return unrun
+    if isinstance(result, dict) and isinstance(result.get("deleted"), dict):
+        verb = "would delete" if result.get("dry_run") else "deleted"
+        counts = ", ".join(f"{label} {count}" for label, count in result["deleted"].items())
+        summary = f"{verb} {result.get('total', 0)}" + (f" ({counts})" if counts else "")
+        protected = result.get("protected")
+        if isinstance(protected, dict):
+            skipped = sum(count for count in protected.values() if _is_count(count))
+            if skipped:
+                summary += f"; {skipped} protected row{'' if skipped == 1 else 's'} kept"
+        if result.get("partial") is True:
+            summary += "; partial: stopped at max_seconds, the next run continues"
+        return summary
+    if isinstance(result, dict) and isinstance(result.get("tasks"), dict):
+        failed = result.get("failed") or []
+        return f"{len(result['tasks'])} tasks" + (
+            f", failed: {', '.join(failed)}" if failed else ""
+        )
+    return to_json(result)
+
+
+def _summarize_unrun(result: dict[Any, Any]) -> str | None:
+    """``"the previous run was still running (3 slots)"``; ``None`` for any other result."""
+    reason = result.get("reason")
+    if not isinstance(reason, str) or not reason:
+        return None
+    slots = result.get("slots")
+    if set(result) <= _UNRUN_SLOTS_KEYS and _is_count(slots):
+        return f"{reason} ({slots} slot{'' if slots == 1 else 's'})"
+    running_run_id = result.get("running_run_id")
+    if set(result) == _ALREADY_RUNNING_KEYS and _is_count(running_run_id):
+        return f"{reason} (run #{running_run_id})"
+    return None
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def run_summary(run: TaskRun) -> str:
+    """One line for a person, the same on every face: the error's type and message for a failed or
+    interrupted run, what was (or would be) deleted, the reason a run did not run, the result."""
+    if run.error:
+        return error_summary(run.error)
+    if run.result is None:
+        if run.status == TaskRun.Status.QUEUED:
+            return "queued…"
+        return "running…" if run.status == TaskRun.Status.RUNNING else ""
+    return summarize_result(run.result)
+
+
+def error_summary(error: str) -> str:
+    """The exception's type and the first line of its message, out of a stored traceback (the
+    last one of a chain); a text that is no traceback (an interruption): its first line."""
+    lines = error.strip().splitlines()
+    if not lines:
+        return ""
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call")]
+    if not starts:
+        return lines[0]
+    # The frames of a traceback are indented; the exception follows them, unindented.
+    for line in lines[starts[-1] + 1 :]:
+        if line.strip() and not line[0].isspace():
+            return line
+    return lines[-1]
+
+
+def deletion_counts(result: Any) -> dict[str, int]:
+    """Rows deleted (or, in a dry run, to be deleted) per model, in a purge's result or in the
+    results of a group's members."""
+    counts: dict[str, int] = {}
+    if not isinstance(result, dict):
+        return counts
+    if isinstance(result.get("deleted"), dict):
+        for label, count in result["deleted"].items():
+            if _is_count(count):
+                counts[str(label)] = counts.get(str(label), 0) + count
+    if isinstance(result.get("tasks"), dict):
+        for member in result["tasks"].values():
+            if isinstance(member, dict):
+                for label, count in deletion_counts(member.get("result")).items():
+                    counts[label] = counts.get(label, 0) + count
+    return counts
+
+
+def to_json(value: Any, *, indent: int | None = None) -> str:
+    return json.dumps(value, cls=DjangoJSONEncoder, indent=indent, sort_keys=indent is not None)
+
+
+# -- the dashboard and the API ------------------------------------------------------------------
+
+DEFAULT_STATISTICS_TASK = "stats"
+DEFAULT_STATISTICS_DAYS = 30
+MAX_STATISTICS_DAYS = 366
+# The newest points of a series kept in a window: a stats task every 5 minutes for a year is far
+# more than a chart can show.
+MAX_STATISTICS_POINTS = 2000
+# The largest primary key a database stores: a larger one in a URL is simply not found.
+MAX_PK = 2**63 - 1
+
+RunUrl = Callable[[int], str]
+
+
+def run_payload(run: TaskRun, run_url: RunUrl | None = None) -> dict[str, Any]:
+    """A run as the dashboard and the API show it: :func:`run_as_dict` plus a one-line summary,
+    live progress and, given ``run_url``, the run's URL."""
+    data = run_as_dict(run)
+    done, total = run.progress_done, run.progress_total
+    percent = None
+    if done is not None and total:
+        percent = round(min(done / total, 1.0) * 100, 1)
+    data["progress"] = {"done": done, "total": total, "percent": percent}
+    data["heartbeat_at"] = run.heartbeat_at
+    data["summary"] = run_summary(run)
+    data["url"] = run_url(run.pk) if run_url is not None else None
+    return data
+
+
+def run_detail_payload(run: TaskRun, run_url: RunUrl | None = None) -> dict[str, Any]:
+    """:func:`run_payload` with the runs of a group's members."""
+    data = run_payload(run, run_url)
+    data["children"] = [
+        run_payload(child, run_url) for child in run.children.order_by("started_at", "id")
+    ]
+    return data
+
+
+def find_run(pk: object) -> TaskRun | None:
+    """The run with primary key ``pk`` (given as text from a URL), or ``None``."""
+    text = str(pk)
+    if not text.isascii() or not text.isdigit() or int(text) > MAX_PK:
+        return None
+    return TaskRun.objects.select_related("triggered_by").filter(pk=int(text)).first()
+
+
+def tasks_payload(run_url: RunUrl | None = None) -> list[dict[str, Any]]:
+    """Every registered task and group with its effective schedule, pause state, next run and
+    last run, as the dashboard and the API show them."""
+    return [
+        {
+            "name": view.task.name,
+            "description": view.task.description,
+            "is_group": view.task.is_group,
+            "members": list(view.task.members),
+            "schedule": view.schedule,
+            "enabled": view.task.enabled,
+            "paused": view.paused,
+            "next_run": view.next_run,
+            "options": view.task.options,
+            "tags": list(view.task.tags),
+            "timeout": view.task.timeout,
+            "destructive": registry.is_destructive(view.task.name),
+            "last_run": run_payload(view.last_run, run_url) if view.last_run else None,
+        }
+        for view in task_views()
+    ]
+
+
+def statistics_task_names() -> list[str]:
+    """The names ``statistics_payload`` accepts: every registered task except groups."""
+    return sorted(task.name for task in registry if not task.is_group)
+
+
+def statistics_payload(
+    task_name: str = DEFAULT_STATISTICS_TASK,
+    days: int = DEFAULT_STATISTICS_DAYS,
+    *,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The latest statistics and their time series over the last ``days`` days.
+
+    Statistics are the results of the succeeded runs of ``task_name``: every number in a run's
+    result (a JSON object) is a point of the series of that key. Raises ``NotRegistered`` for a
+    name that is no registered task (groups included: a group's result is no statistics).
+    """
+    if task_name == ALL or task_name not in registry.as_mapping():
+        raise NotRegistered(task_name, statistics_task_names())
+    if registry.get(task_name).is_group:
+        raise NotRegistered(task_name, statistics_task_names())
+    now = now or timezone.now()
+    since = now - timedelta(days=days)
+    succeeded = TaskRun.objects.filter(task_name=task_name, status=TaskRun.Status.SUCCEEDED)
+    latest = succeeded.order_by("-started_at", "-id").first()
+    window = list(
+        succeeded.filter(started_at__gte=since)
+        .order_by("-started_at", "-id")
+        .values_list("id", "started_at", "result")[:MAX_STATISTICS_POINTS]
+    )
+    window.reverse()
+
+    values = _numbers(latest.result) if latest is not None else {}
+    series: dict[str, list[dict[str, Any]]] = {key: [] for key in values}
+    for run_id, started_at, result in window:
+        for key, value in _numbers(result).items():
+            series.setdefault(key, []).append({"at": started_at, "value": value, "run_id": run_id})
+    return {
+        "task": task_name,
+        "days": days,
+        "since": since,
+        "run_id": latest.pk if latest is not None else None,
+        "generated_at": latest.started_at if latest is not None else None,
+        "statistics": values,
+        "series": [{"key": key, "points": points} for key, points in series.items()],
+    }
+
+
+def _numbers(result: Any) -> dict[str, int | float]:
+    """The numeric values of a result object (booleans and non-finite floats left out)."""
+    if not isinstance(result, dict):
+        return {}
+    return {
+        str(key): value
+        for key, value in result.items()
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    }
+
+
+# -- the scheduler ---------------------------------------------------------------------------------
+
+
+def scheduler_status() -> dict[str, Any]:
+    """The leader (host, pid, lease age, healthy or stale) and every task's job."""
+    now = timezone.now()
+    lease = SchedulerLease.objects.filter(name=LEASE_NAME).first()
+    leader: dict[str, Any] | None = None
+    if lease is not None and lease.owner:
+        heartbeat = lease.heartbeat_at or lease.acquired_at
+        leader = {
+            "owner": lease.owner,
+            "host": lease.host,
+            "pid": lease.pid,
+            "token": lease.token,
+            "acquired_at": lease.acquired_at,
+            "heartbeat_at": heartbeat,
+            "expires_at": lease.expires_at,
+            "lease_age_seconds": (now - heartbeat).total_seconds() if heartbeat else None,
+            "healthy": lease.expires_at > now,
+        }
+    healthy = bool(leader and leader["healthy"])
+    return {
+        "now": now,
+        "state": "running" if healthy else ("stale" if leader else "stopped"),
+        "healthy": healthy,
+        "leader": leader,
+        "jobs": jobs_status(),
+    }
+
+
+def jobs_status() -> list[dict[str, Any]]:
+    """Every task's job, as ``housekeeping status`` and the API's status show it."""
+    return [
+        {
+            "id": view.task.name,
+            "name": view.task.description or view.task.name,
+            "trigger": view.schedule,
+            "next_run": view.next_run,
+            "enabled": view.task.enabled,
+            "paused": view.paused,
+            "last_run": run_as_dict(view.last_run) if view.last_run is not None else None,
+        }
+        for view in task_views()
+    ]

@@ -1,0 +1,558 @@
+"""``purge``: delete what a queryset selects and everything Django cascades, in bounded batches.
+
+``QuerySet.delete()`` deletes in one transaction and, as soon as a model involved has a delete
+signal receiver, loads every row into memory. ``purge`` walks the queryset's rows in primary-key
+order (keyset batches), and deletes each batch of rows with its cascades in its own short
+transaction, children before parents:
+
+- without delete signal receivers, a batch is a handful of ``DELETE``/``UPDATE`` statements
+  planned from the models' metadata (:mod:`django_housekeeping.purging.planner`): no row is
+  loaded into Python;
+- with receivers (or a schema the plan cannot express: a cascade cycle, a custom ``on_delete``),
+  Django's own ``Collector`` deletes the batch, so every signal is sent, one batch at a time.
+
+Rows a ``PROTECT`` or ``RESTRICT`` relation forbids to delete are skipped and reported, never a
+crash. A dry run counts exactly what a real run deletes. ``max_rows`` and ``max_fraction`` refuse
+an unexpectedly large purge before it deletes anything (:class:`PurgeLimitExceeded`);
+``max_seconds`` stops between batches and reports ``"partial": True``. With ``archive``, each
+batch's rows are appended to a gzip-compressed JSON Lines file before they are deleted
+(:mod:`django_housekeeping.purging.archive`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from operator import attrgetter
+from pathlib import Path
+from typing import Any, TypedDict
+
+from django.db import connections, transaction
+from django.db.models import Model, QuerySet
+from django.db.models.deletion import (
+    Collector,
+    ProtectedError,
+    RestrictedError,
+    get_candidate_relations_to_delete,
+)
+from django.db.models.signals import post_delete, pre_delete
+
+from django_housekeeping.conf import housekeeping_settings
+from django_housekeeping.purging import planner as planning
+from django_housekeeping.purging.archive import (
+    ArchiveOrigin,
+    ArchiveWriter,
+    archive_path,
+    default_archive_path,
+)
+from django_housekeeping.purging.options import check_purge_value
+from django_housekeeping.purging.planner import Scope, concrete, in_keys
+
+ProgressCallback = Callable[[int, "int | None"], None]
+
+# The clock batches and max_seconds are measured with (a module attribute, so tests can drive it).
+clock = time.monotonic
+
+# Adaptive batches (no batch_size given): the first has this many of the queryset's rows, the next
+# ones as many as make about BATCH_ROWS rows with their cascades (InnoDB deletes a row several
+# times slower: MYSQL_BATCH_ROWS on MySQL and MariaDB; COLLECTOR_BATCH_ROWS when Django's collector
+# loads rows into memory to send delete signals), never more than MAX_BATCH_SIZE and never more
+# than four times the previous batch.
+FIRST_BATCH_SIZE = 1000
+BATCH_ROWS = 50_000
+MYSQL_BATCH_ROWS = 10_000
+COLLECTOR_BATCH_ROWS = 10_000
+MAX_BATCH_SIZE = 50_000
+
+
+class PurgeResult(TypedDict):
+    """What a purge deleted (or, in a dry run, would delete).
+
+    ``deleted`` maps ``"app_label.Model"`` to rows, cascades included, and ``total`` sums it.
+    ``protected`` counts the queryset's rows that were skipped because a ``PROTECT`` or
+    ``RESTRICT`` relation forbids deleting them (or a row of their cascade), and ``protected_by``
+    names those relations. ``partial`` is true when ``max_seconds`` stopped the purge early.
+    """
+
+    deleted: dict[str, int]
+    total: int
+    dry_run: bool
+    protected: dict[str, int]
+    protected_by: dict[str, int]
+    batches: int
+    seconds: float
+    rows_per_second: float
+    max_batch_seconds: float
+    partial: bool
+    archive: str | None
+
+
+class PurgeLimitExceeded(Exception):
+    """A purge would delete more than its ``max_rows`` or ``max_fraction`` allow.
+
+    Raised before anything is deleted; pass ``force=True`` to purge anyway.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        label: str,
+        selected: int,
+        table_rows: int,
+        max_rows: int | None,
+        max_fraction: float | None,
+    ) -> None:
+        super().__init__(message)
+        self.label = label
+        self.selected = selected
+        self.table_rows = table_rows
+        self.max_rows = max_rows
+        self.max_fraction = max_fraction
+
+
+def purge(
+    queryset: QuerySet[Any],
+    *,
+    dry_run: bool = False,
+    batch_size: int | None = None,
+    max_rows: int | None = None,
+    max_fraction: float | None = None,
+    max_seconds: float | None = None,
+    force: bool = False,
+    archive: bool | str | os.PathLike[str] | None = None,
+    progress: ProgressCallback | None = None,
+    archive_origin: ArchiveOrigin | None = None,
+) -> PurgeResult:
+    """Delete ``queryset`` and its cascades in batches; with ``dry_run`` only count what would go.
+
+    ``batch_size``: rows of the queryset's model per batch (and per transaction); default
+    ``HOUSEKEEPING["PURGE_BATCH_SIZE"]``, and when that is ``None`` too, adaptive: batches of
+    about :data:`BATCH_ROWS` rows, cascades included (:data:`COLLECTOR_BATCH_ROWS` when Django's
+    collector loads them into memory). ``max_rows``/``max_fraction``: refuse (raise
+    :class:`PurgeLimitExceeded`, deleting nothing) when the queryset selects more rows, or a larger
+    fraction of its table, unless ``force``. ``max_seconds``: stop between batches once this
+    long has passed (``"partial": True``; the next purge continues). ``archive``: ``True`` writes
+    the rows to a new file in ``HOUSEKEEPING["PURGE_ARCHIVE_DIR"]``, a path names the file,
+    ``None`` follows ``HOUSEKEEPING["PURGE_ARCHIVE"]``. ``archive_origin``: the task and run
+    (:class:`~django_housekeeping.purging.archive.ArchiveOrigin`) the archive's manifest names
+    (``ctx.purge`` passes its own). ``progress(done, total)`` is called after every batch with the
+    queryset's rows handled so far and the number selected at the start.
+    """
+    if not isinstance(queryset, QuerySet):
+        raise TypeError(f"purge() needs a QuerySet, got {type(queryset).__name__}")
+    if batch_size is None:
+        batch_size = housekeeping_settings.PURGE_BATCH_SIZE
+    if batch_size is not None:
+        check_purge_value("batch_size", batch_size)
+    check_purge_value("max_rows", max_rows)
+    check_purge_value("max_fraction", max_fraction)
+    check_purge_value("max_seconds", max_seconds)
+    if archive is None:
+        archive = bool(housekeeping_settings.PURGE_ARCHIVE)
+    deletion = _deletion_queryset(queryset)
+    archive_file: Path | None = None
+    if archive and not dry_run:
+        archive_file = (
+            default_archive_path(queryset.model._meta.label)
+            if archive is True
+            else archive_path(archive)
+        )
+    return _Purge(
+        queryset=queryset,
+        deletion=deletion,
+        dry_run=dry_run,
+        batch_size=batch_size,
+        max_rows=max_rows,
+        max_fraction=max_fraction,
+        max_seconds=max_seconds,
+        force=force,
+        archive=archive_file,
+        archive_origin=archive_origin,
+        progress=progress,
+    ).run()
+
+
+def _count(queryset: QuerySet[Any]) -> int:
+    """The rows ``queryset`` selects, each once even when a join in it repeats a row."""
+    if len(queryset.query.alias_map) > 1:
+        return queryset.values("pk").distinct().count()
+    return queryset.count()
+
+
+def _deletion_queryset(queryset: QuerySet[Any]) -> QuerySet[Any]:
+    """The queryset as ``QuerySet.delete()`` would use it, after the same refusals."""
+    queryset._not_support_combined_queries("delete")  # type: ignore[attr-defined]
+    if getattr(queryset.model._meta, "is_composite_pk", False):
+        raise TypeError("purge() does not support models with a composite primary key")
+    if queryset.query.is_sliced:
+        raise TypeError("Cannot use 'limit' or 'offset' with delete().")
+    if queryset.query.distinct_fields:
+        raise TypeError("Cannot call delete() after .distinct(*fields).")
+    if queryset._fields is not None:  # type: ignore[attr-defined]
+        raise TypeError("Cannot call delete() after .values() or .values_list()")
+    deletion = queryset._chain()  # type: ignore[attr-defined]
+    deletion._for_write = True
+    deletion.query.select_for_update = False
+    deletion.query.select_related = False
+    deletion.query.clear_ordering(force=True)
+    return deletion  # type: ignore[no-any-return]
+
+
+class _Purge:
+    """One purge: the batch loop, its bookkeeping and its result."""
+
+    def __init__(
+        self,
+        *,
+        queryset: QuerySet[Any],
+        deletion: QuerySet[Any],
+        dry_run: bool,
+        batch_size: int | None,
+        max_rows: int | None,
+        max_fraction: float | None,
+        max_seconds: float | None,
+        force: bool,
+        archive: Path | None,
+        progress: ProgressCallback | None,
+        archive_origin: ArchiveOrigin | None = None,
+    ) -> None:
+        self.queryset = queryset
+        self.deletion = deletion
+        self.model: type[Model] = queryset.model
+        self.label = self.model._meta.label
+        self.using: str = deletion.db
+        self.dry_run = dry_run
+        self.max_rows = max_rows
+        self.max_fraction = max_fraction
+        self.max_seconds = max_seconds
+        self.force = force
+        self.progress = progress
+        self.param_limit = planning.max_query_params(self.using)
+        self.plan: planning.Plan | None
+        try:
+            self.plan = planning.build_plan(self.model, self.using)
+        except planning.Unsupported:
+            self.plan = None
+        self.use_collector = self.plan is None or self.plan.has_delete_signals(self.model)
+        # Every root key of a batch is one parameter of its statements; leave room for the rest.
+        self.max_batch_size = max(1, min(MAX_BATCH_SIZE, self.param_limit - 100))
+        self.adaptive = batch_size is None
+        self.batch_size = min(batch_size or FIRST_BATCH_SIZE, self.max_batch_size)
+        if self.use_collector:
+            self.batch_rows = COLLECTOR_BATCH_ROWS
+        elif connections[self.using].vendor == "mysql":
+            self.batch_rows = MYSQL_BATCH_ROWS
+        else:
+            self.batch_rows = BATCH_ROWS
+        # Django's collector loads the queryset's rows whole. When no receiver or archive will see
+        # them, the fields their relations reference are enough: the rule Django's collector
+        # applies to the related rows it loads.
+        self.lean_roots = (
+            _referenced_fields(self.model)
+            if self.use_collector and archive is None and not _has_delete_receivers(self.model)
+            else ()
+        )
+        self.archive = None
+        if archive is not None:
+            self.archive = ArchiveWriter(archive, origin=archive_origin)
+        self.deleted: Counter[str] = Counter()
+        self.protected_by: Counter[str] = Counter()
+        self.protected = 0
+        # Dry run: the keys of rows more than one path reaches, so each is counted once.
+        self.seen: dict[str, set[Any]] = {}
+
+    # the loop -----------------------------------------------------------------------------------
+
+    def run(self) -> PurgeResult:
+        started = clock()
+        selected = self._check_limits()
+        batches = 0
+        done = 0
+        longest = 0.0
+        partial = False
+        last: Any = None
+        while True:
+            batch_started = clock()
+            rows_before = self._rows()
+            batch_size = self.batch_size
+            with self._transaction():
+                roots, fetched = self._next_roots(last, batch_size)
+                if roots:
+                    self._batch(roots)
+            if not roots:
+                break
+            longest = max(longest, clock() - batch_started)
+            batches += 1
+            done += len(roots)
+            last = roots[-1]
+            if self.progress is not None:
+                self.progress(done, selected)
+            if fetched < batch_size:
+                break
+            if self.adaptive:
+                self._resize(rows=self._rows() - rows_before)
+            if self.max_seconds is not None and clock() - started >= self.max_seconds:
+                partial = True
+                break
+        seconds = clock() - started
+        counts = Counter(self.deleted)
+        for label, keys in self.seen.items():
+            counts[label] += len(keys)
+        deleted = {label: count for label, count in sorted(counts.items()) if count}
+        total = sum(deleted.values())
+        return PurgeResult(
+            deleted=deleted,
+            total=total,
+            dry_run=self.dry_run,
+            protected={self.label: self.protected} if self.protected else {},
+            protected_by=dict(sorted(self.protected_by.items())),
+            batches=batches,
+            seconds=round(seconds, 3),
+            rows_per_second=round(total / seconds, 1) if seconds > 0 else 0.0,
+            max_batch_seconds=round(longest, 3),
+            partial=partial,
+            archive=str(self.archive.path) if self.archive and self.archive.objects else None,
+        )
+
+    def _transaction(self) -> AbstractContextManager[Any]:
+        return nullcontext() if self.dry_run else transaction.atomic(using=self.using)
+
+    def _check_limits(self) -> int | None:
+        """The rows the queryset selects (when someone needs the number); raises on a breach."""
+        limited = self.max_rows is not None or self.max_fraction is not None
+        if not limited and self.progress is None:
+            return None
+        selected = _count(self.deletion)
+        if not limited or self.force:
+            return selected
+        table_rows = self.model._base_manager.db_manager(self.using).count()
+        fraction = selected / table_rows if table_rows else 0.0
+        breaches = []
+        if self.max_rows is not None and selected > self.max_rows:
+            breaches.append(f"max_rows is {self.max_rows:,}")
+        if self.max_fraction is not None and fraction > self.max_fraction:
+            breaches.append(f"max_fraction is {self.max_fraction:g}")
+        if breaches:
+            raise PurgeLimitExceeded(
+                f"refusing to purge {selected:,} rows of {self.label} ({fraction:.1%} of its "
+                f"{table_rows:,} rows): {' and '.join(breaches)}. Nothing was deleted; pass "
+                "force=True (housekeeping run --force) to purge anyway.",
+                label=self.label,
+                selected=selected,
+                table_rows=table_rows,
+                max_rows=self.max_rows,
+                max_fraction=self.max_fraction,
+            )
+        return selected
+
+    def _next_roots(self, last: Any, batch_size: int) -> tuple[list[Any], int]:
+        """The next batch of the queryset's primary keys after ``last``, in order, and how many
+        rows the query returned (a join in the queryset may repeat a key)."""
+        rows = self.deletion if last is None else self.deletion.filter(pk__gt=last)
+        keys = list(rows.order_by("pk").values_list("pk", flat=True)[:batch_size])
+        return list(dict.fromkeys(keys)), len(keys)
+
+    def _rows(self) -> int:
+        """Rows deleted (or, in a dry run, counted) so far."""
+        return sum(self.deleted.values()) + sum(len(keys) for keys in self.seen.values())
+
+    def _resize(self, rows: int) -> None:
+        """The next batch's size: about ``batch_rows`` rows, judged by the last batch's rows.
+
+        Rows, not seconds, so a dry run and a real run cut the same batches.
+        """
+        wanted = self.batch_size * self.batch_rows // max(rows, 1)
+        self.batch_size = max(1, min(wanted, 4 * self.batch_size, self.max_batch_size))
+
+    # one batch ----------------------------------------------------------------------------------
+
+    def _batch(self, roots: list[Any]) -> None:
+        if self.plan is not None:
+            allowed = self._partition(roots, self._plan_guard)
+            if not allowed:
+                return
+            if self.dry_run or not self.use_collector:
+                # A dry run counts with the plan even when signals have receivers: it sends none.
+                self._planned_batch(allowed)
+            else:
+                self._signalled_batch(allowed)
+            return
+        self._collector_batch(roots)
+
+    def _scope(self, roots: Sequence[Any]) -> Any:
+        assert self.plan is not None
+        return Scope(self.plan, self.using, roots, self.param_limit)
+
+    def _plan_guard(self, roots: Sequence[Any]) -> str | None:
+        assert self.plan is not None
+        if not self.plan.guarded:
+            return None
+        reason: str | None = self._scope(roots).violated_guard()
+        return reason
+
+    def _partition(
+        self, roots: Sequence[Any], guard: Callable[[Sequence[Any]], str | None]
+    ) -> list[Any]:
+        """The roots that may go: a batch a guard refuses is halved until the refused rows are
+        found one by one (they are counted as protected)."""
+        reason = guard(roots)
+        if reason is None:
+            return list(roots)
+        if len(roots) == 1:
+            self.protected += 1
+            self.protected_by[reason] += 1
+            return []
+        middle = len(roots) // 2
+        return self._partition(roots[:middle], guard) + self._partition(roots[middle:], guard)
+
+    def _planned_batch(self, roots: list[Any]) -> None:
+        assert self.plan is not None
+        scope = self._scope(roots)
+        if self.dry_run:
+            shared = self.plan.shared_models()
+            for node in self.plan.delete_nodes:
+                if node.model in shared:
+                    self.seen.setdefault(node.label, set()).update(scope.primary_keys(node))
+                elif node.kind == "root":
+                    self.deleted[node.label] += len(roots)
+                else:
+                    self.deleted[node.label] += scope.count(node)
+            return
+        if self.archive is not None:
+            self.archive.append(scope.queryset(node) for node in self.plan.nodes)
+        self.deleted.update(scope.delete())
+
+    # Django's collector -------------------------------------------------------------------------
+
+    def _collect(self, roots: Sequence[Any]) -> Collector:
+        rows = self.model._base_manager.db_manager(self.using).filter(
+            in_keys(self.model, "pk", roots)
+        )
+        if self.lean_roots:
+            rows = rows.only(*self.lean_roots)
+        collector = Collector(using=self.using, origin=self.queryset)
+        collector.collect(rows)
+        return collector
+
+    def _collector_guard(self, roots: Sequence[Any]) -> str | None:
+        try:
+            self._collect(roots)
+        except (ProtectedError, RestrictedError) as error:
+            return _refusal(error)
+        return None
+
+    def _collect_allowed(self, roots: list[Any]) -> tuple[list[Any], Collector | None]:
+        """Django's collector for the roots it allows to delete (halving a refused batch)."""
+        try:
+            return roots, self._collect(roots)
+        except (ProtectedError, RestrictedError):
+            roots = self._partition(roots, self._collector_guard)
+            return roots, self._collect(roots) if roots else None
+
+    def _signalled_batch(self, roots: list[Any]) -> None:
+        """A batch whose models have delete receivers, deleted the way Django's collector does.
+
+        Django's collector collects the batch (loading the rows whose models have receivers, and
+        what it needs to find them); ``pre_delete`` is sent for every collected row; the plan's
+        statements delete the batch, and ``post_delete`` is sent for a model's rows as soon as
+        the last of them is deleted — the order of ``Collector.delete()``, which would otherwise
+        delete the loaded rows a hundred keys per statement.
+        """
+        roots, collector = self._collect_allowed(roots)
+        if collector is None:
+            return
+        scope = self._scope(roots)
+        if self.archive is not None:
+            assert self.plan is not None
+            self.archive.append(scope.queryset(node) for node in self.plan.nodes)
+        collector.sort()  # the model order Collector.delete() sends signals in
+        collected: dict[Any, list[Any]] = {}
+        for model, instances in collector.data.items():
+            if instances:
+                collected.setdefault(concrete(model), []).append(
+                    (model, sorted(instances, key=attrgetter("pk")))
+                )
+        for groups in collected.values():
+            for model, instances in groups:
+                if not model._meta.auto_created:
+                    for instance in instances:
+                        pre_delete.send(
+                            sender=model, instance=instance, using=self.using, origin=self.queryset
+                        )
+
+        def send_post_delete(deleted_model: type[Model]) -> None:
+            for model, instances in collected.get(deleted_model, ()):
+                if not model._meta.auto_created:
+                    for instance in instances:
+                        post_delete.send(
+                            sender=model, instance=instance, using=self.using, origin=self.queryset
+                        )
+
+        self.deleted.update(scope.delete(deleted_all_of=send_post_delete))
+        for groups in collected.values():
+            for model, instances in groups:
+                for instance in instances:
+                    setattr(instance, model._meta.pk.attname, None)
+
+    def _collector_batch(self, roots: list[Any]) -> None:
+        roots, maybe_collector = self._collect_allowed(roots)
+        if maybe_collector is None:
+            return
+        collector = maybe_collector
+        if self.dry_run:
+            for model, instances in collector.data.items():
+                self.seen.setdefault(model._meta.label, set()).update(
+                    instance.pk for instance in instances
+                )
+            for fast_delete in collector.fast_deletes:
+                self.seen.setdefault(fast_delete.model._meta.label, set()).update(
+                    fast_delete.values_list("pk", flat=True)
+                )
+            return
+        if self.archive is not None:
+            self.archive.append(_collected_rows(collector))
+        _, counts = collector.delete()
+        self.deleted.update(counts)
+
+
+def _has_delete_receivers(model: type[Model]) -> bool:
+    return pre_delete.has_listeners(model) or post_delete.has_listeners(model)
+
+
+def _referenced_fields(model: type[Model]) -> tuple[str, ...]:
+    """The fields of ``model`` the relations deleting it follows read (its key, and the targets
+    of foreign keys to it); empty for a multi-table child, whose parent rows the collector reads
+    through the child rows."""
+    opts = model._meta
+    if opts.concrete_model is None or opts.concrete_model._meta.parents:
+        return ()
+    fields = {opts.pk.attname} if opts.pk is not None else set()
+    relation: Any
+    for relation in get_candidate_relations_to_delete(opts):
+        fields.update(target.attname for target in relation.field.foreign_related_fields)
+    return tuple(sorted(fields))
+
+
+def _refusal(error: ProtectedError | RestrictedError) -> str:
+    """``"app_label.Model"`` of the rows that refused a deletion."""
+    refusing = (
+        error.protected_objects if isinstance(error, ProtectedError) else error.restricted_objects
+    )
+    for row in refusing:
+        return str(row._meta.label)
+    return "unknown"
+
+
+def _collected_rows(collector: Collector) -> list[Any]:
+    """Everything a collector is about to delete or update, grouped by model."""
+    groups: list[Any] = [list(instances) for instances in collector.data.values() if instances]
+    groups.extend(collector.fast_deletes)
+    updates: dict[Any, list[Any]] = collector.field_updates
+    for objs_list in updates.values():
+        for objs in objs_list:
+            groups.append(objs if isinstance(objs, QuerySet) else list(objs))
+    return groups

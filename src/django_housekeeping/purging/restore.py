@@ -1,0 +1,553 @@
+"""Restoring an archive: verified, validated row by row before anything is loaded, then loaded one
+batch (one gzip member) per transaction.
+
+``restore()`` backs ``manage.py housekeeping restore FILE``; ``copy_archive()`` decompresses the
+complete batches of an archive. Every refusal is one :class:`~.archive.ArchiveError` line naming
+the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import tempfile
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from dataclasses import dataclass, field
+from decimal import Decimal
+from itertools import groupby
+from operator import itemgetter
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+from django.apps import apps
+from django.core.exceptions import (
+    FieldDoesNotExist,
+    ValidationError,
+)
+from django.core.management.color import no_style
+from django.core.serializers.base import DeserializationError, DeserializedObject
+from django.core.serializers.python import Deserializer as PythonDeserializer
+from django.core.validators import (
+    DecimalValidator,
+    MaxLengthValidator,
+    MaxValueValidator,
+    MinValueValidator,
+)
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    IntegrityError,
+    connections,
+    router,
+    transaction,
+)
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import CharField, DecimalField, Field, IntegerField, Model
+from django.utils.connection import ConnectionDoesNotExist
+
+from django_housekeeping.purging.archive import (
+    CHUNK,
+    MESSAGE_LIMIT,
+    ArchiveError,
+    Manifest,
+    UnverifiedArchive,
+    check_prefix,
+    copy_prefix,
+    read_manifest,
+)
+
+logger = logging.getLogger("django_housekeeping")
+
+
+@dataclass
+class ArchiveStats:
+    """What an archive held (or, from :func:`restore`, what was loaded): its rows, per model, its
+    complete batches, whether bytes after them were left out (a last batch cut short, or not
+    covered by the manifest: written by a purge killed before that batch was deleted, so its rows
+    are still there), and whether its manifest verified."""
+
+    objects: int = 0
+    batches: int = 0
+    truncated: bool = False
+    models: dict[str, int] = field(default_factory=dict)
+    verified: bool = False
+
+
+class _NotGzip(Exception):
+    def __init__(self, offset: int, error: zlib.error) -> None:
+        super().__init__(f"at byte {offset:,}: {error}")
+
+
+class _Members:
+    """The gzip members of a stream's first ``limit`` bytes, decompressed a bounded piece at a
+    time: ``(member number, data)``, then ``(member number, None)`` when the member is complete.
+    Afterwards, ``complete`` is the size of the complete members and ``truncated`` says whether
+    a member was cut short after them."""
+
+    def __init__(self, stream: IO[bytes], limit: int | None = None) -> None:
+        self.stream = stream
+        self.limit = limit
+        self.complete = 0
+        self.batches = 0
+        self.truncated = False
+
+    def __iter__(self) -> Iterator[tuple[int, bytes | None]]:
+        decompressor = zlib.decompressobj(wbits=31)
+        started = False
+        offset = 0
+        remaining = self.limit
+        while remaining is None or remaining > 0:
+            data = self.stream.read(CHUNK if remaining is None else min(CHUNK, remaining))
+            if not data:
+                break
+            offset += len(data)
+            if remaining is not None:
+                remaining -= len(data)
+            while True:
+                started = started or bool(data)
+                try:
+                    out = decompressor.decompress(data, CHUNK)
+                except zlib.error as exc:
+                    raise _NotGzip(self.complete, exc) from exc
+                if out:
+                    yield self.batches + 1, out
+                if decompressor.eof:
+                    self.batches += 1
+                    data = decompressor.unused_data
+                    self.complete = offset - len(data)
+                    yield self.batches, None
+                    decompressor = zlib.decompressobj(wbits=31)
+                    started = False
+                    if not data:
+                        break
+                    continue
+                data = decompressor.unconsumed_tail
+                if not data and len(out) < CHUNK:
+                    break
+        self.truncated = started
+
+
+def _lines(stream: IO[bytes], limit: int) -> Iterator[tuple[int, int, bytes]]:
+    """``(batch, line number, line)`` of the complete gzip members in the first ``limit`` bytes of
+    ``stream``; line numbers count from the start of the decompressed file."""
+    number = 0
+    pending = bytearray()
+    for batch, data in _Members(stream, limit):
+        if data is None:
+            if pending:
+                number += 1
+                yield batch, number, bytes(pending)
+                pending.clear()
+            continue
+        pending += data
+        start = 0
+        while (end := pending.find(b"\n", start)) >= 0:
+            number += 1
+            yield batch, number, bytes(pending[start:end])
+            start = end + 1
+        del pending[:start]
+
+
+def copy_archive(path: str | os.PathLike[str], out: BinaryIO) -> ArchiveStats:
+    """Decompress every complete gzip member of ``path`` onto ``out``; a cut-short last one is
+    left out. One member (one batch) is held in memory at a time. The manifest is not read."""
+    stats = ArchiveStats()
+    pending: list[bytes] = []
+    with open(path, "rb") as file:
+        members = _Members(file)
+        try:
+            for _, data in members:
+                if data is not None:
+                    pending.append(data)
+                    continue
+                member = b"".join(pending)
+                out.write(member)
+                stats.objects += member.count(b"\n")
+                pending = []
+        except _NotGzip as exc:
+            raise ValueError(f"{os.fspath(path)} is not a gzip archive ({exc})") from exc
+    stats.batches = members.batches
+    stats.truncated = members.truncated
+    return stats
+
+
+# restoring ----------------------------------------------------------------------------------------
+
+
+def restore(
+    path: str | os.PathLike[str], *, using: str = DEFAULT_DB_ALIAS, force: bool = False
+) -> ArchiveStats:
+    """Load an archive back: the same rows, with the same primary keys, one transaction per batch.
+
+    The archive must verify (:func:`verify_archive`) and hold only the models its manifest names;
+    ``force=True`` restores it anyway and logs a warning on the ``django_housekeeping`` logger.
+    Only the complete batches the manifest covers are read (without a verified manifest, every
+    complete batch). Every row is deserialized and validated before anything is loaded; a
+    malformed row raises :class:`ArchiveError` naming its line and field, and a row a batch
+    cannot load (a foreign key to a missing row, say) rolls that batch back. Raises
+    :class:`UnverifiedArchive` when refusing an archive that does not verify.
+    """
+    if not Path(path).is_file():
+        raise FileNotFoundError(errno.ENOENT, "no archive file", os.fspath(path))
+    try:
+        connection = connections[using]
+    except ConnectionDoesNotExist:
+        raise ArchiveError(f"{os.fspath(path)}: there is no database {using!r}") from None
+    return _Restore(os.fspath(path), using, connection, force).run()
+
+
+class _RowError(Exception):
+    """A malformed row: which field (``None``: the line itself), and why."""
+
+    def __init__(self, field_name: str | None, reason: str) -> None:
+        super().__init__(reason)
+        self.field_name = field_name
+        self.reason = reason.rstrip(".")  # a validator's sentence, followed by more
+
+
+class _Restore:
+    def __init__(self, path: str, using: str, connection: BaseDatabaseWrapper, force: bool) -> None:
+        self.path = path
+        self.using = using
+        self.connection = connection
+        self.force = force
+        self.manifest: Manifest | None = None
+        self.allowed: set[str] | None = None  # the models that may be loaded (None: any)
+        self.unnamed: set[str] = set()  # models the manifest does not name, loaded by force
+
+    def run(self) -> ArchiveStats:
+        with open(self.path, "rb") as source, tempfile.TemporaryFile() as snapshot:
+            limit, truncated = self._snapshot(source, snapshot)
+            snapshot.seek(0)
+            self._validate(snapshot, limit)
+            snapshot.seek(0)
+            loaded, restored = self._load(snapshot, limit)
+        return ArchiveStats(
+            objects=sum(loaded.values()),
+            batches=restored,
+            truncated=truncated,
+            models=dict(sorted(loaded.items())),
+            verified=self.manifest is not None,
+        )
+
+    def _forced(self, reason: UnverifiedArchive, refusal: str = "") -> None:
+        """Refuse (``reason`` and ``refusal``), or, forced, log ``reason`` and go on."""
+        if not self.force:
+            raise UnverifiedArchive(f"{reason}{refusal}")
+        logger.warning("restoring %s anyway (forced): %s", self.path, reason)
+
+    def _snapshot(self, source: BinaryIO, snapshot: IO[bytes]) -> tuple[int, bool]:
+        """Copy what is to be restored to ``snapshot`` (so the file verified is the file loaded):
+        the bytes the manifest covers once they verify, or, forced, the whole file. How many
+        bytes of complete members it holds, and whether more followed."""
+        size = os.fstat(source.fileno()).st_size
+        try:
+            manifest = read_manifest(self.path)
+            digest, copied = copy_prefix(source, manifest.bytes, snapshot)
+            check_prefix(self.path, manifest, copied, digest.hexdigest())
+        except UnverifiedArchive as exc:
+            self._forced(exc)
+            source.seek(0)
+            snapshot.seek(0)
+            snapshot.truncate()
+            copy_prefix(source, size, snapshot)
+        else:
+            self.manifest = manifest
+            self.allowed = set(manifest.models)
+        snapshot.flush()
+        snapshot.seek(0)
+        members = _Members(snapshot)
+        try:
+            for _ in members:
+                pass
+        except _NotGzip as exc:
+            raise ArchiveError(f"{self.path}: not a gzip archive ({exc})") from exc
+        if self.manifest is not None:
+            if members.truncated or members.batches != self.manifest.batches:
+                self._forced(
+                    UnverifiedArchive(
+                        f"{self.path}: its data is not the {self.manifest.batches} complete "
+                        "batches its manifest says"
+                    )
+                )
+            return members.complete, size > self.manifest.bytes
+        return members.complete, members.truncated
+
+    # the first pass: every row deserialized and validated, nothing loaded ----------------------
+
+    def _validate(self, snapshot: IO[bytes], limit: int) -> None:
+        counts: Counter[str] = Counter()
+        for _, number, line in _lines(snapshot, limit):
+            if not line.strip():
+                continue
+            try:
+                obj = self._row(number, line)
+            except _RowError as error:
+                raise ArchiveError(self._where(number, error) + "; nothing was loaded") from None
+            counts[obj.object._meta.label_lower] += 1
+        if self.manifest is not None and counts != Counter(self.manifest.models):
+            self._forced(
+                UnverifiedArchive(
+                    f"{self.path}: it holds {_models_text(counts)}, its manifest says "
+                    f"{_models_text(Counter(self.manifest.models))}"
+                ),
+                "; nothing was loaded",
+            )
+
+    def _place(self, number: int | None, field_name: str | None = None) -> str:
+        """``FILE: line N, field 'name'``: where a message is about."""
+        where = self.path if number is None else f"{self.path}: line {number}"
+        return where if field_name is None else f"{where}, field {field_name!r}"
+
+    def _where(self, number: int, error: _RowError) -> str:
+        return f"{self._place(number, error.field_name)}: {error.reason}"
+
+    def _row(self, number: int, line: bytes) -> DeserializedObject:
+        """The row of one line, deserialized and validated; :class:`_RowError` if malformed."""
+        try:
+            data = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise _RowError(None, f"not UTF-8 ({exc.reason} at byte {exc.start + 1})") from None
+        except json.JSONDecodeError as exc:
+            raise _RowError(None, f"invalid JSON ({exc.msg} at column {exc.colno})") from None
+        except (ValueError, RecursionError) as exc:
+            raise _RowError(None, f"invalid JSON ({_one_line(exc)})") from None
+        if not isinstance(data, dict):
+            raise _RowError(None, "not a JSON object")
+        label = data.get("model")
+        if not isinstance(label, str):
+            raise _RowError("model", "missing, or not a string")
+        try:
+            model = apps.get_model(label)
+        except (LookupError, ValueError):
+            raise _RowError("model", f"unknown model {_short(label)!r}") from None
+        name = model._meta.label_lower
+        if self.allowed is not None and name not in self.allowed and name not in self.unnamed:
+            self._forced(
+                UnverifiedArchive(
+                    f"{self._place(number, 'model')}: {name} is a model its manifest does not name"
+                ),
+                "; nothing was loaded",
+            )
+            self.unnamed.add(name)
+        if not router.allow_migrate_model(self.using, model):
+            raise _RowError("model", f"{name} is not stored in the database {self.using!r}")
+        if data.get("pk") is None:
+            raise _RowError("pk", f"{name}: missing (a restored row keeps its primary key)")
+        fields = data.get("fields")
+        if not isinstance(fields, dict):
+            raise _RowError("fields", f"{name}: missing, or not an object")
+        for field_name in fields:
+            try:
+                model_field = model._meta.get_field(field_name)
+            except FieldDoesNotExist:
+                raise _RowError(field_name, f"{name} has no such field") from None
+            if not isinstance(model_field, Field) or not (
+                model_field.concrete or model_field.many_to_many
+            ):
+                raise _RowError(field_name, f"not a field of {name} that holds data")
+        try:
+            objects: list[DeserializedObject] = list(PythonDeserializer([data], using=self.using))
+        except Exception as exc:  # any failure is a malformed row, reported in one line
+            raise self._culprit(data, name, exc) from None
+        [obj] = objects
+        self._check_values(obj, data["fields"], name)
+        return obj
+
+    def _culprit(self, data: dict[str, Any], label: str, error: Exception) -> _RowError:
+        """The field that made Django's deserializer fail, tried one at a time."""
+        probes = [("pk", {})] + [(name, {name: value}) for name, value in data["fields"].items()]
+        for name, fields in probes:
+            try:
+                list(PythonDeserializer([{**data, "fields": fields}], using=self.using))
+            except Exception as exc:  # see _row
+                return _RowError(name, f"{label} pk={_short(data['pk'])!r}: {_reason(exc)}")
+        return _RowError(None, f"{label} pk={_short(data['pk'])!r}: {_reason(error)}")
+
+    def _check_values(self, obj: DeserializedObject, fields: dict[str, Any], label: str) -> None:
+        """What the database would refuse: a value its column cannot hold (too long, an integer
+        out of the database's range, too many digits), or NULL where the column is NOT NULL."""
+        instance = obj.object
+        opts = instance._meta
+        pk = instance.pk
+        checked: list[tuple[str, Any, Any]] = [("pk", opts.pk, pk)]
+        for name in fields:
+            model_field: Any = opts.get_field(name)
+            if model_field.many_to_many:
+                target = model_field.remote_field.model._meta.pk
+                values = (obj.m2m_data or {}).get(name, [])
+                checked += [(name, target, value) for value in values]
+            else:
+                checked.append((name, model_field, getattr(instance, model_field.attname)))
+        for name, model_field, value in checked:
+            if value is None:
+                if not model_field.null:
+                    raise _RowError(name, f"{label} pk={_short(pk)!r}: may not be null")
+                continue
+            try:
+                self._check_value(model_field, value)
+            except ValidationError as exc:
+                reason = "; ".join(str(message) for message in exc.messages)
+                raise _RowError(name, f"{label} pk={_short(pk)!r}: {_one_line(reason)}") from None
+
+    def _check_value(self, model_field: Any, value: Any) -> None:
+        """What the column cannot hold. Not the field's validators: those the database does not
+        enforce (an email address's form, a custom validator) may have been bypassed by the rows
+        that were archived, and an archive must give back what the database held."""
+        target = model_field
+        while target.is_relation and (target.many_to_one or target.one_to_one):
+            target = target.target_field
+        if isinstance(target, CharField) and target.max_length is not None:
+            if isinstance(value, str):
+                MaxLengthValidator(target.max_length)(value)
+        elif isinstance(target, DecimalField) and isinstance(value, Decimal):
+            DecimalValidator(target.max_digits, target.decimal_places)(value)
+        elif isinstance(target, IntegerField) and isinstance(value, int):
+            with suppress(KeyError):  # a custom integer field Django knows no range of
+                low, high = self.connection.ops.integer_field_range(target.get_internal_type())
+                if low is not None:
+                    MinValueValidator(low)(value)
+                if high is not None:
+                    MaxValueValidator(high)(value)
+        if self.connection.vendor == "postgresql" and isinstance(value, str) and "\x00" in value:
+            raise ValidationError("holds a NUL character, which PostgreSQL cannot store")
+
+    # the second pass: one batch per transaction ------------------------------------------------
+
+    def _load(self, snapshot: IO[bytes], limit: int) -> tuple[Counter[str], int]:
+        loaded: Counter[str] = Counter()
+        batches = 0
+        for batch, rows in groupby(_lines(snapshot, limit), key=itemgetter(0)):
+            counts = self._load_batch(batch, ((number, line) for _, number, line in rows), loaded)
+            loaded.update(counts)
+            batches += 1
+        return loaded, batches
+
+    def _load_batch(
+        self, batch: int, rows: Iterator[tuple[int, bytes]], loaded: Counter[str]
+    ) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        saved: list[tuple[int, Model]] = []
+        models: dict[type[Model], None] = {}
+
+        def refused(message: str) -> ArchiveError:
+            earlier = ""
+            if batch > 1:
+                batches = "batch 1 was" if batch == 2 else f"batches 1 to {batch - 1} were"
+                earlier = f"; {batches} restored ({sum(loaded.values()):,} objects)"
+            return ArchiveError(f"{message}; nothing of batch {batch} was loaded{earlier}")
+
+        with transaction.atomic(using=self.using):
+            with self.connection.constraint_checks_disabled():
+                for number, line in rows:
+                    if not line.strip():
+                        continue
+                    try:
+                        obj = self._row(number, line)
+                    except _RowError as error:  # validated already: only if the database changed
+                        raise refused(self._where(number, error)) from None
+                    instance = obj.object
+                    try:
+                        obj.save(using=self.using)
+                    except DatabaseError as exc:
+                        raise refused(
+                            f"{self._place(number)}: {instance._meta.label_lower} "
+                            f"pk={_short(instance.pk)!r}: the database refused the row: "
+                            f"{_one_line(exc)}"
+                        ) from None
+                    saved.append((number, instance))
+                    models[type(instance)] = None
+                    counts[instance._meta.label_lower] += 1
+            tables = {model._meta.db_table for model in models}
+            for model in models:
+                m2m: Any
+                for m2m in model._meta.local_many_to_many:
+                    tables.add(m2m.remote_field.through._meta.db_table)
+            try:
+                with transaction.atomic(using=self.using):
+                    self.connection.check_constraints(table_names=sorted(tables))
+            except IntegrityError as exc:
+                raise self._dangling(saved, exc, refused) from None
+            statements = self.connection.ops.sequence_reset_sql(no_style(), list(models))
+            if statements:
+                with self.connection.cursor() as cursor:
+                    for statement in statements:
+                        cursor.execute(statement)
+        return counts
+
+    def _dangling(
+        self,
+        saved: list[tuple[int, Model]],
+        error: IntegrityError,
+        refused: Callable[[str], ArchiveError],
+    ) -> ArchiveError:
+        """The first row of a batch whose foreign key points at a missing row."""
+        wanted: dict[tuple[type[Model], str], set[Any]] = {}
+        references: list[tuple[int, Model, Any, Any]] = []
+        model_field: Any
+        for number, instance in saved:
+            for model_field in instance._meta.concrete_fields:
+                if not (
+                    model_field.is_relation
+                    and (model_field.many_to_one or model_field.one_to_one)
+                    and getattr(model_field, "db_constraint", False)
+                ):
+                    continue
+                value = getattr(instance, model_field.attname)
+                if value is None:
+                    continue
+                target: Any = model_field.target_field
+                key = (target.model, target.attname)
+                wanted.setdefault(key, set()).add(value)
+                references.append((number, instance, model_field, value))
+        existing: dict[tuple[type[Model], str], set[Any]] = {}
+        for (model, attname), values in wanted.items():
+            found: set[Any] = set()
+            ordered = list(values)
+            for start in range(0, len(ordered), 500):
+                found.update(
+                    model._base_manager.using(self.using)
+                    .filter(**{f"{attname}__in": ordered[start : start + 500]})
+                    .values_list(attname, flat=True)
+                )
+            existing[(model, attname)] = found
+        for number, instance, model_field, value in references:
+            target = model_field.target_field
+            if value not in existing[(target.model, target.attname)]:
+                return refused(
+                    f"{self._place(number, model_field.name)}: {instance._meta.label_lower} "
+                    f"pk={_short(instance.pk)!r} refers to {target.model._meta.label_lower} "
+                    f"{target.name}={_short(value)!r}, which does not exist"
+                )
+        return refused(f"{self.path}: {_one_line(error)}")
+
+
+def _reason(error: BaseException) -> str:
+    """Why Django's deserializer failed, without the value it repeats."""
+    original = error.__context__ if isinstance(error, DeserializationError) else None
+    cause = original if original is not None else error
+    if isinstance(cause, ValidationError):
+        return _one_line("; ".join(str(message) for message in cause.messages))
+    return _one_line(cause) or type(cause).__name__
+
+
+def _one_line(value: Any) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+
+
+def _short(value: Any) -> Any:
+    """A value to show in a message: long text and huge numbers are cut."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) <= 60:
+        return value
+    return text[:59] + "…"
+
+
+def _models_text(counts: Counter[str]) -> str:
+    return ", ".join(f"{label} {n:,}" for label, n in sorted(counts.items())) or "no rows"

@@ -1,0 +1,376 @@
+"""The control layer: who may do what, and how a request to run or pause becomes an action.
+
+Every face — the admin, the staff dashboard, the API, the command line — asks this module to
+trigger runs, pause or resume a task, or override its schedule, and to check that a person may see
+the history. It alone checks permissions, validates task names and schedules with one set of
+messages, throttles people, records who asked, and dispatches. A face parses and presents.
+
+The permission model (docs/permissions.md), the same on every face:
+
+- ``VIEW``: ``django_housekeeping.view_taskrun`` — the dashboard, the API's reads, the history.
+- ``RUN``: ``django_housekeeping.run_task`` — run or dry-run tasks, groups and ``all``.
+- ``CHANGE``: ``django_housekeeping.change_taskstate`` — pause, resume, override a schedule.
+
+Superusers have every permission; ``is_staff`` alone grants none (only the admin login). The
+command line acts as the system (:data:`SYSTEM`): it may do everything.
+
+No run a person starts executes in their request: :func:`trigger` records the runs ``queued`` and
+hands them to a thread of this process (:func:`~django_housekeeping.running.runner.start_runs`).
+Only :func:`run_here` executes in the calling process, for the command line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.utils.translation import gettext as _
+
+from django_housekeeping.conf import housekeeping_settings
+from django_housekeeping.conf.settings import parse_rate
+from django_housekeeping.models import TaskRun, TaskState
+from django_housekeeping.running.runner import AlreadyRunning, DispatchedRun, run_task, start_runs
+from django_housekeeping.running.throttle import take
+from django_housekeeping.tasks.context import (
+    ProgressObserver,
+    forcing_purge_limits,
+    observe_progress,
+)
+from django_housekeeping.tasks.registry import registry
+from django_housekeeping.tasks.schedules import InvalidSchedule, parse_schedule
+
+VIEW = "view"
+RUN = "run"
+CHANGE = "change"
+
+PERMISSIONS = {
+    VIEW: "django_housekeeping.view_taskrun",
+    RUN: "django_housekeeping.run_task",
+    CHANGE: "django_housekeeping.change_taskstate",
+}
+_DENIED = {
+    VIEW: "You may not see the housekeeping history: that needs the permission "
+    '"django_housekeeping.view_taskrun".',
+    RUN: 'You may not run housekeeping tasks: that needs the permission "django_housekeeping.'
+    'run_task".',
+    CHANGE: "You may not pause, resume or reschedule housekeeping tasks: that needs the "
+    'permission "django_housekeeping.change_taskstate".',
+}
+
+User = AbstractBaseUser | AnonymousUser
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks, and through which face (a :class:`~django_housekeeping.models.TaskRun.Trigger`).
+
+    ``user`` is ``None`` for the system (the command line, the scheduler, Python code), which may
+    do everything and is not throttled.
+    """
+
+    user: User | None
+    via: str
+
+    @property
+    def is_system(self) -> bool:
+        return self.user is None
+
+    @property
+    def recorded_user(self) -> AbstractBaseUser | None:
+        """The user the runs and state changes are recorded as started by."""
+        return self.user if isinstance(self.user, AbstractBaseUser) else None
+
+
+SYSTEM = Actor(None, TaskRun.Trigger.CLI)
+
+
+def person(user: User, via: str) -> Actor:
+    """A person asking through a face; an anonymous user is a person too (who may do nothing)."""
+    return Actor(user, via)
+
+
+# -- errors: one class per answer a face gives ---------------------------------------------------
+
+
+class ControlError(Exception):
+    """A request the control layer refuses; ``status`` is the HTTP status a web face answers."""
+
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotAuthenticated(ControlError):
+    status = 401
+
+
+class Forbidden(ControlError):
+    status = 403
+
+
+class InvalidRequest(ControlError):
+    status = 400
+
+
+class UnknownTask(InvalidRequest):
+    """A name that is no registered task; the message names the valid ones."""
+
+    def __init__(self, names: Sequence[str], valid: Iterable[str]) -> None:
+        self.names = list(names)
+        self.valid = sorted(valid)
+        listed = ", ".join(repr(name) for name in self.names)
+        super().__init__(
+            f"Unknown task {listed}; valid tasks: {', '.join(self.valid) or '(none)'}."
+        )
+
+
+class Conflict(ControlError):
+    """The task already has a queued or running run."""
+
+    status = 409
+
+    def __init__(self, exc: AlreadyRunning) -> None:
+        super().__init__(f"{exc}.")
+        self.task_name = exc.task_name
+        self.running = exc.running
+
+
+class Throttled(ControlError):
+    status = 429
+
+    def __init__(self, retry_after: float, limit: int, period: int) -> None:
+        seconds = max(int(retry_after + 0.999), 1)
+        super().__init__(
+            f"Too many runs started: {limit} per {period} s are allowed. Try again in {seconds} s."
+        )
+        self.retry_after = seconds
+
+
+# -- permissions ----------------------------------------------------------------------------------
+
+
+def allowed(actor: Actor, action: str) -> bool:
+    """Whether ``actor`` may do ``action`` (:data:`VIEW`, :data:`RUN` or :data:`CHANGE`)."""
+    if action not in PERMISSIONS:
+        raise ValueError(f"unknown action {action!r}; valid: {', '.join(PERMISSIONS)}")
+    if actor.user is None:
+        return True
+    # A custom user model without PermissionsMixin has no permissions to check: it may do nothing.
+    has_perm = getattr(actor.user, "has_perm", None)
+    return bool(actor.user.is_active and callable(has_perm) and has_perm(PERMISSIONS[action]))
+
+
+def require(actor: Actor, action: str) -> None:
+    """Raise :class:`NotAuthenticated` or :class:`Forbidden` unless ``actor`` may do ``action``."""
+    if allowed(actor, action):
+        return
+    if actor.user is not None and not actor.user.is_authenticated:
+        raise NotAuthenticated(_("Log in first: housekeeping needs an account."))
+    raise Forbidden(_DENIED[action])
+
+
+def denial_message(action: str) -> str:
+    return _DENIED[action]
+
+
+# -- validation -----------------------------------------------------------------------------------
+
+
+def task_names(value: object) -> list[str]:
+    """A task name or a non-empty list of them, each registered (``"all"`` included), without
+    duplicates; :class:`InvalidRequest` or :class:`UnknownTask` otherwise."""
+    if isinstance(value, str):
+        names = [value]
+    elif isinstance(value, list | tuple) and value and all(isinstance(n, str) for n in value):
+        names = list(dict.fromkeys(value))
+    else:
+        raise InvalidRequest(
+            "Say which task to run: a task name or a non-empty list of task names; valid "
+            f"tasks: {', '.join(registry.names())}."
+        )
+    unknown = [name for name in names if name not in registry]
+    if unknown:
+        raise UnknownTask(unknown, registry.names())
+    return names
+
+
+def schedule_override(value: object) -> str:
+    """A cron expression replacing a task's schedule, with its spaces normalised (``""``: none);
+    :class:`InvalidRequest` with the parser's message otherwise."""
+    text = " ".join(str(value or "").split())
+    if text:
+        try:
+            parse_schedule(text)
+        except InvalidSchedule as exc:
+            raise InvalidRequest(str(exc)) from None
+    return text
+
+
+def task_name(value: object) -> str:
+    """One registered task or group (not ``"all"``, which has no state of its own), or the name of
+    a stored state whose task is no longer registered (so that it can still be changed)."""
+    if isinstance(value, str) and value in registry.as_mapping():
+        return value
+    if isinstance(value, str) and value and TaskState.objects.filter(task_name=value).exists():
+        return value
+    raise UnknownTask([str(value)], registry.as_mapping())
+
+
+# -- runs -----------------------------------------------------------------------------------------
+
+
+def trigger(actor: Actor, names: object, *, dry_run: bool = False) -> list[DispatchedRun]:
+    """Start a run of each named task outside the request: recorded ``queued``, then executed by
+    a thread of this process. All or nothing (:class:`Conflict` when one is already active)."""
+    require(actor, RUN)
+    validated = task_names(names)
+    if not isinstance(dry_run, bool):
+        raise InvalidRequest("dry_run must be true or false.")
+    _throttle(actor)
+    try:
+        return start_runs(validated, dry_run=dry_run, trigger=actor.via, user=actor.recorded_user)
+    except AlreadyRunning as exc:
+        raise Conflict(exc) from None
+
+
+@dataclass
+class Outcome:
+    """What :func:`run_here` did: the runs it executed and the tasks already running elsewhere."""
+
+    runs: list[TaskRun] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+
+
+def run_here(
+    actor: Actor,
+    names: object,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    progress: ProgressObserver | None = None,
+    after_each: Callable[[TaskRun], None] | None = None,
+) -> Outcome:
+    """Run the named tasks one after the other in this process (the command line: not a request).
+
+    A task that already has an active run is not run; its :class:`Conflict` is reported.
+    ``force`` lets purges exceed their limits; ``progress`` observes ``ctx.progress`` calls.
+    """
+    require(actor, RUN)
+    validated = task_names(names)
+    outcome = Outcome()
+    with (
+        forcing_purge_limits() if force else nullcontext(),
+        observe_progress(progress) if progress is not None else nullcontext(),
+    ):
+        for name in validated:
+            try:
+                run = run_task(
+                    name,
+                    dry_run=dry_run,
+                    trigger=actor.via,
+                    user=actor.recorded_user,
+                    if_running="raise",
+                )
+            except AlreadyRunning as exc:
+                outcome.conflicts.append(Conflict(exc))
+                continue
+            outcome.runs.append(run)
+            if after_each is not None:
+                after_each(run)
+    return outcome
+
+
+def _throttle(actor: Actor) -> None:
+    """People share one budget of triggers per period, on every face and in every process."""
+    if actor.user is None or not actor.user.is_authenticated:
+        return
+    rate = parse_rate(housekeeping_settings.TRIGGER_THROTTLE_RATE)
+    if rate is None:
+        return
+    refusal = take(f"user:{actor.user.pk}", rate)
+    if refusal is not None:
+        raise Throttled(refusal.retry_after, rate.limit, rate.period)
+
+
+# -- task state -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """What a pause, resume or schedule override did, with one message for every face."""
+
+    task: str
+    paused: bool
+    schedule: str
+    changed: bool
+    detail: str
+
+
+def pause(actor: Actor, name: object) -> StateChange:
+    return set_state(actor, name, paused=True)
+
+
+def resume(actor: Actor, name: object) -> StateChange:
+    return set_state(actor, name, paused=False)
+
+
+def set_state(
+    actor: Actor, name: object, *, paused: bool | None = None, schedule: str | None = None
+) -> StateChange:
+    """Pause or resume a task and/or replace its schedule (``""`` keeps the task's own); the
+    scheduler follows within seconds. Records who asked on the task's state row."""
+    require(actor, CHANGE)
+    validated = task_name(name)
+    if schedule is not None:
+        schedule = schedule_override(schedule)
+    state = TaskState.objects.filter(task_name=validated).first()
+    before = (state.paused, state.schedule) if state is not None else (False, "")
+    after = (
+        before[0] if paused is None else paused,
+        before[1] if schedule is None else schedule,
+    )
+    changed = after != before
+    if changed:
+        if state is None:
+            state = TaskState(task_name=validated)
+        state.paused, state.schedule = after
+        state.updated_by = actor.recorded_user  # type: ignore[assignment]
+        state.save()
+    return StateChange(
+        task=validated,
+        paused=after[0],
+        schedule=after[1],
+        changed=changed,
+        detail=_state_message(validated, before, after, paused, schedule),
+    )
+
+
+def _state_message(
+    name: str,
+    before: tuple[bool, str],
+    after: tuple[bool, str],
+    paused: bool | None,
+    schedule: str | None,
+) -> str:
+    if after == before:
+        if paused is not None and schedule is None:
+            return (
+                f"Nothing to do: {name} was already paused."
+                if paused
+                else f"Nothing to do: {name} was not paused."
+            )
+        return f"Nothing to do: {name} is unchanged."
+    done = []
+    if after[0] != before[0]:
+        done.append(f"Paused {name}." if after[0] else f"Resumed {name}.")
+    if after[1] != before[1]:
+        done.append(
+            f"{name} now follows {after[1]}."
+            if after[1]
+            else f"{name} follows its own schedule again."
+        )
+    return " ".join([*done, "The scheduler picks this up within seconds."])

@@ -1,0 +1,182 @@
+"""Heartbeats: how a run shows that its process is alive, and what happens when it stops.
+
+While a run executes, one thread per process refreshes ``heartbeat_at`` of every run this process
+executes, every ``HOUSEKEEPING["HEARTBEAT_INTERVAL"]`` seconds, in one ``UPDATE``. A run whose
+heartbeat is older than ``HOUSEKEEPING["HEARTBEAT_TIMEOUT"]`` belongs to a process that died
+(``kill -9``, a gunicorn worker timeout, a lost host): :func:`mark_interrupted` records it
+``interrupted``, with its host and pid in the error, and releases its task's active-run claim so
+the task's next run is not blocked. The scheduler's leader calls it on every tick; a run that
+finds a stale run of its task in the way calls it for that run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from django.db import DatabaseError, connections, router, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from django_housekeeping.conf import housekeeping_settings
+from django_housekeeping.models import TaskRun
+from django_housekeeping.signals import task_failed, task_finished
+from django_housekeeping.tasks.registry import registry
+
+logger = logging.getLogger("django_housekeeping")
+
+Status = TaskRun.Status
+
+
+class _Heart:
+    """The heartbeat thread of this process and the runs it beats for."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: set[int] = set()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        self._wake = threading.Event()
+
+    def add(self, run_id: int) -> None:
+        with self._lock:
+            if self._pid != os.getpid():  # forked: the parent's thread does not exist here
+                self._runs, self._thread, self._pid = set(), None, os.getpid()
+            self._runs.add(run_id)
+            if self._thread is None:
+                self._wake.clear()
+                self._thread = threading.Thread(
+                    target=self._beat_forever, name="housekeeping-heartbeat", daemon=True
+                )
+                self._thread.start()
+
+    def discard(self, run_id: int) -> None:
+        with self._lock:
+            self._runs.discard(run_id)
+            if not self._runs:
+                self._wake.set()  # the thread ends now rather than after its next interval
+
+    def _beat_forever(self) -> None:
+        try:
+            while True:
+                self._wake.wait(float(housekeeping_settings.HEARTBEAT_INTERVAL))
+                with self._lock:
+                    runs = sorted(self._runs)
+                    if not runs:
+                        self._thread = None
+                        return
+                    self._wake.clear()
+                self._beat(runs)
+        finally:
+            connections.close_all()
+
+    @staticmethod
+    def _beat(runs: list[int]) -> None:
+        try:
+            TaskRun.objects.filter(pk__in=runs, status__in=TaskRun.ACTIVE_STATUSES).update(
+                heartbeat_at=timezone.now()
+            )
+        except DatabaseError as exc:
+            # The next beat tries again on a new connection; a run is only interrupted after
+            # HEARTBEAT_TIMEOUT without any beat.
+            logger.warning("Could not refresh the heartbeat of runs %s: %s", runs, exc)
+            connections[router.db_for_write(TaskRun)].close()
+
+
+_heart = _Heart()
+
+
+@contextmanager
+def beating(run: TaskRun) -> Iterator[None]:
+    """Refresh ``run``'s heartbeat from a thread while the block executes.
+
+    Not inside a caller's transaction: another connection cannot see (or, on MariaDB, would wait
+    for) the uncommitted row, and the transaction's own connection is busy with the task.
+    """
+    if transaction.get_connection(router.db_for_write(TaskRun)).in_atomic_block:
+        yield
+        return
+    _heart.add(run.pk)
+    try:
+        yield
+    finally:
+        _heart.discard(run.pk)
+
+
+def heartbeat_cutoff(now: datetime | None = None) -> datetime:
+    """Runs whose last heartbeat is older than this are presumed dead."""
+    timeout = timedelta(seconds=float(housekeeping_settings.HEARTBEAT_TIMEOUT))
+    return (now or timezone.now()) - timeout
+
+
+def is_stale(run: TaskRun, now: datetime | None = None) -> bool:
+    return run.heartbeat_at is None or run.heartbeat_at < heartbeat_cutoff(now)
+
+
+def mark_interrupted(
+    *, task_name: str | None = None, run_id: int | None = None, now: datetime | None = None
+) -> list[TaskRun]:
+    """Record every queued or running run whose heartbeat stopped as ``interrupted``.
+
+    Limited to one task or one run when asked. Each run is updated only if it is still as it was
+    read (so a run that finished meanwhile, or that another process marked first, is left alone),
+    and its task's active-run claim is released in the same statement. ``task_failed`` (with the
+    reason) and ``task_finished`` are sent for each, after the transaction commits.
+    """
+    now = now or timezone.now()
+    stale = TaskRun.objects.filter(
+        Q(heartbeat_at__lt=heartbeat_cutoff(now)) | Q(heartbeat_at__isnull=True),
+        status__in=TaskRun.ACTIVE_STATUSES,
+    )
+    if task_name is not None:
+        stale = stale.filter(task_name=task_name)
+    if run_id is not None:
+        stale = stale.filter(pk=run_id)
+    marked = []
+    for run in stale.order_by("pk"):
+        error = interruption_message(run)
+        duration = max(now - run.started_at, timedelta(0))
+        updated = TaskRun.objects.filter(
+            pk=run.pk, status=run.status, heartbeat_at=run.heartbeat_at
+        ).update(
+            status=Status.INTERRUPTED,
+            active_task=None,
+            finished_at=now,
+            duration=duration,
+            error=error,
+        )
+        if not updated:
+            continue
+        run.status, run.active_task, run.error = Status.INTERRUPTED, None, error
+        run.finished_at, run.duration = now, duration
+        logger.error("Interrupted %s (run #%s): %s", run.task_name, run.pk, error)
+        transaction.on_commit(
+            lambda run=run: _send_interrupted(run),  # type: ignore[misc]
+            using=router.db_for_write(TaskRun),
+        )
+        marked.append(run)
+    return marked
+
+
+def interruption_message(run: TaskRun) -> str:
+    where = f"host {run.host or '?'}, pid {run.pid if run.pid is not None else '?'}"
+    last = (
+        f"its last heartbeat was at {run.heartbeat_at.isoformat()}"
+        if run.heartbeat_at is not None
+        else "it never sent a heartbeat"
+    )
+    timeout = float(housekeeping_settings.HEARTBEAT_TIMEOUT)
+    return (
+        f"Interrupted: the process running it ({where}) stopped: {last}, more than "
+        f"{timeout:g} s (HEARTBEAT_TIMEOUT) ago."
+    )
+
+
+def _send_interrupted(run: TaskRun) -> None:
+    sender = registry.as_mapping().get(run.task_name)
+    task_failed.send(sender=sender, run=run, exception=None, reason=run.error)
+    task_finished.send(sender=sender, run=run)

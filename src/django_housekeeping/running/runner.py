@@ -1,0 +1,495 @@
+"""``run_task``: the single execution path for every entry point.
+
+The scheduler, the command line, the admin, the API and the dashboard all run tasks through this
+module. :func:`run_task` records a :class:`~django_housekeeping.models.TaskRun`, executes the task
+(or the members of a group), stores the JSON result or the traceback, and sends the public signals.
+
+:func:`start_runs` is how a person's request starts runs without executing them in the request: it
+records each run ``queued`` first (so the caller knows its id at once), then a background thread
+executes it through the very same code as :func:`run_task`.
+
+One run of a task at a time, across every process: a run claims "the active run of its task" when
+its row is inserted (the unique ``active_task`` column, set while the run is queued or running)
+and releases it in the statement that records its outcome. A run whose process died keeps the
+claim until its heartbeat is older than ``HEARTBEAT_TIMEOUT``; then it is marked ``interrupted``
+(:mod:`django_housekeeping.running.heartbeats`) and the claim is free. The loser of a claim is
+refused with :class:`AlreadyRunning` (:func:`start_runs`, or ``run_task(...,
+if_running="raise")``) or recorded ``skipped`` with the reason (the scheduler's slots, a group's
+members).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import traceback
+from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from time import monotonic
+from typing import Any, Literal
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, connections, router, transaction
+from django.utils import timezone
+
+from django_housekeeping.models import TaskRun
+from django_housekeeping.running.heartbeats import beating, is_stale, mark_interrupted
+from django_housekeeping.running.reconnect import drop_broken_connection
+from django_housekeeping.signals import task_failed, task_finished, task_started
+from django_housekeeping.tasks.context import TaskContext
+from django_housekeeping.tasks.registry import registry
+from django_housekeeping.tasks.task import HousekeepingTask
+
+logger = logging.getLogger("django_housekeeping")
+
+Status = TaskRun.Status
+
+
+class SlotAlreadyClaimed(IntegrityError):
+    """Another process already recorded a run for this task and slot."""
+
+
+class AlreadyRunning(Exception):
+    """A run of the task is already queued or running (and its process is alive)."""
+
+    def __init__(self, task_name: str, running: TaskRun) -> None:
+        self.task_name = task_name
+        self.running = running
+        super().__init__(
+            f"{task_name} is already {running.status} (run #{running.pk}, started "
+            f"{running.started_at.isoformat()})"
+        )
+
+
+IfRunning = Literal["skip", "raise"]
+
+
+@dataclass(frozen=True)
+class DispatchedRun:
+    """A run :func:`start_runs` recorded and handed to a background thread."""
+
+    run: TaskRun
+    thread: threading.Thread
+
+    @property
+    def started(self) -> bool:
+        """Whether the thread has started; it starts when the caller's transaction commits."""
+        return self.thread.ident is not None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` seconds for the run to end; ``True`` if it ended.
+
+        ``run`` is refreshed from the database either way. A thread that has not started (the
+        caller's transaction is still open) is not waited for.
+        """
+        if self.started:
+            self.thread.join(timeout)
+        self.run.refresh_from_db()
+        return self.started and not self.thread.is_alive()
+
+
+# Threads started by start_runs() in this process and not finished yet.
+_dispatched: set[threading.Thread] = set()
+_dispatched_lock = threading.Lock()
+
+
+def run_task(
+    name: str | HousekeepingTask,
+    *,
+    dry_run: bool = False,
+    trigger: str = TaskRun.Trigger.MANUAL,
+    user: AbstractBaseUser | AnonymousUser | None = None,
+    slot: datetime | None = None,
+    if_running: IfRunning = "skip",
+) -> TaskRun:
+    """Run the task ``name`` (a task or its name, a group or ``"all"``) here; return its TaskRun.
+
+    Raises :class:`~django_housekeeping.tasks.registry.NotRegistered` for an unknown name.
+    Whatever the task raises is recorded on the returned run (status ``failed``, full traceback),
+    never lost.
+    While another run of the task is active, the run is recorded ``skipped`` with the reason, or
+    with ``if_running="raise"`` refused with :class:`AlreadyRunning` and not recorded.
+    """
+    task = name if isinstance(name, HousekeepingTask) else registry.get(name)
+    if trigger not in TaskRun.Trigger.values:
+        raise ValueError(f"unknown trigger {trigger!r}; valid: {', '.join(TaskRun.Trigger.values)}")
+    return _execute(
+        task,
+        dry_run=dry_run,
+        trigger=trigger,
+        user=user if isinstance(user, AbstractBaseUser) else None,
+        slot=slot,
+        now=slot,
+        parent=None,
+        ancestors=(),
+        if_running=if_running,
+    )
+
+
+def start_runs(
+    names: Iterable[str],
+    *,
+    dry_run: bool = False,
+    trigger: str = TaskRun.Trigger.MANUAL,
+    user: AbstractBaseUser | AnonymousUser | None = None,
+) -> list[DispatchedRun]:
+    """Record a run of each named task and execute them in background threads.
+
+    Returns at once with the recorded runs (status ``queued``), in the order of ``names``
+    (duplicates dropped). All or nothing: an unknown name raises
+    :class:`~django_housekeeping.tasks.registry.NotRegistered` and a task that already has an active
+    run raises :class:`AlreadyRunning`, and no run is recorded. Each run is executed like one of
+    :func:`run_task` (the same signals, history and error handling); its thread starts when the
+    caller's transaction commits (at once in autocommit) and closes its database connections
+    when it ends.
+    """
+    if trigger not in TaskRun.Trigger.values:
+        raise ValueError(f"unknown trigger {trigger!r}; valid: {', '.join(TaskRun.Trigger.values)}")
+    tasks = [registry.get(name) for name in dict.fromkeys(names)]
+    if not tasks:
+        raise ValueError("start_runs() needs at least one task name")
+    owner = user if isinstance(user, AbstractBaseUser) else None
+    using = router.db_for_write(TaskRun)
+    dispatched = []
+    # Each insert claims its task's active run (one statement, whatever other process tries the
+    # same); the transaction records all the runs or none.
+    with transaction.atomic(using=using):
+        for task in tasks:
+            run = _new_run(
+                task,
+                dry_run=dry_run,
+                trigger=trigger,
+                user=owner,
+                slot=None,
+                parent=None,
+                status=Status.QUEUED,
+            )
+            holder = _claim(run)
+            if holder is not None:
+                raise AlreadyRunning(task.name, holder)
+            thread = threading.Thread(
+                target=_run_in_thread,
+                args=(task, run.pk, owner),
+                name=f"housekeeping-run-{run.pk}",
+                daemon=True,
+            )
+            dispatched.append(DispatchedRun(run, thread))
+    for item in dispatched:
+        transaction.on_commit(partial(_start, item.thread), using=using)
+    return dispatched
+
+
+def _start(thread: threading.Thread) -> None:
+    with _dispatched_lock:
+        _dispatched.add(thread)
+    thread.start()
+
+
+def wait_for_dispatched_runs(timeout: float | None = None) -> bool:
+    """Wait for the runs :func:`start_runs` started in this process; ``True`` if none is left.
+
+    For a graceful shutdown, and for tests that must not end while a run still writes.
+    """
+    deadline = None if timeout is None else monotonic() + timeout
+    while True:
+        with _dispatched_lock:
+            threads = list(_dispatched)
+        if not threads:
+            return True
+        for thread in threads:
+            remaining = None if deadline is None else deadline - monotonic()
+            if remaining is not None and remaining <= 0:
+                return False
+            thread.join(remaining)
+            if thread.is_alive():
+                return False
+            with _dispatched_lock:
+                _dispatched.discard(thread)
+
+
+def _run_in_thread(task: HousekeepingTask, run_id: int, user: AbstractBaseUser | None) -> None:
+    try:
+        # The thread's own instance: the caller keeps the one start_runs returned.
+        run = TaskRun.objects.get(pk=run_id)
+        if _start_queued(run):
+            _perform(task, run, user=user, now=run.started_at, ancestors=())
+    except BaseException:  # recorded on the run by _perform; a thread has nobody to raise to
+        logger.exception("Run #%s of %s was interrupted", run_id, task.name)
+    finally:
+        connections.close_all()
+        with _dispatched_lock:
+            _dispatched.discard(threading.current_thread())
+
+
+def _start_queued(run: TaskRun) -> bool:
+    """Move a queued run to ``running`` in this process; ``False`` if it is no longer queued
+    (marked interrupted meanwhile, say): then it is not executed."""
+    now = timezone.now()
+    host, pid = socket.gethostname()[:255], os.getpid()
+    started = TaskRun.objects.filter(pk=run.pk, status=Status.QUEUED).update(
+        status=Status.RUNNING, started_at=now, heartbeat_at=now, host=host, pid=pid
+    )
+    if not started:
+        logger.warning("Run #%s of %s is no longer queued; not running it", run.pk, run.task_name)
+        return False
+    run.status, run.started_at, run.heartbeat_at, run.host, run.pid = (
+        Status.RUNNING,
+        now,
+        now,
+        host,
+        pid,
+    )
+    return True
+
+
+def _execute(
+    task: HousekeepingTask,
+    *,
+    dry_run: bool,
+    trigger: str,
+    user: AbstractBaseUser | None,
+    slot: datetime | None,
+    now: datetime | None,
+    parent: TaskRun | None,
+    ancestors: tuple[str, ...],
+    if_running: IfRunning = "skip",
+) -> TaskRun:
+    run = _new_run(task, dry_run=dry_run, trigger=trigger, user=user, slot=slot, parent=parent)
+    holder = _claim(run)
+    if holder is None:
+        return _perform(task, run, user=user, now=now or run.started_at, ancestors=ancestors)
+    if if_running == "raise":
+        raise AlreadyRunning(task.name, holder)
+    # Recorded (for a scheduled run, this claims its slot) with no claim of the active run.
+    run.status, run.active_task = Status.SKIPPED, None
+    _insert(run)
+    _save_outcome(
+        task,
+        run,
+        Status.SKIPPED,
+        result={"reason": f"already {holder.status}", "running_run_id": holder.pk},
+    )
+    logger.info("Skipped %s: run #%s is still %s", task.name, holder.pk, holder.status)
+    task_finished.send(sender=task, run=run)
+    return run
+
+
+def _new_run(
+    task: HousekeepingTask,
+    *,
+    dry_run: bool,
+    trigger: str,
+    user: AbstractBaseUser | None,
+    slot: datetime | None,
+    parent: TaskRun | None,
+    status: str = Status.RUNNING,
+) -> TaskRun:
+    started_at = timezone.now()
+    return TaskRun(
+        task_name=task.name,
+        slot=slot,
+        trigger=trigger,
+        triggered_by=user,  # type: ignore[misc]  # AUTH_USER_MODEL may be any user model
+        parent=parent,
+        dry_run=dry_run,
+        status=status,
+        started_at=started_at,
+        heartbeat_at=started_at,
+        host=socket.gethostname()[:255],
+        pid=os.getpid(),
+        active_task=task.name,
+    )
+
+
+def _claim(run: TaskRun) -> TaskRun | None:
+    """Insert ``run``, claiming its task's active run (and its slot, if it has one).
+
+    Returns ``None`` when the run is recorded, or the run that holds the claim. A holder whose
+    heartbeat stopped is marked ``interrupted`` first, and the claim taken over. A slot that
+    another process recorded first raises :class:`SlotAlreadyClaimed`.
+    """
+    for _attempt in range(3):
+        try:
+            _insert(run)
+            return None
+        except SlotAlreadyClaimed:
+            raise
+        except IntegrityError as exc:
+            error = exc
+        holder = TaskRun.objects.filter(active_task=run.task_name).first()
+        if holder is None:
+            continue  # it ended between our insert and this read: try again
+        if is_stale(holder):
+            mark_interrupted(run_id=holder.pk)
+            continue
+        return holder
+    raise error
+
+
+def _perform(
+    task: HousekeepingTask,
+    run: TaskRun,
+    *,
+    user: AbstractBaseUser | None,
+    now: datetime,
+    ancestors: tuple[str, ...],
+) -> TaskRun:
+    """Execute a recorded (status ``running``) run and record how it ended."""
+    logger.info(
+        "Started %s (run #%s, %s%s)", task.name, run.pk, run.trigger, ", dry run" * run.dry_run
+    )
+
+    exception: BaseException | None = None
+    with beating(run):
+        try:
+            # Inside the try: a receiver that raises fails this run instead of leaving it
+            # "running".
+            task_started.send(sender=task, run=run)
+            if task.is_group:
+                result, status = _run_members(
+                    task, run, user=user, now=now, ancestors=(*ancestors, task.name)
+                )
+            else:
+                with _savepoint_if_in_transaction():
+                    result = _call(task, run, now=now)
+                status = Status.SUCCEEDED
+            _check_json(result)
+            error = ""
+        except BaseException as exc:
+            exception = exc
+            result, status, error = None, Status.FAILED, traceback.format_exc()
+        _save_outcome(task, run, status, result=result, error=error)
+
+    if status == Status.FAILED:
+        if exception is not None:
+            reason = "".join(traceback.format_exception_only(exception)).strip().splitlines()[0]
+        else:
+            reason = f"failed members: {', '.join((result or {})['failed'])}"
+        logger.error(
+            "Failed %s (run #%s): %s%s", task.name, run.pk, reason, f"\n{error}" * bool(error)
+        )
+        task_failed.send(sender=task, run=run, exception=exception, reason=reason)
+    else:
+        logger.info("Finished %s (run #%s): %s", task.name, run.pk, status)
+    task_finished.send(sender=task, run=run)
+    if exception is not None and not isinstance(exception, Exception):
+        raise exception  # KeyboardInterrupt, SystemExit: recorded, then let through
+    return run
+
+
+def _save_outcome(
+    task: HousekeepingTask, run: TaskRun, status: str, *, result: Any = None, error: str = ""
+) -> None:
+    """Save how the run ended; if the database connection broke meanwhile (outside a caller's
+    transaction), once more on a new connection, so the run is not left ``running``."""
+    try:
+        run.finish(status, result=result, error=error)
+    except Exception as exc:
+        if not drop_broken_connection(exc):
+            raise
+        run.finish(status, result=result, error=error)
+        logger.warning(
+            "Saved the outcome of %s (run #%s: %s) on a new database connection; the first "
+            "attempt failed: %s",
+            task.name,
+            run.pk,
+            status,
+            exc,
+        )
+
+
+def _insert(run: TaskRun) -> None:
+    """Insert the run's row: this claims its task's active run and, for a scheduled run, its slot.
+
+    A slot another process claimed first raises :class:`SlotAlreadyClaimed` (an
+    ``IntegrityError``); the savepoint keeps a caller's open transaction usable after it.
+    """
+    try:
+        with _savepoint_if_in_transaction():
+            run.save(force_insert=True)
+    except IntegrityError as exc:
+        run.pk = None
+        if (
+            run.slot is not None
+            and TaskRun.objects.filter(task_name=run.task_name, slot=run.slot).exists()
+        ):
+            raise SlotAlreadyClaimed(
+                f"slot {run.slot} of {run.task_name} is already claimed"
+            ) from exc
+        raise
+
+
+def _savepoint_if_in_transaction() -> AbstractContextManager[Any]:
+    """A savepoint when the caller holds a transaction open, else nothing.
+
+    Inside an outer ``atomic`` block (``ATOMIC_REQUESTS``, a test case, a caller's own
+    transaction), a database error in the task would leave the transaction unusable and the run
+    could not be recorded as failed. Rolling back to the savepoint undoes the task's writes and
+    keeps the transaction usable. Outside a transaction the task runs in autocommit, so a long
+    purge is not one long transaction.
+    """
+    using = router.db_for_write(TaskRun)
+    if transaction.get_connection(using).in_atomic_block:
+        return transaction.atomic(using=using)
+    return nullcontext()
+
+
+def _call(task: HousekeepingTask, run: TaskRun, *, now: datetime) -> Any:
+    assert task.func is not None
+    if not task.takes_context:
+        return task.func()
+    context = TaskContext(task=task, run=run, now=now, dry_run=run.dry_run, options=task.options)
+    return task.func(context)
+
+
+def _run_members(
+    group: HousekeepingTask,
+    run: TaskRun,
+    *,
+    user: AbstractBaseUser | None,
+    now: datetime,
+    ancestors: tuple[str, ...],
+) -> tuple[dict[str, Any], str]:
+    """Run each member in turn; one member failing does not stop the others."""
+    outcomes: dict[str, Any] = {}
+    failed: list[str] = []
+    for member_name in group.members:
+        if member_name in ancestors:
+            raise RecursionError(f"group {group.name!r} contains itself through {member_name!r}")
+        member = registry.get(member_name)
+        if not member.enabled and group.name != "all":
+            outcomes[member_name] = {"status": Status.SKIPPED.value, "reason": "disabled"}
+            continue
+        member_run = _execute(
+            member,
+            dry_run=run.dry_run,
+            trigger=run.trigger,
+            user=user,
+            slot=None,
+            now=now,
+            parent=run,
+            ancestors=ancestors,
+        )
+        outcomes[member_name] = {
+            "run_id": member_run.pk,
+            "status": str(member_run.status),
+            "result": member_run.result,
+        }
+        if member_run.status == Status.FAILED:
+            failed.append(member_name)
+    return {"tasks": outcomes, "failed": failed}, Status.FAILED if failed else Status.SUCCEEDED
+
+
+def _check_json(result: Any) -> None:
+    try:
+        # allow_nan=False: NaN and Infinity are not JSON, and databases refuse them.
+        json.dumps(result, cls=DjangoJSONEncoder, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"a task's result must be JSON-serializable: {exc}") from exc

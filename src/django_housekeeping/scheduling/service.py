@@ -1,0 +1,258 @@
+"""The scheduler service: leader election around an APScheduler 3 ``BackgroundScheduler``.
+
+Every process that runs a :class:`SchedulerService` (the ``housekeeping scheduler`` command, or a
+serving process through autostart) ticks once a second: it renews or tries to take the lease. The
+leader runs APScheduler on django-apscheduler's ``DjangoJobStore`` and keeps the stored jobs in
+line with the registry, the settings and the admin's pause/schedule overrides (:class:`TaskState`);
+the others stand by. Losing the lease stops APScheduler at once. The leader also marks runs whose
+process died ``interrupted`` (their heartbeat stopped) and prunes the run history.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
+from django.db import DatabaseError, close_old_connections, connections
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from django_housekeeping.conf import housekeeping_settings
+from django_housekeeping.models import TaskRun, TaskState
+from django_housekeeping.running.heartbeats import mark_interrupted
+from django_housekeeping.running.history import prune_history
+from django_housekeeping.scheduling.executors import SlotExecutor
+from django_housekeeping.scheduling.lease import Lease
+from django_housekeeping.scheduling.slots import record_unrun_slots
+from django_housekeeping.scheduling.store import HousekeepingJobStore
+from django_housekeeping.tasks.registry import registry
+from django_housekeeping.tasks.schedules import InvalidSchedule, Schedule, parse_schedule
+from django_housekeeping.tasks.task import HousekeepingTask
+
+logger = logging.getLogger("django_housekeeping.scheduler")
+
+TICK_SECONDS = 1.0
+PRUNE_EVERY_SECONDS = 3600.0
+JOB_FUNC = "django_housekeeping.scheduling.slots:run_scheduled_slot"
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    """A job the leader should have in the job store."""
+
+    task: HousekeepingTask
+    schedule: Schedule
+
+
+def planned_jobs() -> dict[str, PlannedJob]:
+    """Every task to schedule now: enabled, with a schedule, and not paused in the admin."""
+    states = {state.task_name: state for state in TaskState.objects.all()}
+    planned: dict[str, PlannedJob] = {}
+    for task in registry:
+        state = states.get(task.name)
+        if not task.enabled or (state is not None and state.paused):
+            continue
+        try:
+            schedule = parse_schedule(state.schedule) if state and state.schedule else task.schedule
+        except InvalidSchedule as exc:
+            logger.error("Not scheduling %s: %s", task.name, exc)
+            continue
+        if schedule is not None:
+            planned[task.name] = PlannedJob(task, schedule)
+    return planned
+
+
+def sync_jobs(scheduler: BackgroundScheduler) -> None:
+    """Make the job store hold exactly the planned jobs; keep unchanged jobs as they are.
+
+    A job whose trigger is unchanged keeps its next run time, so a slot that fell due while no
+    scheduler ran is still handled (run within its grace, or recorded as missed).
+    """
+    default_tz = timezone.get_default_timezone()
+    planned = planned_jobs()
+    existing = {job.id: job for job in scheduler.get_jobs()}
+    for job_id in existing.keys() - planned.keys():
+        scheduler.remove_job(job_id)
+        logger.info("Removed job %s", job_id)
+    for name, plan in planned.items():
+        trigger = plan.schedule.to_trigger(default_tz)
+        job = existing.get(name)
+        if job is not None and repr(job.trigger) == repr(trigger) and job.func_ref == JOB_FUNC:
+            continue
+        scheduler.add_job(
+            JOB_FUNC,
+            trigger=trigger,
+            args=[name],
+            id=name,
+            name=plan.task.description or name,
+            replace_existing=True,
+            coalesce=False,  # the SlotExecutor applies the task's own coalescing policy
+            misfire_grace_time=None,
+            max_instances=1,
+        )
+        logger.info("Scheduled %s: %s", name, plan.schedule)
+
+
+def _state_fingerprint() -> Hashable:
+    summary = TaskState.objects.aggregate(changed=Max("updated_at"), count=Count("pk"))
+    return (summary["changed"], summary["count"])
+
+
+class LeaderScheduler(BackgroundScheduler):  # type: ignore[misc]  # APScheduler 3 ships no types
+    """APScheduler's background scheduler, made safe to stop and start again with leadership.
+
+    - Once stopped it processes no more jobs: APScheduler 3's loop runs once more after
+      ``shutdown()`` and would move a due job's next run time past a slot no executor can run,
+      losing the slot for the next leader.
+    - Its thread closes the database connection it used (the job store's) when it ends.
+    """
+
+    def _process_jobs(self) -> float | None:
+        if self.state == STATE_STOPPED:
+            return None
+        wait_seconds: float | None = super()._process_jobs()
+        return wait_seconds
+
+    def _main_loop(self) -> None:
+        try:
+            super()._main_loop()
+        finally:
+            connections.close_all()
+
+
+class SchedulerService:
+    """One process's scheduler: leader or standby, decided by the lease."""
+
+    def __init__(self, *, lease_ttl: float | None = None) -> None:
+        self.lease = Lease(ttl=lease_ttl or housekeeping_settings.LEASE_TTL)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._scheduler: BackgroundScheduler | None = None
+        self._fingerprint: Hashable = None
+        self._pruned_monotonic: float | None = None
+
+    @property
+    def is_leader(self) -> bool:
+        return self._scheduler is not None and self.lease.held()
+
+    @property
+    def is_running(self) -> bool:
+        return not self._stop.is_set() and (self._thread is None or self._thread.is_alive())
+
+    def start(self) -> None:
+        """Run the service in a daemon thread."""
+        self._thread = threading.Thread(
+            target=self.run_forever, name="housekeeping-scheduler", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 30) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def run_forever(self) -> None:
+        """Tick until stopped; on the way out stop APScheduler and give the lease up."""
+        logger.info("Scheduler %s started; lease TTL %g s", self.lease.owner, self.lease.ttl)
+        try:
+            # Tick often enough to renew the lease in time, however short its TTL.
+            interval = min(TICK_SECONDS, self.lease.renew_every)
+            while not self._stop.is_set():
+                self.tick()
+                self._stop.wait(interval)
+        finally:
+            self._stand_by()
+            try:
+                self.lease.release()
+            except DatabaseError:
+                logger.warning("Could not release the lease; it expires by itself")
+            close_old_connections()
+            logger.info("Scheduler %s stopped", self.lease.owner)
+
+    def tick(self) -> None:
+        close_old_connections()
+        try:
+            leader = self.lease.acquire_or_renew()
+            if leader and self._scheduler is None:
+                self._lead()
+            elif leader:
+                self._sync_if_changed()
+            if leader:
+                # Runs whose process died (their heartbeat stopped) are marked interrupted, which
+                # frees their tasks for the next slot.
+                mark_interrupted()
+                self._prune_if_due()
+        except DatabaseError as exc:
+            logger.warning("Scheduler tick failed (%s); retrying", exc)
+            close_old_connections()
+            leader = self.lease.held()
+        except Exception:
+            # A bug must not kill the service silently: log it, stand by, try again next tick.
+            logger.exception("Scheduler tick failed")
+            leader = False
+        if not leader and self._scheduler is not None:
+            self._stand_by()
+
+    def _lead(self) -> None:
+        scheduler = LeaderScheduler(
+            jobstores={"default": HousekeepingJobStore()},
+            executors={"default": SlotExecutor()},
+            timezone=timezone.get_default_timezone(),
+            daemon=True,
+        )
+        scheduler.add_listener(self._record_overlap, EVENT_JOB_MAX_INSTANCES)
+        scheduler.start(paused=True)
+        self._scheduler = scheduler
+        self._fingerprint = _state_fingerprint()
+        sync_jobs(scheduler)
+        scheduler.resume()
+        logger.info("Scheduler %s is the leader", self.lease.owner)
+
+    def _stand_by(self) -> None:
+        if self._scheduler is None:
+            return
+        scheduler, self._scheduler = self._scheduler, None
+        try:
+            scheduler.shutdown(wait=False)
+        except Exception:  # an APScheduler already shutting down: nothing left to stop
+            logger.debug("APScheduler was already stopped", exc_info=True)
+        logger.info("Scheduler %s stands by", self.lease.owner)
+
+    def _sync_if_changed(self) -> None:
+        fingerprint = _state_fingerprint()
+        if fingerprint != self._fingerprint and self._scheduler is not None:
+            sync_jobs(self._scheduler)
+            self._fingerprint = fingerprint
+
+    def _prune_if_due(self) -> None:
+        """The leader prunes the run history once an hour (and when it starts leading)."""
+        now = time.monotonic()
+        if (
+            self._pruned_monotonic is not None
+            and now - self._pruned_monotonic < PRUNE_EVERY_SECONDS
+        ):
+            return
+        self._pruned_monotonic = now
+        pruned = prune_history()
+        if pruned:
+            logger.info("Pruned %s rows of run history", pruned)
+
+    @staticmethod
+    def _record_overlap(event: JobSubmissionEvent) -> None:
+        """A slot fell due while the task's previous run was still going: record it skipped."""
+        close_old_connections()
+        try:
+            record_unrun_slots(
+                event.job_id,
+                list(event.scheduled_run_times),
+                TaskRun.Status.SKIPPED,
+                "the previous run was still running",
+            )
+        except DatabaseError:
+            logger.exception("Could not record the skipped slot of %s", event.job_id)

@@ -1,0 +1,122 @@
+"""What a task function receives: :class:`TaskContext`.
+
+Two context managers let the code that calls ``run_task`` (the command line, say) reach into the
+runs it starts without new ``run_task`` arguments: :func:`observe_progress` sees every
+``ctx.progress`` call (to draw a progress bar), :func:`forcing_purge_limits` lets the purges of
+those runs exceed their ``max_rows``/``max_fraction``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from django_housekeeping.conf import housekeeping_settings
+from django_housekeeping.models import TaskRun
+from django_housekeeping.purging.archive import ArchiveOrigin, default_archive_path
+from django_housekeeping.purging.engine import PurgeResult, purge
+
+if TYPE_CHECKING:
+    from django_housekeeping.tasks.task import HousekeepingTask
+
+ProgressObserver = Callable[["TaskContext", int, "int | None"], None]
+
+_observers: ContextVar[tuple[ProgressObserver, ...]] = ContextVar(
+    "housekeeping_progress_observers", default=()
+)
+_force: ContextVar[bool] = ContextVar("housekeeping_force_purge_limits", default=False)
+
+
+@contextmanager
+def observe_progress(observer: ProgressObserver) -> Iterator[None]:
+    """Call ``observer(ctx, done, total)`` on every ``ctx.progress`` of the runs started inside."""
+    token = _observers.set((*_observers.get(), observer))
+    try:
+        yield
+    finally:
+        _observers.reset(token)
+
+
+@contextmanager
+def forcing_purge_limits() -> Iterator[None]:
+    """Purges of the runs started inside ignore their ``max_rows``/``max_fraction`` limits."""
+    token = _force.set(True)
+    try:
+        yield
+    finally:
+        _force.reset(token)
+
+
+class RunInterrupted(Exception):
+    """The run was marked ``interrupted`` by another process; it must not go on."""
+
+
+@dataclass
+class TaskContext:
+    """The run a task function is executing in.
+
+    ``now`` is the slot time of a scheduled run (so a rerun computes the same cutoffs) and the start
+    time otherwise; ``options`` is a fresh dict of the task's effective options. ``force`` lets
+    ``purge`` exceed the task's limits (set by :func:`forcing_purge_limits`).
+    """
+
+    task: HousekeepingTask
+    run: TaskRun
+    now: datetime
+    dry_run: bool
+    options: dict[str, Any]
+    force: bool = field(default_factory=_force.get)
+
+    def purge(self, queryset: QuerySet[Any], **kwargs: Any) -> PurgeResult:
+        """Delete ``queryset`` and its cascades in batches (only count them in a dry run).
+
+        Uses the task's ``purge`` options (declared, overridden in settings), updated with
+        ``kwargs`` (any keyword argument of :func:`~django_housekeeping.purging.engine.purge` but
+        ``dry_run``); reports progress after every batch and archives into a file named after the
+        task and the run, whose manifest names them too.
+        """
+        if "dry_run" in kwargs:
+            raise TypeError("ctx.purge() follows the run's dry_run; it takes no dry_run argument")
+        options: dict[str, Any] = {**self.task.purge_options, **kwargs}
+        options.setdefault("force", self.force)
+        options.setdefault("progress", self.progress)
+        archive = options.get("archive")
+        if archive is None:
+            archive = housekeeping_settings.PURGE_ARCHIVE
+        if archive is True and not self.dry_run:
+            archive = default_archive_path(
+                queryset.model._meta.label if isinstance(queryset, QuerySet) else "purge",
+                prefix=f"{self.task.name}-run{self.run.pk}",
+            )
+        options["archive"] = archive
+        options.setdefault("archive_origin", ArchiveOrigin(task=self.task.name, run=self.run.pk))
+        return purge(queryset, dry_run=self.dry_run, **options)
+
+    def progress(self, done: int, total: int | None = None) -> None:
+        """Record how far the task has got; also refreshes the run's heartbeat.
+
+        Raises :class:`RunInterrupted` when the run is no longer running: its process was stopped
+        (SIGSTOP, a paused VM) for longer than ``HEARTBEAT_TIMEOUT``, the run was marked
+        ``interrupted`` and the task may be running elsewhere, so this one stops here (a purge,
+        between two batches).
+        """
+        self.run.progress_done = done
+        self.run.progress_total = total
+        self.run.heartbeat_at = timezone.now()
+        updated = TaskRun.objects.filter(pk=self.run.pk, status__in=TaskRun.ACTIVE_STATUSES).update(
+            progress_done=done, progress_total=total, heartbeat_at=self.run.heartbeat_at
+        )
+        if not updated and TaskRun.objects.filter(pk=self.run.pk).exists():
+            raise RunInterrupted(
+                f"run #{self.run.pk} of {self.task.name} was marked interrupted while its process "
+                "did not answer; it stops here, as another run of the task may have started"
+            )
+        for observer in _observers.get():
+            observer(self, done, total)

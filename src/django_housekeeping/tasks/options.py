@@ -1,0 +1,125 @@
+"""A task's options — schedule, options, enabled, misfire grace, coalescing, purge options — as the
+code declares them, and as a deployment overrides them in ``HOUSEKEEPING["TASKS"][name]``.
+
+:data:`OVERRIDES` is the table of the keys a deployment may override, each declared once with what
+a valid value is and one line of documentation: the system checks (``E001``, ``E004``, ``E008``)
+and the reference in docs/configuration.md are generated from it. :class:`TaskOptions` holds a
+task's declared values; :meth:`TaskOptions.merged` applies an override, the one merge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+from django_housekeeping.conf.settings import BOOLEAN, SECONDS, Rule
+from django_housekeeping.purging.options import purge_option_errors
+from django_housekeeping.tasks.schedules import InvalidSchedule, Schedule, parse_schedule
+
+Problems = Callable[[Any], list[str]]
+
+
+def _rule(rule: Rule) -> Problems:
+    return lambda value: [] if rule(value) else [f"must be {rule.expected}"]
+
+
+def _schedule_problems(value: Any) -> list[str]:
+    try:
+        parse_schedule(value)
+    except InvalidSchedule as exc:
+        return [f"is invalid: {exc}"]
+    return []
+
+
+@dataclass(frozen=True)
+class Override:
+    """One key of a task's override: what is wrong with a value (one phrase per problem), the
+    system check that reports it, and one line of documentation."""
+
+    name: str
+    problems: Problems
+    check_id: int
+    doc: str
+
+
+OVERRIDES: Mapping[str, Override] = MappingProxyType(
+    {
+        override.name: override
+        for override in (
+            Override(
+                "schedule",
+                _schedule_problems,
+                1,
+                "A 5-field cron string (or `cron(...)`/`every(...)`/`None`), replacing the code's "
+                "schedule.",
+            ),
+            Override(
+                "options",
+                _rule(Rule(lambda value: isinstance(value, Mapping), "a dict")),
+                4,
+                "A dict merged over the code's `options` (e.g. a retention period in days).",
+            ),
+            Override(
+                "enabled",
+                _rule(BOOLEAN),
+                4,
+                '`False` takes the task out of the schedule, `"all"` and groups.',
+            ),
+            Override(
+                "misfire_grace",
+                _rule(SECONDS),
+                4,
+                "Seconds after its slot a scheduled run may still start, as the decorator "
+                "argument.",
+            ),
+            Override("coalesce", _rule(BOOLEAN), 4, "`True`/`False`, as the decorator argument."),
+            Override(
+                "purge",
+                purge_option_errors,
+                8,
+                "A dict merged over the decorator's `purge={...}`: `batch_size`, `max_rows`, "
+                "`max_fraction`, `max_seconds`, `archive` (see [purge](purge.md#options)).",
+            ),
+        )
+    }
+)
+
+
+def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """A task's options as the code declares them (or, merged, as they are in effect)."""
+
+    schedule: Schedule | None = None
+    options: Mapping[str, Any] = field(default_factory=lambda: _frozen(None), hash=False)
+    enabled: bool = True
+    misfire_grace: float | None = None
+    coalesce: bool = True
+    purge: Mapping[str, Any] = field(default_factory=lambda: _frozen(None), hash=False)
+    # Why an override's schedule could not be read (the task's schedule raises it; E001 says so).
+    schedule_error: str | None = None
+
+    def merged(self, override: Mapping[str, Any]) -> TaskOptions:
+        """These options with a deployment's override applied: the ``options`` and ``purge``
+        dicts merged key by key, the others replaced. Keys and values the system checks refuse
+        are left out; an invalid schedule is kept as ``schedule_error``, for where it is read."""
+        changes: dict[str, Any] = {}
+        if "schedule" in override:
+            try:
+                changes["schedule"] = parse_schedule(override["schedule"])
+            except InvalidSchedule as exc:
+                changes["schedule_error"] = str(exc)
+        for name in ("options", "purge"):
+            if isinstance(override.get(name), Mapping):
+                changes[name] = _frozen({**getattr(self, name), **override[name]})
+        for name in ("enabled", "coalesce"):
+            if isinstance(override.get(name), bool):
+                changes[name] = override[name]
+        if SECONDS(override.get("misfire_grace")):
+            changes["misfire_grace"] = float(override["misfire_grace"])
+        return replace(self, **changes) if changes else self
