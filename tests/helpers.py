@@ -4,13 +4,17 @@ keys of the plain-data views, real processes on the test database. Fixtures live
 from __future__ import annotations
 
 import functools
+import io
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +22,7 @@ from typing import Any, TypeVar
 import pytest
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Permission, User
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -185,6 +190,60 @@ TASK_KEYS = {
 }
 
 
+# -- the command line, called the way Django's tests do ------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """What ``manage.py housekeeping ARGS`` printed, and its exit status."""
+
+    out: str
+    err: str
+    returncode: int
+    message: str = ""
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+    def table(self) -> list[dict[str, str]]:
+        return parse_table(self.out)
+
+
+def housekeeping(*args: str) -> Outcome:
+    """``housekeeping ARGS`` through call_command; a CommandError becomes its return code."""
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command("housekeeping", *args, stdout=out, stderr=err)
+    except CommandError as exc:
+        return Outcome(out.getvalue(), err.getvalue(), exc.returncode, str(exc))
+    return Outcome(out.getvalue(), err.getvalue(), 0)
+
+
+def parse_table(text: str) -> list[dict[str, str]]:
+    """The rows of the first plain-text table in ``text``, as dicts keyed by the headers."""
+    lines = text.splitlines()
+    rule = next(i for i, line in enumerate(lines) if line and set(line) <= {"-", " "})
+    spans, start = [], 0
+    for dashes in lines[rule].split("  "):
+        if dashes:
+            start = lines[rule].index(dashes, start)
+            spans.append((start, start + len(dashes)))
+            start += len(dashes)
+    # The last column may be wider than its rule when a later cell is longer.
+    spans[-1] = (spans[-1][0], max(len(line) for line in lines))
+
+    def cells(line: str) -> list[str]:
+        return [line[begin:end].strip() for begin, end in spans]
+
+    headers = cells(lines[rule - 1])
+    rows = []
+    for line in lines[rule + 1 :]:
+        if not line.strip():
+            break
+        rows.append(dict(zip(headers, cells(line), strict=True)))
+    return rows
+
+
 # -- real processes on the test database ---------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -205,8 +264,6 @@ def is_alive(pid: int) -> bool:
 
 def leader_pid() -> int | None:
     """The pid of the process holding an unexpired lease, if any."""
-    from django.utils import timezone
-
     lease = SchedulerLease.objects.filter(expires_at__gt=timezone.now()).exclude(owner="").first()
     return lease.pid if lease else None
 
@@ -250,6 +307,27 @@ class Processes:
 
     def django(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         return self.start(name, "-m", "django", *args)
+
+    def gunicorn(self, *, workers: int, timeout: int | None = None) -> int:
+        """Start gunicorn on the test site and a free port; return the port once it answers.
+
+        Without ``timeout``, gunicorn's own (30 s) applies, as the README recommends.
+        """
+        port = free_port()
+        options = ["--workers", str(workers), "--bind", f"127.0.0.1:{port}"]
+        if timeout is not None:
+            options += ["--timeout", str(timeout)]
+        self.start("gunicorn", "-m", "gunicorn", "tests.wsgi:application", *options)
+
+        def answers() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/whoami/", timeout=5):
+                    return True
+            except OSError:
+                return False
+
+        wait_for(answers, 60, "gunicorn to answer")
+        return port
 
     def stop(self, name: str, timeout: float = 20) -> int:
         """SIGTERM (after SIGCONT) the process group and wait; SIGKILL if it does not exit."""

@@ -3,17 +3,15 @@ a JSON 400/404/405/413 with a message on every web face; the command line bounds
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from django.core.management import CommandError, call_command
 from django.test import Client
 
 from django_housekeeping.bodies import MAX_BODY_BYTES, MAX_DEPTH
 from django_housekeeping.models import TaskRun
-from tests.helpers import API, DASHBOARD, SHORT_TEST_KEY, make_user
+from tests.helpers import API, DASHBOARD, SHORT_TEST_KEY, housekeeping, make_user
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("api_settings"), SHORT_TEST_KEY]
 
@@ -134,25 +132,18 @@ def test_an_empty_statistics_task_is_refused(client: Client) -> None:
 # -- the command line ---------------------------------------------------------------------------
 
 
-def housekeeping(*args: str) -> tuple[int, str]:
-    try:
-        call_command("housekeeping", *args, stdout=io.StringIO(), stderr=io.StringIO())
-    except CommandError as exc:
-        return exc.returncode, str(exc)
-    return 0, ""
-
-
 @pytest.mark.parametrize("limit", ["99999999999999999999999", "0", "-5", "10001", str(2**63)])
 def test_history_limits_are_bounded(limit: str) -> None:
-    assert housekeeping("history", "--limit", limit) == (
-        2,
-        "--limit must be between 1 and 10000",
-    )
+    refused = housekeeping("history", "--limit", limit)
+
+    assert (refused.returncode, refused.message) == (2, "--limit must be between 1 and 10000")
 
 
 def test_the_largest_history_limit_works() -> None:
-    assert housekeeping("history", "--limit", "10000") == (0, "")
+    assert housekeeping("history", "--limit", "10000").returncode == 0
 
 
 def test_run_without_a_name_is_one_line() -> None:
-    assert housekeeping("run") == (2, "name at least one task, or use --all")
+    refused = housekeeping("run")
+
+    assert (refused.returncode, refused.message) == (2, "name at least one task, or use --all")

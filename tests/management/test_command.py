@@ -5,20 +5,19 @@ from __future__ import annotations
 import io
 import json
 import os
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core import checks
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 
 from django_housekeeping import purge, registry, run_task
 from django_housekeeping.models import TaskRun
-from tests.helpers import RUN_KEYS, TASK_KEYS, make_run
+from tests.helpers import RUN_KEYS, TASK_KEYS, housekeeping, make_run, parse_table
 from tests.testapp.models import SlotRecord, Thread
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -32,55 +31,6 @@ FIXTURE_TASKS = {
     "threads",
     "unserializable",
 }
-
-
-@dataclass
-class Outcome:
-    out: str
-    err: str
-    returncode: int
-    message: str = ""
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-    def table(self) -> list[dict[str, str]]:
-        return parse_table(self.out)
-
-
-def housekeeping(*args: str) -> Outcome:
-    """Call the command the way Django's tests do; a CommandError becomes its return code."""
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        call_command("housekeeping", *args, stdout=out, stderr=err)
-    except CommandError as exc:
-        return Outcome(out.getvalue(), err.getvalue(), exc.returncode, str(exc))
-    return Outcome(out.getvalue(), err.getvalue(), 0)
-
-
-def parse_table(text: str) -> list[dict[str, str]]:
-    """The rows of the first plain-text table in ``text``, as dicts keyed by the headers."""
-    lines = text.splitlines()
-    rule = next(i for i, line in enumerate(lines) if line and set(line) <= {"-", " "})
-    spans, start = [], 0
-    for dashes in lines[rule].split("  "):
-        if dashes:
-            start = lines[rule].index(dashes, start)
-            spans.append((start, start + len(dashes)))
-            start += len(dashes)
-    # The last column may be wider than its rule when a later cell is longer.
-    spans[-1] = (spans[-1][0], max(len(line) for line in lines))
-
-    def cells(line: str) -> list[str]:
-        return [line[begin:end].strip() for begin, end in spans]
-
-    headers = cells(lines[rule - 1])
-    rows = []
-    for line in lines[rule + 1 :]:
-        if not line.strip():
-            break
-        rows.append(dict(zip(headers, cells(line), strict=True)))
-    return rows
 
 
 def old_thread(days: int = 40) -> Thread:

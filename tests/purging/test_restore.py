@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
 import logging
 import re
@@ -13,14 +12,12 @@ import subprocess
 import zlib
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import override_settings
 
@@ -34,6 +31,7 @@ from django_housekeeping.purging.archive import (
 )
 from django_housekeeping.purging.engine import purge
 from django_housekeeping.purging.restore import restore
+from tests.helpers import Outcome, housekeeping
 from tests.testapp.models import Post, Reaction, Review, Thread
 from tests.testapp.scenarios import old_threads, snapshot, thread
 
@@ -44,24 +42,6 @@ CREATED = "2020-01-02T03:04:05.678901Z"
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-@dataclass
-class Outcome:
-    out: str
-    err: str
-    returncode: int
-    message: str = ""
-
-
-def housekeeping(*args: str) -> Outcome:
-    """``housekeeping ARGS`` through call_command; a CommandError becomes its return code."""
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        call_command("housekeeping", *args, stdout=out, stderr=err)
-    except CommandError as exc:
-        return Outcome(out.getvalue(), err.getvalue(), exc.returncode, str(exc))
-    return Outcome(out.getvalue(), err.getvalue(), 0)
 
 
 def row(model: str, pk: Any, **fields: Any) -> str:

@@ -26,7 +26,7 @@ from django.contrib.auth.hashers import MD5PasswordHasher
 from django.contrib.auth.models import User
 
 from django_housekeeping.models import TaskRun
-from tests.helpers import Processes, free_port, is_alive, leader_pid, process_environment, wait_for
+from tests.helpers import Processes, is_alive, leader_pid, process_environment, wait_for
 from tests.procapp.models import SoloRecord
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes]
@@ -142,31 +142,6 @@ class Api:
             return error.code, json.loads(error.read()), int(error.headers["X-Worker-Pid"])
 
 
-def start_gunicorn(processes: Processes, *, workers: int = 2) -> int:
-    port = free_port()
-    # gunicorn's own timeout is its default (30 s), as the README recommends.
-    processes.start(
-        "gunicorn",
-        "-m",
-        "gunicorn",
-        "tests.wsgi:application",
-        "--workers",
-        str(workers),
-        "--bind",
-        f"127.0.0.1:{port}",
-    )
-
-    def answers() -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/whoami/", timeout=5):
-                return True
-        except OSError:
-            return False
-
-    wait_for(answers, 60, "gunicorn to answer")
-    return port
-
-
 def operator(username: str = "operator") -> str:
     """A superuser whose password hash the servers check fast (their PASSWORD_HASHERS)."""
     User.objects.create(
@@ -179,7 +154,7 @@ def operator(username: str = "operator") -> str:
 
 
 def test_two_api_requests_in_two_gunicorn_workers(processes: Processes) -> None:
-    api = Api(start_gunicorn(processes), operator())
+    api = Api(processes.gunicorn(workers=2), operator())
     outcomes: list[tuple[int, dict[str, Any], int]] = []
     for _ in range(TRIES):
         barrier = threading.Barrier(2)
@@ -213,7 +188,7 @@ def test_two_api_requests_in_two_gunicorn_workers(processes: Processes) -> None:
 def test_a_wait_beyond_the_limit_answers_202_in_time(processes: Processes) -> None:
     """``?wait=60`` on a 6-second task, MAX_WAIT 3 s, gunicorn's default 30-s timeout: a 202
     with the run's URL, not a worker killed in the middle of the request."""
-    api = Api(start_gunicorn(processes, workers=1), operator())
+    api = Api(processes.gunicorn(workers=1), operator())
 
     status, body, _ = api.post("trigger?wait=60", {"task": "slow_api"})
 
@@ -227,7 +202,7 @@ def test_a_wait_beyond_the_limit_answers_202_in_time(processes: Processes) -> No
 
 def test_the_trigger_throttle_holds_across_two_workers(processes: Processes) -> None:
     processes.env["HOUSEKEEPING_PROCESS_THROTTLE"] = "10/day"
-    api = Api(start_gunicorn(processes), operator())
+    api = Api(processes.gunicorn(workers=2), operator())
     day = time.gmtime().tm_yday
     outcomes: list[tuple[int, dict[str, Any], int]] = []
 

@@ -218,29 +218,8 @@ def get_json(url: str) -> dict:
 
 
 def test_gunicorn_with_four_autostarting_workers_runs_each_slot_once(processes):
-    port = free_port()
-    processes.start(
-        "gunicorn",
-        "-m",
-        "gunicorn",
-        "tests.wsgi:application",
-        "--workers",
-        "4",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--timeout",
-        "120",
-    )
+    port = processes.gunicorn(workers=4, timeout=120)
     url = f"http://127.0.0.1:{port}/whoami/"
-
-    def server_up() -> bool:
-        try:
-            get_json(url)
-        except OSError:
-            return False
-        return True
-
-    wait_for(server_up, 30, "gunicorn to answer")
 
     # Autostart is lazy: each worker starts its scheduler on its first request.
     workers_with_scheduler: set[int] = set()
