@@ -14,12 +14,11 @@ from django.utils.dateparse import parse_datetime
 from django_apscheduler.models import DjangoJob
 
 from django_housekeeping import housekeeping_task, registry, run_task
-from django_housekeeping.models import SchedulerLease, TaskRun, TaskState
+from django_housekeeping.models import SchedulerLease, TaskRun, TaskState, error_summary
 from django_housekeeping.presenters import (
     TaskView,
     describe_effective_schedule,
     describe_schedule,
-    error_summary,
     last_runs,
     run_as_dict,
     run_summary,

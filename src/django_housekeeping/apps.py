@@ -12,10 +12,20 @@ class HousekeepingConfig(AppConfig):
     def ready(self) -> None:
         # Imports, discovery and signal wiring only: no query, no thread.
         from django_housekeeping.conf import checks  # noqa: F401  (registers the system checks)
+        from django_housekeeping.monitoring import alerts, signal_handlers
         from django_housekeeping.scheduling.autostart import start_on_first_request
+        from django_housekeeping.signals import alert_raised, alert_resolved, task_finished
         from django_housekeeping.tasks.registry import autodiscover
 
         autodiscover()
+        # Every finished run feeds the totals and the alerts; alerts may be mailed.
+        task_finished.connect(
+            signal_handlers.run_finished, dispatch_uid="django_housekeeping.monitoring"
+        )
+        alert_raised.connect(alerts.mail_raised, dispatch_uid="django_housekeeping.mail_raised")
+        alert_resolved.connect(
+            alerts.mail_resolved, dispatch_uid="django_housekeeping.mail_resolved"
+        )
         # Autostart is lazy: a serving process starts its scheduler on its first request.
         request_started.connect(
             start_on_first_request, dispatch_uid="django_housekeeping.scheduling.autostart"

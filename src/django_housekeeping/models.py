@@ -12,6 +12,22 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
+def error_summary(error: str) -> str:
+    """The exception's type and the first line of its message, out of a stored traceback (the
+    last one of a chain); a text that is no traceback (an interruption): its first line."""
+    lines = error.strip().splitlines()
+    if not lines:
+        return ""
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call")]
+    if not starts:
+        return lines[0]
+    # The frames of a traceback are indented; the exception follows them, unindented.
+    for line in lines[starts[-1] + 1 :]:
+        if line.strip() and not line[0].isspace():
+            return line
+    return lines[-1]
+
+
 class TaskRun(models.Model):
     """One execution of a housekeeping task: who started it, what it did, how it ended."""
 
@@ -196,3 +212,87 @@ class TriggerWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.count} since {self.window_start}"
+
+
+class TaskAlert(models.Model):
+    """An alert about a task: raised when it fails (or is overdue), resolved when it succeeds
+    again. One open alert per task and kind at a time, whichever process raises it, so that a
+    failure streak alerts once (see :mod:`django_housekeeping.monitoring.alerts`)."""
+
+    class Kind(models.TextChoices):
+        FAILED = "failed", _("failed")
+        OVERDUE = "overdue", _("overdue")
+
+    task_name = models.CharField(_("task"), max_length=200, db_index=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    reason = models.TextField(_("reason"), blank=True)
+    run = models.ForeignKey(
+        TaskRun,
+        verbose_name=_("run"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("The run that failed (none for an overdue task)."),
+    )
+    opened_at = models.DateTimeField(_("raised"), db_index=True)
+    closed_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    # "<kind>:<task>" while the alert is open, NULL once resolved: unique, so a task has one open
+    # alert of each kind, whichever process raises it.
+    open_key = models.CharField(
+        _("open key"), max_length=230, null=True, blank=True, unique=True, editable=False
+    )
+
+    class Meta:
+        verbose_name = _("task alert")
+        verbose_name_plural = _("task alerts")
+        ordering = ["-opened_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} {self.kind}" + ("" if self.closed_at else " (open)")
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+class RunTotal(models.Model):
+    """A monotonic counter: the finished non-dry runs of a task with one status, and their
+    seconds. Kept when the history is pruned; read by the metrics at scrape time."""
+
+    task_name = models.CharField(_("task"), max_length=200)
+    status = models.CharField(_("status"), max_length=20, choices=TaskRun.Status.choices)
+    runs = models.PositiveBigIntegerField(_("runs"), default=0)
+    seconds = models.FloatField(_("seconds"), default=0.0)
+
+    class Meta:
+        verbose_name = _("run total")
+        verbose_name_plural = _("run totals")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task_name", "status"], name="housekeeping_run_total_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} {self.status}: {self.runs}"
+
+
+class DeletionTotal(models.Model):
+    """A monotonic counter: the rows a task's non-dry runs deleted from one model."""
+
+    task_name = models.CharField(_("task"), max_length=200)
+    model = models.CharField(_("model"), max_length=200)
+    rows = models.PositiveBigIntegerField(_("rows"), default=0)
+
+    class Meta:
+        verbose_name = _("deletion total")
+        verbose_name_plural = _("deletion totals")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task_name", "model"], name="housekeeping_deletion_total_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} {self.model}: {self.rows}"

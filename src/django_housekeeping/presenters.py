@@ -19,7 +19,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 from django_apscheduler.models import DjangoJob
 
-from django_housekeeping.models import SchedulerLease, TaskRun, TaskState
+from django_housekeeping.models import SchedulerLease, TaskRun, TaskState, error_summary
 from django_housekeeping.scheduling.lease import LEASE_NAME
 from django_housekeeping.tasks.registry import ALL, NotRegistered, registry
 from django_housekeeping.tasks.schedules import InvalidSchedule, parse_schedule
@@ -194,22 +194,6 @@ def run_summary(run: TaskRun) -> str:
             return "queued…"
         return "running…" if run.status == TaskRun.Status.RUNNING else ""
     return summarize_result(run.result)
-
-
-def error_summary(error: str) -> str:
-    """The exception's type and the first line of its message, out of a stored traceback (the
-    last one of a chain); a text that is no traceback (an interruption): its first line."""
-    lines = error.strip().splitlines()
-    if not lines:
-        return ""
-    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call")]
-    if not starts:
-        return lines[0]
-    # The frames of a traceback are indented; the exception follows them, unindented.
-    for line in lines[starts[-1] + 1 :]:
-        if line.strip() and not line[0].isspace():
-            return line
-    return lines[-1]
 
 
 def deletion_counts(result: Any) -> dict[str, int]:

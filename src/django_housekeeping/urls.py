@@ -5,7 +5,7 @@ Mount them with ``path("scheduler-admin/", include("django_housekeeping.urls"))`
 
 from django.urls import path, re_path
 
-from django_housekeeping import views
+from django_housekeeping import probes, views
 
 app_name = "django_housekeeping"
 
@@ -14,6 +14,8 @@ urlpatterns = [
     path("data/", views.data, name="data"),
     path("trigger/", views.trigger, name="trigger"),
     path("runs/<str:pk>/", views.run, name="run"),
+    path("health/", probes.health, name="health"),
+    path("metrics/", probes.metrics_view, name="metrics"),
     # Anything else under the dashboard's prefix: a JSON 404, not the project's HTML page.
     re_path(r"^", views.not_found),
 ]

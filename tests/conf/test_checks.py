@@ -100,9 +100,10 @@ def test_e003_unknown_key() -> None:
     assert ids(errors) == ["django_housekeeping.E003"]
     assert errors[0].msg == "HOUSEKEEPING has an unknown key 'HISTORY_DAY'."
     assert errors[0].hint == (
-        "Valid keys: API_PERMISSION_CLASSES, AUTOSTART, DEFAULT_TIMEOUT, EXECUTOR, "
-        "HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, HISTORY_DAYS, LEASE_TTL, MAX_WAIT, MISFIRE_GRACE, "
-        "PURGE_ARCHIVE, PURGE_ARCHIVE_DIR, PURGE_BATCH_SIZE, TASKS, TRIGGER_THROTTLE_RATE."
+        "Valid keys: ALERT_MAIL_ADMINS, API_PERMISSION_CLASSES, AUTOSTART, DEFAULT_TIMEOUT, "
+        "EXECUTOR, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, HISTORY_DAYS, LEASE_TTL, MAX_WAIT, "
+        "METRICS_TOKEN, MISFIRE_GRACE, PURGE_ARCHIVE, PURGE_ARCHIVE_DIR, PURGE_BATCH_SIZE, "
+        "STATISTICS_TASK, TASKS, TRIGGER_THROTTLE_RATE."
     )
 
 
@@ -136,7 +137,10 @@ def test_e004_malformed_override(override: object, message: str) -> None:
 def test_e004_unknown_override_key_hints_the_valid_ones() -> None:
     (error,) = settings_errors({"TASKS": {"threads": {"option": {}}}})
     assert error.id == "django_housekeeping.E004"
-    assert error.hint == "Valid keys: coalesce, enabled, misfire_grace, options, purge, schedule."
+    assert error.hint == (
+        "Valid keys: coalesce, enabled, expect_success_every, misfire_grace, options, purge, "
+        "schedule."
+    )
 
 
 def test_each_problem_in_an_override_is_reported() -> None:

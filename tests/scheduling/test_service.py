@@ -32,12 +32,11 @@ from django_housekeeping.scheduling.lease import LEASE_NAME, Lease
 from django_housekeeping.scheduling.service import (
     JOB_FUNC,
     LeaderScheduler,
-    PlannedJob,
     SchedulerService,
-    planned_jobs,
     sync_jobs,
 )
 from django_housekeeping.scheduling.store import HousekeepingJobStore
+from django_housekeeping.tasks.plan import PlannedJob, planned_jobs
 from tests.helpers import wait_for
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -27,12 +27,16 @@ from django_housekeeping.conf.settings import DEFAULTS, SETTING_NAME, SETTINGS, 
 from django_housekeeping.tasks.options import OVERRIDES
 from django_housekeeping.tasks.registry import ALL, registry
 
+# Every check of the library carries this tag: the health runs them alone
+# (``checks.run_checks(tags=[TAG])``), and ``manage.py check --tag django_housekeeping`` too.
+TAG = "django_housekeeping"
+
 
 def _error(number: int, msg: str, hint: str | None = None) -> Error:
     return Error(msg, hint=hint, id=f"django_housekeeping.E{number:03d}")
 
 
-@register()
+@register(TAG)
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """``E003``/``E005`` for the settings table, ``E001``/``E002``/``E004``/``E008`` for the
     per-task overrides table: each key checked by the rule its table declares."""
@@ -93,7 +97,7 @@ def _check_task_override(name: Any, override: Any) -> list[CheckMessage]:
     return errors
 
 
-@register()
+@register(TAG)
 def check_heartbeats(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """A run beats every HEARTBEAT_INTERVAL seconds: a shorter timeout would interrupt live runs."""
     user_settings = getattr(settings, SETTING_NAME, {})
@@ -113,7 +117,7 @@ def check_heartbeats(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
     ]
 
 
-@register()
+@register(TAG)
 def check_purge_archive(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Archiving (globally or for any task) needs the directory the archives go to."""
     user_settings = getattr(settings, SETTING_NAME, {})
@@ -139,7 +143,7 @@ def check_purge_archive(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
     ]
 
 
-@register()
+@register(TAG)
 def check_groups(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     errors: list[CheckMessage] = []
     for task in registry:
@@ -169,7 +173,7 @@ def _contains(group_name: str, wanted: str, seen: set[str]) -> bool:
     return False
 
 
-@register()
+@register(TAG)
 def check_executor(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     user_settings = getattr(settings, SETTING_NAME, {})
     if not isinstance(user_settings, Mapping) or user_settings.get("EXECUTOR") != "django_tasks":

@@ -246,6 +246,32 @@ class HousekeepingSettings:
         "anything archives (`E009`).",
     )
 
+    ALERT_MAIL_ADMINS = Setting(
+        False,
+        BOOLEAN,
+        "`True`: mail the site's `ADMINS` (`mail_admins`) when a task fails or is overdue, once "
+        "per failure streak, and once more when it succeeds again (see "
+        "[observability](observability.md#alerts)). The signals `alert_raised` and "
+        "`alert_resolved` are sent either way.",
+    )
+    METRICS_TOKEN: Setting[str | None] = Setting(
+        None,
+        Rule(
+            lambda value: isinstance(value, str) and len(value) >= 16,
+            "a string of 16 or more characters",
+        ).or_none(),
+        "A secret a Prometheus scraper sends as `Authorization: Bearer <token>` to read "
+        "`metrics/` without a user account (see [observability](observability.md#metrics)). "
+        "`None`: only users with `view_taskrun` may read it. Keep it out of the repository.",
+    )
+    STATISTICS_TASK: Setting[str | None] = Setting(
+        None,
+        Rule(lambda value: isinstance(value, str) and bool(value), "a task name").or_none(),
+        "The task whose results are the site's own statistics (the API's `statistics` and the "
+        "dashboard show its numbers beside the library's own). `None`: the library's numbers "
+        "only, unless a request names a task with `?task=`.",
+    )
+
     @property
     def user_settings(self) -> Mapping[str, Any]:
         """``settings.HOUSEKEEPING``, or an empty dict when it is missing or no dict (``E005``)."""

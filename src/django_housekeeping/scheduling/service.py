@@ -5,7 +5,8 @@ serving process through autostart) ticks once a second: it renews or tries to ta
 leader runs APScheduler on django-apscheduler's ``DjangoJobStore`` and keeps the stored jobs in
 line with the registry, the settings and the admin's pause/schedule overrides (:class:`TaskState`);
 the others stand by. Losing the lease stops APScheduler at once. The leader also marks runs whose
-process died ``interrupted`` (their heartbeat stopped) and prunes the run history.
+process died ``interrupted`` (their heartbeat stopped), prunes the run history and raises the
+overdue alerts.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import logging
 import threading
 import time
 from collections.abc import Hashable
-from dataclasses import dataclass
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -25,47 +25,21 @@ from django.utils import timezone
 
 from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.models import TaskRun, TaskState
+from django_housekeeping.monitoring.alerts import check_overdue
 from django_housekeeping.running.heartbeats import mark_interrupted
 from django_housekeeping.running.history import prune_history
 from django_housekeeping.scheduling.executors import SlotExecutor
 from django_housekeeping.scheduling.lease import Lease
 from django_housekeeping.scheduling.slots import record_unrun_slots
 from django_housekeeping.scheduling.store import HousekeepingJobStore
-from django_housekeeping.tasks.registry import registry
-from django_housekeeping.tasks.schedules import InvalidSchedule, Schedule, parse_schedule
-from django_housekeeping.tasks.task import HousekeepingTask
+from django_housekeeping.tasks.plan import planned_jobs
 
 logger = logging.getLogger("django_housekeeping.scheduler")
 
 TICK_SECONDS = 1.0
 PRUNE_EVERY_SECONDS = 3600.0
+OVERDUE_EVERY_SECONDS = 60.0
 JOB_FUNC = "django_housekeeping.scheduling.slots:run_scheduled_slot"
-
-
-@dataclass(frozen=True)
-class PlannedJob:
-    """A job the leader should have in the job store."""
-
-    task: HousekeepingTask
-    schedule: Schedule
-
-
-def planned_jobs() -> dict[str, PlannedJob]:
-    """Every task to schedule now: enabled, with a schedule, and not paused in the admin."""
-    states = {state.task_name: state for state in TaskState.objects.all()}
-    planned: dict[str, PlannedJob] = {}
-    for task in registry:
-        state = states.get(task.name)
-        if not task.enabled or (state is not None and state.paused):
-            continue
-        try:
-            schedule = parse_schedule(state.schedule) if state and state.schedule else task.schedule
-        except InvalidSchedule as exc:
-            logger.error("Not scheduling %s: %s", task.name, exc)
-            continue
-        if schedule is not None:
-            planned[task.name] = PlannedJob(task, schedule)
-    return planned
 
 
 def sync_jobs(scheduler: BackgroundScheduler) -> None:
@@ -136,6 +110,7 @@ class SchedulerService:
         self._scheduler: BackgroundScheduler | None = None
         self._fingerprint: Hashable = None
         self._pruned_monotonic: float | None = None
+        self._overdue_checked_monotonic: float | None = None
 
     @property
     def is_leader(self) -> bool:
@@ -188,6 +163,7 @@ class SchedulerService:
                 # frees their tasks for the next slot.
                 mark_interrupted()
                 self._prune_if_due()
+                self._check_overdue_if_due()
         except DatabaseError as exc:
             logger.warning("Scheduler tick failed (%s); retrying", exc)
             close_old_connections()
@@ -242,6 +218,15 @@ class SchedulerService:
         pruned = prune_history()
         if pruned:
             logger.info("Pruned %s rows of run history", pruned)
+
+    def _check_overdue_if_due(self) -> None:
+        """The leader raises (and resolves) the overdue alerts once a minute."""
+        now = time.monotonic()
+        last = self._overdue_checked_monotonic
+        if last is not None and now - last < OVERDUE_EVERY_SECONDS:
+            return
+        self._overdue_checked_monotonic = now
+        check_overdue()
 
     @staticmethod
     def _record_overlap(event: JobSubmissionEvent) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 
@@ -23,6 +24,18 @@ Problems = Callable[[Any], list[str]]
 
 def _rule(rule: Rule) -> Problems:
     return lambda value: [] if rule(value) else [f"must be {rule.expected}"]
+
+
+def as_duration(value: Any) -> timedelta | None:
+    """A positive ``timedelta``, or a positive number of seconds as one; ``None`` otherwise."""
+    if isinstance(value, timedelta):
+        return value if value > timedelta(0) else None
+    if SECONDS(value):
+        return timedelta(seconds=value)
+    return None
+
+
+DURATION = Rule(lambda value: as_duration(value) is not None, "a positive timedelta or seconds")
 
 
 def _schedule_problems(value: Any) -> list[str]:
@@ -76,6 +89,13 @@ OVERRIDES: Mapping[str, Override] = MappingProxyType(
             ),
             Override("coalesce", _rule(BOOLEAN), 4, "`True`/`False`, as the decorator argument."),
             Override(
+                "expect_success_every",
+                _rule(DURATION),
+                4,
+                "A `timedelta` (or seconds): the task is overdue, and the site unhealthy, when it "
+                "has not succeeded for this long (see [health](observability.md#health)).",
+            ),
+            Override(
                 "purge",
                 purge_option_errors,
                 8,
@@ -100,6 +120,7 @@ class TaskOptions:
     enabled: bool = True
     misfire_grace: float | None = None
     coalesce: bool = True
+    expect_success_every: timedelta | None = None
     purge: Mapping[str, Any] = field(default_factory=lambda: _frozen(None), hash=False)
     # Why an override's schedule could not be read (the task's schedule raises it; E001 says so).
     schedule_error: str | None = None
@@ -120,6 +141,9 @@ class TaskOptions:
         for name in ("enabled", "coalesce"):
             if isinstance(override.get(name), bool):
                 changes[name] = override[name]
+        expected = as_duration(override.get("expect_success_every"))
+        if expected is not None:
+            changes["expect_success_every"] = expected
         if SECONDS(override.get("misfire_grace")):
             changes["misfire_grace"] = float(override["misfire_grace"])
         return replace(self, **changes) if changes else self

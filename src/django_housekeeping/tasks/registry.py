@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import timedelta
 from types import MappingProxyType
 from typing import Any, overload
 
 from django.utils.module_loading import autodiscover_modules
 
 from django_housekeeping.purging.options import purge_option_errors
-from django_housekeeping.tasks.options import TaskOptions
+from django_housekeeping.tasks.options import TaskOptions, as_duration
 from django_housekeeping.tasks.schedules import parse_schedule
 from django_housekeeping.tasks.task import HousekeepingTask
 
@@ -176,6 +177,7 @@ def housekeeping_task(
     coalesce: bool = True,
     purge: Mapping[str, Any] | None = None,
     destructive: bool = True,
+    expect_success_every: timedelta | None = None,
 ) -> Callable[[TaskFunction], HousekeepingTask]: ...
 
 
@@ -194,6 +196,7 @@ def housekeeping_task(
     coalesce: bool = True,
     purge: Mapping[str, Any] | None = None,
     destructive: bool = True,
+    expect_success_every: timedelta | None = None,
 ) -> HousekeepingTask | Callable[[TaskFunction], HousekeepingTask]:
     """Register a function as a housekeeping task; return the task's handle.
 
@@ -206,7 +209,14 @@ def housekeeping_task(
     ``archive``).
     ``destructive=False`` declares a read-only task (statistics, say): the admin runs it without
     asking for a confirmation first.
+    ``expect_success_every`` (a ``timedelta``) is how long the task may go without succeeding
+    before it counts as overdue; by default two intervals of its schedule plus its misfire grace.
     """
+    if expect_success_every is not None and as_duration(expect_success_every) is None:
+        raise ValueError(
+            "@housekeeping_task(expect_success_every=...) must be a positive timedelta, got "
+            f"{expect_success_every!r}"
+        )
     purge_errors = purge_option_errors(purge if purge is not None else {})
     if purge_errors:
         raise ValueError(f"@housekeeping_task(purge=...) {'; '.join(purge_errors)}")
@@ -225,6 +235,7 @@ def housekeeping_task(
                     enabled=enabled,
                     misfire_grace=misfire_grace,
                     coalesce=coalesce,
+                    expect_success_every=as_duration(expect_success_every),
                     purge=MappingProxyType(dict(purge or {})),
                 ),
                 description=description or inspect.getdoc(function) or "",

@@ -72,6 +72,23 @@ class Cron:
         # be run when either field matches the current time." APScheduler's fields all must match.
         return OrTrigger([trigger(day, "*"), trigger("*", weekdays)])
 
+    def longest_interval(self, *, fires: int = 32) -> timedelta:
+        """The longest gap between two of the next ``fires`` fire times from now (a monthly
+        schedule: up to 31 days; ``"0 3 * * sun"``: a week)."""
+        trigger = self.to_trigger(default_tz=UTC)
+        previous = None
+        moment = datetime.now(UTC)
+        longest = timedelta(0)
+        for _ in range(fires):
+            moment = trigger.get_next_fire_time(previous, moment)
+            if moment is None:
+                break
+            if previous is not None:
+                longest = max(longest, moment - previous)
+            previous = moment
+            moment = moment + timedelta(microseconds=1)
+        return longest or timedelta(days=366)
+
     def __str__(self) -> str:
         return f"cron({self.expr!r}{f', tz={self.tz!r}' if self.tz else ''})"
 
@@ -97,6 +114,9 @@ class Every:
         return IntervalTrigger(
             seconds=self.interval.total_seconds(), start_date=_EPOCH, timezone=default_tz
         )
+
+    def longest_interval(self) -> timedelta:
+        return self.interval
 
     def __str__(self) -> str:
         return f"every({self.interval})"

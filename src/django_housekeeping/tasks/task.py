@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django_housekeeping.conf import housekeeping_settings
@@ -111,6 +112,26 @@ class HousekeepingTask:
     def coalesce(self) -> bool:
         """Of several slots due at once, run only the latest (the others are recorded)."""
         return self.effective.coalesce
+
+    @property
+    def expect_success_every(self) -> timedelta | None:
+        """How long the task may go without succeeding before it is overdue, under its own
+        schedule (:meth:`expected_success_within`); ``None`` for a task run by hand only."""
+        try:
+            return self.expected_success_within(self.schedule)
+        except InvalidSchedule:
+            return None
+
+    def expected_success_within(self, schedule: Schedule | None) -> timedelta | None:
+        """How long the task may go without succeeding when it follows ``schedule``: as declared
+        (or overridden in settings), else two of the schedule's intervals plus the misfire
+        grace; ``None`` without a schedule."""
+        declared = self.effective.expect_success_every
+        if declared is not None:
+            return declared
+        if schedule is None:
+            return None
+        return 2 * schedule.longest_interval() + timedelta(seconds=self.misfire_grace)
 
     @property
     def purge_options(self) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Watching the housekeeping: health (one definition), alerts, run totals and metrics."""
