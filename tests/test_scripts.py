@@ -1,13 +1,19 @@
-"""``scripts/test``: every phase runs whatever another did, each with its own log, and one table
-says what passed and failed. Run against a fake tox in a copy of the script's tree."""
+"""The scripts: ``scripts/test`` (every phase runs whatever another did, each with its own log, and
+one table says what passed and failed; run against a fake tox in a copy of the script's tree),
+``scripts/checks-docs`` (the system-check reference is current), and the README's links."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
+import sys
+from importlib.machinery import SourceFileLoader
+from importlib.util import module_from_spec, spec_from_loader
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,3 +100,70 @@ def test_when_everything_passes_the_exit_status_is_zero(tmp_path: Path) -> None:
 
     assert result.returncode == 0
     assert set(summary(result.stdout).values()) == {"passed"}
+
+
+def load_checks_docs() -> ModuleType:
+    """``scripts/checks-docs`` as a module (it has no ``.py`` suffix)."""
+    loader = SourceFileLoader("checks_docs", str(ROOT / "scripts" / "checks-docs"))
+    spec = spec_from_loader("checks_docs", loader)
+    assert spec is not None
+    module = module_from_spec(spec)
+    sys.modules["checks_docs"] = module  # for its dataclass
+    try:
+        loader.exec_module(module)
+    finally:
+        del sys.modules["checks_docs"]
+    return module
+
+
+def test_the_checks_reference_in_the_docs_is_up_to_date() -> None:
+    result = subprocess.run(
+        [sys.executable, "-W", "error", str(ROOT / "scripts" / "checks-docs"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "docs/checks.md is up to date" in result.stdout
+    assert "explains no" not in result.stderr  # every ID has its explanation in the page
+
+
+def test_the_checks_reference_reads_errors_and_warnings_from_the_docstring() -> None:
+    checks_docs = load_checks_docs()
+    docstring = (
+        "System checks.\n\n"
+        "- ``django_housekeeping.W001`` a task is overdue\n"
+        "  by more than its ``expect_success_every``.\n"
+        "- ``django_housekeeping.E002`` ``HOUSEKEEPING`` is | odd, ``a|b`` too.\n"
+        "- ``django_housekeeping.E001`` a schedule is invalid.\n\n"
+        "Not a check: ``django_housekeeping.E999``.\n"
+    )
+
+    checks = checks_docs.parse(docstring)
+    table = checks_docs.render(checks, "## django_housekeeping.E001\n\nExplained.\n")
+
+    assert [(c.id, c.level) for c in checks] == [
+        ("E001", "error"),
+        ("E002", "error"),
+        ("W001", "warning"),
+    ]
+    assert checks[2].description == "A task is overdue by more than its `expect_success_every`."
+    assert "| [`django_housekeeping.E001`](#django_housekeepinge001) | error |" in table
+    # No explanation below: no link (the strict docs build would reject one).
+    assert "| `django_housekeeping.W001` | warning |" in table
+    # A pipe is escaped in the table's text, not in code (where the escape would show).
+    assert "`HOUSEKEEPING` is \\| odd, `a|b` too." in table
+
+
+def test_the_readme_links_only_to_absolute_urls() -> None:
+    """The README is the long description on the package index, where a relative link is dead."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+
+    assert "](docs/" not in readme
+    assert "](./" not in readme
+    links = re.findall(r"\]\(([^)]+)\)", readme)
+    assert links
+    relative = [link for link in links if not link.startswith(("https://", "http://", "#"))]
+    assert not relative
