@@ -15,11 +15,13 @@ are no dry run: a dry run counts, it does not do the work.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.core import checks
+from django.core.checks import CheckMessage
 from django.utils import timezone
 from django.utils.timesince import timesince
 
@@ -76,12 +78,13 @@ class Health:
         }
 
 
-def health(*, now: datetime | None = None, system_checks: bool = True) -> Health:
-    """Judge the housekeeping now: the scheduler, every planned task, the system checks."""
+def health(
+    *, now: datetime | None = None, messages: Sequence[CheckMessage] | None = None
+) -> Health:
+    """Judge the housekeeping now: the scheduler, every planned task, the system checks (those
+    tagged ``django_housekeeping``, unless the caller ran them and passes their ``messages``)."""
     now = now or timezone.now()
-    problems = [*scheduler_problems(now), *task_problems(now)]
-    if system_checks:
-        problems.extend(check_problems())
+    problems = [*scheduler_problems(now), *task_problems(now), *check_problems(messages)]
     return Health(tuple(problems), now)
 
 
@@ -127,12 +130,27 @@ def overdue_problems(now: datetime | None = None) -> list[Problem]:
     return [problem for problem in task_problems(now) if problem.code == OVERDUE]
 
 
-def check_problems() -> list[Problem]:
-    """The errors of the housekeeping system checks (warnings are no health problem)."""
+def housekeeping_messages(*, tagged_only: bool = True) -> list[CheckMessage]:
+    """What the library's system checks report (not silenced): by default only the checks
+    tagged ``django_housekeeping`` run, which is quick; else every check, keeping our IDs."""
+    messages = checks.run_checks(
+        tags=[TAG] if tagged_only else None, include_deployment_checks=False
+    )
+    return [
+        message
+        for message in messages
+        if (message.id or "").startswith("django_housekeeping.") and not message.is_silenced()
+    ]
+
+
+def check_problems(messages: Sequence[CheckMessage] | None = None) -> list[Problem]:
+    """The errors among the system checks' messages (a warning is no health problem)."""
+    if messages is None:
+        messages = housekeeping_messages()
     return [
         Problem(CHECK, f"{message.id}: {message.msg}")
-        for message in checks.run_checks(tags=[TAG], include_deployment_checks=False)
-        if message.is_serious() and not message.is_silenced()
+        for message in messages
+        if message.is_serious()
     ]
 
 

@@ -8,7 +8,6 @@ import signal
 import sys
 from typing import Any
 
-from django.core import checks
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 from django.db import DEFAULT_DB_ALIAS, DatabaseError
 from django.utils import timezone
@@ -16,6 +15,7 @@ from tabulate import tabulate
 from tqdm import tqdm
 
 from django_housekeeping.models import TaskRun
+from django_housekeeping.monitoring.health import CHECK, health, housekeeping_messages
 from django_housekeeping.presenters import (
     run_as_dict,
     run_summary,
@@ -89,7 +89,11 @@ class Command(BaseCommand):
             "number of these may run: one leads, the others stand by.",
         )
 
-        add("check", "Run the housekeeping system checks; exit 1 if any fails.")
+        add(
+            "check",
+            "The system checks and the health: exit 1 if no scheduler runs, a task is overdue, "
+            "a last run failed or was interrupted, or a check fails.",
+        )
 
         restore = add("restore", "Load the rows of a purge archive back into the database.")
         restore.add_argument("file", metavar="FILE", help="An archive (.jsonl.gz) a purge wrote.")
@@ -300,26 +304,35 @@ class Command(BaseCommand):
     # check --------------------------------------------------------------------------------------
 
     def handle_check(self, *, json: bool, **options: Any) -> None:
-        messages = [
-            message
-            for message in checks.run_checks(include_deployment_checks=False)
-            if (message.id or "").startswith("django_housekeeping.") and not message.is_silenced()
-        ]
+        messages = housekeeping_messages(tagged_only=False)
+        state = health(messages=messages)
+        # The checks' own lines (errors and warnings, with hints), then the other problems.
+        problems = [problem for problem in state.problems if problem.code != CHECK]
         if json:
             self._print_json(
-                [{"id": m.id, "level": m.level, "msg": m.msg, "hint": m.hint} for m in messages]
+                {
+                    **state.as_dict(),
+                    "checks": [
+                        {"id": m.id, "level": m.level, "msg": m.msg, "hint": m.hint}
+                        for m in messages
+                    ],
+                }
             )
-        elif messages:
+        else:
             for message in messages:
                 self.stdout.write(
                     f"{message.id}: {message.msg}"
                     + (f"\n    HINT: {message.hint}" if message.hint else "")
                 )
-        else:
-            self.stdout.write("Housekeeping checks passed.")
-        if any(message.is_serious() for message in messages):
+            for problem in problems:
+                self.stdout.write(f"{problem.code}: {problem.message}")
+            if state.healthy:
+                self.stdout.write("Housekeeping is healthy.")
+        if not state.healthy:
+            count = len(state.problems)
             raise CommandError(
-                f"{len(messages)} housekeeping check(s) failed", returncode=EXIT_FAILED
+                f"housekeeping is unhealthy: {count} problem{'' if count == 1 else 's'}",
+                returncode=EXIT_FAILED,
             )
 
     # restore ------------------------------------------------------------------------------------
