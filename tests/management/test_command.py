@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -767,3 +768,50 @@ def test_restore_of_a_missing_file_exits_1(tmp_path: Path) -> None:
     assert outcome.returncode == 1
     assert outcome.message.startswith("cannot restore ")
     assert "no archive file" in outcome.message
+
+
+# before migrate ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def unmigrated() -> Iterator[None]:
+    """The database without this app's tables (as before ``migrate``); migrated back after."""
+    call_command("migrate", "django_housekeeping", "zero", verbosity=0)
+    try:
+        yield
+    finally:
+        call_command("migrate", "django_housekeeping", verbosity=0)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("unmigrated")
+def test_before_migrate_every_subcommand_says_to_run_migrate(manage: Any) -> None:
+    for args in (
+        ["list"],
+        ["list", "--json"],
+        ["run", "threads"],
+        ["run", "--all"],
+        ["history"],
+        ["status"],
+        ["status", "--json"],
+        ["scheduler"],
+    ):
+        outcome = housekeeping(*args)
+        assert outcome.returncode == 1, args
+        assert outcome.message.startswith("the housekeeping tables do not exist ("), args
+        assert outcome.message.endswith("): run `python manage.py migrate` first"), args
+        assert "django_housekeeping_taskrun" in outcome.message
+        assert outcome.out == ""
+
+    # `check` still runs the system checks, then says the same.
+    checked = housekeeping("check")
+    assert checked.returncode == 1
+    assert checked.out == "Housekeeping checks passed.\n"
+    assert checked.message.endswith("run `python manage.py migrate` first")
+
+    # On the real command line: one line on stderr, no traceback.
+    listed = manage("list")
+    assert listed.returncode == 1
+    assert listed.stdout == ""
+    assert len(listed.stderr.splitlines()) == 1, listed.stderr
+    assert listed.stderr.startswith("CommandError: the housekeeping tables do not exist (")

@@ -15,6 +15,7 @@ from django.utils import timezone
 from tabulate import tabulate
 from tqdm import tqdm
 
+from django_housekeeping.management.tables import missing_tables
 from django_housekeeping.models import TaskRun
 from django_housekeeping.presenters import (
     run_as_dict,
@@ -35,6 +36,9 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_RUNNING = 3  # a task asked for already has a queued or running run
 MAX_HISTORY_LIMIT = 10_000
+# Subcommands that do not use this app's tables: `check` reports the missing tables after the
+# system checks; `restore` loads rows of the project's own models (into any --database).
+WITHOUT_TABLES = frozenset({"check", "restore"})
 
 
 class Command(BaseCommand):
@@ -104,7 +108,19 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, subcommand: str, **options: Any) -> None:
+        if subcommand not in WITHOUT_TABLES:
+            self._require_tables()
         getattr(self, f"handle_{subcommand}")(**options)
+
+    def _require_tables(self) -> None:
+        """One line and exit status 1 before ``migrate``, not a database error's traceback."""
+        missing = missing_tables()
+        if missing:
+            raise CommandError(
+                f"the housekeeping tables do not exist ({', '.join(missing)}): "
+                "run `python manage.py migrate` first",
+                returncode=EXIT_FAILED,
+            )
 
     # list ---------------------------------------------------------------------------------------
 
@@ -317,6 +333,7 @@ class Command(BaseCommand):
                 )
         else:
             self.stdout.write("Housekeeping checks passed.")
+        self._require_tables()
         if any(message.is_serious() for message in messages):
             raise CommandError(
                 f"{len(messages)} housekeeping check(s) failed", returncode=EXIT_FAILED
