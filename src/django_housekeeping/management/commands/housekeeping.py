@@ -271,10 +271,13 @@ class Command(BaseCommand):
                     f"Scheduler: {status['state']} (leader {leader['host']} pid {leader['pid']}, "
                     f"lease age {leader['lease_age_seconds']:.1f} s, token {leader['token']})"
                 )
+            # The leader runs the job store's schedule; with no stored job, the configured one.
+            # A difference from this process's settings is marked only while there is a leader.
+            differs = [job for job in status["jobs"] if leader and job["schedule_differs"]]
             rows = [
                 [
                     job["id"],
-                    job["trigger"],
+                    (job["leader_trigger"] or job["trigger"]) + (" *" if job in differs else ""),
                     _local(job["next_run"]) if job["next_run"] else "—",
                     "paused" if job["paused"] else ("yes" if job["enabled"] else "disabled"),
                     _last_outcome(job["last_run"]),
@@ -288,6 +291,16 @@ class Command(BaseCommand):
                     disable_numparse=True,
                 )
             )
+            if differs:
+                self.stdout.write(
+                    "\n* The scheduler runs what its job store holds; this process's settings "
+                    "say otherwise (not deployed to the scheduler process yet?):"
+                )
+                for job in differs:
+                    self.stdout.write(
+                        f"  {job['id']}: the leader runs {job['leader_trigger'] or 'nothing'}, "
+                        f"these settings say {job['trigger']}"
+                    )
         if not status["healthy"]:
             raise CommandError(f"the scheduler is {status['state']}", returncode=EXIT_FAILED)
 
