@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_housekeeping import registry
 from django_housekeeping.admin import format_age
 from django_housekeeping.models import SchedulerLease, TaskState
-from django_housekeeping.scheduling.service import planned_jobs
+from django_housekeeping.tasks.plan import planned_jobs
 
 TASKS = "admin:django_housekeeping_tasks"
 PAUSE = "admin:django_housekeeping_pause"

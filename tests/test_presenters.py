@@ -7,13 +7,15 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from apscheduler.job import Job
+from apscheduler.schedulers.background import BackgroundScheduler
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django_apscheduler.models import DjangoJob
 
-from django_housekeeping import housekeeping_task, registry, run_task
+from django_housekeeping import cron, every, housekeeping_task, registry, run_task
 from django_housekeeping.models import SchedulerLease, TaskRun, TaskState, error_summary
 from django_housekeeping.presenters import (
     TaskView,
@@ -28,7 +30,10 @@ from django_housekeeping.presenters import (
     to_json,
 )
 from django_housekeeping.scheduling.lease import LEASE_NAME
-from tests.helpers import RUN_KEYS, TASK_KEYS, make_lease, make_run
+from django_housekeeping.scheduling.service import JOB_FUNC
+from django_housekeeping.scheduling.store import HousekeepingJobStore
+from django_housekeeping.tasks.schedules import Schedule
+from tests.helpers import RUN_KEYS, TASK_KEYS, make_lease, make_run, parse_table
 
 # describe_schedule ---------------------------------------------------------------------------
 
@@ -446,7 +451,17 @@ def test_run_summary_of_a_failed_run_uses_it() -> None:
 # -- the scheduler's status ----------------------------------------------------------------------
 
 
-JOB_KEYS = {"id", "name", "trigger", "next_run", "enabled", "paused", "last_run"}
+JOB_KEYS = {
+    "id",
+    "name",
+    "trigger",
+    "leader_trigger",
+    "schedule_differs",
+    "next_run",
+    "enabled",
+    "paused",
+    "last_run",
+}
 LEADER_KEYS = {
     "owner",
     "host",
@@ -662,3 +677,99 @@ def test_status_command_json(healthy: bool, code: int) -> None:
     jobs = {job["id"]: job for job in data["jobs"]}
     assert parse_datetime(jobs["record"]["next_run"]) == next_run
     assert jobs["threads"]["next_run"] is None
+
+
+# -- the leader's schedule: the job store, not this process's settings ---------------------------
+
+
+def store_job(name: str, schedule: Schedule) -> None:
+    """Store ``name``'s job as the leader's sync does: django-apscheduler's ``add_job`` pickles
+    the APScheduler job's state, trigger included, into ``DjangoJob.job_state``."""
+    scheduler = BackgroundScheduler(timezone=timezone.get_default_timezone())
+    trigger = schedule.to_trigger(timezone.get_default_timezone())
+    job = Job(
+        scheduler,
+        id=name,
+        func=JOB_FUNC,
+        trigger=trigger,
+        executor="default",
+        args=[name],
+        kwargs={},
+        name=name,
+        misfire_grace_time=None,
+        coalesce=False,
+        max_instances=1,
+        next_run_time=trigger.get_next_fire_time(None, timezone.now()),
+    )
+    HousekeepingJobStore().add_job(job)
+
+
+def test_jobs_show_the_schedule_the_leader_runs_and_whether_these_settings_differ() -> None:
+    store_job("record", every(hours=6))  # as declared: the same
+    store_job("threads", cron("0 4 * * *"))  # the leader was deployed with another schedule
+    store_job("boom", every(minutes=5))  # manual here, scheduled by the leader
+
+    jobs = {job["id"]: job for job in scheduler_status()["jobs"]}
+
+    assert jobs["record"]["leader_trigger"] == "every(6:00:00)"
+    assert jobs["record"]["schedule_differs"] is False
+    assert jobs["threads"]["trigger"] == "cron('0 3 * * sun')"  # this process's settings
+    assert jobs["threads"]["leader_trigger"] == "cron('0 4 * * *')"
+    assert jobs["threads"]["schedule_differs"] is True
+    assert (jobs["boom"]["trigger"], jobs["boom"]["leader_trigger"]) == ("manual", "every(0:05:00)")
+    assert jobs["boom"]["schedule_differs"] is True
+    # Not in the job store: scheduled here (differs), or neither (the same).
+    assert jobs["nightly"]["leader_trigger"] is None
+    assert jobs["nightly"]["schedule_differs"] is True
+    assert jobs["dormant"]["leader_trigger"] is None
+    assert jobs["dormant"]["schedule_differs"] is False
+
+
+def test_a_settings_override_not_deployed_to_the_leader_is_a_difference() -> None:
+    store_job("record", every(hours=6))
+
+    with override_settings(HOUSEKEEPING={"TASKS": {"record": {"schedule": "30 2 * * *"}}}):
+        (record,) = [job for job in scheduler_status()["jobs"] if job["id"] == "record"]
+
+    assert record["trigger"] == "cron('30 2 * * *') (from settings)"
+    assert record["leader_trigger"] == "every(6:00:00)"
+    assert record["schedule_differs"] is True
+
+
+def test_an_unreadable_job_state_is_said_so_not_raised() -> None:
+    DjangoJob.objects.create(id="record", next_run_time=timezone.now(), job_state=b"not a pickle")
+
+    (record,) = [job for job in scheduler_status()["jobs"] if job["id"] == "record"]
+
+    assert record["leader_trigger"] == "unreadable job state"
+    assert record["schedule_differs"] is False
+
+
+def test_status_command_shows_the_leaders_schedule_and_marks_a_difference() -> None:
+    make_lease(heartbeat_age=1, expires_in=29)
+    store_job("record", every(hours=6))
+    store_job("threads", cron("0 4 * * *"))
+
+    output, code = status_command()
+
+    assert code == 0
+    rows = {row["Task"]: row for row in parse_table(output)}
+    assert rows["record"]["Trigger"] == "every(6:00:00)"
+    assert rows["threads"]["Trigger"] == "cron('0 4 * * *') *"
+    assert rows["boom"]["Trigger"] == "manual"
+    assert (
+        "  threads: the leader runs cron('0 4 * * *'), these settings say cron('0 3 * * sun')"
+        in (output.splitlines())
+    )
+    assert "  record: " not in output
+
+
+def test_status_command_marks_nothing_without_a_leader() -> None:
+    store_job("threads", cron("0 4 * * *"))
+
+    output, _ = status_command()
+
+    rows = {row["Task"]: row for row in parse_table(output.split("\n", 1)[1])}
+    assert rows["threads"]["Trigger"] == "cron('0 4 * * *')"
+    assert not any(row["Trigger"].endswith(" *") for row in rows.values())
+    assert "The scheduler runs" not in output

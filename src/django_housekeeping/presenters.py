@@ -15,14 +15,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from apscheduler.triggers.base import BaseTrigger
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 from django_apscheduler.models import DjangoJob
 
 from django_housekeeping.models import SchedulerLease, TaskRun, TaskState, error_summary
 from django_housekeeping.scheduling.lease import LEASE_NAME
+from django_housekeeping.scheduling.store import stored_triggers
+from django_housekeeping.tasks.plan import planned_schedule
 from django_housekeeping.tasks.registry import ALL, NotRegistered, registry
-from django_housekeeping.tasks.schedules import InvalidSchedule, parse_schedule
+from django_housekeeping.tasks.schedules import InvalidSchedule, describe_trigger, parse_schedule
 from django_housekeeping.tasks.task import HousekeepingTask
 
 
@@ -378,12 +381,19 @@ def scheduler_status() -> dict[str, Any]:
 
 
 def jobs_status() -> list[dict[str, Any]]:
-    """Every task's job, as ``housekeeping status`` and the API's status show it."""
+    """Every task's job, as ``housekeeping status`` and the API's status show it.
+
+    ``trigger`` is the schedule this process's settings give the task; ``leader_trigger`` the one
+    in the job store, which the leader runs (``None``: no job stored); ``schedule_differs`` says
+    they differ — a settings change not deployed to the scheduler process yet, say.
+    """
+    stored = stored_triggers()
     return [
         {
             "id": view.task.name,
             "name": view.task.description or view.task.name,
             "trigger": view.schedule,
+            **_leader_schedule(view, stored),
             "next_run": view.next_run,
             "enabled": view.task.enabled,
             "paused": view.paused,
@@ -391,3 +401,25 @@ def jobs_status() -> list[dict[str, Any]]:
         }
         for view in task_views()
     ]
+
+
+UNREADABLE_JOB = "unreadable job state"
+
+
+def _leader_schedule(view: TaskView, stored: dict[str, BaseTrigger | None]) -> dict[str, Any]:
+    """The job store's schedule for ``view``'s task, compared with the one these settings give:
+    triggers are compared as the leader compares them when it syncs (their reprs)."""
+    tz = timezone.get_default_timezone()
+    try:
+        planned = planned_schedule(view.task, view.state)
+    except InvalidSchedule:
+        planned = None  # the leader does not schedule it either
+    planned_trigger = repr(planned.to_trigger(tz)) if planned is not None else None
+    if view.task.name not in stored:
+        return {"leader_trigger": None, "schedule_differs": planned_trigger is not None}
+    trigger = stored[view.task.name]
+    if trigger is None:  # unknown: not said to differ
+        return {"leader_trigger": UNREADABLE_JOB, "schedule_differs": False}
+    if planned is not None and repr(trigger) == planned_trigger:
+        return {"leader_trigger": str(planned), "schedule_differs": False}
+    return {"leader_trigger": describe_trigger(trigger, tz), "schedule_differs": True}

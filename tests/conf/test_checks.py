@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from django.core.checks import CheckMessage, Error
+from django.core.checks import CheckMessage, Error, Warning
 from django.core.checks.registry import registry as check_registry
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
@@ -18,6 +19,7 @@ from django_housekeeping.conf.checks import (
     check_heartbeats,
     check_purge_archive,
     check_settings,
+    check_url_shadowing,
 )
 
 
@@ -383,3 +385,52 @@ def test_manage_py_check_fails_with_the_ids() -> None:
     assert "django_housekeeping.E003" in message
     assert "django_housekeeping.E006" in message
     assert "'BOGUS'" in message
+
+
+# --- W001: a named URL of the library shadowed by an earlier pattern ---
+
+
+def test_w001_a_shadowed_url_is_named_with_the_view_that_wins() -> None:
+    with override_settings(ROOT_URLCONF="tests.conf.shadowed_urls"):
+        warnings = check_url_shadowing()
+
+    assert ids(warnings) == ["django_housekeeping.W001"]
+    assert isinstance(warnings[0], Warning)
+    assert warnings[0].msg == (
+        "The URL /api/admin/scheduler/status ('django_housekeeping_api:status') resolves to "
+        "tests.conf.shadowed_urls.old_status, not to django_housekeeping's view: an earlier "
+        "pattern of tests.conf.shadowed_urls shadows it."
+    )
+    assert warnings[0].hint == (
+        "Move the include('django_housekeeping.api.urls') before that pattern, or remove the "
+        "old pattern."
+    )
+
+
+def test_w001_urls_with_arguments_are_checked_too() -> None:
+    with override_settings(ROOT_URLCONF="tests.conf.shadowed_runs_urls"):
+        warnings = check_url_shadowing()
+
+    assert [warning.msg.split(" (")[0] for warning in warnings] == [
+        "The URL /scheduler-admin/runs/1/",
+        "The URL /api/admin/scheduler/runs/1",
+    ]
+
+
+def test_w001_not_for_a_project_that_mounts_the_library_first_or_not_at_all() -> None:
+    assert check_url_shadowing() == []  # tests.urls mounts both, nothing before them
+    with override_settings(ROOT_URLCONF="tests.conf.unmounted_urls"):
+        assert check_url_shadowing() == []
+
+
+def test_w001_never_crashes_on_a_broken_urlconf() -> None:
+    with override_settings(ROOT_URLCONF="tests.conf.no_such_urls"):
+        assert check_url_shadowing() == []
+
+
+def test_w001_through_manage_py_check() -> None:
+    out = io.StringIO()
+    with override_settings(ROOT_URLCONF="tests.conf.shadowed_urls"):
+        call_command("check", stdout=out, stderr=out)  # a warning does not fail the check
+    assert "django_housekeeping.W001" in out.getvalue()
+    assert check_url_shadowing in check_registry.get_checks()

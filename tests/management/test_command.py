@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from django.utils import timezone
 
 from django_housekeeping import purge, registry, run_task
 from django_housekeeping.models import TaskRun
-from tests.helpers import RUN_KEYS, TASK_KEYS, housekeeping, make_run, parse_table
+from tests.helpers import RUN_KEYS, TASK_KEYS, housekeeping, make_lease, make_run, parse_table
 from tests.testapp.models import SlotRecord, Thread
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -258,9 +259,12 @@ def test_run_all_runs_every_enabled_task() -> None:
     assert outcome.returncode == 1  # boom and unserializable fail
     assert outcome.message == "failed: all"
     group_run = TaskRun.objects.get(task_name="all")
-    members = set(group_run.children.values_list("task_name", flat=True))
-    assert members == FIXTURE_TASKS - {"dormant", "nightly"}
-    assert outcome.table()[-1]["Task"] == "all"
+    # Every enabled task but the groups (whose members run anyway), by name: the documented order.
+    members = list(
+        group_run.children.order_by("started_at", "id").values_list("task_name", flat=True)
+    )
+    assert members == sorted(FIXTURE_TASKS - {"dormant", "nightly"})
+    assert [row["Task"] for row in outcome.table()] == [*(f"- {m}" for m in members), "all"]
 
 
 @pytest.mark.django_db
@@ -451,19 +455,49 @@ def test_a_subcommand_is_required() -> None:
 
 @pytest.mark.django_db  # Django 6.1's checks ask the database what it supports
 def test_check_passes() -> None:
+    make_lease()
     outcome = housekeeping("check")
     assert outcome.returncode == 0
-    assert outcome.out == "Housekeeping checks passed.\n"
-    assert housekeeping("check", "--json").json() == []
+    assert outcome.out == "Housekeeping is healthy.\n"
+    report = housekeeping("check", "--json").json()
+    assert report == {
+        "status": "ok",
+        "checked_at": report["checked_at"],
+        "problems": [],
+        "checks": [],
+    }
+
+
+@pytest.mark.django_db
+def test_check_reports_the_health_one_line_per_problem() -> None:
+    run = make_run("boom", status=TaskRun.Status.FAILED, error="RuntimeError: no\n")
+
+    outcome = housekeeping("check")
+
+    assert outcome.returncode == 1
+    assert outcome.message == "housekeeping is unhealthy: 2 problems"
+    lines = outcome.out.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("no-scheduler: No scheduler is running: ")
+    assert lines[1] == f"failed: boom: its last run (#{run.pk}) failed: RuntimeError: no"
+
+    report = housekeeping("check", "--json")
+    assert report.returncode == 1
+    assert report.json()["status"] == "unhealthy"
+    assert [(p["code"], p["task"], p["run"]) for p in report.json()["problems"]] == [
+        ("no-scheduler", None, None),
+        ("failed", "boom", run.pk),
+    ]
 
 
 @pytest.mark.django_db  # Django 6.1's checks ask the database what it supports
 @override_settings(HOUSEKEEPING={"TASKS": {"nope": {"enabled": False}}})
 def test_check_reports_errors_and_exits_1() -> None:
+    make_lease()
     outcome = housekeeping("check")
 
     assert outcome.returncode == 1
-    assert outcome.message == "1 housekeeping check(s) failed"
+    assert outcome.message == "housekeeping is unhealthy: 1 problem"
     lines = outcome.out.splitlines()
     assert lines[0] == (
         "django_housekeeping.E002: HOUSEKEEPING['TASKS']['nope'] names a task that is not "
@@ -475,10 +509,13 @@ def test_check_reports_errors_and_exits_1() -> None:
 @pytest.mark.django_db  # Django 6.1's checks ask the database what it supports
 @override_settings(HOUSEKEEPING={"TASKS": {"nope": {}}, "HISTORY_DAYS": 0})
 def test_check_json() -> None:
+    make_lease()
     outcome = housekeeping("check", "--json")
 
     assert outcome.returncode == 1
-    messages = outcome.json()
+    report = outcome.json()
+    assert [problem["code"] for problem in report["problems"]] == ["check", "check"]
+    messages = report["checks"]
     assert all(set(message) == {"id", "level", "msg", "hint"} for message in messages)
     assert sorted(message["id"] for message in messages) == [
         "django_housekeeping.E002",
@@ -492,9 +529,10 @@ def test_check_json() -> None:
     HOUSEKEEPING={"TASKS": {"nope": {}}}, SILENCED_SYSTEM_CHECKS=["django_housekeeping.E002"]
 )
 def test_check_leaves_out_silenced_checks() -> None:
+    make_lease()
     outcome = housekeeping("check")
     assert outcome.returncode == 0
-    assert outcome.out == "Housekeeping checks passed.\n"
+    assert outcome.out == "Housekeeping is healthy.\n"
 
 
 @pytest.mark.django_db  # Django 6.1's checks ask the database what it supports
@@ -515,10 +553,11 @@ def test_check_reports_only_housekeeping_checks_and_passes_on_warnings(
         registered | {other_apps_check, housekeeping_warning},
     )
 
+    make_lease()
     outcome = housekeeping("check")
 
     assert outcome.returncode == 0
-    assert outcome.out == "django_housekeeping.W999: just so you know\n"
+    assert outcome.out == "django_housekeeping.W999: just so you know\nHousekeeping is healthy.\n"
 
 
 # the real command line -------------------------------------------------------------------------
@@ -575,8 +614,9 @@ def test_command_line_json_and_argument_errors(manage: Any) -> None:
     assert "invalid choice: 'bogus'" in bad_status.stderr
 
     checked = manage("check")
-    assert checked.returncode == 0, checked.stderr
-    assert checked.stdout == "Housekeeping checks passed.\n"
+    assert checked.returncode == 1  # no scheduler runs
+    assert checked.stdout.startswith("no-scheduler: No scheduler is running: ")
+    assert checked.stderr == "CommandError: housekeeping is unhealthy: 1 problem\n"
 
 
 class Stop(Exception):
@@ -593,6 +633,10 @@ def test_run_task_is_what_the_command_calls(monkeypatch: pytest.MonkeyPatch) -> 
         raise Stop  # before any database access
 
     monkeypatch.setattr("django_housekeeping.running.control.run_task", fake_run_task)
+    # No database in this test: the tables are taken to be there.
+    monkeypatch.setattr(
+        "django_housekeeping.management.commands.housekeeping.missing_tables", lambda: []
+    )
     with pytest.raises(Stop):
         housekeeping("run", "threads", "--dry-run")
     assert calls == [
@@ -767,3 +811,50 @@ def test_restore_of_a_missing_file_exits_1(tmp_path: Path) -> None:
     assert outcome.returncode == 1
     assert outcome.message.startswith("cannot restore ")
     assert "no archive file" in outcome.message
+
+
+# before migrate ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def unmigrated() -> Iterator[None]:
+    """The database without this app's tables (as before ``migrate``); migrated back after."""
+    call_command("migrate", "django_housekeeping", "zero", verbosity=0)
+    try:
+        yield
+    finally:
+        call_command("migrate", "django_housekeeping", verbosity=0)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("unmigrated")
+def test_before_migrate_every_subcommand_says_to_run_migrate(manage: Any) -> None:
+    for args in (
+        ["list"],
+        ["list", "--json"],
+        ["run", "threads"],
+        ["run", "--all"],
+        ["history"],
+        ["status"],
+        ["status", "--json"],
+        ["scheduler"],
+    ):
+        outcome = housekeeping(*args)
+        assert outcome.returncode == 1, args
+        assert outcome.message.startswith("the housekeeping tables do not exist ("), args
+        assert outcome.message.endswith("): run `python manage.py migrate` first"), args
+        assert "django_housekeeping_taskrun" in outcome.message
+        assert outcome.out == ""
+
+    # `check` still runs the system checks, then says the same.
+    checked = housekeeping("check")
+    assert checked.returncode == 1
+    assert checked.out == ""
+    assert checked.message.endswith("run `python manage.py migrate` first")
+
+    # On the real command line: one line on stderr, no traceback.
+    listed = manage("list")
+    assert listed.returncode == 1
+    assert listed.stdout == ""
+    assert len(listed.stderr.splitlines()) == 1, listed.stderr
+    assert listed.stderr.startswith("CommandError: the housekeeping tables do not exist (")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -204,12 +206,27 @@ def test_test_client_requests_start_nothing(client: Any) -> None:
 # -- ensure_started -------------------------------------------------------------------------------
 
 
+def test_the_service_is_stopped_at_exit_whatever_sigterm_comes_next(
+    fake_service: list[Any],
+) -> None:
+    service = ensure_started()
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        [stop_at_exit] = fake_service
+        stop_at_exit()
+        # A second SIGTERM (a process group signalled as a whole) cannot cut the stop short.
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+    assert service.stopped == 1
+
+
 def test_ensure_started_starts_one_service_per_process(fake_service: list[Any]) -> None:
     first = ensure_started()
 
     assert isinstance(first, FakeService)
     assert first.started == 1
-    assert fake_service == [first.stop]  # stopped at exit
+    assert len(fake_service) == 1
     assert current_service() is first
 
     assert ensure_started() is first
@@ -263,10 +280,26 @@ def test_this_apps_runserver_is_the_one_django_runs() -> None:
 
 
 @pytest.fixture
-def inner_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def inner_runs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """Django's inner_run replaced by a counter; the SIGTERM handler ours installs, undone."""
     calls: list[int] = []
     monkeypatch.setattr(CoreRunserver, "inner_run", lambda self, *args, **options: calls.append(1))
-    return calls
+    handler = signal.getsignal(signal.SIGTERM)
+    yield calls
+    signal.signal(signal.SIGTERM, handler)
+
+
+def test_runserver_with_noreload_exits_cleanly_on_sigterm(inner_runs: list[int]) -> None:
+    """Python's default would end the process at once, without the atexit hook that stops the
+    scheduler and releases its lease."""
+    with override_settings(HOUSEKEEPING={"AUTOSTART": False}):
+        runserver_module.Command().inner_run(use_threading=True)
+
+    handler = signal.getsignal(signal.SIGTERM)
+    assert callable(handler)
+    with pytest.raises(SystemExit) as exited:
+        handler(signal.SIGTERM, None)
+    assert exited.value.code == 0
 
 
 def test_runserver_starts_the_scheduler_in_the_serving_process(

@@ -302,3 +302,29 @@ def test_a_signal_stops_the_scheduler_between_its_ticks_and_releases_the_lease(
     assert scheduler.wait(20) == 0, processes.logs()
     assert SchedulerLease.objects.get().owner == ""
     assert "Housekeeping scheduler stopped." in processes.logs()
+
+
+@pytest.mark.parametrize("reload", [False, True], ids=["noreload", "autoreload"])
+def test_runserver_stopped_by_sigterm_releases_the_lease(tmp_path, reload):
+    """``kill PID`` of the runserver an operator started (the only process with ``--noreload``;
+    the autoreloader's parent otherwise, which passes it on to the serving child) stops the
+    scheduler and gives the lease up at once: ``status`` shows no dead pid as leader for a TTL."""
+    long_ttl = 600.0  # a lease left behind would outlive the test by minutes
+    processes = Processes(process_environment(long_ttl), tmp_path)
+    try:
+        port = free_port()
+        options = [] if reload else ["--noreload"]
+        server = processes.django("runserver", "runserver", f"127.0.0.1:{port}", *options)
+        leader = wait_for(leader_pid, 60, "runserver's scheduler to lead")
+        assert (leader != server.pid) is reload  # with autoreload the child serves and leads
+
+        os.kill(server.pid, signal.SIGTERM)
+
+        assert server.wait(30) == 0, processes.logs()
+        wait_for(lambda: not is_alive(leader), 10, "the serving child to exit")
+        lease = SchedulerLease.objects.get()
+        assert lease.owner == "", processes.logs()
+        assert lease.expires_at < timezone.now() + timedelta(seconds=long_ttl / 2)
+    finally:
+        processes.stop_all()
+        print(processes.logs())

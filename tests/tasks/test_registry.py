@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -566,3 +567,27 @@ def test_autodiscover_skips_an_app_without_housekeeping_module(
     autodiscover()
 
     assert set(registry.as_mapping()) == before
+
+
+def test_a_timedelta_schedule_is_every_that_interval() -> None:
+    @housekeeping_task(name="hk_test.six_hourly", schedule=timedelta(hours=6))
+    def six_hourly() -> None: ...
+
+    assert six_hourly.schedule == every(hours=6)
+    assert str(six_hourly.schedule) == "every(6:00:00)"
+
+
+def test_all_is_every_enabled_task_but_groups_in_alphabetical_order() -> None:
+    """``run --all`` runs the members of "all" in this order, whatever the registration order."""
+    for name in ("hk_test.zulu", "hk_test.alpha", "hk_test.mike"):
+        housekeeping_task(name=name)(lambda: None)
+    group("hk_test.bravo_group", ["hk_test.zulu"])
+
+    members = registry.get(ALL).members
+
+    assert list(members) == sorted(members)
+    assert [m for m in members if m.startswith("hk_test.")] == [
+        "hk_test.alpha",
+        "hk_test.mike",
+        "hk_test.zulu",
+    ]

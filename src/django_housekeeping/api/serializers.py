@@ -240,7 +240,18 @@ class LeaderSerializer(serializers.Serializer):  # type: ignore[type-arg]
 class JobSerializer(serializers.Serializer):  # type: ignore[type-arg]
     id = serializers.CharField(help_text="The task's name.")
     name = serializers.CharField(help_text="The task's description.")
-    trigger = serializers.CharField(help_text="The effective schedule.")
+    trigger = serializers.CharField(
+        help_text="The effective schedule, as this process's settings and the admin give it."
+    )
+    leader_trigger = serializers.CharField(
+        allow_null=True,
+        help_text="The schedule in the job store, which the leading scheduler runs; null when "
+        "the job store has no job for the task.",
+    )
+    schedule_differs = serializers.BooleanField(
+        help_text="The job store's schedule is not the one this process's settings give (a "
+        "settings change not deployed to the scheduler process yet, say)."
+    )
     next_run = serializers.DateTimeField(allow_null=True)
     enabled = serializers.BooleanField()
     paused = serializers.BooleanField()

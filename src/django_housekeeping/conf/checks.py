@@ -12,6 +12,7 @@ Every check has a stable ID, documented in docs/checks.md:
 - ``django_housekeeping.E008`` a task's ``purge`` override is malformed.
 - ``django_housekeeping.E009`` purges archive rows, but ``PURGE_ARCHIVE_DIR`` is not set.
 - ``django_housekeeping.E010`` ``HEARTBEAT_TIMEOUT`` is not longer than ``HEARTBEAT_INTERVAL``.
+- ``django_housekeeping.W001`` one of the library's named URLs resolves to another view.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from importlib.util import find_spec
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.urls import URLPattern, get_resolver, resolve, reverse
+from django.urls.resolvers import RoutePattern
 
 from django_housekeeping.conf.settings import DEFAULTS, SETTING_NAME, SETTINGS, is_positive
 from django_housekeeping.tasks.options import OVERRIDES
@@ -189,3 +192,69 @@ def check_executor(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             "pip install django-housekeeping[tasks].",
         )
     ]
+
+
+# The URLconfs a project mounts, by module path and application namespace. They are named, not
+# imported: the check must not import the faces (nor DRF, for a project without the API).
+LIBRARY_URLCONFS = {
+    "django_housekeeping": "django_housekeeping.urls",
+    "django_housekeeping_api": "django_housekeeping.api.urls",
+}
+# What a URL argument is reversed with: every converter the library uses (str) accepts it.
+SAMPLE_ARGUMENT = "1"
+
+
+@register(Tags.urls, TAG)
+def check_url_shadowing(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``W001``: a named URL of the library that the project's URLconf sends to another view.
+
+    An earlier pattern of the project (an old ``api/admin/scheduler/status``, say) wins over the
+    library's include for that one path, and the site serves a mix of old and new endpoints.
+    """
+    urlconf = getattr(settings, "ROOT_URLCONF", None)
+    if not urlconf:
+        return []
+    try:
+        mounted = get_resolver(urlconf).app_dict
+        return [
+            warning
+            for app_name, module in LIBRARY_URLCONFS.items()
+            if app_name in mounted  # a project that does not mount it gets no warning
+            for warning in _shadowed(urlconf, app_name, module)
+        ]
+    except Exception:
+        # A URLconf that does not import or does not resolve is Django's own checks' business
+        # (urls.E00x): this check says nothing rather than crash `manage.py check`.
+        return []
+
+
+def _shadowed(urlconf: str, app_name: str, module: str) -> list[CheckMessage]:
+    warnings: list[CheckMessage] = []
+    for pattern in get_resolver(module).url_patterns:
+        if not isinstance(pattern, URLPattern) or not pattern.name:
+            continue
+        if isinstance(pattern.pattern, RoutePattern):
+            arguments = list(pattern.pattern.converters)
+        else:
+            arguments = list(pattern.pattern.regex.groupindex)
+        url_name = f"{app_name}:{pattern.name}"
+        path = reverse(url_name, urlconf=urlconf, kwargs=dict.fromkeys(arguments, SAMPLE_ARGUMENT))
+        winner = resolve(path, urlconf=urlconf).func
+        if winner is pattern.callback:
+            continue
+        warnings.append(
+            Warning(
+                f"The URL {path} ({url_name!r}) resolves to {_view_name(winner)}, not to "
+                f"django_housekeeping's view: an earlier pattern of {urlconf} shadows it.",
+                hint=f"Move the include({module!r}) before that pattern, or remove the old "
+                "pattern.",
+                id="django_housekeeping.W001",
+            )
+        )
+    return warnings
+
+
+def _view_name(func: Any) -> str:
+    """The dotted path of a view (a class-based view's class)."""
+    view = getattr(func, "view_class", func)
+    return f"{view.__module__}.{getattr(view, '__qualname__', repr(view))}"

@@ -10,8 +10,10 @@ start one, even when they build requests with the test client.
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -58,9 +60,20 @@ def ensure_started() -> Any:
         _service = SchedulerService()
         _service_pid = os.getpid()
         _service.start()
-        atexit.register(_service.stop)
+        atexit.register(functools.partial(_stop_at_exit, _service))
         logger.info("Autostarted the housekeeping scheduler in process %s", _service_pid)
         return _service
+
+
+def _stop_at_exit(service: SchedulerService) -> None:
+    """Stop the service (it releases the lease) as the process exits.
+
+    A second SIGTERM must not cut this short: a process group signalled as a whole (systemd,
+    ``kill -TERM -PGID``) sends runserver's child one directly and one through its parent.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    service.stop()
 
 
 def current_service() -> Any:

@@ -27,16 +27,21 @@ class PlannedJob:
     schedule: Schedule
 
 
+def planned_schedule(task: HousekeepingTask, state: TaskState | None) -> Schedule | None:
+    """The schedule this process's settings give ``task`` in the job store, or ``None`` (disabled,
+    paused in the admin, manual). An admin override wins; raises ``InvalidSchedule``."""
+    if not task.enabled or (state is not None and state.paused):
+        return None
+    return parse_schedule(state.schedule) if state and state.schedule else task.schedule
+
+
 def planned_jobs() -> dict[str, PlannedJob]:
     """Every task to schedule now: enabled, with a schedule, and not paused in the admin."""
     states = {state.task_name: state for state in TaskState.objects.all()}
     planned: dict[str, PlannedJob] = {}
     for task in registry:
-        state = states.get(task.name)
-        if not task.enabled or (state is not None and state.paused):
-            continue
         try:
-            schedule = parse_schedule(state.schedule) if state and state.schedule else task.schedule
+            schedule = planned_schedule(task, states.get(task.name))
         except InvalidSchedule as exc:
             logger.error("Not scheduling %s: %s", task.name, exc)
             continue

@@ -195,6 +195,25 @@ def every(*, days: float = 0, hours: float = 0, minutes: float = 0, seconds: flo
     return Every(timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds))
 
 
+def describe_trigger(trigger: BaseTrigger, default_tz: tzinfo) -> str:
+    """A trigger made by :meth:`Cron.to_trigger` or :meth:`Every.to_trigger`, in the words of its
+    schedule (``cron('0 3 * * sun')``, ``every(6:00:00)``); APScheduler's own words otherwise."""
+    if isinstance(trigger, IntervalTrigger):
+        return str(Every(timedelta(seconds=trigger.interval_length)))
+    crons = trigger.triggers if isinstance(trigger, OrTrigger) else [trigger]
+    if not crons or not all(isinstance(each, WallClockCronTrigger) for each in crons):
+        return str(trigger)
+    fields = [{field.name: str(field) for field in each.fields} for each in crons]
+    # An OrTrigger is crontab's "day of month or day of week": one restricts each (see Cron).
+    day = next((f["day"] for f in fields if f["day"] != "*"), "*")
+    day_of_week = next((f["day_of_week"] for f in fields if f["day_of_week"] != "*"), "*")
+    first = fields[0]
+    expr = f"{first['minute']} {first['hour']} {day} {first['month']} {day_of_week}"
+    zone = crons[0].timezone
+    same_zone = str(zone) == str(default_tz)
+    return f"cron({expr!r}{'' if same_zone else f', tz={str(zone)!r}'})"
+
+
 def parse_schedule(value: object) -> Schedule | None:
     """Turn what a user may write (a schedule, a cron string or ``None``) into a schedule."""
     if value is None or isinstance(value, Cron | Every):

@@ -14,6 +14,7 @@ from django.utils import timezone
 from tabulate import tabulate
 from tqdm import tqdm
 
+from django_housekeeping.management.tables import missing_tables
 from django_housekeeping.models import TaskRun
 from django_housekeeping.monitoring.health import CHECK, health, housekeeping_messages
 from django_housekeeping.presenters import (
@@ -35,6 +36,9 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_RUNNING = 3  # a task asked for already has a queued or running run
 MAX_HISTORY_LIMIT = 10_000
+# Subcommands that do not use this app's tables: `check` reports the missing tables after the
+# system checks; `restore` loads rows of the project's own models (into any --database).
+WITHOUT_TABLES = frozenset({"check", "restore"})
 
 
 class Command(BaseCommand):
@@ -108,7 +112,19 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, subcommand: str, **options: Any) -> None:
+        if subcommand not in WITHOUT_TABLES:
+            self._require_tables()
         getattr(self, f"handle_{subcommand}")(**options)
+
+    def _require_tables(self) -> None:
+        """One line and exit status 1 before ``migrate``, not a database error's traceback."""
+        missing = missing_tables()
+        if missing:
+            raise CommandError(
+                f"the housekeeping tables do not exist ({', '.join(missing)}): "
+                "run `python manage.py migrate` first",
+                returncode=EXIT_FAILED,
+            )
 
     # list ---------------------------------------------------------------------------------------
 
@@ -259,10 +275,13 @@ class Command(BaseCommand):
                     f"Scheduler: {status['state']} (leader {leader['host']} pid {leader['pid']}, "
                     f"lease age {leader['lease_age_seconds']:.1f} s, token {leader['token']})"
                 )
+            # The leader runs the job store's schedule; with no stored job, the configured one.
+            # A difference from this process's settings is marked only while there is a leader.
+            differs = [job for job in status["jobs"] if leader and job["schedule_differs"]]
             rows = [
                 [
                     job["id"],
-                    job["trigger"],
+                    (job["leader_trigger"] or job["trigger"]) + (" *" if job in differs else ""),
                     _local(job["next_run"]) if job["next_run"] else "—",
                     "paused" if job["paused"] else ("yes" if job["enabled"] else "disabled"),
                     _last_outcome(job["last_run"]),
@@ -276,6 +295,16 @@ class Command(BaseCommand):
                     disable_numparse=True,
                 )
             )
+            if differs:
+                self.stdout.write(
+                    "\n* The scheduler runs what its job store holds; this process's settings "
+                    "say otherwise (not deployed to the scheduler process yet?):"
+                )
+                for job in differs:
+                    self.stdout.write(
+                        f"  {job['id']}: the leader runs {job['leader_trigger'] or 'nothing'}, "
+                        f"these settings say {job['trigger']}"
+                    )
         if not status["healthy"]:
             raise CommandError(f"the scheduler is {status['state']}", returncode=EXIT_FAILED)
 
@@ -305,9 +334,15 @@ class Command(BaseCommand):
 
     def handle_check(self, *, json: bool, **options: Any) -> None:
         messages = housekeeping_messages(tagged_only=False)
+        if not json:
+            # The checks' own lines first (errors and warnings, with hints): they need no table.
+            for message in messages:
+                self.stdout.write(
+                    f"{message.id}: {message.msg}"
+                    + (f"\n    HINT: {message.hint}" if message.hint else "")
+                )
+        self._require_tables()
         state = health(messages=messages)
-        # The checks' own lines (errors and warnings, with hints), then the other problems.
-        problems = [problem for problem in state.problems if problem.code != CHECK]
         if json:
             self._print_json(
                 {
@@ -319,13 +354,9 @@ class Command(BaseCommand):
                 }
             )
         else:
-            for message in messages:
-                self.stdout.write(
-                    f"{message.id}: {message.msg}"
-                    + (f"\n    HINT: {message.hint}" if message.hint else "")
-                )
-            for problem in problems:
-                self.stdout.write(f"{problem.code}: {problem.message}")
+            for problem in state.problems:
+                if problem.code != CHECK:  # a failing check's line is above
+                    self.stdout.write(f"{problem.code}: {problem.message}")
             if state.healthy:
                 self.stdout.write("Housekeeping is healthy.")
         if not state.healthy:

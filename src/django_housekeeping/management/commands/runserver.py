@@ -4,18 +4,39 @@ It extends whichever ``runserver`` would otherwise run (django.contrib.staticfil
 is installed), so list ``django_housekeeping`` before ``django.contrib.staticfiles``. The scheduler
 starts in the process that serves — the autoreloader's child, or the only process with
 ``--noreload`` — never in the reloader's parent.
+
+SIGTERM stops it cleanly, so the scheduler gives its lease up (``atexit``) instead of leaving a
+dead pid as the leader until the lease expires:
+
+- ``--noreload``: the only process exits as on Ctrl-C (Python's default for SIGTERM is to die at
+  once, without ``atexit``).
+- with the autoreloader: the operator signals the parent (the pid they started). Django's parent
+  answers SIGTERM by killing its serving child with SIGKILL; this parent passes the signal on to
+  the child instead, waits for it to stop, and exits with its status.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import threading
 from importlib import import_module
+from types import FrameType
 from typing import Any
 
 from django.apps import apps
 from django.core.management.commands.runserver import Command as CoreRunserver
+from django.utils import autoreload
 
 from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.scheduling.autostart import ensure_started
+
+# The exit status with which Django's autoreloader child asks its parent for a new child.
+RESTART_STATUS = 3
+# How long the parent gives a child that got Ctrl-C too (the terminal signals both) to stop.
+CHILD_STOP_SECONDS = 30
 
 
 def _base_command() -> type[CoreRunserver]:
@@ -26,8 +47,55 @@ def _base_command() -> type[CoreRunserver]:
     return CoreRunserver
 
 
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    sys.exit(0)  # what Django's autoreloader does on SIGTERM: atexit handlers run
+
+
 class Command(_base_command()):  # type: ignore[misc]
+    def run(self, **options: Any) -> None:
+        if options["use_reloader"] and os.environ.get(autoreload.DJANGO_AUTORELOAD_ENV) != "true":
+            sys.exit(_reloader_parent())
+        super().run(**options)
+
     def inner_run(self, *args: Any, **options: Any) -> None:
+        # With --noreload this is the main thread, where nothing handles SIGTERM yet; the
+        # autoreloader's child serves from another thread and Django already handles it there.
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _exit_cleanly)
         if housekeeping_settings.AUTOSTART:
             ensure_started()
         super().inner_run(*args, **options)
+
+
+def _reloader_parent() -> int:
+    """Django's ``restart_with_reloader`` loop, with SIGTERM passed on to the serving child.
+
+    The parent only watches the child: it starts one, and starts another while the child exits
+    with :data:`RESTART_STATUS` (a file changed). Returns the last child's exit status.
+    """
+    child: subprocess.Popen[bytes] | None = None
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        if child is not None and child.poll() is None:
+            child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    environ = {**os.environ, autoreload.DJANGO_AUTORELOAD_ENV: "true"}
+    arguments = autoreload.get_child_arguments()
+    try:
+        while True:
+            child = subprocess.Popen(arguments, env=environ, close_fds=False)
+            status = child.wait()
+            if status != RESTART_STATUS:
+                return status
+    except KeyboardInterrupt:
+        # Ctrl-C on a terminal reached the child as well: let it stop (and release the lease)
+        # rather than kill it; a SIGINT sent to the parent alone is followed by a SIGTERM.
+        if child is None:
+            return 0
+        try:
+            child.wait(CHILD_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            child.terminate()
+            child.wait()
+        return 0
