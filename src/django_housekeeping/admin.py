@@ -30,7 +30,14 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
-from django_housekeeping.models import SchedulerLease, TaskRun, TaskState
+from django_housekeeping.models import (
+    DeletionTotal,
+    RunTotal,
+    SchedulerLease,
+    TaskAlert,
+    TaskRun,
+    TaskState,
+)
 from django_housekeeping.presenters import (
     MAX_PK,
     deletion_counts,
@@ -51,16 +58,40 @@ if TYPE_CHECKING:
     TaskStateAdminBase = admin.ModelAdmin[TaskState]
     SchedulerLeaseAdminBase = admin.ModelAdmin[SchedulerLease]
     JobAdminBase = admin.ModelAdmin[DjangoJob]
+    TaskAlertAdminBase = admin.ModelAdmin[TaskAlert]
+    RunTotalAdminBase = admin.ModelAdmin[RunTotal]
+    DeletionTotalAdminBase = admin.ModelAdmin[DeletionTotal]
     TaskStateFormBase = forms.ModelForm[TaskState]
 else:
     TaskRunAdminBase = TaskStateAdminBase = SchedulerLeaseAdminBase = JobAdminBase = (
         admin.ModelAdmin
     )
+    TaskAlertAdminBase = RunTotalAdminBase = DeletionTotalAdminBase = admin.ModelAdmin
     TaskStateFormBase = forms.ModelForm
 
 
 def _actor(request: HttpRequest) -> control.Actor:
     return control.person(request.user, TaskRun.Trigger.ADMIN)
+
+
+class ReadOnlyForViewers:
+    """A model admin that shows its rows to those who may see the history (``view_taskrun``) and
+    lets nobody add, change or delete one: they are the library's records, not forms."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return control.allowed(_actor(request), control.VIEW)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return control.allowed(_actor(request), control.VIEW)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(TaskRun)
@@ -548,7 +579,7 @@ def format_age(age: timedelta) -> str:
 
 
 @admin.register(SchedulerLease)
-class SchedulerLeaseAdmin(SchedulerLeaseAdminBase):
+class SchedulerLeaseAdmin(ReadOnlyForViewers, SchedulerLeaseAdminBase):
     """Who leads the scheduler, read-only: the lease is the schedulers' business, not a form's."""
 
     list_display = fields = readonly_fields = (
@@ -564,25 +595,6 @@ class SchedulerLeaseAdmin(SchedulerLeaseAdminBase):
         "lease_age",
     )
 
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return control.allowed(_actor(request), control.VIEW)
-
-    def has_view_permission(self, request: HttpRequest, obj: SchedulerLease | None = None) -> bool:
-        return control.allowed(_actor(request), control.VIEW)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(
-        self, request: HttpRequest, obj: SchedulerLease | None = None
-    ) -> bool:
-        return False
-
-    def has_delete_permission(
-        self, request: HttpRequest, obj: SchedulerLease | None = None
-    ) -> bool:
-        return False
-
     @admin.display(description=_("healthy"), boolean=True)
     def healthy(self, lease: SchedulerLease) -> bool:
         """Held by a scheduler whose lease has not expired."""
@@ -595,6 +607,48 @@ class SchedulerLeaseAdmin(SchedulerLeaseAdminBase):
         return format_age(timezone.now() - heartbeat) if heartbeat is not None else "—"
 
 
+# alerts and run totals ----------------------------------------------------------------------------
+
+
+@admin.register(TaskAlert)
+class TaskAlertAdmin(ReadOnlyForViewers, TaskAlertAdminBase):
+    """The alerts raised when tasks failed or were overdue, and when they were resolved."""
+
+    list_display = ("task_name", "kind", "reason", "opened_at", "closed_at", "open")
+    list_filter = ("kind", ("closed_at", admin.EmptyFieldListFilter), "task_name")
+    search_fields = ("task_name", "reason")
+    fields = readonly_fields = ("task_name", "kind", "reason", "run_link", "opened_at", "closed_at")
+    date_hierarchy = "opened_at"
+
+    @admin.display(description=_("open"), boolean=True)
+    def open(self, alert: TaskAlert) -> bool:
+        return alert.is_open
+
+    @admin.display(description=_("run"))
+    def run_link(self, alert: TaskAlert) -> str:
+        if alert.run_id is None:
+            return "—"
+        url = reverse("admin:django_housekeeping_taskrun_change", args=[alert.run_id])
+        return format_html('<a href="{}">#{}</a>', url, alert.run_id)
+
+
+@admin.register(RunTotal)
+class RunTotalAdmin(ReadOnlyForViewers, RunTotalAdminBase):
+    """The counters the metrics read: finished non-dry runs per task and status."""
+
+    list_display = fields = readonly_fields = ("task_name", "status", "runs", "seconds")
+    list_filter = ("status",)
+    ordering = ("task_name", "status")
+
+
+@admin.register(DeletionTotal)
+class DeletionTotalAdmin(ReadOnlyForViewers, DeletionTotalAdminBase):
+    """The counters the metrics read: rows deleted per task and model."""
+
+    list_display = fields = readonly_fields = ("task_name", "model", "rows")
+    ordering = ("task_name", "model")
+
+
 # the job store -------------------------------------------------------------------------------
 
 for _model in (DjangoJob, DjangoJobExecution):
@@ -603,7 +657,7 @@ for _model in (DjangoJob, DjangoJobExecution):
 
 
 @admin.register(DjangoJob)
-class JobStoreAdmin(JobAdminBase):
+class JobStoreAdmin(ReadOnlyForViewers, JobAdminBase):
     """django-apscheduler's job store, read-only: the scheduler's leader keeps it in line with the
     tasks, so nothing here may run, add or delete a job behind its back (pause, resume and
     reschedule tasks in *Task states*)."""
@@ -611,21 +665,6 @@ class JobStoreAdmin(JobAdminBase):
     list_display = fields = readonly_fields = ("id", "next_run_time", "schedule")
     ordering = ["id"]
     actions = None
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return control.allowed(_actor(request), control.VIEW)
-
-    def has_view_permission(self, request: HttpRequest, obj: DjangoJob | None = None) -> bool:
-        return control.allowed(_actor(request), control.VIEW)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: DjangoJob | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: DjangoJob | None = None) -> bool:
-        return False
 
     @admin.display(description=_("schedule"))
     def schedule(self, job: DjangoJob) -> str:
