@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -739,3 +740,22 @@ def test_the_leader_prunes_the_history_once_an_hour(caplog: pytest.LogCaptureFix
     )
     service._prune_if_due()  # within the hour: nothing
     assert TaskRun.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_leader_checks_for_overdue_tasks_once_a_minute(
+    monkeypatch: pytest.MonkeyPatch, service_factory: Callable[..., SchedulerService]
+) -> None:
+    checks: list[float] = []
+    monkeypatch.setattr(scheduler_module, "check_overdue", lambda: checks.append(time.monotonic()))
+    service = service_factory(lease_ttl=5.0)
+
+    service.tick()  # takes the lease and leads
+    assert service.is_leader
+    assert len(checks) == 1
+    service.tick()
+    assert len(checks) == 1  # within the minute: not again
+
+    service._overdue_checked_monotonic = time.monotonic() - 61
+    service.tick()
+    assert len(checks) == 2
