@@ -239,3 +239,21 @@ def test_a_task_has_one_open_alert_of_each_kind() -> None:
 
 def test_the_link_is_the_admin_path_without_the_sites_framework() -> None:
     assert alerts.run_link(7) == "/admin/django_housekeeping/taskrun/7/change/"
+
+
+@MAILING
+def test_a_receiver_that_raises_is_logged_and_the_mail_still_goes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(sender: Any, alert: TaskAlert, **kwargs: Any) -> None:
+        raise RuntimeError("slack is down")
+
+    alert_raised.connect(broken)
+    try:
+        alerts.raise_alert("record", TaskAlert.Kind.OVERDUE, "late")
+    finally:
+        alert_raised.disconnect(broken)
+
+    assert "Error calling" in caplog.text
+    assert "slack is down" in caplog.text
+    assert "[Django] Housekeeping: record is overdue" in [m.subject for m in mail.outbox]

@@ -22,6 +22,7 @@ from typing import Any
 from django.apps import apps
 from django.core.mail import mail_admins
 from django.db import IntegrityError, router, transaction
+from django.dispatch import Signal
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -82,7 +83,7 @@ def raise_alert(
     except IntegrityError:
         return None  # the streak's alert is open already
     logger.warning("Alert: %s %s (%s)", task_name, kind, reason)
-    _on_commit(lambda: alert_raised.send(sender=None, alert=alert))
+    _on_commit(lambda: _send(alert_raised, alert=alert))
     return alert
 
 
@@ -104,12 +105,20 @@ def _close(alert: TaskAlert, *, run: TaskRun | None) -> bool:
         return False
     alert.closed_at, alert.open_key = now, None
     logger.info("Resolved: %s %s", alert.task_name, alert.kind)
-    _on_commit(lambda: alert_resolved.send(sender=None, alert=alert, run=run))
+    _on_commit(lambda: _send(alert_resolved, alert=alert, run=run))
     return True
 
 
 def _on_commit(send: Any) -> None:
     transaction.on_commit(send, using=router.db_for_write(TaskAlert))
+
+
+def _send(signal: Signal, **kwargs: Any) -> None:
+    """Send an alert signal to every receiver: one that raises is logged, and the others (the
+    mails among them) still get it; neither the run nor the scheduler's tick is disturbed."""
+    for receiver, result in signal.send_robust(sender=None, **kwargs):
+        if isinstance(result, Exception):
+            logger.error("A receiver of an alert signal failed: %r", receiver, exc_info=result)
 
 
 # -- mail ---------------------------------------------------------------------------------------
