@@ -28,6 +28,30 @@ def error_summary(error: str) -> str:
     return lines[-1]
 
 
+def is_count(value: object) -> bool:
+    """A row count in a stored result: a non-negative int (not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def deletion_counts(result: Any, *, members: bool = True) -> dict[str, int]:
+    """Rows deleted (or, in a dry run, to be deleted) per model, in a purge's result and, with
+    ``members``, in the results of a group's members (without: the run's own ``deleted`` only, as
+    the run totals count it: each member's run counts its own rows)."""
+    counts: dict[str, int] = {}
+    if not isinstance(result, dict):
+        return counts
+    if isinstance(result.get("deleted"), dict):
+        for label, count in result["deleted"].items():
+            if is_count(count):
+                counts[str(label)] = counts.get(str(label), 0) + count
+    if members and isinstance(result.get("tasks"), dict):
+        for member in result["tasks"].values():
+            if isinstance(member, dict):
+                for label, count in deletion_counts(member.get("result")).items():
+                    counts[label] = counts.get(label, 0) + count
+    return counts
+
+
 class TaskRun(models.Model):
     """One execution of a housekeeping task: who started it, what it did, how it ended."""
 

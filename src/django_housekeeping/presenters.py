@@ -20,7 +20,11 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 from django_apscheduler.models import DjangoJob
 
+# deletion_counts lives with the models, so that the run totals (monitoring, a lower layer) read a
+# result as the faces show it; re-exported here for the faces.
 from django_housekeeping.models import SchedulerLease, TaskRun, TaskState, error_summary
+from django_housekeeping.models import deletion_counts as deletion_counts
+from django_housekeeping.models import is_count as _is_count
 from django_housekeeping.scheduling.lease import LEASE_NAME
 from django_housekeeping.scheduling.store import stored_triggers
 from django_housekeeping.tasks.plan import planned_schedule
@@ -183,10 +187,6 @@ def _summarize_unrun(result: dict[Any, Any]) -> str | None:
     return None
 
 
-def _is_count(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
 def run_summary(run: TaskRun) -> str:
     """One line for a person, the same on every face: the error's type and message for a failed or
     interrupted run, what was (or would be) deleted, the reason a run did not run, the result."""
@@ -197,24 +197,6 @@ def run_summary(run: TaskRun) -> str:
             return "queued…"
         return "running…" if run.status == TaskRun.Status.RUNNING else ""
     return summarize_result(run.result)
-
-
-def deletion_counts(result: Any) -> dict[str, int]:
-    """Rows deleted (or, in a dry run, to be deleted) per model, in a purge's result or in the
-    results of a group's members."""
-    counts: dict[str, int] = {}
-    if not isinstance(result, dict):
-        return counts
-    if isinstance(result.get("deleted"), dict):
-        for label, count in result["deleted"].items():
-            if _is_count(count):
-                counts[str(label)] = counts.get(str(label), 0) + count
-    if isinstance(result.get("tasks"), dict):
-        for member in result["tasks"].values():
-            if isinstance(member, dict):
-                for label, count in deletion_counts(member.get("result")).items():
-                    counts[label] = counts.get(label, 0) + count
-    return counts
 
 
 def to_json(value: Any, *, indent: int | None = None) -> str:

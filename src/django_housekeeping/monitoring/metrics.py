@@ -3,13 +3,104 @@
 
 Runs happen in other processes, so nothing is counted in this one: each scrape reads the run
 totals (:mod:`django_housekeeping.monitoring.totals`), the last successes, the active runs and the
-scheduler lease with a few cheap aggregate queries.
+scheduler lease with five queries, none of which grows with the history beyond an indexed
+aggregate. :func:`read` takes the readings (no prometheus-client needed);
+:mod:`django_housekeeping.monitoring.collector` turns them into metric families.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from django_housekeeping.models import DeletionTotal, RunTotal, TaskRun
+from django_housekeeping.monitoring.health import live_leader
+from django_housekeeping.tasks.registry import registry
+
+Status = TaskRun.Status
+
+# The statuses whose runs the duration summary counts: runs that executed and ended. A skipped
+# run did no work (its 0 s would drag the mean down); an interrupted run's duration lasts until
+# its death was noticed, not until it stopped.
+TIMED_STATUSES = (Status.SUCCEEDED, Status.FAILED)
+# The statuses a finished run is counted under (what task_finished brings); every registered
+# task shows each of them, at 0 until it happens, so that a series does not appear out of nowhere.
+COUNTED_STATUSES = (Status.SUCCEEDED, Status.FAILED, Status.SKIPPED, Status.INTERRUPTED)
+
+
+@dataclass(frozen=True)
+class RunCount:
+    task: str
+    status: str
+    runs: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Readings:
+    """What one scrape shows, read from the database."""
+
+    tasks: tuple[str, ...]
+    run_totals: tuple[RunCount, ...]
+    deleted: tuple[tuple[str, str, int], ...]
+    last_success: dict[str, datetime]
+    leader: bool
+    in_progress: dict[str, int]
+
+
+def read(now: datetime | None = None) -> Readings:
+    """The readings of one scrape: five queries."""
+    now = now or timezone.now()
+    run_totals = tuple(
+        RunCount(task, status, runs, seconds)
+        for task, status, runs, seconds in RunTotal.objects.order_by(
+            "task_name", "status"
+        ).values_list("task_name", "status", "runs", "seconds")
+    )
+    deleted = tuple(
+        DeletionTotal.objects.order_by("task_name", "model").values_list(
+            "task_name", "model", "rows"
+        )
+    )
+    successes = (
+        TaskRun.objects.filter(status=Status.SUCCEEDED, dry_run=False, finished_at__isnull=False)
+        .values("task_name")
+        .annotate(last=Max("finished_at"))
+        .order_by()
+    )
+    active = (
+        TaskRun.objects.filter(status__in=TaskRun.ACTIVE_STATUSES)
+        .values("task_name")
+        .annotate(runs=Count("id"))
+        .order_by()
+    )
+    return Readings(
+        tasks=tuple(task.name for task in registry),
+        run_totals=run_totals,
+        deleted=deleted,
+        last_success={row["task_name"]: row["last"] for row in successes},
+        leader=live_leader(now) is not None,
+        in_progress={row["task_name"]: row["runs"] for row in active},
+    )
 
 
 def exposition(accept: str = "") -> tuple[bytes, str]:
     """The metrics in the Prometheus text format (or OpenMetrics, if ``accept`` asks for it):
     ``(body, content type)``. ``ImportError`` when prometheus-client is not installed."""
-    raise NotImplementedError
+    # prometheus-client is an optional dependency (the [metrics] extra): imported when scraped,
+    # so that without it everything else works and the metrics/ view answers 501. It comes
+    # first, so that the ImportError is raised even when the collector module is loaded.
+    from prometheus_client.exposition import choose_encoder
+    from prometheus_client.registry import CollectorRegistry
+
+    from django_housekeeping.monitoring.collector import HousekeepingCollector
+
+    # A registry per scrape holding only our collector: never the process's default REGISTRY
+    # (its process and platform metrics are no business of this endpoint).
+    scrape = CollectorRegistry(auto_describe=False)
+    scrape.register(HousekeepingCollector())
+    encode, content_type = choose_encoder(accept)
+    return encode(scrape), content_type
