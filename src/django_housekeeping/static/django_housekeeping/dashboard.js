@@ -210,9 +210,14 @@
       replace($("hk-charts"), []);
       return;
     }
-    note.textContent = statistics.generated_at
-      ? "From the " + statistics.task + " task's run #" + statistics.run_id + ", " + formatTime(statistics.generated_at) + "."
-      : "No statistics yet: run the " + statistics.task + " task.";
+    if (!statistics.task) {
+      note.textContent = statistics.warning ||
+        "The site's own statistics appear here when HOUSEKEEPING[\"STATISTICS_TASK\"] names its statistics task.";
+    } else {
+      note.textContent = statistics.generated_at
+        ? "From the " + statistics.task + " task's run #" + statistics.run_id + ", " + formatTime(statistics.generated_at) + "."
+        : "No statistics yet: run the " + statistics.task + " task.";
+    }
     replace($("hk-cards"), Object.keys(statistics.statistics).map(function (key) {
       return el("div", { "class": "hk-card" }, [
         el("span", { "class": "hk-card-value", text: formatNumber(statistics.statistics[key]) }),
@@ -371,7 +376,8 @@
   // -- data ------------------------------------------------------------------------------------
 
   function refresh() {
-    var url = config.urls.data + "?task=" + encodeURIComponent(config.statisticsTask) + "&days=" + state.days;
+    var url = config.urls.data + "?days=" + state.days +
+      (config.statisticsTask ? "&task=" + encodeURIComponent(config.statisticsTask) : "");
     return request(url).then(function (response) {
       if (response.status !== 200) {
         showError(response.body.detail || "The dashboard could not refresh (HTTP " + response.status + ").");
