@@ -326,11 +326,26 @@ def test_the_dashboard_with_statistics_at_phone_and_desktop_width(
     expect(cards).to_have_count(5)
     expect(cards.first).to_contain_text("Total users")
     expect(cards.first).to_contain_text("1,284")
-    charts = page.get_by_role("img")
+    charts = page.locator("#hk-charts").get_by_role("img")
     expect(charts).to_have_count(5)
     expect(charts.first).to_have_accessible_name(
         "Total users over the last 30 days: 1,284 now, lowest 1,180, highest 1,284, 12 runs."
     )
+    deleted = page.get_by_role("img", name=re.compile("^Rows deleted per day"))
+    expect(deleted).to_have_accessible_name(
+        re.compile(r"^Rows deleted per day over the last 30 days: [\d,]+ in all, at most ")
+    )
+    purge_days = {
+        timezone.localdate(run.started_at)
+        for run in TaskRun.objects.filter(dry_run=False, result__has_key="deleted")
+    }
+    expect(page.locator("#hk-chart-rows-deleted rect.hk-bar")).to_have_count(len(purge_days))
+    durations = page.locator("#hk-durations li")
+    expect(durations).to_have_count(5)
+    expect(page.locator("#hk-durations li[data-task='messages']")).to_contain_text(
+        "p50 5.00 s · p95 6.00 s · 29 runs"
+    )
+    expect(page.locator("#hk-durations li[data-task='users']")).to_contain_text("1 failed")
     expect(page.locator("#hk-scheduler")).to_contain_text("healthy")
     expect(page.locator("#hk-scheduler")).to_contain_text("web-1 (pid 4242)")
     expect(page.locator("#hk-tasks tr[data-task='stats']")).to_contain_text("in 2 h")
@@ -355,6 +370,28 @@ def test_the_dashboard_with_statistics_at_phone_and_desktop_width(
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
     save_screenshot(page, tmp_path, "dashboard-phone.png", full_page=False)
+
+
+@pytest.mark.usefixtures("example_site")
+def test_the_dashboard_of_a_site_without_a_statistics_task(
+    page: Page, live_server: Any, tmp_path: Path, settings: Any
+) -> None:
+    settings.HOUSEKEEPING = {}
+
+    log_in(page, live_server, "admin")
+
+    expect(page.locator("#hk-statistics-note")).to_contain_text(
+        'The site\'s own statistics appear here when HOUSEKEEPING["STATISTICS_TASK"] names'
+    )
+    expect(page.locator("#hk-cards .hk-card")).to_have_count(0)
+    expect(page.locator("#hk-charts").get_by_role("img")).to_have_count(0)
+    expect(page.get_by_role("img", name=re.compile("^Rows deleted per day over"))).to_be_visible()
+    expect(page.locator("#hk-durations li")).to_have_count(5)
+    page.get_by_role("button", name="Show the last 7 days", exact=True).click()
+    durations = page.get_by_role("list", name="Run durations per task over the last 7 days")
+    expect(durations.locator("li[data-task='messages']")).to_contain_text("· 7 runs")
+    expect(page.locator("#hk-error")).to_be_hidden()
+    save_screenshot(page, tmp_path, "dashboard-no-statistics-task.png", full_page=False)
 
 
 # -- the admin: run a task that deletes, after its dry run's confirmation --------------------------
@@ -398,8 +435,10 @@ def test_the_admin_confirms_a_run_that_deletes(
 
 
 @pytest.fixture
-def example_site() -> Iterator[None]:
-    """The example project's tasks (in place of the test tasks) and a month of history."""
+def example_site(settings: Any) -> Iterator[None]:
+    """The example project's tasks (in place of the test tasks) and settings, and a month of
+    history."""
+    settings.HOUSEKEEPING = {"STATISTICS_TASK": "stats"}
     saved = dict(registry.as_mapping())
     for name in saved:
         registry.unregister(name)
@@ -477,6 +516,15 @@ def _example_history() -> None:
                 "recent_messages_24h": 700 + (i * 53) % 260,
             },
         )
+    for days in range(1, 29):
+        _daily_run(days)
+    make_run(
+        "users",
+        age=timedelta(days=2, hours=5),
+        trigger=TaskRun.Trigger.CLI,
+        status=TaskRun.Status.FAILED,
+        error="Traceback (most recent call last):\nOperationalError: lock wait timeout exceeded",
+    )
     purged = {
         "conversations": {"chat.Conversation": 12, "chat.Message": 240},
         "messages": {"chat.Message": 3},
@@ -516,3 +564,50 @@ def _example_history() -> None:
         progress_done=1200,
         progress_total=4800,
     )
+
+
+def _daily_run(days: int) -> None:
+    """The Daily Housekeeping of ``days`` days ago, its members' runs with it."""
+    purged = {
+        "conversations": {
+            "chat.Conversation": 6 + (days * 5) % 11,
+            "chat.Message": 90 + (days * 37) % 170,
+        },
+        "messages": {"chat.Message": (days * 3) % 7},
+        "users": {"accounts.User": days % 4, "accounts.EmailVerification": days % 4},
+        "stats": None,
+    }
+    seconds = {
+        "conversations": 30 + (days * 13) % 50,
+        "messages": 4 + days % 3,
+        "users": 8 + (days * 7) % 9,
+        "stats": 1,
+    }
+    started = timezone.now() - timedelta(days=days, hours=1, minutes=3)
+    results = {
+        name: {"deleted": deleted, "total": sum(deleted.values()), "dry_run": False}
+        if deleted is not None
+        else {"total_users": 1}
+        for name, deleted in purged.items()
+    }
+    daily = make_run(
+        "daily_housekeeping",
+        started_at=started,
+        duration=timedelta(seconds=sum(seconds.values())),
+        result={
+            "tasks": {name: {"status": "succeeded", "result": r} for name, r in results.items()},
+            "failed": [],
+        },
+    )
+    at = started
+    for name, result in results.items():
+        if name == "stats":
+            continue  # the statistics' own history is above
+        make_run(
+            name,
+            started_at=at,
+            duration=timedelta(seconds=seconds[name]),
+            parent=daily,
+            result=result,
+        )
+        at += timedelta(seconds=seconds[name])

@@ -171,7 +171,9 @@ def test_data_for_anonymous_is_401_and_without_permission_403_json(operator: Use
 
 
 @pytest.mark.usefixtures("temporary_tasks")
-def test_data_has_statistics_runs_and_running_runs(operator: User) -> None:
+def test_data_has_statistics_runs_and_running_runs(operator: User, settings: Any) -> None:
+    settings.HOUSEKEEPING = {"STATISTICS_TASK": "stats"}
+
     @housekeeping_task(name="stats")
     def stats() -> dict[str, int]:
         return {}
@@ -185,17 +187,48 @@ def test_data_has_statistics_runs_and_running_runs(operator: User) -> None:
     assert data["statistics"]["statistics"] == {"total_users": 4}
     assert data["statistics"]["run_id"] == latest.pk
     assert [p["value"] for p in data["statistics"]["series"][0]["points"]] == [3, 4]
+    assert data["statistics"]["housekeeping"]["tasks"]["stats"]["runs"] == {"succeeded": 2}
     assert [run["id"] for run in data["running"]] == [running.pk]
     assert data["running"][0]["progress"] == {"done": 1, "total": 4, "percent": 25.0}
     assert data["running"][0]["url"] == f"{DASHBOARD}runs/{running.pk}/"
     assert data["runs"][0]["id"] == running.pk
 
 
-def test_data_says_when_there_is_no_statistics_task(operator: User) -> None:
-    statistics = client_for(operator).get(DASHBOARD + "data/?days=nonsense").json()["statistics"]
+def test_data_without_a_statistics_task_has_the_librarys_numbers(operator: User) -> None:
+    make_run("threads", result={"deleted": {"testapp.Thread": 3}, "total": 3, "dry_run": False})
+    make_run("threads", dry_run=True, result={"deleted": {"testapp.Thread": 9}, "total": 9})
 
-    assert statistics["days"] == 30
-    assert statistics["error"].startswith("unknown task 'stats'; valid tasks: boom, ")
+    response = client_for(operator).get(DASHBOARD + "data/?days=nonsense")
+
+    assert response.status_code == 200
+    statistics = response.json()["statistics"]
+    assert (statistics["task"], statistics["days"], statistics["series"]) == (None, 30, [])
+    assert "error" not in statistics
+    library = statistics["housekeeping"]
+    assert library["tasks"]["threads"]["runs"] == {"succeeded": 1}
+    assert library["tasks"]["threads"]["rows_deleted"] == 3
+    assert library["rows_deleted_per_day"][-1] == {
+        "day": str(timezone.localdate()),
+        "rows": 3,
+        "models": {"testapp.Thread": 3},
+    }
+
+
+def test_data_says_when_the_page_names_an_unknown_statistics_task(operator: User) -> None:
+    make_run("threads", result={"deleted": {"testapp.Thread": 3}, "total": 3, "dry_run": False})
+
+    statistics = client_for(operator).get(DASHBOARD + "data/?task=nope").json()["statistics"]
+
+    assert statistics["task"] == "nope"
+    assert statistics["error"].startswith("unknown task 'nope'; valid tasks: boom, ")
+    assert statistics["housekeeping"]["tasks"]["threads"]["rows_deleted"] == 3
+
+
+def test_the_page_names_no_statistics_task_unless_asked(operator: User) -> None:
+    response = client_for(operator).get(DASHBOARD)
+
+    assert page_json(response.content, "hk-config")["statisticsTask"] is None
+    assert page_json(response.content, "hk-data")["statistics"]["task"] is None
 
 
 def test_a_run_as_json(operator: User) -> None:

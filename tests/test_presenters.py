@@ -19,9 +19,11 @@ from django_housekeeping import cron, every, housekeeping_task, registry, run_ta
 from django_housekeeping.models import SchedulerLease, TaskRun, TaskState, error_summary
 from django_housekeeping.presenters import (
     TaskView,
+    deletion_counts,
     describe_effective_schedule,
     describe_schedule,
     last_runs,
+    nearest_rank,
     run_as_dict,
     run_summary,
     scheduler_status,
@@ -256,6 +258,37 @@ def test_summarize_anything_else_as_compact_json() -> None:
     assert summarize_result({"threads": 3}) == '{"threads": 3}'
     assert summarize_result(None) == "null"
     assert summarize_result([1, "two"]) == '[1, "two"]'
+
+
+def test_deletion_counts_of_a_group_with_or_without_its_members() -> None:
+    member = {"deleted": {"testapp.Thread": 2}, "total": 2}
+    group = {"tasks": {"threads": {"result": member}, "boom": {"result": None}}, "failed": []}
+
+    assert deletion_counts(group) == {"testapp.Thread": 2}
+    assert deletion_counts(group, members=False) == {}
+    assert deletion_counts(member, members=False) == {"testapp.Thread": 2}
+
+
+# nearest_rank --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "percent", "expected"),
+    [
+        ([], 50, None),
+        ([4.0], 50, 4.0),
+        ([4.0], 95, 4.0),
+        ([1.0, 2.0, 3.0], 50, 2.0),
+        ([1.0, 2.0, 3.0, 4.0], 50, 2.0),  # rank ceil(2.0) = 2: no interpolation
+        ([1.0, 2.0, 3.0, 4.0], 95, 4.0),
+        ([float(i) for i in range(1, 101)], 95, 95.0),
+        ([float(i) for i in range(1, 101)], 0, 1.0),
+    ],
+)
+def test_nearest_rank_percentiles(
+    values: list[float], percent: float, expected: float | None
+) -> None:
+    assert nearest_rank(values, percent) == expected
 
 
 # to_json -------------------------------------------------------------------------------------

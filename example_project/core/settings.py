@@ -133,6 +133,8 @@ SIMPLE_JWT = {
 HOUSEKEEPING = {
     # Start the scheduler in the serving process (runserver, gunicorn ...), one leader per site.
     "AUTOSTART": True,
+    # The task whose results are the site's own statistics (the API's `statistics`, the dashboard).
+    "STATISTICS_TASK": "stats",
     "TASKS": {
         # Test mode: uncomment the next line to run Daily Housekeeping every 5 minutes.
         # "daily_housekeeping": {"schedule": "*/5 * * * *"},  # never in production

@@ -12,13 +12,16 @@ import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from apscheduler.triggers.base import BaseTrigger
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Count
 from django.utils import timezone
 from django_apscheduler.models import DjangoJob
+
+from django_housekeeping.conf import housekeeping_settings
 
 # deletion_counts lives with the models, so that the run totals (monitoring, a lower layer) read a
 # result as the faces show it; re-exported here for the faces.
@@ -205,7 +208,6 @@ def to_json(value: Any, *, indent: int | None = None) -> str:
 
 # -- the dashboard and the API ------------------------------------------------------------------
 
-DEFAULT_STATISTICS_TASK = "stats"
 DEFAULT_STATISTICS_DAYS = 30
 MAX_STATISTICS_DAYS = 366
 # The newest points of a series kept in a window: a stats task every 5 minutes for a year is far
@@ -277,25 +279,65 @@ def statistics_task_names() -> list[str]:
     return sorted(task.name for task in registry if not task.is_group)
 
 
+def _check_statistics_task(task_name: str) -> None:
+    """Raise ``NotRegistered`` unless ``task_name`` is a registered task that is no group."""
+    tasks = registry.as_mapping()
+    if task_name == ALL or task_name not in tasks or tasks[task_name].is_group:
+        raise NotRegistered(task_name, statistics_task_names())
+
+
 def statistics_payload(
-    task_name: str = DEFAULT_STATISTICS_TASK,
+    task_name: str | None = None,
     days: int = DEFAULT_STATISTICS_DAYS,
     *,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """The latest statistics and their time series over the last ``days`` days.
+    """The library's own numbers over the last ``days`` days (``housekeeping``, see
+    :func:`housekeeping_statistics`) and the site's statistics: the latest numbers of its
+    statistics task and their time series over the same window.
 
-    Statistics are the results of the succeeded runs of ``task_name``: every number in a run's
-    result (a JSON object) is a point of the series of that key. Raises ``NotRegistered`` for a
-    name that is no registered task (groups included: a group's result is no statistics).
+    The site's statistics task is ``task_name`` (a request's ``?task=``), else
+    ``HOUSEKEEPING["STATISTICS_TASK"]``. Its statistics are the results of its succeeded runs that
+    were no dry runs: every number in a run's result (a JSON object) is a point of the series of
+    that key. Without a statistics task, ``task`` is ``None`` and ``statistics`` and ``series`` are
+    empty. Raises ``NotRegistered`` when ``task_name`` is no registered task (groups included: a
+    group's result is no statistics); a configured task that is not registered is reported in
+    ``warning`` instead, so that a settings mistake does not take the library's numbers away.
     """
-    if task_name == ALL or task_name not in registry.as_mapping():
-        raise NotRegistered(task_name, statistics_task_names())
-    if registry.get(task_name).is_group:
-        raise NotRegistered(task_name, statistics_task_names())
     now = now or timezone.now()
     since = now - timedelta(days=days)
-    succeeded = TaskRun.objects.filter(task_name=task_name, status=TaskRun.Status.SUCCEEDED)
+    warning: str | None = None
+    if task_name is not None:
+        _check_statistics_task(task_name)
+    elif housekeeping_settings.STATISTICS_TASK is not None:
+        configured = housekeeping_settings.STATISTICS_TASK
+        try:
+            _check_statistics_task(configured)
+        except NotRegistered as exc:
+            warning = f'HOUSEKEEPING["STATISTICS_TASK"] names no task that has statistics: {exc}'
+        else:
+            task_name = configured
+    payload: dict[str, Any] = {
+        "task": task_name,
+        "days": days,
+        "since": since,
+        "run_id": None,
+        "generated_at": None,
+        "statistics": {},
+        "series": [],
+        "warning": warning,
+    }
+    if task_name is not None:
+        payload.update(_site_statistics(task_name, since))
+    payload["housekeeping"] = housekeeping_statistics(since, now)
+    return payload
+
+
+def _site_statistics(task_name: str, since: datetime) -> dict[str, Any]:
+    """The latest numbers of ``task_name``'s succeeded real runs and their series."""
+    succeeded = TaskRun.objects.filter(
+        task_name=task_name, status=TaskRun.Status.SUCCEEDED, dry_run=False
+    )
     latest = succeeded.order_by("-started_at", "-id").first()
     window = list(
         succeeded.filter(started_at__gte=since)
@@ -310,14 +352,75 @@ def statistics_payload(
         for key, value in _numbers(result).items():
             series.setdefault(key, []).append({"at": started_at, "value": value, "run_id": run_id})
     return {
-        "task": task_name,
-        "days": days,
-        "since": since,
         "run_id": latest.pk if latest is not None else None,
         "generated_at": latest.started_at if latest is not None else None,
         "statistics": values,
         "series": [{"key": key, "points": points} for key, points in series.items()],
     }
+
+
+# The statuses of the runs whose durations are counted: runs that ran their task to its end.
+DURATION_STATUSES = (TaskRun.Status.SUCCEEDED, TaskRun.Status.FAILED)
+
+
+def housekeeping_statistics(since: datetime, now: datetime) -> dict[str, Any]:
+    """The library's own numbers, for every site: the runs started since ``since`` that were no
+    dry runs (dry runs delete nothing and would only blur the numbers).
+
+    - ``tasks``: per task name (groups included, each run counted once), ``runs`` by status,
+      ``rows_deleted`` by its own runs, and ``duration_seconds``: the ``p50`` and ``p95`` of the
+      durations of its succeeded and failed runs, by the nearest-rank method (the smallest
+      duration that at least 50 % / 95 % of the durations do not exceed; ``None`` without any).
+    - ``rows_deleted_per_day``: every day from ``since``'s to ``now``'s in the site's time zone
+      (days without deletions included, with 0), the rows the runs started that day deleted, in all
+      and per model. A group's run is not counted: its members' own runs are.
+    """
+    runs = TaskRun.objects.filter(dry_run=False, started_at__gte=since, started_at__lte=now)
+    tasks: dict[str, dict[str, Any]] = {}
+
+    def task(name: str) -> dict[str, Any]:
+        return tasks.setdefault(name, {"runs": {}, "rows_deleted": 0, "duration_seconds": {}})
+
+    by_status = runs.values_list("task_name", "status").annotate(count=Count("id"))
+    for name, status, count in by_status.order_by("task_name", "status"):
+        task(name)["runs"][status] = count
+
+    durations: dict[str, list[float]] = {}
+    timed = runs.filter(status__in=DURATION_STATUSES, duration__isnull=False)
+    for name, duration in timed.values_list("task_name", "duration").iterator():
+        if duration is not None:  # filtered out already; for the type checker
+            durations.setdefault(name, []).append(duration.total_seconds())
+    for name in tasks:
+        values = sorted(durations.get(name, []))
+        tasks[name]["duration_seconds"] = {
+            "p50": nearest_rank(values, 50),
+            "p95": nearest_rank(values, 95),
+        }
+
+    first, last = timezone.localdate(since), timezone.localdate(now)
+    days: dict[date, dict[str, Any]] = {}
+    for offset in range((last - first).days + 1):
+        days[first + timedelta(days=offset)] = {"rows": 0, "models": {}}
+    purges = runs.filter(result__has_key="deleted").values_list("task_name", "started_at", "result")
+    for name, started_at, result in purges.iterator():
+        day = days.setdefault(timezone.localdate(started_at), {"rows": 0, "models": {}})
+        for label, count in deletion_counts(result, members=False).items():
+            day["models"][label] = day["models"].get(label, 0) + count
+            day["rows"] += count
+            task(name)["rows_deleted"] += count
+    return {
+        "tasks": dict(sorted(tasks.items())),
+        "rows_deleted_per_day": [{"day": day, **totals} for day, totals in days.items()],
+    }
+
+
+def nearest_rank(values: list[float], percent: float) -> float | None:
+    """The ``percent`` percentile of the sorted ``values`` by the nearest-rank method: the value
+    at rank ``ceil(percent / 100 * n)``, 1-based; ``None`` for no values."""
+    if not values:
+        return None
+    rank = max(math.ceil(percent / 100 * len(values)), 1)
+    return values[rank - 1]
 
 
 def _numbers(result: Any) -> dict[str, int | float]:

@@ -9,6 +9,7 @@ under it but the page itself answers in JSON, errors included.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 
@@ -26,9 +27,9 @@ from django_housekeeping.bodies import BodyError, read_json_body
 from django_housekeeping.models import TaskRun
 from django_housekeeping.presenters import (
     DEFAULT_STATISTICS_DAYS,
-    DEFAULT_STATISTICS_TASK,
     MAX_STATISTICS_DAYS,
     find_run,
+    housekeeping_statistics,
     run_detail_payload,
     run_payload,
     scheduler_status,
@@ -95,8 +96,9 @@ def _run_url(request: HttpRequest) -> Callable[[int], str]:
     return lambda pk: reverse(name, args=[pk])
 
 
-def _statistics_query(request: HttpRequest) -> tuple[str, int]:
-    task = request.GET.get("task") or DEFAULT_STATISTICS_TASK
+def _statistics_query(request: HttpRequest) -> tuple[str | None, int]:
+    """The statistics task the page names (``None``: the configured one, if any) and the days."""
+    task = request.GET.get("task") or None
     try:
         days = int(request.GET.get("days", DEFAULT_STATISTICS_DAYS))
     except ValueError:
@@ -113,7 +115,15 @@ def dashboard_data(request: HttpRequest) -> dict[str, Any]:
     try:
         statistics: dict[str, Any] = statistics_payload(task, days)
     except NotRegistered as exc:
-        statistics = {"task": task, "days": days, "error": str(exc)}
+        now = timezone.now()
+        since = now - timedelta(days=days)
+        statistics = {
+            "task": task,
+            "days": days,
+            "since": since,
+            "error": str(exc),
+            "housekeeping": housekeeping_statistics(since, now),
+        }
     recent = TaskRun.objects.select_related("triggered_by").order_by("-started_at", "-id")
     running = recent.filter(status=TaskRun.Status.RUNNING)
     return {

@@ -54,6 +54,7 @@ emit({
         get("/api/admin/scheduler/status", member_tokens["access"])[0]
     ),
     "status_anonymous": get("/api/admin/scheduler/status")[0],
+    "statistics_as_admin": get("/api/admin/scheduler/statistics", tokens["access"]),
 })
 """
     )
@@ -71,6 +72,9 @@ emit({
     assert outcome["status_as_admin"] == 200
     assert outcome["status_as_member"] == 403
     assert outcome["status_anonymous"] == 401
+    # The example names its statistics task in HOUSEKEEPING["STATISTICS_TASK"].
+    status, statistics = outcome["statistics_as_admin"]
+    assert (status, statistics["task"], statistics["warning"]) == (200, "stats", None)
 
 
 def test_the_dashboard_is_at_scheduler_admin_for_staff(site: ExampleSite) -> None:

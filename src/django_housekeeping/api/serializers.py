@@ -17,7 +17,6 @@ from rest_framework import serializers
 from django_housekeeping.models import TaskRun
 from django_housekeeping.presenters import (
     DEFAULT_STATISTICS_DAYS,
-    DEFAULT_STATISTICS_TASK,
     MAX_STATISTICS_DAYS,
     run_payload,
 )
@@ -128,15 +127,17 @@ class TriggerQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
 class StatisticsQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
     task = serializers.CharField(
         required=False,
-        default=DEFAULT_STATISTICS_TASK,
-        help_text="The task whose results are the statistics.",
+        help_text=(
+            "The task whose results are the site's statistics; by default "
+            '`HOUSEKEEPING["STATISTICS_TASK"]`, if set.'
+        ),
     )
     days = serializers.IntegerField(
         required=False,
         default=DEFAULT_STATISTICS_DAYS,
         min_value=1,
         max_value=MAX_STATISTICS_DAYS,
-        help_text="The window of the time series, in days up to now.",
+        help_text="The window, in days up to now: of the library's numbers and of the series.",
     )
 
 
@@ -306,8 +307,47 @@ class SeriesSerializer(serializers.Serializer):  # type: ignore[type-arg]
     points = PointSerializer(many=True)
 
 
+class DurationPercentilesSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    p50 = serializers.FloatField(allow_null=True, help_text="The median, in seconds.")
+    p95 = serializers.FloatField(allow_null=True, help_text="The 95th percentile, in seconds.")
+
+
+class TaskStatisticsSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    runs = serializers.DictField(
+        child=serializers.IntegerField(), help_text="The task's runs by status."
+    )
+    rows_deleted = serializers.IntegerField(help_text="The rows its own runs deleted.")
+    duration_seconds = DurationPercentilesSerializer(
+        help_text=(
+            "The durations of its succeeded and failed runs, nearest-rank percentiles (null "
+            "without any)."
+        )
+    )
+
+
+class DayDeletionsSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    day = serializers.DateField(help_text="A day in the site's time zone.")
+    rows = serializers.IntegerField(help_text="The rows deleted by the runs started that day.")
+    models = serializers.DictField(
+        child=serializers.IntegerField(), help_text="The rows per model."
+    )
+
+
+class HousekeepingStatisticsSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    tasks = serializers.DictField(
+        child=TaskStatisticsSerializer(),
+        help_text="Per task name (groups included) that has runs in the window.",
+    )
+    rows_deleted_per_day = DayDeletionsSerializer(
+        many=True,
+        help_text="Every day of the window, oldest first, days without deletions included.",
+    )
+
+
 class StatisticsSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    task = serializers.CharField()
+    task = serializers.CharField(
+        allow_null=True, help_text="The site's statistics task; null when there is none."
+    )
     days = serializers.IntegerField()
     since = serializers.DateTimeField()
     run_id = serializers.IntegerField(allow_null=True, help_text="The latest statistics' run.")
@@ -316,6 +356,16 @@ class StatisticsSerializer(serializers.Serializer):  # type: ignore[type-arg]
         child=NumberField(), help_text="The numbers of the latest run's result."
     )
     series = SeriesSerializer(many=True)
+    warning = serializers.CharField(
+        allow_null=True,
+        help_text=(
+            'Why the site\'s statistics are missing: `HOUSEKEEPING["STATISTICS_TASK"]` names '
+            "no task that has statistics. Null otherwise."
+        ),
+    )
+    housekeeping = HousekeepingStatisticsSerializer(
+        help_text="The library's own numbers over the window, from the runs that were no dry runs."
+    )
 
 
 class TriggerResponseSerializer(serializers.Serializer):  # type: ignore[type-arg]

@@ -203,6 +203,7 @@
         onclick: function () { state.days = days; refresh(); }
       });
     }));
+    renderLibrary(statistics.housekeeping, statistics.days);
     var note = $("hk-statistics-note");
     if (statistics.error) {
       note.textContent = statistics.error;
@@ -210,9 +211,14 @@
       replace($("hk-charts"), []);
       return;
     }
-    note.textContent = statistics.generated_at
-      ? "From the " + statistics.task + " task's run #" + statistics.run_id + ", " + formatTime(statistics.generated_at) + "."
-      : "No statistics yet: run the " + statistics.task + " task.";
+    if (!statistics.task) {
+      note.textContent = statistics.warning ||
+        "The site's own statistics appear here when HOUSEKEEPING[\"STATISTICS_TASK\"] names its statistics task.";
+    } else {
+      note.textContent = statistics.generated_at
+        ? "From the " + statistics.task + " task's run #" + statistics.run_id + ", " + formatTime(statistics.generated_at) + "."
+        : "No statistics yet: run the " + statistics.task + " task.";
+    }
     replace($("hk-cards"), Object.keys(statistics.statistics).map(function (key) {
       return el("div", { "class": "hk-card" }, [
         el("span", { "class": "hk-card-value", text: formatNumber(statistics.statistics[key]) }),
@@ -255,6 +261,88 @@
       el("figcaption", {}, [
         el("span", { text: title }),
         el("span", { "class": "hk-muted", text: points.length ? formatNumber(min) + " – " + formatNumber(max) : "no data" })
+      ])
+    ]);
+  }
+
+  // The library's own numbers, on every site: rows deleted per day, and each task's durations.
+  function renderLibrary(library, days) {
+    replace($("hk-library"), library ? [
+      deletionsChart(library.rows_deleted_per_day, days),
+      durationsChart(library.tasks, days)
+    ] : []);
+  }
+
+  function formatDay(iso) {
+    var parts = iso.split("-");
+    var date = new Date(Number(parts[0]), Number(parts[1]) - 1, Number(parts[2]));
+    return date.toLocaleDateString(undefined, { month: "short", day: "numeric" });
+  }
+
+  // A bar per day of the rows the real runs started that day deleted, drawn as SVG.
+  function deletionsChart(perDay, days) {
+    var width = 320, height = 120, pad = 6;
+    var total = 0, top = null;
+    perDay.forEach(function (day) {
+      total += day.rows;
+      if (top === null || day.rows > top.rows) top = day;
+    });
+    var description = total
+      ? "Rows deleted per day over the last " + days + " days: " + formatNumber(total) +
+        " in all, at most " + formatNumber(top.rows) + " on " + formatDay(top.day) + "."
+      : "Rows deleted per day: none in the last " + days + " days.";
+    var children = [svg("title", { id: "hk-chart-rows-deleted-title", text: description })];
+    var step = (width - 2 * pad) / Math.max(perDay.length, 1);
+    perDay.forEach(function (day, i) {
+      if (!day.rows) return;
+      var h = Math.max(day.rows / top.rows * (height - 2 * pad), 1);
+      children.push(svg("rect", {
+        x: (pad + i * step + step * 0.15).toFixed(1), y: (height - pad - h).toFixed(1),
+        width: (step * 0.7).toFixed(1), height: h.toFixed(1), "class": "hk-bar"
+      }, svg("title", { text: formatDay(day.day) + ": " + formatNumber(day.rows) + " rows" })));
+    });
+    return el("figure", { "class": "hk-chart", id: "hk-chart-rows-deleted" }, [
+      svg("svg", {
+        viewBox: "0 0 " + width + " " + height, role: "img", "aria-labelledby": "hk-chart-rows-deleted-title",
+        preserveAspectRatio: "none", "class": "hk-chart-svg"
+      }, children),
+      el("figcaption", {}, [
+        el("span", { text: "Rows deleted per day" }),
+        el("span", { "class": "hk-muted", text: formatNumber(total) + " in all" })
+      ])
+    ]);
+  }
+
+  // Per task: the p50 and p95 of its run durations as two bars (p95 behind, lighter), its runs.
+  function durationsChart(tasks, days) {
+    var names = Object.keys(tasks);
+    var longest = 0;
+    names.forEach(function (name) { longest = Math.max(longest, tasks[name].duration_seconds.p95 || 0); });
+    var rows = names.map(function (name) {
+      var task = tasks[name], d = task.duration_seconds;
+      var runs = 0;
+      Object.keys(task.runs).forEach(function (status) { runs += task.runs[status]; });
+      var failed = (task.runs.failed || 0) + (task.runs.interrupted || 0);
+      var text = (d.p50 === null ? "no finished run" : "p50 " + formatDuration(d.p50) + " · p95 " + formatDuration(d.p95)) +
+        " · " + formatNumber(runs) + (runs === 1 ? " run" : " runs") + (failed ? ", " + formatNumber(failed) + " failed" : "");
+      var bars = [];
+      if (d.p50 !== null && longest) {
+        bars.push(svg("rect", { x: 0, y: 0, height: 10, width: (d.p95 / longest * 100).toFixed(2), "class": "hk-bar-p95" }));
+        bars.push(svg("rect", { x: 0, y: 0, height: 10, width: (d.p50 / longest * 100).toFixed(2), "class": "hk-bar" }));
+      }
+      return el("li", { "class": "hk-duration", "data-task": name }, [
+        el("span", { "class": "hk-duration-name", title: name, text: name }),
+        svg("svg", { viewBox: "0 0 100 10", preserveAspectRatio: "none", "aria-hidden": "true", "class": "hk-duration-bar" }, bars),
+        el("span", { "class": "hk-muted", text: text })
+      ]);
+    });
+    return el("figure", { "class": "hk-chart", id: "hk-durations" }, [
+      rows.length
+        ? el("ul", { "class": "hk-durations", "aria-label": "Run durations per task over the last " + days + " days" }, rows)
+        : el("p", { "class": "hk-durations hk-muted", text: "No runs in the last " + days + " days." }),
+      el("figcaption", {}, [
+        el("span", { text: "Run durations" }),
+        el("span", { "class": "hk-muted", text: "p50 dark, p95 light" })
       ])
     ]);
   }
@@ -371,7 +459,8 @@
   // -- data ------------------------------------------------------------------------------------
 
   function refresh() {
-    var url = config.urls.data + "?task=" + encodeURIComponent(config.statisticsTask) + "&days=" + state.days;
+    var url = config.urls.data + "?days=" + state.days +
+      (config.statisticsTask ? "&task=" + encodeURIComponent(config.statisticsTask) : "");
     return request(url).then(function (response) {
       if (response.status !== 200) {
         showError(response.body.detail || "The dashboard could not refresh (HTTP " + response.status + ").");
