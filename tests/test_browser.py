@@ -346,7 +346,9 @@ def test_the_dashboard_with_statistics_at_phone_and_desktop_width(
         "p50 5.00 s · p95 6.00 s · 29 runs"
     )
     expect(page.locator("#hk-durations li[data-task='users']")).to_contain_text("1 failed")
-    expect(page.locator("#hk-scheduler")).to_contain_text("healthy")
+    expect(page.locator("#hk-scheduler")).to_contain_text("Healthhealthy")
+    expect(page.locator("#hk-problems")).to_have_count(0)
+    expect(page.locator("#hk-scheduler")).to_contain_text("Schedulerrunning")
     expect(page.locator("#hk-scheduler")).to_contain_text("web-1 (pid 4242)")
     expect(page.locator("#hk-tasks tr[data-task='stats']")).to_contain_text("in 2 h")
     expect(page.locator("#hk-runs tbody tr", has_text="would delete 252")).to_contain_text(
@@ -377,8 +379,21 @@ def test_the_dashboard_of_a_site_without_a_statistics_task(
     page: Page, live_server: Any, tmp_path: Path, settings: Any
 ) -> None:
     settings.HOUSEKEEPING = {}
+    failed = make_run(
+        "messages", status=TaskRun.Status.FAILED, error="OperationalError: the disk is full"
+    )
 
     log_in(page, live_server, "admin")
+
+    # The health says what is wrong, with a link to the run that failed.
+    expect(page.locator("#hk-scheduler")).to_contain_text("Healthunhealthy")
+    problem = page.locator("#hk-problems li[data-code='failed']")
+    expect(problem).to_contain_text(
+        f"messages: its last run (#{failed.pk}) failed: OperationalError: the disk is full"
+    )
+    expect(problem.get_by_role("link", name=f"Open run #{failed.pk}")).to_have_attribute(
+        "href", f"/admin/django_housekeeping/taskrun/{failed.pk}/change/"
+    )
 
     expect(page.locator("#hk-statistics-note")).to_contain_text(
         'The site\'s own statistics appear here when HOUSEKEEPING["STATISTICS_TASK"] names'
@@ -389,7 +404,7 @@ def test_the_dashboard_of_a_site_without_a_statistics_task(
     expect(page.locator("#hk-durations li")).to_have_count(5)
     page.get_by_role("button", name="Show the last 7 days", exact=True).click()
     durations = page.get_by_role("list", name="Run durations per task over the last 7 days")
-    expect(durations.locator("li[data-task='messages']")).to_contain_text("· 7 runs")
+    expect(durations.locator("li[data-task='messages']")).to_contain_text("· 8 runs, 1 failed")
     expect(page.locator("#hk-error")).to_be_hidden()
     save_screenshot(page, tmp_path, "dashboard-no-statistics-task.png", full_page=False)
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 import django_housekeeping
 from django_housekeeping import housekeeping_task, registry
 from django_housekeeping.models import TaskRun
+from django_housekeeping.monitoring.health import health
 from django_housekeeping.running import control
 from tests.helpers import (
     DASHBOARD,
@@ -111,6 +112,8 @@ def test_staff_see_the_dashboard_with_its_data(operator: User) -> None:
     data = page_json(response.content, "hk-data")
     assert data["scheduler"]["state"] == "running"
     assert data["scheduler"]["leader"]["host"] == "web-1"
+    assert data["health"]["status"] in {"ok", "unhealthy"}
+    assert data["health"] == {**health().as_dict(), "checked_at": data["health"]["checked_at"]}
     assert [task["name"] for task in data["tasks"]] == [task.name for task in registry]
     assert data["runs"][0]["id"] == run.pk
     assert data["runs"][0]["summary"] == "deleted 2 (testapp.Thread 2)"

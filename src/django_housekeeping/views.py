@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from django_housekeeping.bodies import BodyError, read_json_body
 from django_housekeeping.models import TaskRun
+from django_housekeeping.monitoring.health import health
 from django_housekeeping.presenters import (
     DEFAULT_STATISTICS_DAYS,
     MAX_STATISTICS_DAYS,
@@ -107,7 +108,8 @@ def _statistics_query(request: HttpRequest) -> tuple[str | None, int]:
 
 
 def dashboard_data(request: HttpRequest) -> dict[str, Any]:
-    """Everything the page shows: scheduler, tasks, statistics, recent and running runs."""
+    """Everything the page shows: health, scheduler, tasks, statistics, recent and running
+    runs."""
     run_url = _run_url(request)
     task, days = _statistics_query(request)
     status = scheduler_status()
@@ -128,6 +130,7 @@ def dashboard_data(request: HttpRequest) -> dict[str, Any]:
     running = recent.filter(status=TaskRun.Status.RUNNING)
     return {
         "now": timezone.now(),
+        "health": health().as_dict(),
         "scheduler": status,
         "tasks": tasks_payload(run_url),
         "statistics": statistics,

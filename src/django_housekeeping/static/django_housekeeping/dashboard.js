@@ -158,7 +158,7 @@
 
   function render() {
     var data = state.data;
-    renderScheduler(data.scheduler);
+    renderScheduler(data.scheduler, data.health);
     renderStatistics(data.statistics);
     renderTasks(data.tasks);
     renderRuns(data.runs);
@@ -166,15 +166,30 @@
     $("hk-updated").textContent = "Updated " + new Date(data.now).toLocaleTimeString();
   }
 
-  function renderScheduler(scheduler) {
+  function renderScheduler(scheduler, health) {
     var leader = scheduler.leader;
-    var label = { running: "healthy", stale: "stale", stopped: "stopped" }[scheduler.state];
+    var problems = health.problems;
     var items = [
       el("div", { "class": "hk-fact" }, [
-        el("span", { "class": "hk-label", text: "State" }),
-        badge(scheduler.state === "running" ? "succeeded" : scheduler.state === "stale" ? "failed" : "skipped", label)
+        el("span", { "class": "hk-label", text: "Health" }),
+        badge(health.status === "ok" ? "succeeded" : "failed", health.status === "ok" ? "healthy" : "unhealthy")
       ])
     ];
+    if (problems.length) {
+      items.push(el("ul", { "class": "hk-problems", id: "hk-problems", "aria-label": "Health problems" },
+        problems.map(function (problem) {
+          var link = problem.run !== null ? adminRunUrl(problem.run) : null;
+          return el("li", { "data-code": problem.code }, [
+            problem.message,
+            link ? [" ", el("a", { href: link, text: "Open run #" + problem.run })] : null
+          ]);
+        })));
+    }
+    var label = { running: "running", stale: "stale", stopped: "stopped" }[scheduler.state];
+    items.push(el("div", { "class": "hk-fact" }, [
+      el("span", { "class": "hk-label", text: "Scheduler" }),
+      badge(scheduler.state === "running" ? "succeeded" : scheduler.state === "stale" ? "failed" : "skipped", label)
+    ]));
     if (leader) {
       items.push(fact("Leader", leader.host + " (pid " + leader.pid + ")"));
       items.push(fact("Heartbeat", leader.lease_age_seconds === null ? "—" : formatAge(leader.lease_age_seconds) + " ago"));
