@@ -8,6 +8,9 @@ Environment variables:
 - ``DJANGO_DEBUG``: ``0`` turns debug mode off (default on).
 - ``DJANGO_ALLOWED_HOSTS``: comma-separated host names (default: local addresses only).
 - ``HOUSEKEEPING_TEST_MODE``: ``1`` runs Daily Housekeeping every 5 minutes (see below).
+- ``HOUSEKEEPING_METRICS_TOKEN``: a secret of 16 characters or more a Prometheus scraper sends to
+  read ``/scheduler-admin/metrics/`` (default: none; staff with the view permission may read it).
+- ``EMAIL_BACKEND``: where the alert mails go (default: printed on the console).
 """
 
 import os
@@ -135,6 +138,10 @@ HOUSEKEEPING = {
     "AUTOSTART": True,
     # The task whose results are the site's own statistics (the API's `statistics`, the dashboard).
     "STATISTICS_TASK": "stats",
+    # One mail to ADMINS per failure streak of a task, and one when it recovers (docs/observability).
+    "ALERT_MAIL_ADMINS": True,
+    # Prometheus scrapes /scheduler-admin/metrics/ with `Authorization: Bearer <token>`.
+    "METRICS_TOKEN": os.environ.get("HOUSEKEEPING_METRICS_TOKEN") or None,
     "TASKS": {
         # Test mode: uncomment the next line to run Daily Housekeeping every 5 minutes.
         # "daily_housekeeping": {"schedule": "*/5 * * * *"},  # never in production
@@ -142,6 +149,12 @@ HOUSEKEEPING = {
 }
 if os.environ.get("HOUSEKEEPING_TEST_MODE") == "1":  # the same line, from the environment
     HOUSEKEEPING["TASKS"]["daily_housekeeping"] = {"schedule": "*/5 * * * *"}
+
+# The alert mails of the demo are printed on the console; a real site sets its mail server.
+ADMINS = [("Operators", "ops@example.com")]
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+)
 
 LOGGING = {
     "version": 1,
