@@ -490,6 +490,33 @@ def test_check_reports_the_health_one_line_per_problem() -> None:
     ]
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("state", "line"),
+    [
+        ("overdue", "overdue: record is overdue: 1\xa0day"),
+        ("interrupted", "interrupted: threads: its last run (#{pk}) was interrupted (its process"),
+        ("failed", "failed: boom: its last run (#{pk}) failed: RuntimeError: no"),
+    ],
+)
+def test_check_says_each_unhealthy_state_in_one_line(state: str, line: str) -> None:
+    make_lease()
+    run = {
+        "overdue": lambda: make_run("record", age=timedelta(days=1, minutes=5)),
+        "interrupted": lambda: make_run(
+            "threads", status=TaskRun.Status.INTERRUPTED, error="Interrupted: gone"
+        ),
+        "failed": lambda: make_run("boom", status=TaskRun.Status.FAILED, error="RuntimeError: no"),
+    }[state]()
+
+    outcome = housekeeping("check")
+
+    assert outcome.returncode == 1
+    assert outcome.message == "housekeeping is unhealthy: 1 problem"
+    (printed,) = outcome.out.splitlines()
+    assert printed.startswith(line.format(pk=run.pk))
+
+
 @pytest.mark.django_db  # Django 6.1's checks ask the database what it supports
 @override_settings(HOUSEKEEPING={"TASKS": {"nope": {"enabled": False}}})
 def test_check_reports_errors_and_exits_1() -> None:
