@@ -354,3 +354,18 @@ class Processes:
             f"--- {path.name}\n{path.read_text(errors='replace')}"
             for path in sorted(self.log_dir.glob("*.log"))
         )
+
+
+def check_generated_docs(script: str) -> subprocess.CompletedProcess[str]:
+    """``scripts/SCRIPT --check`` (a generator of a docs page: settings-docs, checks-docs,
+    api-docs) in a new process, warnings as errors, without the tests' settings module (the
+    script chooses its own)."""
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    return subprocess.run(
+        [sys.executable, "-W", "error", str(ROOT / "scripts" / script), "--check"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )

@@ -15,6 +15,8 @@ from importlib.util import module_from_spec, spec_from_loader
 from pathlib import Path
 from types import ModuleType
 
+from tests.helpers import check_generated_docs
+
 ROOT = Path(__file__).resolve().parent.parent
 
 FAKE_PYTHON = """#!/bin/sh
@@ -117,13 +119,7 @@ def load_checks_docs() -> ModuleType:
 
 
 def test_the_checks_reference_in_the_docs_is_up_to_date() -> None:
-    result = subprocess.run(
-        [sys.executable, "-W", "error", str(ROOT / "scripts" / "checks-docs"), "--check"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = check_generated_docs("checks-docs")
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "docs/checks.md is up to date" in result.stdout

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from drf_spectacular.drainage import GENERATOR_STATS
 
 from django_housekeeping.api.schema import CONTRACT_PREFIX, build_schema
+from tests.helpers import check_generated_docs
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_api_reference_is_up_to_date() -> None:
-    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
-    result = subprocess.run(
-        [sys.executable, "-W", "error", str(ROOT / "scripts" / "api-docs"), "--check"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    result = check_generated_docs("api-docs")
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "docs/api.md is up to date" in result.stdout

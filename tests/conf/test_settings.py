@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from django_housekeeping.conf.settings import (
     housekeeping_settings,
 )
 from django_housekeeping.tasks.options import OVERRIDES
+from tests.helpers import check_generated_docs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -172,13 +171,7 @@ def test_every_task_override_is_declared_with_its_check_and_doc() -> None:
 
 
 def test_the_settings_reference_in_the_docs_is_up_to_date() -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "settings-docs"), "--check"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = check_generated_docs("settings-docs")
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "docs/configuration.md is up to date" in result.stdout
