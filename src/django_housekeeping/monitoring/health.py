@@ -15,19 +15,20 @@ are no dry run: a dry run counts, it does not do the work.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.core import checks
 from django.core.checks import CheckMessage
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.timesince import timesince
 
 from django_housekeeping.conf.checks import TAG
 from django_housekeeping.models import SchedulerLease, TaskRun, TaskState, error_summary
-from django_housekeeping.tasks.plan import planned_jobs
+from django_housekeeping.tasks.plan import PlannedJob, planned_jobs
 from django_housekeeping.tasks.registry import registry
 from django_housekeeping.tasks.schedules import Schedule
 from django_housekeeping.tasks.task import HousekeepingTask
@@ -84,7 +85,12 @@ def health(
     """Judge the housekeeping now: the scheduler, every planned task, the system checks (those
     tagged ``django_housekeeping``, unless the caller ran them and passes their ``messages``)."""
     now = now or timezone.now()
-    problems = [*scheduler_problems(now), *task_problems(now), *check_problems(messages)]
+    planned, leader = planned_jobs(), live_leader(now)
+    problems = [
+        *scheduler_problems(planned, leader),
+        *task_problems(now, planned, leader),
+        *check_problems(messages),
+    ]
     return Health(tuple(problems), now)
 
 
@@ -93,8 +99,11 @@ def live_leader(now: datetime) -> SchedulerLease | None:
     return SchedulerLease.objects.filter(expires_at__gt=now).exclude(owner="").first()
 
 
-def scheduler_problems(now: datetime) -> list[Problem]:
-    if not planned_jobs() or live_leader(now) is not None:
+def scheduler_problems(
+    planned: Mapping[str, PlannedJob], leader: SchedulerLease | None
+) -> list[Problem]:
+    """``no-scheduler`` when tasks are scheduled and no scheduler leads."""
+    if not planned or leader is not None:
         return []
     return [
         Problem(
@@ -106,11 +115,11 @@ def scheduler_problems(now: datetime) -> list[Problem]:
     ]
 
 
-def task_problems(now: datetime) -> list[Problem]:
+def task_problems(
+    now: datetime, planned: Mapping[str, PlannedJob], leader: SchedulerLease | None
+) -> list[Problem]:
     """The failed, interrupted and overdue tasks (enabled and not paused)."""
     paused = set(TaskState.objects.filter(paused=True).values_list("task_name", flat=True))
-    planned = planned_jobs()
-    leader = live_leader(now)
     problems: list[Problem] = []
     for task in registry:
         if not task.enabled or task.name in paused:
@@ -127,7 +136,8 @@ def task_problems(now: datetime) -> list[Problem]:
 
 def overdue_problems(now: datetime | None = None) -> list[Problem]:
     now = now or timezone.now()
-    return [problem for problem in task_problems(now) if problem.code == OVERDUE]
+    problems = task_problems(now, planned_jobs(), live_leader(now))
+    return [problem for problem in problems if problem.code == OVERDUE]
 
 
 def housekeeping_messages(*, tagged_only: bool = True) -> list[CheckMessage]:
@@ -154,7 +164,7 @@ def check_problems(messages: Sequence[CheckMessage] | None = None) -> list[Probl
     ]
 
 
-def _runs(task_name: str) -> Any:
+def _runs(task_name: str) -> QuerySet[TaskRun]:
     return TaskRun.objects.filter(task_name=task_name, dry_run=False).order_by("-started_at", "-id")
 
 
