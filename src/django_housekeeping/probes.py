@@ -11,14 +11,11 @@ Who may see what is the control layer's decision, as on every face.
 
 from __future__ import annotations
 
-import hmac
-
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.models import TaskRun
 from django_housekeeping.monitoring import metrics
 from django_housekeeping.monitoring.health import health as judge
@@ -27,8 +24,8 @@ from django_housekeeping.running import control
 METRICS_MISSING = 'The metrics need prometheus-client: pip install "django-housekeeping[metrics]".'
 
 
-def _may_view(request: HttpRequest) -> bool:
-    return control.allowed(control.person(request.user, TaskRun.Trigger.DASHBOARD), control.VIEW)
+def _actor(request: HttpRequest) -> control.Actor:
+    return control.person(request.user, TaskRun.Trigger.DASHBOARD)
 
 
 @never_cache
@@ -36,7 +33,7 @@ def _may_view(request: HttpRequest) -> bool:
 def health(request: HttpRequest) -> JsonResponse:
     state = judge()
     return JsonResponse(
-        state.as_dict(details=_may_view(request)),
+        state.as_dict(details=control.allowed(_actor(request), control.VIEW)),
         status=200 if state.healthy else 503,
         encoder=DjangoJSONEncoder,
     )
@@ -45,27 +42,15 @@ def health(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_safe
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    if not (_has_token(request) or _may_view(request)):
-        if request.user.is_authenticated:
-            return JsonResponse({"detail": control.denial_message(control.VIEW)}, status=403)
-        response = JsonResponse(
-            {"detail": "Send Authorization: Bearer <METRICS_TOKEN>, or log in."}, status=401
-        )
-        response["WWW-Authenticate"] = 'Bearer realm="housekeeping metrics"'
+    try:
+        control.require_metrics_reader(_actor(request), request.headers.get("Authorization", ""))
+    except control.ControlError as exc:
+        response = JsonResponse({"detail": exc.message}, status=exc.status)
+        if isinstance(exc, control.NotAuthenticated):
+            response["WWW-Authenticate"] = 'Bearer realm="housekeeping metrics"'
         return response
     try:
         body, content_type = metrics.exposition(request.headers.get("Accept", ""))
     except ImportError:
-        return JsonResponse(
-            {"detail": METRICS_MISSING},
-            status=501,
-        )
+        return JsonResponse({"detail": METRICS_MISSING}, status=501)
     return HttpResponse(body, content_type=content_type)
-
-
-def _has_token(request: HttpRequest) -> bool:
-    token = housekeeping_settings.METRICS_TOKEN
-    scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
-    if not token or scheme.lower() != "bearer" or not sent:
-        return False
-    return hmac.compare_digest(sent.strip().encode(), token.encode())

@@ -10,6 +10,7 @@ The permission model (docs/permissions.md), the same on every face:
 - ``VIEW``: ``django_housekeeping.view_taskrun`` — the dashboard, the API's reads, the history.
 - ``RUN``: ``django_housekeeping.run_task`` — run or dry-run tasks, groups and ``all``.
 - ``CHANGE``: ``django_housekeeping.change_taskstate`` — pause, resume, override a schedule.
+- The metrics: ``VIEW``, or a scraper's bearer token (``METRICS_TOKEN``).
 
 Superusers have every permission; ``is_staff`` alone grants none (only the admin login). The
 command line acts as the system (:data:`SYSTEM`): it may do everything.
@@ -21,6 +22,7 @@ Only :func:`run_here` executes in the calling process, for the command line.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -175,6 +177,24 @@ def require(actor: Actor, action: str) -> None:
 
 def denial_message(action: str) -> str:
     return _DENIED[action]
+
+
+def require_metrics_reader(actor: Actor, authorization: str) -> None:
+    """A scraper that sends ``Authorization: Bearer <METRICS_TOKEN>`` may read the metrics, and
+    so may whoever may see the history; :class:`NotAuthenticated` or :class:`Forbidden`
+    otherwise (a wrong token is no login: not authenticated)."""
+    if _bearer_matches(authorization, housekeeping_settings.METRICS_TOKEN):
+        return
+    if actor.user is not None and not actor.user.is_authenticated:
+        raise NotAuthenticated(_("Send Authorization: Bearer <METRICS_TOKEN>, or log in."))
+    require(actor, VIEW)
+
+
+def _bearer_matches(authorization: str, token: str | None) -> bool:
+    scheme, _space, sent = authorization.partition(" ")
+    if not token or scheme.lower() != "bearer" or not sent.strip():
+        return False
+    return hmac.compare_digest(sent.strip().encode(), token.encode())
 
 
 # -- validation -----------------------------------------------------------------------------------
