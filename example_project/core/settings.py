@@ -138,7 +138,7 @@ HOUSEKEEPING = {
     "AUTOSTART": True,
     # The task whose results are the site's own statistics (the API's `statistics`, the dashboard).
     "STATISTICS_TASK": "stats",
-    # One mail to ADMINS per failure streak of a task, and one when it recovers (docs/observability).
+    # One mail to ADMINS per failure streak of a task, and one when it recovers.
     "ALERT_MAIL_ADMINS": True,
     # Prometheus scrapes /scheduler-admin/metrics/ with `Authorization: Bearer <token>`.
     "METRICS_TOKEN": os.environ.get("HOUSEKEEPING_METRICS_TOKEN") or None,
