@@ -152,9 +152,7 @@ if os.environ.get("HOUSEKEEPING_TEST_MODE") == "1":  # the same line, from the e
 
 # The alert mails of the demo are printed on the console; a real site sets its mail server.
 ADMINS = [("Operators", "ops@example.com")]
-EMAIL_BACKEND = os.environ.get(
-    "EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
-)
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
 LOGGING = {
     "version": 1,
