@@ -281,13 +281,15 @@ class TaskAlert(models.Model):
 
 
 class RunTotal(models.Model):
-    """A monotonic counter: the finished non-dry runs of a task with one status, and their
-    seconds. Kept when the history is pruned; read by the metrics at scrape time."""
+    """A monotonic counter: the finished non-dry runs of a task with one status, their seconds,
+    and when the latest of them finished. Kept when the history is pruned; read by the metrics at
+    scrape time."""
 
     task_name = models.CharField(_("task"), max_length=200)
     status = models.CharField(_("status"), max_length=20, choices=TaskRun.Status.choices)
     runs = models.PositiveBigIntegerField(_("runs"), default=0)
     seconds = models.FloatField(_("seconds"), default=0.0)
+    last_finished_at = models.DateTimeField(_("last finished"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("run total")

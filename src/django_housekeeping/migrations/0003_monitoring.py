@@ -33,6 +33,7 @@ class Migration(migrations.Migration):
                 ('status', models.CharField(choices=[('queued', 'queued'), ('running', 'running'), ('succeeded', 'succeeded'), ('failed', 'failed'), ('skipped', 'skipped'), ('missed', 'missed'), ('interrupted', 'interrupted')], max_length=20, verbose_name='status')),
                 ('runs', models.PositiveBigIntegerField(default=0, verbose_name='runs')),
                 ('seconds', models.FloatField(default=0.0, verbose_name='seconds')),
+                ('last_finished_at', models.DateTimeField(blank=True, null=True, verbose_name='last finished')),
             ],
             options={
                 'verbose_name': 'run total',

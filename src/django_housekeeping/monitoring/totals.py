@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, router, transaction
-from django.db.models import F, Model
+from django.db.models import F, Model, Q
 
 from django_housekeeping.models import DeletionTotal, RunTotal, TaskRun, deletion_counts
 
@@ -35,6 +35,12 @@ def record(run: TaskRun) -> None:
         runs=1,
         seconds=run.duration_seconds or 0.0,
     )
+    if run.finished_at is not None:
+        # The latest finish, whichever process records last: a run that finished earlier but is
+        # recorded later does not move it back.
+        RunTotal.objects.filter(task_name=run.task_name, status=run.status).filter(
+            Q(last_finished_at__isnull=True) | Q(last_finished_at__lt=run.finished_at)
+        ).update(last_finished_at=run.finished_at)
     for label, rows in sorted(deletion_counts(run.result, members=False).items()):
         increment(DeletionTotal, {"task_name": run.task_name, "model": label}, rows=rows)
 
