@@ -618,7 +618,7 @@ class TaskAlertAdmin(ReadOnlyForViewers, TaskAlertAdminBase):
     list_filter = ("kind", ("closed_at", admin.EmptyFieldListFilter), "task_name")
     search_fields = ("task_name", "reason")
     fields = readonly_fields = ("task_name", "kind", "reason", "run_link", "opened_at", "closed_at")
-    date_hierarchy = "opened_at"
+    # No date_hierarchy, as for the runs: on MySQL/MariaDB it needs the time zone tables.
 
     @admin.display(description=_("open"), boolean=True)
     def open(self, alert: TaskAlert) -> bool:
