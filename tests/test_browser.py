@@ -9,7 +9,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +133,29 @@ def log_in(page: Page, live_server: Any, username: str) -> None:
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
+
+
+def day_label(day: date) -> str:
+    """A day as the charts' time axis labels it in the tests' en-GB locale: "30 Nov"."""
+    return f"{day.day} {day.strftime('%b')}"
+
+
+def assert_fits(page: Page) -> None:
+    """Nothing on the page is wider than the window: no horizontal scrolling, and no chart,
+    axis or run result sticking out of its panel."""
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    sticking_out = page.evaluate(
+        """() => Array.from(document.querySelectorAll(
+            ".hk-panel .hk-plot, .hk-panel .hk-axis-x, .hk-panel .hk-chart-svg, .hk-panel figcaption,"
+            + " .hk-panel .hk-result, .hk-panel .hk-numbers, .hk-panel .hk-empty-row td"
+        )).filter((node) => {
+            const panel = node.closest(".hk-panel").getBoundingClientRect();
+            const box = node.getBoundingClientRect();
+            return box.width && (box.left < panel.left - 0.5 || box.right > panel.right + 0.5);
+        }).map((node) => node.className.baseVal ?? node.className)"""
+    )
+    assert sticking_out == []
 
 
 def save_screenshot(page: Page, tmp_path: Path, name: str, *, full_page: bool = True) -> Path:
@@ -358,10 +381,49 @@ def test_the_dashboard_with_statistics_at_phone_and_desktop_width(
     progress = page.get_by_role("progressbar", name="Progress of users run")
     expect(progress).to_have_attribute("value", "1200")
     expect(page.locator("#hk-activity li").first).to_contain_text("1,200 of 4,800 (25 %) done")
+    # The charts' axes: the period's first, middle and last day under each, its highest and
+    # lowest value beside it, the range in the caption; every point and day says its value.
+    users = page.locator("#hk-charts figure").first
+    days = [timezone.localdate() - timedelta(days=30), timezone.localdate()]
+    expect(users.locator(".hk-axis-x span")).to_have_count(3)
+    expect(users.locator(".hk-axis-x span").first).to_have_text(day_label(days[0]))
+    expect(users.locator(".hk-axis-x span").last).to_have_text(day_label(days[1]))
+    expect(users.locator(".hk-axis-y span")).to_have_text(["1,284", "1,180"])
+    expect(users.locator("figcaption")).to_have_text("Total users1,180 – 1,284")
+    points = users.locator("path.hk-point")
+    expect(points).to_have_count(12)
+    expect(points.last.locator("title")).to_have_text(re.compile(r": 1,284 \(run #\d+\)$"))
+    points.nth(3).hover(force=True)  # a dot is a zero-length stroke: no box, still hoverable
+    expect(users.locator(".hk-readout")).to_have_text(re.compile(r"^\d+ \w+, \d\d:\d\d: 1,203$"))
+    page.mouse.move(0, 0)
+    expect(users.locator(".hk-readout")).to_have_text("1,180 – 1,284")
+    rows_deleted = page.locator("#hk-chart-rows-deleted")
+    expect(rows_deleted.locator("g.hk-day")).to_have_count(31)
+    expect(rows_deleted.locator(".hk-axis-x span").first).to_have_text(day_label(days[0]))
+    expect(rows_deleted.locator(".hk-axis-x span").last).to_have_text(day_label(days[1]))
+    expect(rows_deleted.locator(".hk-axis-y span").last).to_have_text("0")
+    expect(rows_deleted.locator("g.hk-day").first.locator("title")).to_have_text(
+        f"{day_label(days[0])}: 0 rows"  # the history begins 28 days ago
+    )
+    # A statistics run shows its numbers, not JSON; a purge its counts per model, folded.
+    stats_run = page.locator("#hk-runs tbody tr", has=page.locator("td", has_text="stats")).first
+    expect(stats_run.locator(".hk-numbers")).to_contain_text("Total users1,284")
+    expect(page.locator("#hk-runs")).not_to_contain_text('{"')
+    purge = page.locator("#hk-runs tbody tr", has_text="would delete 252")
+    expect(purge.locator("details summary")).to_have_text("2 models")
+    expect(purge.locator("details li").first).not_to_be_visible()
+    purge.locator("details summary").click()
+    expect(purge.locator("details li").first).to_be_visible()
+
     page.get_by_role("button", name="Show the last 7 days", exact=True).click()
     expect(charts.first).to_have_accessible_name(
         "Total users over the last 7 days: 1,284 now, lowest 1,250, highest 1,284, 4 runs."
     )
+    expect(users.locator(".hk-axis-x span").first).to_have_text(
+        day_label(timezone.localdate() - timedelta(days=7))
+    )
+    expect(users.locator(".hk-axis-y span")).to_have_text(["1,284", "1,250"])
+    expect(rows_deleted.locator("g.hk-day")).to_have_count(8)
     page.get_by_role("button", name="Show the last 30 days", exact=True).click()
     expect(charts.first).to_have_accessible_name(re.compile("last 30 days"))
     page.set_viewport_size({"width": 1280, "height": 1480})
@@ -370,10 +432,14 @@ def test_the_dashboard_with_statistics_at_phone_and_desktop_width(
     page.set_viewport_size({"width": 390, "height": 844})
 
     expect(page.get_by_role("button", name="Run all tasks", exact=True)).to_be_visible()
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0
+    assert_fits(page)
     save_screenshot(page, tmp_path, "dashboard-phone.png", full_page=False)
-    save_screenshot(page, tmp_path, "dashboard-phone-full.png")
+    # Below the fold, at phone width too: the charts' axes and the runs' folded counts.
+    users.scroll_into_view_if_needed()
+    expect(users.locator(".hk-axis-x span").last).to_be_visible()
+    expect(users.locator(".hk-axis-y span").first).to_be_visible()
+    expect(purge.locator("details li").first).to_be_visible()
+    assert_fits(page)
 
 
 @pytest.mark.usefixtures("example_site")

@@ -9,7 +9,8 @@
     data: JSON.parse(document.getElementById("hk-data").textContent),
     days: config.days,
     followed: {}, // run id -> true while the page follows it
-    busy: {} // task name -> true while a button of it works
+    busy: {}, // task name -> true while a button of it works
+    unfolded: {} // "models-runs-<run id>" and the like (a fold of a run's result) -> its open state, kept over refreshes
   };
   var FOLLOW_MS = 1000;
   var SVG = "http://www.w3.org/2000/svg";
@@ -214,17 +215,25 @@
     return text;
   }
 
-  // What a run did, as nodes: its one line, then per-model counts (expandable), its numbers as a
-  // key/value list, its members' runs, where it archived. ``open`` unfolds the lists.
-  function resultView(run, line, open) {
+  // A list that folds, open or not as the person left it when the page redraws it.
+  function fold(key, label, open, list) {
+    var node = el("details", { "class": "hk-more", open: key in state.unfolded ? state.unfolded[key] : !!open }, [
+      el("summary", { text: label }), list
+    ]);
+    node.addEventListener("toggle", function () { state.unfolded[key] = node.open; });
+    return node;
+  }
+
+  // What a run did, as nodes: its one line, then per-model counts (folded), its numbers as a
+  // key/value list, its members' runs, where it archived. ``open`` unfolds the lists at first.
+  function resultView(run, line, open, where) {
     var d = runDetails(run);
+    var key = (where || "runs") + "-" + run.id;
     var nodes = [el("span", { "class": "hk-summary" + (d.kind === "error" ? " hk-error-text" : ""), text: line || d.summary })];
     if (d.partial) nodes.push(" ", badge("partial", "partial"));
     if (d.models.length) {
-      nodes.push(el("details", { "class": "hk-more", open: !!open }, [
-        el("summary", { text: d.models.length === 1 ? "1 model" : d.models.length + " models" }),
-        el("ul", { "class": "hk-counts" }, d.models.map(function (row) { return el("li", { text: modelLine(row) }); }))
-      ]));
+      nodes.push(fold("models-" + key, d.models.length === 1 ? "1 model" : d.models.length + " models", open,
+        el("ul", { "class": "hk-counts" }, d.models.map(function (row) { return el("li", { text: modelLine(row) }); }))));
     }
     if (d.numbers.length) {
       nodes.push(el("dl", { "class": "hk-numbers" }, d.numbers.map(function (item) {
@@ -232,12 +241,10 @@
       })));
     }
     if (d.members.length) {
-      nodes.push(el("details", { "class": "hk-more", open: !!open }, [
-        el("summary", { text: d.members.length === 1 ? "1 task" : d.members.length + " tasks" }),
+      nodes.push(fold("members-" + key, d.members.length === 1 ? "1 task" : d.members.length + " tasks", open,
         el("ul", { "class": "hk-counts" }, d.members.map(function (member) {
           return el("li", { text: member.task + ": " + (member.summary || member.status) });
-        }))
-      ]));
+        }))));
     }
     if (d.archive) nodes.push(el("div", { "class": "hk-muted", text: "Archived to " + d.archive }));
     return nodes;
@@ -631,7 +638,7 @@
           ? formatNumber(p.done) + (p.total ? " of " + formatNumber(p.total) + " (" + p.percent + " %)" : "") + " done"
           : run.status + "…" }));
     } else {
-      children.push(el("div", { "class": "hk-activity-result" }, resultView(run, runText(run), true)));
+      children.push(el("div", { "class": "hk-activity-result" }, resultView(run, runText(run), true, "activity")));
     }
     replace(item, children);
     $("hk-activity-empty").hidden = true;
