@@ -9,7 +9,8 @@ import os
 import re
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from contextlib import contextmanager
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,29 @@ def log_in(page: Page, live_server: Any, username: str) -> None:
     page.click("input[type=submit]")
 
 
+def day_label(day: date) -> str:
+    """A day as the charts' time axis labels it in the tests' en-GB locale: "30 Nov"."""
+    return f"{day.day} {day.strftime('%b')}"
+
+
+def assert_fits(page: Page) -> None:
+    """Nothing on the page is wider than the window: no horizontal scrolling, and no chart,
+    axis or run result sticking out of its panel."""
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    sticking_out = page.evaluate(
+        """() => Array.from(document.querySelectorAll(
+            ".hk-plot, .hk-axis-x, .hk-chart-svg, .hk-chart figcaption, .hk-result, .hk-numbers,"
+            + " .hk-empty-row td"
+        )).filter((node) => {
+            const panel = node.closest(".hk-panel").getBoundingClientRect();
+            const box = node.getBoundingClientRect();
+            return box.width && (box.left < panel.left - 0.5 || box.right > panel.right + 0.5);
+        }).map((node) => node.className.baseVal ?? node.className)"""
+    )
+    assert sticking_out == []
+
+
 def save_screenshot(page: Page, tmp_path: Path, name: str, *, full_page: bool = True) -> Path:
     path = tmp_path / name
     page.screenshot(path=str(path), full_page=full_page)
@@ -251,12 +275,13 @@ def test_the_page_refreshes_itself_every_30_seconds(page: Page, live_server: Any
     page.clock.install(time=start)
     page.clock.pause_at(start + timedelta(seconds=1))
     log_in(page, live_server, "operator")
-    expect(page.locator("#hk-runs tbody tr")).to_have_count(0)
+    expect(page.locator("#hk-runs tbody tr[data-run]")).to_have_count(0)
+    expect(page.locator("#hk-runs tbody")).to_contain_text("No runs yet")
     page.evaluate("window.hkSamePage = true")
 
     run = make_run("record", result={"threads": 0})
     page.clock.run_for(29_000)
-    expect(page.locator("#hk-runs tbody tr")).to_have_count(0)
+    expect(page.locator("#hk-runs tbody tr[data-run]")).to_have_count(0)
     with page.expect_response(lambda response: "/data/" in response.url):
         page.clock.run_for(1_000)
 
@@ -357,21 +382,65 @@ def test_the_dashboard_with_statistics_at_phone_and_desktop_width(
     progress = page.get_by_role("progressbar", name="Progress of users run")
     expect(progress).to_have_attribute("value", "1200")
     expect(page.locator("#hk-activity li").first).to_contain_text("1,200 of 4,800 (25 %) done")
+    # The charts' axes: the period's first, middle and last day under each, its highest and
+    # lowest value beside it, the range in the caption; every point and day says its value.
+    users = page.locator("#hk-charts figure").first
+    days = [timezone.localdate() - timedelta(days=30), timezone.localdate()]
+    expect(users.locator(".hk-axis-x span")).to_have_count(3)
+    expect(users.locator(".hk-axis-x span").first).to_have_text(day_label(days[0]))
+    expect(users.locator(".hk-axis-x span").last).to_have_text(day_label(days[1]))
+    expect(users.locator(".hk-axis-y span")).to_have_text(["1,284", "1,180"])
+    expect(users.locator("figcaption")).to_have_text("Total users1,180 \u2013 1,284")
+    points = users.locator("path.hk-point")
+    expect(points).to_have_count(12)
+    expect(points.last.locator("title")).to_have_text(re.compile(r": 1,284 \(run #\d+\)$"))
+    points.nth(3).hover(force=True)  # a dot is a zero-length stroke: no box, still hoverable
+    expect(users.locator(".hk-readout")).to_have_text(re.compile(r"^\d+ \w+, \d\d:\d\d: 1,203$"))
+    page.mouse.move(0, 0)
+    expect(users.locator(".hk-readout")).to_have_text("1,180 \u2013 1,284")
+    rows_deleted = page.locator("#hk-chart-rows-deleted")
+    expect(rows_deleted.locator("g.hk-day")).to_have_count(31)
+    expect(rows_deleted.locator(".hk-axis-x span").first).to_have_text(day_label(days[0]))
+    expect(rows_deleted.locator(".hk-axis-x span").last).to_have_text(day_label(days[1]))
+    expect(rows_deleted.locator(".hk-axis-y span").last).to_have_text("0")
+    expect(rows_deleted.locator("g.hk-day").first.locator("title")).to_have_text(
+        f"{day_label(days[0])}: 0 rows"  # the history begins 28 days ago
+    )
+    # A statistics run shows its numbers, not JSON; a purge its counts per model, folded.
+    stats_run = page.locator("#hk-runs tbody tr", has=page.locator("td", has_text="stats")).first
+    expect(stats_run.locator(".hk-numbers")).to_contain_text("Total users1,284")
+    expect(page.locator("#hk-runs")).not_to_contain_text('{"')
+    purge = page.locator("#hk-runs tbody tr", has_text="would delete 252")
+    expect(purge.locator("details summary")).to_have_text("2 models")
+    expect(purge.locator("details li").first).not_to_be_visible()
+    purge.locator("details summary").click()
+    expect(purge.locator("details li").first).to_be_visible()
+
     page.get_by_role("button", name="Show the last 7 days", exact=True).click()
     expect(charts.first).to_have_accessible_name(
         "Total users over the last 7 days: 1,284 now, lowest 1,250, highest 1,284, 4 runs."
     )
+    expect(users.locator(".hk-axis-x span").first).to_have_text(
+        day_label(timezone.localdate() - timedelta(days=7))
+    )
+    expect(users.locator(".hk-axis-y span")).to_have_text(["1,284", "1,250"])
+    expect(rows_deleted.locator("g.hk-day")).to_have_count(8)
     page.get_by_role("button", name="Show the last 30 days", exact=True).click()
     expect(charts.first).to_have_accessible_name(re.compile("last 30 days"))
-    page.set_viewport_size({"width": 1280, "height": 1480})
+    page.set_viewport_size({"width": 1280, "height": 2000})  # down to the first recent runs
     save_screenshot(page, tmp_path, "dashboard.png", full_page=False)
 
     page.set_viewport_size({"width": 390, "height": 844})
 
     expect(page.get_by_role("button", name="Run all tasks", exact=True)).to_be_visible()
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0
+    assert_fits(page)
+    # Below the fold, at phone width too: the charts' axes and the runs' folded counts.
+    page.locator("#hk-charts").evaluate("node => node.scrollIntoView()")
     save_screenshot(page, tmp_path, "dashboard-phone.png", full_page=False)
+    expect(users.locator(".hk-axis-x span").last).to_be_visible()
+    expect(users.locator(".hk-axis-y span").first).to_be_visible()
+    expect(purge.locator("details li").first).to_be_visible()
+    assert_fits(page)
 
 
 @pytest.mark.usefixtures("example_site")
@@ -407,6 +476,242 @@ def test_the_dashboard_of_a_site_without_a_statistics_task(
     expect(durations.locator("li[data-task='messages']")).to_contain_text("· 8 runs, 1 failed")
     expect(page.locator("#hk-error")).to_be_hidden()
     save_screenshot(page, tmp_path, "dashboard-no-statistics-task.png", full_page=False)
+
+
+def test_the_empty_states_of_a_new_site(
+    page: Page, live_server: Any, tmp_path: Path, settings: Any
+) -> None:
+    """Every panel says in a sentence that it has nothing yet, at desktop and phone width."""
+    settings.HOUSEKEEPING = {}
+    make_user("admin", superuser=True)
+    with only_tasks():
+        log_in(page, live_server, "admin")
+
+        expect(page.locator("#hk-runs tbody tr")).to_have_text(
+            ["No runs yet: the runs of every task, however started, appear here."]
+        )
+        expect(page.locator("#hk-tasks tbody tr")).to_have_text(
+            ["No tasks yet: the tasks in every installed app's housekeeping.py appear here."]
+        )
+        expect(page.locator("#hk-all-actions button")).to_have_count(0)
+        expect(page.locator("#hk-activity-empty")).to_have_text(
+            "Runs you start here, and runs in progress, appear here."
+        )
+        expect(page.locator("#hk-scheduler")).to_contain_text("none: no scheduler is running")
+        expect(page.locator("#hk-statistics-note")).to_contain_text(
+            "The site's own statistics appear here when"
+        )
+        expect(page.locator("#hk-cards .hk-card")).to_have_count(0)
+        rows_deleted = page.locator("#hk-chart-rows-deleted")
+        expect(rows_deleted.locator(".hk-chart-empty")).to_have_text(
+            "No rows deleted in the last 30 days."
+        )
+        expect(rows_deleted.locator(".hk-axis-x span")).to_have_count(3)
+        expect(page.locator("#hk-durations")).to_contain_text("No runs in the last 30 days.")
+        save_screenshot(page, tmp_path, "dashboard-empty.png")
+        page.set_viewport_size({"width": 390, "height": 844})
+        assert_fits(page)
+        save_screenshot(page, tmp_path, "dashboard-empty-phone.png")
+
+        # A statistics task that has not run yet; then one whose numbers are older than the period.
+        @housekeeping_task(name="stats", description="Statistics", destructive=False)
+        def stats() -> dict[str, int]:
+            return {"total_users": 3}
+
+        settings.HOUSEKEEPING = {"STATISTICS_TASK": "stats"}
+        page.get_by_role("button", name="Refresh the dashboard now").click()
+        expect(page.locator("#hk-statistics-note")).to_have_text(
+            "No statistics yet: run the stats task."
+        )
+        expect(page.locator("#hk-tasks tbody tr[data-task='stats']")).to_be_visible()
+        make_run("stats", age=timedelta(days=40), result={"total_users": 3})
+        page.get_by_role("button", name="Refresh the dashboard now").click()
+        expect(page.locator("#hk-cards .hk-card")).to_have_text(["3Total users"])
+        chart = page.locator("#hk-charts figure")
+        expect(chart.locator(".hk-chart-empty")).to_have_text("No data in the last 30 days.")
+        expect(chart.locator("figcaption")).to_have_text("Total usersno data")
+        expect(chart.locator(".hk-axis-x span")).to_have_count(3)
+        expect(page.locator("#hk-runs tbody tr[data-run]")).to_have_count(1)
+        assert_fits(page)
+
+
+@pytest.mark.usefixtures("example_site")
+def test_a_dry_run_of_the_statistics_task_feeds_no_statistics(page: Page, live_server: Any) -> None:
+    registry.unregister("stats")
+
+    @housekeeping_task(name="stats", description="Statistics", destructive=False)
+    def stats() -> dict[str, int]:
+        return {"total_users": 99_999, "total_messages": 1}
+
+    latest = TaskRun.objects.filter(task_name="stats").latest("started_at")
+    log_in(page, live_server, "admin")
+    cards = page.locator("#hk-cards .hk-card")
+    users = page.locator("#hk-charts").get_by_role("img").first
+    name = "Total users over the last 30 days: 1,284 now, lowest 1,180, highest 1,284, 12 runs."
+    expect(users).to_have_accessible_name(name)
+
+    page.get_by_role("button", name="Dry-run stats", exact=True).click()
+
+    activity = page.locator("#hk-activity li").first
+    expect(activity).to_contain_text("stats (dry run)")
+    expect(activity.locator(".hk-numbers")).to_contain_text("Total users99,999")
+    dry = TaskRun.objects.get(task_name="stats", dry_run=True)
+    expect(page.locator(f"#hk-runs tr[data-run='{dry.pk}']")).to_contain_text("dry run")
+    # The page has refreshed (the dry run is in the recent runs): the numbers are the real runs'.
+    expect(cards.first).to_contain_text("1,284")
+    expect(users).to_have_accessible_name(name)
+    expect(page.locator("#hk-statistics-note")).to_contain_text(f"run #{latest.pk},")
+    expect(page.locator("#hk-durations li[data-task='stats']")).to_contain_text("· 12 runs")
+    data = page.request.get(live_server.url + DASHBOARD + "data/").json()["statistics"]
+    assert data["run_id"] == latest.pk
+    assert data["statistics"]["total_users"] == 1284
+    assert dry.pk not in {p["run_id"] for series in data["series"] for p in series["points"]}
+    assert data["housekeeping"]["tasks"]["stats"]["runs"] == {"succeeded": 12}
+
+
+def test_the_page_loads_without_a_failed_request(page: Page, live_server: Any) -> None:
+    """Its favicon included: no 404 in the console."""
+    make_user("operator", staff=True, permissions=OPERATOR)
+    log_in(page, live_server, "operator")  # the admin's login page has no favicon: a 404
+    expect(page).to_have_url(live_server.url + DASHBOARD)
+    # A second tab of the same session, watched from its first request (a reload would abort the
+    # first tab's requests in flight, and count them as failed).
+    tab = page.context.new_page()
+    failed: list[str] = []
+    console: list[str] = []
+    tab.on("requestfailed", lambda request: failed.append(f"{request.failure} {request.url}"))
+    tab.on(
+        "response",
+        lambda response: (
+            failed.append(f"{response.status} {response.url}") if response.status >= 400 else None
+        ),
+    )
+    tab.on(
+        "console", lambda message: console.append(message.text) if message.type == "error" else None
+    )
+    tab.on("pageerror", lambda error: console.append(str(error)))
+
+    tab.goto(live_server.url + DASHBOARD, wait_until="networkidle")
+
+    expect(tab.locator("#hk-tasks tbody tr[data-task]")).to_have_count(len(registry))
+    icon = tab.locator("link[rel=icon]").get_attribute("href")
+    assert icon == "/static/django_housekeeping/favicon.svg"
+    response = tab.request.get(live_server.url + icon)
+    assert response.status == 200
+    assert response.headers["content-type"].startswith("image/svg+xml")
+    tab.close()
+    assert failed == []
+    assert console == []
+
+
+def test_a_run_is_shown_from_its_details(page: Page, live_server: Any, tmp_path: Path) -> None:
+    """The server's ``details`` of a run, when it sends them, is what a run's row shows."""
+    make_user("operator", staff=True, permissions=OPERATOR)
+    make_run("threads", result={"deleted": {"testapp.Thread": 2}, "total": 2})
+    log_in(page, live_server, "operator")
+    data = page.request.get(live_server.url + DASHBOARD + "data/").json()
+    run = data["runs"][0]
+    details = {
+        "kind": "none",
+        "summary": "",
+        "verb": None,
+        "models": [],
+        "total": None,
+        "partial": False,
+        "archive": None,
+        "numbers": [],
+        "members": [],
+    }
+    crafted = [
+        {
+            **run,
+            "id": 901,
+            "summary": "the summary is not shown when there are details",
+            "details": {
+                **details,
+                "kind": "purge",
+                "summary": "deleted 375 (partial)",
+                "verb": "deleted",
+                "models": [
+                    {"model": "chat.Message", "deleted": 375, "protected": 2, "held": 1},
+                    {"model": "chat.Attachment", "deleted": 0, "protected": 0, "held": 0},
+                ],
+                "total": 375,
+                "partial": True,
+                "archive": "housekeeping/chat.Message-2025-11-30.jsonl.gz",
+            },
+        },
+        {
+            **run,
+            "id": 902,
+            "task": "stats",
+            "result": {"total_users": 1284},
+            "summary": '{"total_users": 1284}',
+            "details": {
+                **details,
+                "kind": "numbers",
+                "summary": "2 numbers",
+                "numbers": [
+                    {"key": "total_users", "value": 1284},
+                    {"key": "recent_messages_24h", "value": 763},
+                ],
+            },
+        },
+        {
+            **run,
+            "id": 903,
+            "task": "daily",
+            "details": {
+                **details,
+                "kind": "group",
+                "summary": "2 tasks, 1 failed",
+                "members": [
+                    {"task": "threads", "status": "succeeded", "summary": "deleted 2"},
+                    {"task": "boom", "status": "failed", "summary": ""},
+                ],
+            },
+        },
+        {
+            **run,
+            "id": 904,
+            "status": "failed",
+            "details": {**details, "kind": "error", "summary": "OperationalError: disk full"},
+        },
+        # Details the page does not understand: the summary and result, as without details.
+        {**run, "id": 905, "details": {"kind": 3}},
+    ]
+    data["runs"] = crafted
+    page.route(re.compile(r"/data/\?"), lambda route: route.fulfill(json=data))
+
+    page.get_by_role("button", name="Refresh the dashboard now").click()
+
+    purge = page.locator("#hk-runs tr[data-run='901']")
+    expect(purge.locator(".hk-summary")).to_have_text("deleted 375 (partial)")
+    expect(purge).not_to_contain_text("the summary is not shown")
+    expect(purge.locator(".hk-badge.hk-partial")).to_have_text("partial")
+    expect(purge.locator("details summary")).to_have_text("2 models")
+    expect(purge.locator("details li")).to_have_text(
+        ["chat.Message: 375, 2 protected, 1 held", "chat.Attachment: 0"]
+    )
+    expect(purge).to_contain_text("Archived to housekeeping/chat.Message-2025-11-30.jsonl.gz")
+    numbers = page.locator("#hk-runs tr[data-run='902']")
+    expect(numbers.locator(".hk-summary")).to_have_text("2 numbers")
+    expect(numbers.locator(".hk-numbers > div")).to_have_text(
+        ["Total users1,284", "Recent messages (24 h)763"]
+    )
+    expect(numbers).not_to_contain_text("{")
+    group_run = page.locator("#hk-runs tr[data-run='903']")
+    group_run.locator("details summary").click()
+    expect(group_run.locator("details li")).to_have_text(["threads: deleted 2", "boom: failed"])
+    expect(page.locator("#hk-runs tr[data-run='904'] .hk-summary.hk-error-text")).to_have_text(
+        "OperationalError: disk full"
+    )
+    fallback = page.locator("#hk-runs tr[data-run='905']")
+    expect(fallback.locator(".hk-summary")).to_have_text(run["summary"])
+    expect(fallback.locator("details li")).to_have_text(["testapp.Thread: 2"])
+    save_screenshot(page, tmp_path, "dashboard-run-details.png")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert_fits(page)
 
 
 # -- the admin: run a task that deletes, after its dry run's confirmation --------------------------
@@ -454,12 +759,19 @@ def example_site(settings: Any) -> Iterator[None]:
     """The example project's tasks (in place of the test tasks) and settings, and a month of
     history."""
     settings.HOUSEKEEPING = {"STATISTICS_TASK": "stats"}
+    with only_tasks():
+        _example_tasks()
+        _example_history()
+        yield
+
+
+@contextmanager
+def only_tasks() -> Iterator[None]:
+    """No task registered but those registered inside; the registry as it was after."""
     saved = dict(registry.as_mapping())
     for name in saved:
         registry.unregister(name)
     try:
-        _example_tasks()
-        _example_history()
         yield
     finally:
         for name in list(registry.as_mapping()):

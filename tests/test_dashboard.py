@@ -135,7 +135,7 @@ def test_the_page_loads_nothing_from_elsewhere(operator: User) -> None:
         "/static/django_housekeeping/dashboard.js",
         "/admin/",
         "/admin/logout/",
-        "data:,",  # no favicon
+        "/static/django_housekeeping/favicon.svg",
     }
     assert re.findall(r"https?://[^\s\"']+", script) == ["http://www.w3.org/2000/svg"]
     assert "url(" not in styles

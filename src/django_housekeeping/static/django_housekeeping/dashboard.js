@@ -9,7 +9,8 @@
     data: JSON.parse(document.getElementById("hk-data").textContent),
     days: config.days,
     followed: {}, // run id -> true while the page follows it
-    busy: {} // task name -> true while a button of it works
+    busy: {}, // task name -> true while a button of it works
+    unfolded: {} // "models-runs-<run id>" and the like (a fold of a run's result) -> its open state, kept over refreshes
   };
   var FOLLOW_MS = 1000;
   var SVG = "http://www.w3.org/2000/svg";
@@ -145,13 +146,108 @@
   }
 
   function runText(run) {
-    var text = run.summary || run.status;
+    var text = (run.details && typeof run.details.summary === "string" && run.details.summary) || run.summary || run.status;
     if (run.children && run.children.length) {
       text += " — " + run.children.map(function (child) {
         return child.task + ": " + (child.summary || child.status);
       }).join("; ");
     }
     return text;
+  }
+
+  // What a run did, in the shape of the server's ``details`` (kind, summary, verb, models, total,
+  // partial, archive, numbers, members). A run without ``details`` (an older server) gets one made
+  // from its ``summary`` and result: per-model counts of a purge, the numbers of a result that is
+  // only numbers (statistics) rather than its JSON.
+  function runDetails(run) {
+    var given = run.details;
+    if (given && typeof given === "object" && typeof given.kind === "string") {
+      return {
+        kind: given.kind,
+        summary: typeof given.summary === "string" ? given.summary : run.summary || "",
+        verb: typeof given.verb === "string" ? given.verb : null,
+        models: Array.isArray(given.models) ? given.models.filter(isObject) : [],
+        total: typeof given.total === "number" ? given.total : null,
+        partial: given.partial === true,
+        archive: typeof given.archive === "string" && given.archive ? given.archive : null,
+        numbers: Array.isArray(given.numbers) ? given.numbers.filter(isObject) : [],
+        members: Array.isArray(given.members) ? given.members.filter(isObject) : []
+      };
+    }
+    var result = run.result;
+    var made = {
+      kind: run.error ? "error" : "other", summary: run.summary || "", verb: null, models: [], total: null,
+      partial: false, archive: null, numbers: [], members: []
+    };
+    if (run.error || !isObject(result)) return made;
+    if (isObject(result.deleted)) {
+      made.kind = "purge";
+      made.verb = run.dry_run ? "would delete" : "deleted";
+      made.total = typeof result.total === "number" ? result.total : null;
+      made.partial = result.partial === true;
+      made.models = Object.keys(result.deleted).map(function (model) {
+        return {
+          model: model, deleted: result.deleted[model],
+          protected: isObject(result.protected) ? result.protected[model] || 0 : 0,
+          held: isObject(result.held) ? result.held[model] || 0 : 0
+        };
+      });
+      return made;
+    }
+    var keys = Object.keys(result);
+    if (keys.length && keys.every(function (key) { return typeof result[key] === "number"; })) {
+      made.kind = "numbers";
+      made.numbers = keys.map(function (key) { return { key: key, value: result[key] }; });
+      made.summary = keys.length + (keys.length === 1 ? " number" : " numbers");
+    }
+    return made;
+  }
+
+  function isObject(value) {
+    return value !== null && typeof value === "object" && !Array.isArray(value);
+  }
+
+  // "chat.Message: 375", with the rows kept: "…, 2 protected, 1 held".
+  function modelLine(row) {
+    var text = String(row.model) + ": " + formatNumber(row.deleted);
+    if (row.protected) text += ", " + formatNumber(row.protected) + " protected";
+    if (row.held) text += ", " + formatNumber(row.held) + " held";
+    return text;
+  }
+
+  // A list that folds, open or not as the person left it when the page redraws it.
+  function fold(key, label, open, list) {
+    var node = el("details", { "class": "hk-more", open: key in state.unfolded ? state.unfolded[key] : !!open }, [
+      el("summary", { text: label }), list
+    ]);
+    node.addEventListener("toggle", function () { state.unfolded[key] = node.open; });
+    return node;
+  }
+
+  // What a run did, as nodes: its one line, then per-model counts (folded), its numbers as a
+  // key/value list, its members' runs, where it archived. ``open`` unfolds the lists at first.
+  function resultView(run, line, open, where) {
+    var d = runDetails(run);
+    var key = (where || "runs") + "-" + run.id;
+    var nodes = [el("span", { "class": "hk-summary" + (d.kind === "error" ? " hk-error-text" : ""), text: line || d.summary })];
+    if (d.partial) nodes.push(" ", badge("partial", "partial"));
+    if (d.models.length) {
+      nodes.push(fold("models-" + key, d.models.length === 1 ? "1 model" : d.models.length + " models", open,
+        el("ul", { "class": "hk-counts" }, d.models.map(function (row) { return el("li", { text: modelLine(row) }); }))));
+    }
+    if (d.numbers.length) {
+      nodes.push(el("dl", { "class": "hk-numbers" }, d.numbers.map(function (item) {
+        return el("div", {}, [el("dt", { text: humanize(item.key) }), el("dd", { text: formatNumber(item.value) })]);
+      })));
+    }
+    if (d.members.length) {
+      nodes.push(fold("members-" + key, d.members.length === 1 ? "1 task" : d.members.length + " tasks", open,
+        el("ul", { "class": "hk-counts" }, d.members.map(function (member) {
+          return el("li", { text: member.task + ": " + (member.summary || member.status) });
+        }))));
+    }
+    if (d.archive) nodes.push(el("div", { "class": "hk-muted", text: "Archived to " + d.archive }));
+    return nodes;
   }
 
   // -- rendering -------------------------------------------------------------------------------
@@ -241,13 +337,68 @@
       ]);
     }));
     replace($("hk-charts"), statistics.series.map(function (series) {
-      return chart(series, statistics.days);
+      return chart(series, statistics);
     }));
   }
 
-  // A line chart of one series, drawn as SVG, described for screen readers.
-  function chart(series, days) {
-    var width = 320, height = 120, pad = 6;
+  // The frame every chart shares: the value axis (its highest value on top, its lowest below) at
+  // the left of the plot, the time axis (first, middle and last day) under it, and a caption whose
+  // right part reads the point or bar under the pointer, else the chart's range. The axis labels
+  // repeat what the chart's accessible name says, so they are hidden from screen readers.
+  function chartFigure(options) {
+    var readout = el("span", { "class": "hk-muted hk-readout", text: options.range });
+    var plot = options.svg || el("div", { "class": "hk-chart-empty", text: options.empty });
+    if (options.svg) {
+      options.svg.addEventListener("mouseover", function (event) {
+        var target = event.target.closest ? event.target.closest("[data-label]") : null;
+        if (target) readout.textContent = target.getAttribute("data-label");
+      });
+      options.svg.addEventListener("mouseleave", function () { readout.textContent = options.range; });
+    }
+    return el("figure", { "class": "hk-chart", id: options.id || null }, [
+      el("div", { "class": "hk-plot" }, [
+        el("div", { "class": "hk-axis-y", "aria-hidden": "true" }, options.svg ? options.yLabels.map(function (label) {
+          return el("span", { text: label });
+        }) : null),
+        plot,
+        el("div", { "class": "hk-axis-x", "aria-hidden": "true" }, options.xLabels.map(function (label) {
+          return el("span", { text: label });
+        }))
+      ]),
+      el("figcaption", {}, [el("span", { text: options.title }), readout])
+    ]);
+  }
+
+  function chartSvg(id, description, children) {
+    var width = CHART.width, height = CHART.height;
+    return svg("svg", {
+      viewBox: "0 0 " + width + " " + height, role: "img", "aria-labelledby": id + "-title",
+      preserveAspectRatio: "none", "class": "hk-chart-svg"
+    }, [
+      svg("title", { id: id + "-title", text: description }),
+      // The lines of the highest and the lowest value.
+      svg("line", { x1: 0, x2: width, y1: CHART.pad, y2: CHART.pad, "class": "hk-grid" }),
+      svg("line", { x1: 0, x2: width, y1: height - CHART.pad, y2: height - CHART.pad, "class": "hk-grid" }),
+      children
+    ]);
+  }
+
+  var CHART = { width: 320, height: 120, pad: 8 };
+
+  // First, middle and last day of a time span (milliseconds), as axis labels.
+  function timeLabels(t0, t1) {
+    return [t0, (t0 + t1) / 2, t1].map(function (t) { return formatDate(new Date(t)); });
+  }
+
+  function formatDate(date) {
+    return date.toLocaleDateString(undefined, { month: "short", day: "numeric" });
+  }
+
+  // A line chart of one series over the chart period, drawn as SVG, described for screen readers.
+  // Every point is drawn (a dot while they are few) and says its time and value on hover.
+  function chart(series, statistics) {
+    var days = statistics.days;
+    var width = CHART.width, height = CHART.height, pad = CHART.pad;
     var points = series.points;
     var values = points.map(function (p) { return p.value; });
     var min = Math.min.apply(null, values), max = Math.max.apply(null, values);
@@ -257,27 +408,39 @@
         " now, lowest " + formatNumber(min) + ", highest " + formatNumber(max) + ", " + points.length + " runs."
       : title + ": no data in the last " + days + " days.";
     var id = "hk-chart-" + series.key.replace(/[^A-Za-z0-9_-]/g, "-");
-    var children = [svg("title", { id: id + "-title", text: description })];
-    if (points.length) {
-      var times = points.map(function (p) { return new Date(p.at).getTime(); });
-      var t0 = Math.min.apply(null, times), t1 = Math.max.apply(null, times);
-      var x = function (t) { return t1 === t0 ? width / 2 : pad + (t - t0) / (t1 - t0) * (width - 2 * pad); };
-      var y = function (v) { return max === min ? height / 2 : height - pad - (v - min) / (max - min) * (height - 2 * pad); };
-      var coordinates = points.map(function (p, i) { return x(times[i]).toFixed(1) + "," + y(p.value).toFixed(1); });
-      children.push(svg("polyline", { points: coordinates.join(" "), "class": "hk-line" }));
-      var last = coordinates[coordinates.length - 1].split(",");
-      children.push(svg("circle", { cx: last[0], cy: last[1], r: 3, "class": "hk-dot" }));
+    var times = points.map(function (p) { return new Date(p.at).getTime(); });
+    // The time axis spans the chart period (from its start to now), not just the points in it.
+    var now = new Date(state.data.now).getTime();
+    var t1 = Math.max.apply(null, times.concat([isNaN(now) ? -Infinity : now]));
+    var since = statistics.since ? new Date(statistics.since).getTime() : NaN;
+    var t0 = isNaN(since) ? t1 - days * 86400000 : since;
+    t0 = Math.min.apply(null, times.concat([t0]));
+    if (!points.length) {
+      return chartFigure({
+        title: title, range: "no data", empty: "No data in the last " + days + " days.",
+        xLabels: timeLabels(t0, t1)
+      });
     }
-    return el("figure", { "class": "hk-chart" }, [
-      svg("svg", {
-        viewBox: "0 0 " + width + " " + height, role: "img", "aria-labelledby": id + "-title",
-        preserveAspectRatio: "none", "class": "hk-chart-svg"
-      }, children),
-      el("figcaption", {}, [
-        el("span", { text: title }),
-        el("span", { "class": "hk-muted", text: points.length ? formatNumber(min) + " – " + formatNumber(max) : "no data" })
-      ])
-    ]);
+    var x = function (t) { return t1 === t0 ? width / 2 : pad + (t - t0) / (t1 - t0) * (width - 2 * pad); };
+    var y = function (v) { return max === min ? height / 2 : height - pad - (v - min) / (max - min) * (height - 2 * pad); };
+    var coordinates = points.map(function (p, i) { return x(times[i]).toFixed(1) + "," + y(p.value).toFixed(1); });
+    var dense = points.length > 60;
+    var marks = points.map(function (p, i) {
+      var label = formatTime(p.at) + ": " + formatNumber(p.value);
+      var xy = coordinates[i].split(",");
+      // A zero-length round-capped stroke: a dot that stays round in a stretched chart.
+      return svg("path", {
+        d: "M" + xy[0] + " " + xy[1] + "h0", "data-label": label,
+        "class": "hk-point" + (dense ? " hk-point-dense" : "") + (i === points.length - 1 ? " hk-point-last" : "")
+      }, svg("title", { text: label + (p.run_id ? " (run #" + p.run_id + ")" : "") }));
+    });
+    return chartFigure({
+      title: title,
+      range: min === max ? formatNumber(min) : formatNumber(min) + " – " + formatNumber(max),
+      svg: chartSvg(id, description, [svg("polyline", { points: coordinates.join(" "), "class": "hk-line" }), marks]),
+      yLabels: min === max ? [formatNumber(max)] : [formatNumber(max), formatNumber(min)],
+      xLabels: timeLabels(t0, t1)
+    });
   }
 
   // The library's own numbers, on every site: rows deleted per day, and each task's durations.
@@ -290,13 +453,13 @@
 
   function formatDay(iso) {
     var parts = iso.split("-");
-    var date = new Date(Number(parts[0]), Number(parts[1]) - 1, Number(parts[2]));
-    return date.toLocaleDateString(undefined, { month: "short", day: "numeric" });
+    return formatDate(new Date(Number(parts[0]), Number(parts[1]) - 1, Number(parts[2])));
   }
 
-  // A bar per day of the rows the real runs started that day deleted, drawn as SVG.
+  // A bar per day of the rows the real runs started that day deleted, drawn as SVG. Each day's
+  // column says its date and rows on hover, days without deletions included.
   function deletionsChart(perDay, days) {
-    var width = 320, height = 120, pad = 6;
+    var width = CHART.width, height = CHART.height, pad = CHART.pad;
     var total = 0, top = null;
     perDay.forEach(function (day) {
       total += day.rows;
@@ -306,26 +469,33 @@
       ? "Rows deleted per day over the last " + days + " days: " + formatNumber(total) +
         " in all, at most " + formatNumber(top.rows) + " on " + formatDay(top.day) + "."
       : "Rows deleted per day: none in the last " + days + " days.";
-    var children = [svg("title", { id: "hk-chart-rows-deleted-title", text: description })];
+    var xLabels = perDay.length
+      ? [perDay[0], perDay[Math.floor((perDay.length - 1) / 2)], perDay[perDay.length - 1]].map(function (day) { return formatDay(day.day); })
+      : [];
+    if (!total) {
+      return chartFigure({
+        id: "hk-chart-rows-deleted", title: "Rows deleted per day", range: "none",
+        empty: "No rows deleted in the last " + days + " days.", xLabels: xLabels
+      });
+    }
     var step = (width - 2 * pad) / Math.max(perDay.length, 1);
-    perDay.forEach(function (day, i) {
-      if (!day.rows) return;
-      var h = Math.max(day.rows / top.rows * (height - 2 * pad), 1);
-      children.push(svg("rect", {
-        x: (pad + i * step + step * 0.15).toFixed(1), y: (height - pad - h).toFixed(1),
-        width: (step * 0.7).toFixed(1), height: h.toFixed(1), "class": "hk-bar"
-      }, svg("title", { text: formatDay(day.day) + ": " + formatNumber(day.rows) + " rows" })));
+    var columns = perDay.map(function (day, i) {
+      var label = formatDay(day.day) + ": " + formatNumber(day.rows) + (day.rows === 1 ? " row" : " rows");
+      var h = day.rows ? Math.max(day.rows / top.rows * (height - 2 * pad), 1) : 0;
+      return svg("g", { "class": "hk-day", "data-label": label }, [
+        svg("title", { text: label }),
+        svg("rect", { x: (pad + i * step).toFixed(2), y: 0, width: step.toFixed(2), height: height, "class": "hk-hit" }),
+        day.rows ? svg("rect", {
+          x: (pad + i * step + step * 0.15).toFixed(1), y: (height - pad - h).toFixed(1),
+          width: (step * 0.7).toFixed(1), height: h.toFixed(1), "class": "hk-bar"
+        }) : null
+      ]);
     });
-    return el("figure", { "class": "hk-chart", id: "hk-chart-rows-deleted" }, [
-      svg("svg", {
-        viewBox: "0 0 " + width + " " + height, role: "img", "aria-labelledby": "hk-chart-rows-deleted-title",
-        preserveAspectRatio: "none", "class": "hk-chart-svg"
-      }, children),
-      el("figcaption", {}, [
-        el("span", { text: "Rows deleted per day" }),
-        el("span", { "class": "hk-muted", text: formatNumber(total) + " in all" })
-      ])
-    ]);
+    return chartFigure({
+      id: "hk-chart-rows-deleted", title: "Rows deleted per day", range: formatNumber(total) + " in all",
+      svg: chartSvg("hk-chart-rows-deleted", description, columns),
+      yLabels: [formatNumber(top.rows), "0"], xLabels: xLabels
+    });
   }
 
   // Per task: the p50 and p95 of its run durations as two bars (p95 behind, lighter), its runs.
@@ -381,10 +551,15 @@
   }
 
   function renderTasks(tasks) {
-    replace($("hk-all-actions"), config.canRun ? [
+    replace($("hk-all-actions"), !tasks.length ? [] : config.canRun ? [
       el("span", { "class": "hk-muted", text: "All tasks:" }), actionButtons("all", "all tasks")
     ] : el("span", { "class": "hk-muted", text: "You may look, not run: ask for the “Can run housekeeping tasks” permission." }));
-    replace($("hk-tasks").tBodies[0], tasks.map(function (task) {
+    var table = $("hk-tasks");
+    if (!tasks.length) {
+      replace(table.tBodies[0], emptyRow(table, "No tasks yet: the tasks in every installed app's housekeeping.py appear here."));
+      return;
+    }
+    replace(table.tBodies[0], tasks.map(function (task) {
       var flags = [];
       if (task.is_group) flags.push(badge("group", "group"));
       if (task.paused) flags.push(badge("skipped", "paused"));
@@ -405,22 +580,24 @@
     }));
   }
 
+  // A table's one row when it has nothing to show.
+  function emptyRow(table, text) {
+    return el("tr", { "class": "hk-empty-row" }, el("td", { colspan: table.tHead.rows[0].cells.length, text: text }));
+  }
+
   function renderRuns(runs) {
-    replace($("hk-runs").tBodies[0], runs.map(function (run) {
+    var table = $("hk-runs");
+    replace(table.tBodies[0], runs.length ? runs.map(function (run) {
       var link = adminRunUrl(run.id);
-      var modelCounts = counts(run.result);
       return el("tr", { "data-run": run.id }, [
         el("td", {}, link ? el("a", { href: link, text: "#" + run.id }) : "#" + run.id),
         el("td", {}, [run.task, run.parent_id ? el("div", { "class": "hk-muted", text: "in run #" + run.parent_id }) : null]),
         el("td", {}, [badge(run.status), run.dry_run ? [" ", badge("dry", "dry run")] : null]),
         el("td", { title: run.started_at, text: formatTime(run.started_at) }),
         el("td", { text: formatDuration(run.duration_seconds) }),
-        el("td", { "class": "hk-result" }, [
-          el("span", { text: modelCounts.length ? (run.dry_run ? "would delete " : "deleted ") + (run.result.total || 0) : run.summary || "" }),
-          modelCounts.length ? el("ul", { "class": "hk-counts" }, modelCounts.map(function (line) { return el("li", { text: line }); })) : null
-        ])
+        el("td", { "class": "hk-result" }, resultView(run))
       ]);
-    }));
+    }) : emptyRow(table, "No runs yet: the runs of every task, however started, appear here."));
   }
 
   function renderRunning(running) {
@@ -461,11 +638,7 @@
           ? formatNumber(p.done) + (p.total ? " of " + formatNumber(p.total) + " (" + p.percent + " %)" : "") + " done"
           : run.status + "…" }));
     } else {
-      children.push(el("div", { "class": "hk-activity-result", text: runText(run) }));
-      var modelCounts = counts(run.result);
-      if (modelCounts.length) {
-        children.push(el("ul", { "class": "hk-counts" }, modelCounts.map(function (line) { return el("li", { text: line }); })));
-      }
+      children.push(el("div", { "class": "hk-activity-result" }, resultView(run, runText(run), true, "activity")));
     }
     replace(item, children);
     $("hk-activity-empty").hidden = true;
