@@ -880,20 +880,24 @@ def test_runs_lay_their_results_out_in_details(client: APIClient) -> None:
     runs = {run["id"]: run for run in client.get(API + "runs").json()["results"]}
     detail = client.get(f"{API}runs/{purge.pk}").json()
 
-    assert runs[purge.pk]["details"] == detail["details"] == {
-        "kind": "purge",
-        "summary": detail["summary"],
-        "verb": "would delete",
-        "models": [
-            {"model": "testapp.Post", "deleted": 5, "protected": 0, "held": 0},
-            {"model": "testapp.Thread", "deleted": 3, "protected": 1, "held": 0},
-        ],
-        "total": 8,
-        "partial": False,
-        "archive": None,
-        "numbers": [],
-        "members": [],
-    }
+    assert (
+        runs[purge.pk]["details"]
+        == detail["details"]
+        == {
+            "kind": "purge",
+            "summary": detail["summary"],
+            "verb": "would delete",
+            "models": [
+                {"model": "testapp.Post", "deleted": 5, "protected": 0, "held": 0},
+                {"model": "testapp.Thread", "deleted": 3, "protected": 1, "held": 0},
+            ],
+            "total": 8,
+            "partial": False,
+            "archive": None,
+            "numbers": [],
+            "members": [],
+        }
+    )
     assert runs[stats.pk]["details"]["kind"] == "numbers"
     assert runs[stats.pk]["details"]["numbers"] == [{"key": "threads", "value": 12}]
     assert runs[stats.pk]["summary"] == "threads 12"
