@@ -222,7 +222,8 @@ class ResultDetailsSerializer(serializers.Serializer):  # type: ignore[type-arg]
     )
     models = ModelCountsSerializer(many=True, help_text="A purge's rows per model, by model.")
     total = serializers.IntegerField(allow_null=True, help_text="A purge's rows deleted in all.")
-    partial = serializers.BooleanField(
+    # A field, not the Serializer.partial attribute: DRF takes declared fields off the class.
+    partial = serializers.BooleanField(  # type: ignore[assignment]
         help_text="A purge stopped at max_seconds; the next run continues."
     )
     archive = serializers.CharField(
