@@ -683,10 +683,10 @@ class TaskAlertAdmin(ReadOnlyForViewers, TaskAlertAdminBase):
     """The alerts raised when tasks failed or were overdue, and when they were resolved."""
 
     list_display = ("task_name", "kind", "reason", "opened_at", "closed_at", "open")
-    list_filter = ("kind", ("closed_at", admin.EmptyFieldListFilter), "task_name")
+    # An opened_at filter, no date_hierarchy: see TaskRunAdmin (MySQL's time zone tables).
+    list_filter = ("kind", ("closed_at", admin.EmptyFieldListFilter), "opened_at", "task_name")
     search_fields = ("task_name", "reason")
     fields = readonly_fields = ("task_name", "kind", "reason", "run_link", "opened_at", "closed_at")
-    date_hierarchy = "opened_at"
 
     @admin.display(description=_("open"), boolean=True)
     def open(self, alert: TaskAlert) -> bool:
