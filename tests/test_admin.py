@@ -51,7 +51,7 @@ def test_changelist_loads_and_shows_the_columns(admin_client: Client) -> None:
     make_run(
         "threads", age=timedelta(minutes=10), result={"deleted": {"testapp.Thread": 3}, "total": 3}
     )
-    make_run(
+    boom = make_run(
         "boom",
         age=timedelta(minutes=5),
         status=TaskRun.Status.FAILED,
@@ -62,12 +62,26 @@ def test_changelist_loads_and_shows_the_columns(admin_client: Client) -> None:
 
     assert response.status_code == 200
     content = response.content.decode()
-    for header in ["Task", "Status", "Trigger", "Dry run", "Started", "Duration", "Result"]:
+    for header in ["Task", "Status", "Started", "Duration", "Trigger", "Result"]:
         assert f">{header}</a>" in content or f"<span>{header}</span>" in content
     assert summary_cell("deleted 3 (testapp.Thread 3)") in content
     assert summary_cell("RuntimeError: boom: the database said no") in content
     assert '<td class="field-duration_display">2.00 s</td>' in content
+    started = f"{timezone.localtime(boom.started_at):%Y-%m-%d %H:%M:%S}"
+    assert f'<td class="field-started_display">{started}</td>' in content
     assert reverse(TASKS) in content  # the "Registered tasks" link
+
+
+@pytest.mark.django_db
+def test_changelist_says_a_dry_run_in_its_status_and_who_started_a_run(
+    admin_client: Client, admin_user: Any
+) -> None:
+    make_run("threads", dry_run=True, trigger=TaskRun.Trigger.ADMIN, triggered_by=admin_user)
+
+    content = admin_client.get(reverse(CHANGELIST)).content.decode()
+
+    assert '<td class="field-status_display">succeeded (dry run)</td>' in content
+    assert f'<td class="field-trigger_display">admin ({admin_user.username})</td>' in content
 
 
 @pytest.mark.django_db

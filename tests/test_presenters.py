@@ -855,7 +855,7 @@ def test_details_of_a_purge() -> None:
     }
     assert details_of(result) == {
         "kind": "purge",
-        "summary": "deleted 3 (testapp.Thread 1, testapp.Post 2)",
+        "summary": "deleted 3 (testapp.Post 2, testapp.Thread 1)",
         "verb": "deleted",
         "models": [
             {"model": "testapp.Post", "deleted": 2, "protected": 0, "held": 0},

@@ -220,7 +220,9 @@ def _read_purge(result: dict[str, Any]) -> dict[str, Any]:
     archive = result.get("archive")
     archive = archive if isinstance(archive, str) and archive else None
 
-    deleted = ", ".join(f"{label} {count}" for label, count in result["deleted"].items())
+    # Sorted by model, as the table is: PostgreSQL and MySQL give a JSON object's keys back in
+    # their own order.
+    deleted = ", ".join(f"{label} {count}" for label, count in sorted(counts["deleted"].items()))
     summary = f"{verb} {total}" + (f" ({deleted})" if deleted else "")
     for key in ("protected", "held"):
         kept = sum(counts[key].values())
