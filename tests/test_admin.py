@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -30,6 +31,14 @@ def listed(response: Any) -> list[int]:
     return [run.pk for run in response.context["cl"].result_list]
 
 
+def summary_cell(summary: str) -> str:
+    """The change list's result cell: the line, cut by CSS, whole in its tooltip."""
+    return (
+        f'<td class="field-summary"><span class="housekeeping-summary" title="{summary}">'
+        f"{summary}</span></td>"
+    )
+
+
 def messages_of(response: Any) -> list[str]:
     return [str(message) for message in get_messages(response.wsgi_request)]
 
@@ -42,7 +51,7 @@ def test_changelist_loads_and_shows_the_columns(admin_client: Client) -> None:
     make_run(
         "threads", age=timedelta(minutes=10), result={"deleted": {"testapp.Thread": 3}, "total": 3}
     )
-    make_run(
+    boom = make_run(
         "boom",
         age=timedelta(minutes=5),
         status=TaskRun.Status.FAILED,
@@ -53,12 +62,26 @@ def test_changelist_loads_and_shows_the_columns(admin_client: Client) -> None:
 
     assert response.status_code == 200
     content = response.content.decode()
-    for header in ["Task", "Status", "Trigger", "Dry run", "Started", "Duration", "Result"]:
+    for header in ["Task", "Status", "Started", "Duration", "Trigger", "Result"]:
         assert f">{header}</a>" in content or f"<span>{header}</span>" in content
-    assert '<td class="field-summary">deleted 3 (testapp.Thread 3)</td>' in content
-    assert '<td class="field-summary">RuntimeError: boom: the database said no</td>' in content
+    assert summary_cell("deleted 3 (testapp.Thread 3)") in content
+    assert summary_cell("RuntimeError: boom: the database said no") in content
     assert '<td class="field-duration_display">2.00 s</td>' in content
+    started = f"{timezone.localtime(boom.started_at):%Y-%m-%d %H:%M:%S}"
+    assert f'<td class="field-started_display">{started}</td>' in content
     assert reverse(TASKS) in content  # the "Registered tasks" link
+
+
+@pytest.mark.django_db
+def test_changelist_says_a_dry_run_in_its_status_and_who_started_a_run(
+    admin_client: Client, admin_user: Any
+) -> None:
+    make_run("threads", dry_run=True, trigger=TaskRun.Trigger.ADMIN, triggered_by=admin_user)
+
+    content = admin_client.get(reverse(CHANGELIST)).content.decode()
+
+    assert '<td class="field-status_display">succeeded (dry run)</td>' in content
+    assert f'<td class="field-trigger_display">admin ({admin_user.username})</td>' in content
 
 
 @pytest.mark.django_db
@@ -236,6 +259,88 @@ def test_change_page_shows_the_result_as_pretty_json(admin_client: Client) -> No
     assert f"{run.duration_seconds:.2f} s" in content
 
 
+def between(content: str, start: str, end: str) -> str:
+    """The part of ``content`` from ``start`` to the next ``end``."""
+    part = content[content.index(start) :]
+    return part[: part.index(end) + len(end)]
+
+
+def squeezed(html: str) -> str:
+    """``html`` without the whitespace between its tags."""
+    return re.sub(r">\s+<", "><", html)
+
+
+@pytest.mark.django_db
+def test_change_page_lays_a_purge_out_per_model(admin_client: Client) -> None:
+    result = {
+        "deleted": {"testapp.Thread": 3, "testapp.Post": 7},
+        "total": 10,
+        "dry_run": False,
+        "protected": {"testapp.Thread": 2},
+        "partial": True,
+        "archive": "archives/testapp.thread-1.jsonl.gz",
+    }
+    run = make_run("threads", result=result)
+
+    content = squeezed(admin_client.get(change_url(run)).content.decode())
+
+    table = between(content, '<table class="housekeeping-models">', "</table>")
+    assert (
+        '<thead><tr><th scope="col">Model</th><th scope="col">Deleted</th>'
+        '<th scope="col">Protected</th><th scope="col">Held</th></tr></thead>'
+    ) in table
+    assert (
+        '<tr><td>testapp.Post</td><td class="count">7</td><td class="count">0</td>'
+        '<td class="count">0</td></tr>'
+        '<tr><td>testapp.Thread</td><td class="count">3</td><td class="count">2</td>'
+        '<td class="count">0</td></tr>'
+    ) in table
+    assert '<th scope="row">Total</th><td class="count">10</td>' in table
+    assert "Archive file: <code>archives/testapp.thread-1.jsonl.gz</code>" in content
+    assert '<p class="housekeeping-partial">Partial: the purge stopped' in content
+    # The raw JSON, behind a toggle that starts closed.
+    assert (
+        '<details class="housekeeping-raw"><summary>Raw JSON</summary><pre>{\n'
+        "  &quot;archive&quot;: &quot;archives/testapp.thread-1.jsonl.gz&quot;,"
+    ) in content
+
+
+@pytest.mark.django_db
+def test_change_page_of_a_dry_run_says_would_delete(admin_client: Client) -> None:
+    run = make_run("threads", dry_run=True, result={"deleted": {}, "total": 0, "dry_run": True})
+
+    content = squeezed(admin_client.get(change_url(run)).content.decode())
+
+    table = between(content, '<table class="housekeeping-models">', "</table>")
+    assert '<th scope="col">Would delete</th>' in table
+    assert '<td colspan="4">Nothing to delete.</td>' in table
+    assert "housekeeping-partial" not in content
+    assert "Archive file" not in content
+
+
+@pytest.mark.django_db
+def test_change_page_shows_statistics_as_a_table(admin_client: Client) -> None:
+    run = make_run("record", result={"total_users": 1284, "threads": 12})
+
+    content = squeezed(admin_client.get(change_url(run)).content.decode())
+
+    table = between(content, '<table class="housekeeping-numbers">', "</table>")
+    assert (
+        '<tbody><tr><td>threads</td><td class="count">12</td></tr>'
+        '<tr><td>total_users</td><td class="count">1284</td></tr></tbody>'
+    ) in table
+
+
+@pytest.mark.django_db
+def test_change_page_opens_the_json_of_any_other_result(admin_client: Client) -> None:
+    run = make_run("record", result=[1, {"two": 2}])
+
+    content = squeezed(admin_client.get(change_url(run)).content.decode())
+
+    assert '<details class="housekeeping-raw" open><summary>Raw JSON</summary>' in content
+    assert "<table" not in between(content, '<div class="housekeeping-result', "</details>")
+
+
 @pytest.mark.django_db
 def test_change_page_shows_the_traceback(admin_client: Client) -> None:
     run = run_task("boom")
@@ -268,6 +373,16 @@ def test_change_page_of_a_group_links_its_member_runs(admin_client: Client) -> N
 
     for member in members:
         assert f'<a href="{change_url(member)}">{member}</a>' in content
+    table = squeezed(between(content, '<table class="housekeeping-members">', "</table>"))
+    by_name = {member.task_name: member for member in members}
+    assert (
+        f'<tr><td><a href="{change_url(by_name["boom"])}">boom</a></td><td>failed</td>'
+        "<td></td></tr>"
+    ) in table
+    assert (
+        f'<tr><td><a href="{change_url(by_name["record"])}">record</a></td><td>succeeded</td>'
+        "<td>threads 0</td></tr>"
+    ) in table
     member_page = admin_client.get(change_url(members[0])).content.decode()
     assert f'<a href="{change_url(group_run)}">{group_run}</a>' in member_page
 
@@ -478,5 +593,5 @@ def test_changelist_summarizes_skipped_and_missed_slots(admin_client: Client) ->
 
     content = admin_client.get(reverse(CHANGELIST)).content.decode()
 
-    assert '<td class="field-summary">the previous run was still running (3 slots)</td>' in content
-    assert '<td class="field-summary">more than 30 s late (1 slot)</td>' in content
+    assert summary_cell("the previous run was still running (3 slots)") in content
+    assert summary_cell("more than 30 s late (1 slot)") in content

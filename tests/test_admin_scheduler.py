@@ -3,6 +3,7 @@ buttons of the tasks page, and the read-only leader lease (SchedulerLease)."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -664,6 +665,20 @@ def test_lease_changelist_shows_the_lease_and_its_health(admin_client: Client) -
 
 
 @pytest.mark.django_db
+def test_lease_times_are_shown_to_the_second_with_the_time_left(admin_client: Client) -> None:
+    lease = make_lease()
+
+    content = admin_client.get(reverse(LEASES)).content.decode()
+
+    for field in ("acquired", "heartbeat"):
+        instant = timezone.localtime(getattr(lease, f"{field}_at"))
+        assert f'<td class="field-{field}">{instant:%Y-%m-%d %H:%M:%S}</td>' in content
+    expires = f"{timezone.localtime(lease.expires_at):%Y-%m-%d %H:%M:%S}"
+    # 18 s left when it was written; a second may have gone by since.
+    assert re.search(rf'<td class="field-expires">{expires} \(expires in 1[78] s\)</td>', content)
+
+
+@pytest.mark.django_db
 def test_an_expired_lease_is_not_healthy(admin_client: Client) -> None:
     now = timezone.now()
     make_lease(
@@ -675,6 +690,7 @@ def test_an_expired_lease_is_not_healthy(admin_client: Client) -> None:
 
     assert 'icon-no.svg" alt="False"></td>' in content
     assert '<td class="field-lease_age">3 min 20 s</td>' in content
+    assert re.search(r"\(expired 2 min 5[01] s ago\)</td>", content)
 
 
 @pytest.mark.django_db
@@ -694,6 +710,7 @@ def test_a_lease_never_held_has_no_age(admin_client: Client) -> None:
     content = admin_client.get(reverse(LEASES)).content.decode()
 
     assert '<td class="field-lease_age">—</td>' in content
+    assert '<td class="field-acquired">—</td>' in content
 
 
 @pytest.mark.django_db

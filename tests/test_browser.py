@@ -746,9 +746,104 @@ def test_the_admin_confirms_a_run_that_deletes(
     expect(page.locator(".messagelist .success")).to_contain_text("of threads started")
     page.locator(".messagelist .success a").click()
     expect(page.locator(".field-status .readonly")).to_have_text("succeeded")
-    expect(page.locator(".field-result_display")).to_contain_text('"testapp.Thread": 2')
+    expect(page.locator("table.housekeeping-models tbody td")).to_have_text(
+        ["testapp.Thread", "2", "0", "0"]
+    )
     assert not Thread.objects.exists()
     save_screenshot(page, tmp_path, "admin-run.png")
+
+
+# -- the admin: results a person can read ---------------------------------------------------------
+
+MANY_MODELS = {
+    f"chat.{name}": 100 + i
+    for i, name in enumerate(
+        ["Attachment", "Conversation", "Embedding", "Feedback", "Message", "Reaction", "Summary"]
+    )
+}
+
+
+def admin_log_in(page: Page, live_server: Any, path: str) -> None:
+    make_user("viewer", staff=True, permissions=["view_taskrun"])
+    page.goto(f"{live_server.url}/admin/login/?next={path}")
+    page.fill("#id_username", "viewer")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    expect(page).to_have_url(live_server.url + path)
+
+
+def test_the_run_history_is_readable_at_1280_px(
+    page: Page, live_server: Any, tmp_path: Path
+) -> None:
+    purge = make_run(
+        "conversations",
+        age=timedelta(minutes=3),
+        result={"deleted": MANY_MODELS, "total": sum(MANY_MODELS.values()), "dry_run": False},
+    )
+    make_run(
+        "boom",
+        age=timedelta(minutes=2),
+        status=TaskRun.Status.FAILED,
+        error="Traceback (most recent call last):\nRuntimeError: boom: the database said no\n",
+    )
+    make_run("stats", age=timedelta(minutes=1), result={"total_users": 1284, "messages": 98765})
+    changelist = "/admin/django_housekeeping/taskrun/"
+
+    admin_log_in(page, live_server, changelist)
+    save_screenshot(page, tmp_path, "admin-history-1280.png", full_page=False)
+
+    cell = page.locator(f'#result_list tr:has(a[href$="/{purge.pk}/change/"]) .field-summary span')
+    summary = cell.get_attribute("title")
+    assert summary is not None
+    assert summary.startswith("deleted 721 (chat.Attachment 100, chat.Conversation 101, ")
+    assert summary.endswith("chat.Summary 106)")
+    expect(cell).to_have_text(summary)  # whole in the page, cut on the screen
+    expect(cell).to_have_css("text-overflow", "ellipsis")
+    box = cell.bounding_box()
+    assert box is not None
+    # Beside both of the admin's sidebars, the room the other columns leave (about 20
+    # characters); all of its width with the navigation sidebar collapsed.
+    assert box["width"] >= 120
+    assert box["x"] + box["width"] <= 1280
+    expect(page.locator("#result_list .field-summary span").nth(0)).to_have_attribute(
+        "title", "messages 98765, total_users 1284"
+    )
+    # Every column fits: neither the page nor the table scrolls sideways.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    results = page.locator("#changelist .results")
+    assert results.evaluate("element => element.scrollWidth <= element.clientWidth")
+
+
+def test_a_run_page_lays_its_result_out(page: Page, live_server: Any, tmp_path: Path) -> None:
+    result = {
+        "deleted": {"chat.Conversation": 12, "chat.Message": 375},
+        "total": 387,
+        "dry_run": True,
+        "protected": {"chat.Conversation": 2},
+        "partial": True,
+        "archive": None,
+    }
+    run = make_run("conversations", dry_run=True, result=result)
+    path = f"/admin/django_housekeeping/taskrun/{run.pk}/change/"
+
+    admin_log_in(page, live_server, path)
+
+    table = page.locator("table.housekeeping-models")
+    expect(table.locator("thead th")).to_have_text(["Model", "Would delete", "Protected", "Held"])
+    expect(table.locator("tbody tr").nth(0).locator("td")).to_have_text(
+        ["chat.Conversation", "12", "2", "0"]
+    )
+    expect(table.locator("tbody tr").nth(1).locator("td")).to_have_text(
+        ["chat.Message", "375", "0", "0"]
+    )
+    expect(table.locator("tfoot")).to_have_text(re.compile(r"Total\s*387"))
+    expect(page.locator(".housekeeping-partial")).to_be_visible()
+    raw = page.locator("details.housekeeping-raw pre")
+    expect(raw).to_be_hidden()
+    page.get_by_text("Raw JSON", exact=True).click()
+    expect(raw).to_be_visible()
+    expect(raw).to_contain_text('"chat.Message": 375')
+    save_screenshot(page, tmp_path, "admin-run-result.png")
 
 
 # -- a site like the example project, for the statistics and the screenshot ---------------------

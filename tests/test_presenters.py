@@ -24,7 +24,10 @@ from django_housekeeping.presenters import (
     describe_schedule,
     last_runs,
     nearest_rank,
+    read_result,
+    result_details,
     run_as_dict,
+    run_payload,
     run_summary,
     scheduler_status,
     summarize_result,
@@ -254,10 +257,16 @@ def test_summarize_a_group() -> None:
     assert summarize_result(failed) == "3 tasks, failed: boom"
 
 
+def test_summarize_numbers_as_keys_and_values() -> None:
+    assert summarize_result({"threads": 3}) == "threads 3"
+    assert summarize_result({"users": 12, "active": 0.5}) == "active 0.5, users 12"
+
+
 def test_summarize_anything_else_as_compact_json() -> None:
-    assert summarize_result({"threads": 3}) == '{"threads": 3}'
-    assert summarize_result(None) == "null"
+    assert summarize_result({"threads": 3, "note": "ok"}) == '{"threads": 3, "note": "ok"}'
+    assert summarize_result({}) == "{}"
     assert summarize_result([1, "two"]) == '[1, "two"]'
+    assert summarize_result(None) == ""
 
 
 def test_deletion_counts_of_a_group_with_or_without_its_members() -> None:
@@ -806,3 +815,237 @@ def test_status_command_marks_nothing_without_a_leader() -> None:
     assert rows["threads"]["Trigger"] == "cron('0 4 * * *')"
     assert not any(row["Trigger"].endswith(" *") for row in rows.values())
     assert "The scheduler runs" not in output
+
+
+# result_details: every shape of result, read once ----------------------------------------------
+
+DETAILS_KEYS = {
+    "kind",
+    "summary",
+    "verb",
+    "models",
+    "total",
+    "partial",
+    "archive",
+    "numbers",
+    "members",
+}
+
+
+def details_of(result: object, **fields: object) -> dict[str, object]:
+    """``result_details`` of an unsaved run with ``result``; its summary is ``run_summary``'s."""
+    run = TaskRun(task_name="x", result=result, **{"status": TaskRun.Status.SUCCEEDED, **fields})
+    details = result_details(run)
+    assert set(details) == DETAILS_KEYS
+    assert details["summary"] == run_summary(run)
+    return details
+
+
+def test_details_of_a_purge() -> None:
+    result = {
+        "deleted": {"testapp.Thread": 1, "testapp.Post": 2},
+        "total": 3,
+        "dry_run": False,
+        "protected": {},
+        "protected_by": {},
+        "batches": 1,
+        "seconds": 0.01,
+        "partial": False,
+        "archive": None,
+    }
+    assert details_of(result) == {
+        "kind": "purge",
+        "summary": "deleted 3 (testapp.Post 2, testapp.Thread 1)",
+        "verb": "deleted",
+        "models": [
+            {"model": "testapp.Post", "deleted": 2, "protected": 0, "held": 0},
+            {"model": "testapp.Thread", "deleted": 1, "protected": 0, "held": 0},
+        ],
+        "total": 3,
+        "partial": False,
+        "archive": None,
+        "numbers": [],
+        "members": [],
+    }
+
+
+def test_details_of_a_dry_run_purge() -> None:
+    details = details_of({"deleted": {"testapp.Thread": 4}, "total": 4, "dry_run": True})
+    assert details["kind"] == "purge"
+    assert details["verb"] == "would delete"
+    assert details["summary"] == "would delete 4 (testapp.Thread 4)"
+    assert details["models"] == [
+        {"model": "testapp.Thread", "deleted": 4, "protected": 0, "held": 0}
+    ]
+
+
+def test_details_of_a_partial_purge() -> None:
+    details = details_of({"deleted": {"testapp.Thread": 2}, "total": 2, "partial": True})
+    assert details["partial"] is True
+    assert details["summary"] == (
+        "deleted 2 (testapp.Thread 2); partial: stopped at max_seconds, the next run continues"
+    )
+
+
+def test_details_of_a_purge_that_kept_protected_and_held_rows() -> None:
+    result = {
+        "deleted": {"testapp.Post": 1},
+        "total": 1,
+        "protected": {"testapp.Thread": 3},
+        "protected_by": {"testapp.Pin.thread": 3},
+        "held": {"testapp.Thread": 1, "testapp.Post": 2},
+    }
+    details = details_of(result)
+    assert details["models"] == [
+        {"model": "testapp.Post", "deleted": 1, "protected": 0, "held": 2},
+        {"model": "testapp.Thread", "deleted": 0, "protected": 3, "held": 1},
+    ]
+    assert details["summary"] == (
+        "deleted 1 (testapp.Post 1); 3 protected rows kept; 3 held rows kept"
+    )
+
+
+def test_details_of_an_archived_purge() -> None:
+    archive = "archives/testapp.thread-20260102T030000Z.jsonl.gz"
+    details = details_of({"deleted": {"testapp.Thread": 2}, "total": 2, "archive": archive})
+    assert details["archive"] == archive
+    assert details["summary"] == (
+        "deleted 2 (testapp.Thread 2); archived to testapp.thread-20260102T030000Z.jsonl.gz"
+    )
+
+
+def test_details_of_a_purge_with_odd_counts_count_what_is_a_count() -> None:
+    result = {
+        "deleted": {"testapp.Thread": 2, "testapp.Post": "many", "testapp.Pin": True},
+        "total": -1,
+        "protected": ["testapp.Thread"],
+        "held": 4,
+        "archive": "",
+    }
+    details = details_of(result)
+    assert details["models"] == [
+        {"model": "testapp.Thread", "deleted": 2, "protected": 0, "held": 0}
+    ]
+    assert details["total"] == 2
+    assert details["archive"] is None
+
+
+def test_details_of_statistics_are_their_numbers_sorted_by_key() -> None:
+    details = details_of({"total_users": 1284, "active_share": 0.25, "conversations": 0})
+    assert details["kind"] == "numbers"
+    assert details["numbers"] == [
+        {"key": "active_share", "value": 0.25},
+        {"key": "conversations", "value": 0},
+        {"key": "total_users", "value": 1284},
+    ]
+    assert details["summary"] == "active_share 0.25, conversations 0, total_users 1284"
+    assert details["verb"] is None
+    assert details["models"] == []
+
+
+def test_details_of_a_failed_run_are_its_error() -> None:
+    run = run_task("boom")
+    details = result_details(run)
+    assert details["kind"] == "error"
+    assert details["summary"] == "RuntimeError: boom: the database said no"
+    assert run_payload(run)["details"] == details
+
+
+def test_details_of_an_interrupted_run_with_a_result_are_its_error() -> None:
+    details = details_of(
+        {"deleted": {"testapp.Thread": 2}, "total": 2},
+        status=TaskRun.Status.INTERRUPTED,
+        error="Interrupted: the process running it stopped.",
+    )
+    assert details["kind"] == "error"
+    assert details["summary"] == "Interrupted: the process running it stopped."
+    assert details["models"] == []
+
+
+def test_details_of_a_group_list_its_members() -> None:
+    result = {
+        "tasks": {
+            "threads": {
+                "run_id": 7,
+                "status": "succeeded",
+                "result": {"deleted": {"testapp.Thread": 2}, "total": 2, "dry_run": False},
+            },
+            "boom": {"run_id": 8, "status": "failed", "result": None},
+            "stats": {"run_id": 9, "status": "succeeded", "result": {"users": 3}},
+            "off": {"status": "skipped", "reason": "disabled"},
+            "odd": "not an outcome",
+        },
+        "failed": ["boom"],
+    }
+    details = details_of(result, status=TaskRun.Status.FAILED)
+    assert details["kind"] == "group"
+    assert details["summary"] == "5 tasks, failed: boom"
+    assert details["members"] == [
+        {"task": "threads", "status": "succeeded", "summary": "deleted 2 (testapp.Thread 2)"},
+        {"task": "boom", "status": "failed", "summary": ""},
+        {"task": "stats", "status": "succeeded", "summary": "users 3"},
+        {"task": "off", "status": "skipped", "summary": "disabled"},
+        {"task": "odd", "status": "", "summary": ""},
+    ]
+
+
+def test_details_of_a_group_run_read_from_the_database() -> None:
+    group = run_task("nightly")
+    group.refresh_from_db()
+    details = result_details(group)
+    assert details["kind"] == "group"
+    assert [member["task"] for member in details["members"]] == list(group.result["tasks"])
+    assert all(member["status"] for member in details["members"])
+
+
+@pytest.mark.parametrize(
+    ("result", "summary"),
+    [
+        ({"reason": "the previous run was still running", "slots": 3}, "(3 slots)"),
+        ({"reason": "already running", "running_run_id": 42}, "(run #42)"),
+    ],
+)
+def test_details_of_runs_that_did_not_run(result: dict[str, object], summary: str) -> None:
+    details = details_of(result, status=TaskRun.Status.SKIPPED)
+    assert details["kind"] == "unrun"
+    assert details["summary"].endswith(summary)
+
+
+@pytest.mark.parametrize(
+    ("status", "summary"),
+    [
+        (TaskRun.Status.QUEUED, "queued…"),
+        (TaskRun.Status.RUNNING, "running…"),
+        (TaskRun.Status.SUCCEEDED, ""),
+    ],
+)
+def test_details_of_a_run_without_a_result(status: str, summary: str) -> None:
+    details = details_of(None, status=status)
+    assert details == {**read_result(None), "summary": summary}
+    assert details["kind"] == "none"
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        [1, "two"],
+        {"nested": {"users": 3}},
+        {"users": 3, "note": "ok"},
+        {"flag": True},
+        {},
+        "done",
+        7,
+    ],
+)
+def test_details_of_any_other_json_are_the_json(result: object) -> None:
+    details = details_of(result)
+    assert details["kind"] == "other"
+    assert details["summary"] == to_json(result)
+    assert (details["models"], details["numbers"], details["members"]) == ([], [], [])
+
+
+def test_run_payload_carries_the_details() -> None:
+    run = make_run("threads", result={"deleted": {"testapp.Thread": 2}, "total": 2})
+    payload = run_payload(run)
+    assert payload["details"] == result_details(run)
+    assert payload["summary"] == payload["details"]["summary"] == "deleted 2 (testapp.Thread 2)"

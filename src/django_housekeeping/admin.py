@@ -8,7 +8,7 @@ as on every face; runs are dispatched, never executed in the request.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 # Imported for its registrations, so that they are in place to be replaced below whatever the
@@ -20,6 +20,7 @@ from django.contrib.admin.exceptions import NotRegistered as ModelAdminNotRegist
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -42,6 +43,7 @@ from django_housekeeping.presenters import (
     MAX_PK,
     deletion_counts,
     describe_effective_schedule,
+    result_details,
     run_summary,
     task_views,
     to_json,
@@ -98,14 +100,14 @@ class ReadOnlyForViewers:
 class TaskRunAdmin(TaskRunAdminBase):
     change_list_template = "admin/django_housekeeping/taskrun/change_list.html"
     change_form_template = "admin/django_housekeeping/taskrun/change_form.html"
+    # Compact columns (a dry run is said in its status, who started a run beside its trigger), so
+    # that the result keeps a readable width on a 1280 px screen beside the admin's sidebars.
     list_display = [
         "task_name",
-        "status",
-        "trigger",
-        "dry_run",
-        "started_at",
+        "status_display",
+        "started_display",
         "duration_display",
-        "triggered_by",
+        "trigger_display",
         "summary",
     ]
     list_filter = ["status", "trigger", "dry_run", "started_at", "task_name"]
@@ -158,13 +160,36 @@ class TaskRunAdmin(TaskRunAdminBase):
     def has_pause_permission(self, request: HttpRequest) -> bool:
         return control.allowed(_actor(request), control.CHANGE)
 
+    @admin.display(description=_("status"), ordering="status")
+    def status_display(self, run: TaskRun) -> str:
+        status = str(run.get_status_display())
+        return f"{status} ({_('dry run')})" if run.dry_run else status
+
+    @admin.display(description=_("started"), ordering="started_at")
+    def started_display(self, run: TaskRun) -> str:
+        return format_instant(run.started_at)
+
+    @admin.display(description=_("trigger"), ordering="trigger")
+    def trigger_display(self, run: TaskRun) -> str:
+        trigger = str(run.get_trigger_display())
+        if run.triggered_by is None:
+            return trigger
+        return f"{trigger} ({run.triggered_by.get_username()})"
+
     @admin.display(description=_("duration"), ordering="duration")
     def duration_display(self, run: TaskRun) -> str:
         return f"{run.duration_seconds:.2f} s" if run.duration_seconds is not None else "—"
 
     @admin.display(description=_("result"))
     def summary(self, run: TaskRun) -> str:
-        return run_summary(run) or "—"
+        """The one line, cut to the column's width by the change list's CSS; whole in its
+        tooltip."""
+        summary = run_summary(run)
+        if not summary:
+            return "—"
+        return format_html(
+            '<span class="housekeeping-summary" title="{}">{}</span>', summary, summary
+        )
 
     @admin.display(description=_("progress"))
     def progress_display(self, run: TaskRun) -> str:
@@ -174,9 +199,25 @@ class TaskRunAdmin(TaskRunAdminBase):
 
     @admin.display(description=_("result"))
     def result_display(self, run: TaskRun) -> str:
+        """The result laid out (a purge's per-model table, a statistics run's numbers, a group's
+        members with links to their runs), the raw JSON behind a toggle."""
         if run.result is None:
             return "—"
-        return format_html("<pre>{}</pre>", to_json(run.result, indent=2))
+        details = result_details(run)
+        children = {child.task_name: child for child in run.children.order_by("started_at", "id")}
+        members = [
+            {
+                **member,
+                "url": self._change_url(children[member["task"]])
+                if member["task"] in children
+                else None,
+            }
+            for member in details["members"]
+        ]
+        return render_to_string(
+            "admin/django_housekeeping/taskrun/result.html",
+            {"details": details, "members": members, "raw_json": to_json(run.result, indent=2)},
+        )
 
     @admin.display(description=_("member runs"))
     def member_runs(self, run: TaskRun) -> str:
@@ -578,6 +619,13 @@ def format_age(age: timedelta) -> str:
     return f"{seconds} s"
 
 
+def format_instant(value: datetime | None) -> str:
+    """``"2026-01-02 03:04:05"`` in the current time zone; ``"—"`` for none."""
+    if value is None:
+        return "—"
+    return f"{timezone.localtime(value):%Y-%m-%d %H:%M:%S}"
+
+
 @admin.register(SchedulerLease)
 class SchedulerLeaseAdmin(ReadOnlyForViewers, SchedulerLeaseAdminBase):
     """Who leads the scheduler, read-only: the lease is the schedulers' business, not a form's."""
@@ -588,12 +636,32 @@ class SchedulerLeaseAdmin(ReadOnlyForViewers, SchedulerLeaseAdminBase):
         "host",
         "pid",
         "token",
-        "acquired_at",
-        "heartbeat_at",
-        "expires_at",
+        "acquired",
+        "heartbeat",
+        "expires",
         "healthy",
         "lease_age",
     )
+
+    # A lease lasts seconds: its times are shown to the second, not to the minute.
+
+    @admin.display(description=_("acquired"), ordering="acquired_at")
+    def acquired(self, lease: SchedulerLease) -> str:
+        return format_instant(lease.acquired_at)
+
+    @admin.display(description=_("last heartbeat"), ordering="heartbeat_at")
+    def heartbeat(self, lease: SchedulerLease) -> str:
+        return format_instant(lease.heartbeat_at)
+
+    @admin.display(description=_("expires"), ordering="expires_at")
+    def expires(self, lease: SchedulerLease) -> str:
+        """When, and ``"expires in 25 s"`` or ``"expired 3 min 5 s ago"``."""
+        left = lease.expires_at - timezone.now()
+        if left > timedelta(0):
+            relative = _("expires in %(age)s") % {"age": format_age(left)}
+        else:
+            relative = _("expired %(age)s ago") % {"age": format_age(-left)}
+        return f"{format_instant(lease.expires_at)} ({relative})"
 
     @admin.display(description=_("healthy"), boolean=True)
     def healthy(self, lease: SchedulerLease) -> bool:
@@ -615,10 +683,10 @@ class TaskAlertAdmin(ReadOnlyForViewers, TaskAlertAdminBase):
     """The alerts raised when tasks failed or were overdue, and when they were resolved."""
 
     list_display = ("task_name", "kind", "reason", "opened_at", "closed_at", "open")
-    list_filter = ("kind", ("closed_at", admin.EmptyFieldListFilter), "task_name")
+    # An opened_at filter, no date_hierarchy: see TaskRunAdmin (MySQL's time zone tables).
+    list_filter = ("kind", ("closed_at", admin.EmptyFieldListFilter), "opened_at", "task_name")
     search_fields = ("task_name", "reason")
     fields = readonly_fields = ("task_name", "kind", "reason", "run_link", "opened_at", "closed_at")
-    # No date_hierarchy, as for the runs: on MySQL/MariaDB it needs the time zone tables.
 
     @admin.display(description=_("open"), boolean=True)
     def open(self, alert: TaskAlert) -> bool:

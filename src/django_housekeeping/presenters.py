@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import PurePath
 from typing import Any
 
 from apscheduler.triggers.base import BaseTrigger
@@ -148,32 +149,127 @@ def run_as_dict(run: TaskRun) -> dict[str, Any]:
 _UNRUN_SLOTS_KEYS = frozenset({"reason", "slots", "first_slot", "last_slot"})
 _ALREADY_RUNNING_KEYS = frozenset({"reason", "running_run_id"})
 
+# What a run's result is, as :func:`result_details` reads it (``details["kind"]``).
+RESULT_KINDS = ("purge", "group", "numbers", "unrun", "error", "other", "none")
+# The counts of a purge's per-model table, in its columns' order.
+PURGE_COUNTS = ("deleted", "protected", "held")
 
-def summarize_result(result: Any) -> str:
-    """One line for a person: per-model counts for a purge, the reason a run was skipped or
-    missed, compact JSON for anything else."""
+
+def _details(kind: str, summary: str, **fields: Any) -> dict[str, Any]:
+    """A ``details`` dict: every key present, whatever the kind."""
+    return {
+        "kind": kind,
+        "summary": summary,
+        "verb": None,
+        "models": [],
+        "total": None,
+        "partial": False,
+        "archive": None,
+        "numbers": [],
+        "members": [],
+        **fields,
+    }
+
+
+def read_result(result: Any) -> dict[str, Any]:
+    """A task's result as every face shows it: what it is (``kind``), its one-line ``summary``
+    and the parts a face lays out as tables. The one reader of results: see :func:`result_details`
+    for the keys."""
+    if result is None:
+        return _details("none", "")
     if isinstance(result, dict):
         unrun = _summarize_unrun(result)
         if unrun is not None:
-            return unrun
-    if isinstance(result, dict) and isinstance(result.get("deleted"), dict):
-        verb = "would delete" if result.get("dry_run") else "deleted"
-        counts = ", ".join(f"{label} {count}" for label, count in result["deleted"].items())
-        summary = f"{verb} {result.get('total', 0)}" + (f" ({counts})" if counts else "")
-        protected = result.get("protected")
-        if isinstance(protected, dict):
-            skipped = sum(count for count in protected.values() if _is_count(count))
-            if skipped:
-                summary += f"; {skipped} protected row{'' if skipped == 1 else 's'} kept"
-        if result.get("partial") is True:
-            summary += "; partial: stopped at max_seconds, the next run continues"
-        return summary
-    if isinstance(result, dict) and isinstance(result.get("tasks"), dict):
-        failed = result.get("failed") or []
-        return f"{len(result['tasks'])} tasks" + (
-            f", failed: {', '.join(failed)}" if failed else ""
+            return _details("unrun", unrun)
+        if isinstance(result.get("deleted"), dict):
+            return _read_purge(result)
+        if isinstance(result.get("tasks"), dict):
+            return _read_group(result)
+        numbers = _numbers(result)
+        if numbers and len(numbers) == len(result):
+            rows = [{"key": key, "value": numbers[key]} for key in sorted(numbers)]
+            summary = ", ".join(f"{row['key']} {row['value']}" for row in rows)
+            return _details("numbers", summary, numbers=rows)
+    return _details("other", to_json(result))
+
+
+def _counts(value: Any) -> dict[str, int]:
+    """``{"app_label.Model": rows}`` out of a result's ``deleted``, ``protected`` or ``held``
+    (anything that is no such mapping counts nothing)."""
+    if not isinstance(value, dict):
+        return {}
+    return {str(label): count for label, count in value.items() if _is_count(count)}
+
+
+def _rows(count: int, what: str) -> str:
+    return f"{count} {what} row{'' if count == 1 else 's'}"
+
+
+def _read_purge(result: dict[str, Any]) -> dict[str, Any]:
+    counts = {key: _counts(result.get(key)) for key in PURGE_COUNTS}
+    labels = sorted(set().union(*counts.values()))
+    models = [
+        {"model": label, **{key: counts[key].get(label, 0) for key in PURGE_COUNTS}}
+        for label in labels
+    ]
+    total = result.get("total")
+    if not _is_count(total):
+        total = sum(counts["deleted"].values())
+    verb = "would delete" if result.get("dry_run") else "deleted"
+    partial = result.get("partial") is True
+    archive = result.get("archive")
+    archive = archive if isinstance(archive, str) and archive else None
+
+    # Sorted by model, as the table is: PostgreSQL and MySQL give a JSON object's keys back in
+    # their own order.
+    deleted = ", ".join(f"{label} {count}" for label, count in sorted(counts["deleted"].items()))
+    summary = f"{verb} {total}" + (f" ({deleted})" if deleted else "")
+    for key in ("protected", "held"):
+        kept = sum(counts[key].values())
+        if kept:
+            summary += f"; {_rows(kept, key)} kept"
+    if archive is not None:
+        summary += f"; archived to {PurePath(archive).name}"
+    if partial:
+        summary += "; partial: stopped at max_seconds, the next run continues"
+    return _details(
+        "purge",
+        summary,
+        verb=verb,
+        models=models,
+        total=total,
+        partial=partial,
+        archive=archive,
+    )
+
+
+def _read_group(result: dict[str, Any]) -> dict[str, Any]:
+    failed = [str(name) for name in result.get("failed") or []]
+    members = []
+    for name, outcome in result["tasks"].items():
+        outcome = outcome if isinstance(outcome, dict) else {}
+        if "result" in outcome:
+            summary = read_result(outcome["result"])["summary"]
+        else:  # a member that did not run: a disabled one, say
+            reason = outcome.get("reason")
+            summary = reason if isinstance(reason, str) else ""
+        status = outcome.get("status")
+        members.append(
+            {
+                "task": str(name),
+                "status": status if isinstance(status, str) else "",
+                "summary": summary,
+            }
         )
-    return to_json(result)
+    summary = f"{len(members)} tasks" + (f", failed: {', '.join(failed)}" if failed else "")
+    return _details("group", summary, members=members)
+
+
+def summarize_result(result: Any) -> str:
+    """One line for a person: per-model counts for a purge, the reason a run was skipped or
+    missed, a group's members, a statistics task's numbers, compact JSON for anything else."""
+    summary: str = read_result(result)["summary"]
+    return summary
 
 
 def _summarize_unrun(result: dict[Any, Any]) -> str | None:
@@ -190,16 +286,33 @@ def _summarize_unrun(result: dict[Any, Any]) -> str | None:
     return None
 
 
+def result_details(run: TaskRun) -> dict[str, Any]:
+    """A run's result as every face lays it out, read once (:func:`read_result`):
+
+    - ``kind``: ``purge``, ``group``, ``numbers`` (a flat object of numbers: statistics),
+      ``unrun`` (slots skipped or missed, a run skipped while another ran), ``error`` (a failed
+      or interrupted run), ``other`` (any other JSON) or ``none`` (no result yet);
+    - ``summary``: the one line of :func:`run_summary`;
+    - a purge's ``verb`` (``deleted`` / ``would delete``), ``models`` (one row per model with
+      ``deleted``, ``protected`` and ``held`` rows, sorted by model), ``total``, ``partial``
+      (stopped at ``max_seconds``) and ``archive`` (the archive file);
+    - ``numbers``: ``[{"key", "value"}]`` sorted by key; ``members``: a group's
+      ``[{"task", "status", "summary"}]``.
+    """
+    if run.error:
+        return _details("error", error_summary(run.error))
+    if run.result is None:
+        if run.status == TaskRun.Status.QUEUED:
+            return _details("none", "queued…")
+        return _details("none", "running…" if run.status == TaskRun.Status.RUNNING else "")
+    return read_result(run.result)
+
+
 def run_summary(run: TaskRun) -> str:
     """One line for a person, the same on every face: the error's type and message for a failed or
     interrupted run, what was (or would be) deleted, the reason a run did not run, the result."""
-    if run.error:
-        return error_summary(run.error)
-    if run.result is None:
-        if run.status == TaskRun.Status.QUEUED:
-            return "queued…"
-        return "running…" if run.status == TaskRun.Status.RUNNING else ""
-    return summarize_result(run.result)
+    summary: str = result_details(run)["summary"]
+    return summary
 
 
 def to_json(value: Any, *, indent: int | None = None) -> str:
@@ -220,8 +333,9 @@ RunUrl = Callable[[int], str]
 
 
 def run_payload(run: TaskRun, run_url: RunUrl | None = None) -> dict[str, Any]:
-    """A run as the dashboard and the API show it: :func:`run_as_dict` plus a one-line summary,
-    live progress and, given ``run_url``, the run's URL."""
+    """A run as the dashboard and the API show it: :func:`run_as_dict` plus a one-line summary and
+    the result laid out (``details``, see :func:`result_details`), live progress and, given
+    ``run_url``, the run's URL."""
     data = run_as_dict(run)
     done, total = run.progress_done, run.progress_total
     percent = None
@@ -229,7 +343,9 @@ def run_payload(run: TaskRun, run_url: RunUrl | None = None) -> dict[str, Any]:
         percent = round(min(done / total, 1.0) * 100, 1)
     data["progress"] = {"done": done, "total": total, "percent": percent}
     data["heartbeat_at"] = run.heartbeat_at
-    data["summary"] = run_summary(run)
+    details = result_details(run)
+    data["summary"] = details["summary"]
+    data["details"] = details
     data["url"] = run_url(run.pk) if run_url is not None else None
     return data
 

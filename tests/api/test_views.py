@@ -865,6 +865,44 @@ def test_run_detail_of_a_group_lists_its_members(client: APIClient) -> None:
     assert data["children"][0]["parent_id"] == group.pk
 
 
+def test_runs_lay_their_results_out_in_details(client: APIClient) -> None:
+    result = {
+        "deleted": {"testapp.Thread": 3, "testapp.Post": 5},
+        "total": 8,
+        "dry_run": True,
+        "protected": {"testapp.Thread": 1},
+        "partial": False,
+        "archive": None,
+    }
+    purge = make_run("threads", result=result, dry_run=True)
+    stats = make_run("record", result={"threads": 12}, age=timedelta(minutes=1))
+
+    runs = {run["id"]: run for run in client.get(API + "runs").json()["results"]}
+    detail = client.get(f"{API}runs/{purge.pk}").json()
+
+    assert (
+        runs[purge.pk]["details"]
+        == detail["details"]
+        == {
+            "kind": "purge",
+            "summary": detail["summary"],
+            "verb": "would delete",
+            "models": [
+                {"model": "testapp.Post", "deleted": 5, "protected": 0, "held": 0},
+                {"model": "testapp.Thread", "deleted": 3, "protected": 1, "held": 0},
+            ],
+            "total": 8,
+            "partial": False,
+            "archive": None,
+            "numbers": [],
+            "members": [],
+        }
+    )
+    assert runs[stats.pk]["details"]["kind"] == "numbers"
+    assert runs[stats.pk]["details"]["numbers"] == [{"key": "threads", "value": 12}]
+    assert runs[stats.pk]["summary"] == "threads 12"
+
+
 @pytest.mark.parametrize("run_id", ["999999", "abc", "-1", "99999999999999999999999", "1.5"])
 def test_an_unknown_run_is_404(client: APIClient, run_id: str) -> None:
     response = client.get(f"{API}runs/{run_id}")

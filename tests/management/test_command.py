@@ -19,7 +19,7 @@ from django.utils import timezone
 from django_housekeeping import purge, registry, run_task
 from django_housekeeping.models import TaskRun
 from tests.helpers import RUN_KEYS, TASK_KEYS, housekeeping, make_lease, make_run, parse_table
-from tests.testapp.models import SlotRecord, Thread
+from tests.testapp.models import Pin, SlotRecord, Thread
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -218,6 +218,37 @@ def test_an_unserializable_result_is_a_failure() -> None:
 
 
 @pytest.mark.django_db
+def test_a_purge_of_several_models_prints_its_rows_per_model() -> None:
+    thread = old_thread()
+    thread.posts.create(body="one")
+    thread.posts.create(body="two")
+    Pin.objects.create(thread=old_thread())
+
+    outcome = housekeeping("run", "threads", "--dry-run")
+
+    assert outcome.returncode == 0
+    [row] = outcome.table()
+    assert row["Result"] == (
+        "would delete 3 (testapp.Post 2, testapp.Thread 1); 1 protected row kept"
+    )
+    after = outcome.out.split("\n\nthreads:\n", 1)[1]
+    assert parse_table(after) == [
+        {"Model": "testapp.Post", "Would delete": "2", "Protected": "0", "Held": "0"},
+        {"Model": "testapp.Thread", "Would delete": "1", "Protected": "1", "Held": "0"},
+    ]
+
+
+@pytest.mark.django_db
+def test_a_purge_of_one_model_says_it_in_one_line() -> None:
+    old_thread()
+
+    outcome = housekeeping("run", "threads")
+
+    assert outcome.table()[0]["Result"] == "deleted 1 (testapp.Thread 1)"
+    assert "Model" not in outcome.out
+
+
+@pytest.mark.django_db
 def test_a_group_prints_its_members_rows_then_its_own() -> None:
     old_thread()
 
@@ -229,7 +260,7 @@ def test_a_group_prints_its_members_rows_then_its_own() -> None:
     assert list(rows) == ["- threads", "- boom", "- record", "nightly"]
     assert rows["- threads"]["Result"] == "deleted 1 (testapp.Thread 1)"
     assert rows["- boom"]["Status"] == "failed"
-    assert rows["- record"]["Result"] == '{"threads": 0}'
+    assert rows["- record"]["Result"] == "threads 0"
     assert rows["nightly"]["Status"] == "failed"
     assert rows["nightly"]["Result"] == "3 tasks, failed: boom"
     assert "boom failed:" in outcome.err
@@ -366,7 +397,7 @@ def test_history_prints_the_most_recent_runs_first() -> None:
         "Result": "RuntimeError: boom",
     }
     assert rows[1]["Status"] == "succeeded (dry run)"
-    assert rows[1]["Result"] == '{"threads": 2}'
+    assert rows[1]["Result"] == "threads 2"
     assert rows[2]["Trigger"] == "schedule"
     assert rows[2]["Result"] == "deleted 0"
 

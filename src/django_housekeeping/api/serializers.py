@@ -18,6 +18,7 @@ from django_housekeeping.models import TaskRun
 from django_housekeeping.presenters import (
     DEFAULT_STATISTICS_DAYS,
     MAX_STATISTICS_DAYS,
+    RESULT_KINDS,
     run_payload,
 )
 from django_housekeeping.running import control
@@ -185,6 +186,53 @@ class ProgressSerializer(serializers.Serializer):  # type: ignore[type-arg]
     percent = serializers.FloatField(allow_null=True, help_text="done / total, in percent.")
 
 
+class ModelCountsSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    model = serializers.CharField(help_text='"app_label.Model"')
+    deleted = serializers.IntegerField(help_text="Rows deleted (in a dry run: to be deleted).")
+    protected = serializers.IntegerField(
+        help_text="Rows kept because a PROTECT or RESTRICT relation forbids deleting them."
+    )
+    held = serializers.IntegerField(help_text="Rows kept because of a legal hold.")
+
+
+class ResultNumberSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    key = serializers.CharField()
+    value = NumberField()
+
+
+class MemberSummarySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    task = serializers.CharField()
+    status = serializers.CharField(allow_blank=True)
+    summary = serializers.CharField(allow_blank=True, help_text="The member's one line.")
+
+
+class ResultDetailsSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """A run's result laid out for a person, read once by the presenter every face uses."""
+
+    kind = serializers.ChoiceField(
+        choices=[(kind, kind) for kind in RESULT_KINDS],
+        help_text="purge; group; numbers (a flat object of numbers: statistics); unrun (slots "
+        "skipped or missed, a run skipped while another ran); error (a failed or interrupted "
+        "run); other (any other JSON); none (no result yet).",
+    )
+    summary = serializers.CharField(allow_blank=True, help_text="The run's summary.")
+    verb = serializers.CharField(
+        allow_null=True,
+        help_text='A purge\'s "deleted", or "would delete" in a dry run; null for other results.',
+    )
+    models = ModelCountsSerializer(many=True, help_text="A purge's rows per model, by model.")
+    total = serializers.IntegerField(allow_null=True, help_text="A purge's rows deleted in all.")
+    # A field, not the Serializer.partial attribute: DRF takes declared fields off the class.
+    partial = serializers.BooleanField(  # type: ignore[assignment]
+        help_text="A purge stopped at max_seconds; the next run continues."
+    )
+    archive = serializers.CharField(
+        allow_null=True, help_text="The file a purge archived the deleted rows to."
+    )
+    numbers = ResultNumberSerializer(many=True, help_text="A statistics result's numbers, by key.")
+    members = MemberSummarySerializer(many=True, help_text="A group's members, in its order.")
+
+
 class RunSerializer(serializers.Serializer):  # type: ignore[type-arg]
     """One execution of a task."""
 
@@ -208,6 +256,7 @@ class RunSerializer(serializers.Serializer):  # type: ignore[type-arg]
     summary = serializers.CharField(
         allow_blank=True, help_text="One line: per-model counts, the error, or the result."
     )
+    details = ResultDetailsSerializer(help_text="The result laid out: per-model counts, numbers.")
     result = serializers.JSONField(allow_null=True, help_text="What the task returned.")
     error = serializers.CharField(allow_blank=True, help_text="The traceback of a failed run.")
     host = serializers.CharField(allow_blank=True)

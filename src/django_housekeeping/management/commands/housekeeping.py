@@ -18,6 +18,7 @@ from django_housekeeping.management.tables import missing_tables
 from django_housekeeping.models import TaskRun
 from django_housekeeping.monitoring.health import CHECK, health, housekeeping_messages
 from django_housekeeping.presenters import (
+    result_details,
     run_as_dict,
     run_summary,
     scheduler_status,
@@ -211,9 +212,35 @@ class Command(BaseCommand):
         self.stdout.write(
             tabulate(rows, headers=["Task", "Status", "Seconds", "Result"], disable_numparse=True)
         )
+        for each in [*children, run]:
+            self._print_purge(each)
         for failed in [*children, run]:
             if failed.error:
                 self.stderr.write(f"\n{failed.task_name} failed:\n{failed.error}")
+
+    def _print_purge(self, run: TaskRun) -> None:
+        """A purge's rows per model, when the one line cannot say it all: more than one model,
+        rows kept (protected or held), an archive file."""
+        details = result_details(run)
+        if details["kind"] != "purge":
+            return
+        models = details["models"]
+        kept = any(row["protected"] or row["held"] for row in models)
+        if len(models) <= 1 and not kept and not details["archive"]:
+            return
+        self.stdout.write(f"\n{run.task_name}:")
+        if models:
+            self.stdout.write(
+                tabulate(
+                    [
+                        [row["model"], row["deleted"], row["protected"], row["held"]]
+                        for row in models
+                    ],
+                    headers=["Model", details["verb"].capitalize(), "Protected", "Held"],
+                )
+            )
+        if details["archive"]:
+            self.stdout.write(f"Archive: {details['archive']}")
 
     def _run_row(self, run: TaskRun, prefix: str = "") -> list[str]:
         status = run.status + (" (dry run)" if run.dry_run else "")
