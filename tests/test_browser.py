@@ -790,7 +790,6 @@ def test_the_run_history_is_readable_at_1280_px(
     changelist = "/admin/django_housekeeping/taskrun/"
 
     admin_log_in(page, live_server, changelist)
-    save_screenshot(page, tmp_path, "admin-history-1280.png", full_page=False)
 
     cell = page.locator(f'#result_list tr:has(a[href$="/{purge.pk}/change/"]) .field-summary span')
     summary = cell.get_attribute("title")
@@ -812,6 +811,7 @@ def test_the_run_history_is_readable_at_1280_px(
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     results = page.locator("#changelist .results")
     assert results.evaluate("element => element.scrollWidth <= element.clientWidth")
+    save_screenshot(page, tmp_path, "admin-history-1280.png", full_page=False)
 
 
 def test_a_run_page_lays_its_result_out(page: Page, live_server: Any, tmp_path: Path) -> None:
