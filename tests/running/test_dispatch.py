@@ -7,11 +7,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connections, transaction
+from django.db import IntegrityError, OperationalError, connections, transaction
 from django.utils import timezone
 
 from django_housekeeping import NotRegistered, housekeeping_task
 from django_housekeeping.models import TaskRun
+from django_housekeeping.running import runner
+from django_housekeeping.running.reconnect import is_deadlock
 from django_housekeeping.running.runner import AlreadyRunning, start_runs, wait_for_dispatched_runs
 from django_housekeeping.signals import task_finished, task_started
 from tests.helpers import make_run, make_user, wait_for
@@ -221,3 +223,75 @@ def test_the_run_now_is_its_start_time() -> None:
     assert dispatched.wait(10)
     assert seen == [dispatched.run.started_at]
     assert dispatched.run.started_at >= before
+
+
+# -- a deadlock while recording ------------------------------------------------------------------
+
+
+def deadlock() -> OperationalError:
+    """What Django raises when MySQL/MariaDB picks the transaction as a deadlock's victim."""
+    return OperationalError(
+        1213, "Deadlock found when trying to get lock; try restarting transaction"
+    )
+
+
+def test_what_is_a_deadlock() -> None:
+    assert is_deadlock(deadlock())
+    assert not is_deadlock(OperationalError(2006, "MySQL server has gone away"))
+    assert not is_deadlock(IntegrityError(1062, "Duplicate entry"))
+    postgres = OperationalError("deadlock detected")
+    postgres.__cause__ = type("DeadlockDetected", (Exception,), {"sqlstate": "40P01"})()
+    assert is_deadlock(postgres)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deadlock_while_recording_runs_is_tried_again(
+    monkeypatch: pytest.MonkeyPatch, runs_finish: None
+) -> None:
+    real = runner._claim
+    failures = iter([deadlock()])
+
+    def claim_once_deadlocked(run: TaskRun) -> TaskRun | None:
+        failure = next(failures, None)
+        if failure is not None:
+            real(run)  # inserted, then the transaction is rolled back
+            raise failure
+        return real(run)
+
+    monkeypatch.setattr(runner, "_claim", claim_once_deadlocked)
+
+    (dispatched,) = start_runs(["record"])
+
+    wait_for_dispatched_runs()
+    assert list(TaskRun.objects.values_list("pk", "status")) == [
+        (dispatched.run.pk, TaskRun.Status.SUCCEEDED)
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deadlock_inside_the_callers_transaction_is_the_callers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def deadlocked(run: TaskRun) -> TaskRun | None:
+        raise deadlock()
+
+    monkeypatch.setattr(runner, "_claim", deadlocked)
+
+    with pytest.raises(OperationalError), transaction.atomic():
+        start_runs(["record"])
+    assert not TaskRun.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deadlock_every_time_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def deadlocked(run: TaskRun) -> TaskRun | None:
+        calls.append(run.task_name)
+        raise deadlock()
+
+    monkeypatch.setattr(runner, "_claim", deadlocked)
+
+    with pytest.raises(OperationalError):
+        start_runs(["record"])
+    assert calls == ["record"] * runner.DEADLOCK_ATTEMPTS

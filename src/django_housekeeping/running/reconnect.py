@@ -1,4 +1,5 @@
-"""Surviving a database connection the server dropped (killed, restarted, failed over).
+"""Surviving a database connection the server dropped (killed, restarted, failed over), and a
+transaction the database chose as a deadlock's victim.
 
 Django notices a broken connection only when a query on it fails; the query is lost. The runner
 uses :func:`drop_broken_connection` to save a run's outcome once more on a new connection (a run
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from contextlib import suppress
 
-from django.db import Error, connections, router
+from django.db import Error, OperationalError, connections, router
 
 from django_housekeeping.models import TaskRun
 
@@ -28,3 +29,20 @@ def drop_broken_connection(exc: BaseException) -> bool:
     with suppress(Error, driver_error):
         wrapper.close()
     return True
+
+
+# MySQL/MariaDB's "Deadlock found when trying to get lock" (its error number is the first
+# argument of the driver's error, which Django's copies) and PostgreSQL's deadlock_detected.
+MYSQL_DEADLOCK = 1213
+POSTGRES_DEADLOCK = "40P01"
+
+
+def is_deadlock(exc: BaseException) -> bool:
+    """Whether the database rolled back ``exc``'s transaction as a deadlock's victim: the same
+    work, tried again, usually goes through (InnoDB takes gap and duplicate-key locks that two
+    inserts of one unique key may deadlock on)."""
+    if not isinstance(exc, OperationalError):
+        return False
+    if exc.args and exc.args[0] == MYSQL_DEADLOCK:
+        return True
+    return getattr(exc.__cause__, "sqlstate", None) == POSTGRES_DEADLOCK

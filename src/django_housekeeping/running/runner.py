@@ -36,18 +36,21 @@ from typing import Any, Literal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, connections, router, transaction
+from django.db import IntegrityError, OperationalError, connections, router, transaction
 from django.utils import timezone
 
 from django_housekeeping.models import TaskRun
 from django_housekeeping.running.heartbeats import beating, is_stale, mark_interrupted
-from django_housekeeping.running.reconnect import drop_broken_connection
+from django_housekeeping.running.reconnect import drop_broken_connection, is_deadlock
 from django_housekeeping.signals import task_failed, task_finished, task_started
 from django_housekeeping.tasks.context import TaskContext
 from django_housekeeping.tasks.registry import registry
 from django_housekeeping.tasks.task import HousekeepingTask
 
 logger = logging.getLogger("django_housekeeping")
+
+# How often recording a run is tried when the database picks it as a deadlock's victim.
+DEADLOCK_ATTEMPTS = 3
 
 Status = TaskRun.Status
 
@@ -157,10 +160,37 @@ def start_runs(
         raise ValueError("start_runs() needs at least one task name")
     owner = user if isinstance(user, AbstractBaseUser) else None
     using = router.db_for_write(TaskRun)
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            dispatched = _record_queued(tasks, dry_run=dry_run, trigger=trigger, owner=owner)
+            break
+        except OperationalError as exc:
+            # A deadlock rolled the whole transaction back: record the runs again, unless the
+            # transaction is the caller's (it is lost; the caller's error to handle).
+            if attempt == DEADLOCK_ATTEMPTS or not is_deadlock(exc):
+                raise
+            if connections[using].in_atomic_block:
+                raise
+            logger.info(
+                "A deadlock while recording runs of %s; trying again", [t.name for t in tasks]
+            )
+    for item in dispatched:
+        transaction.on_commit(partial(_start, item.thread), using=using)
+    return dispatched
+
+
+def _record_queued(
+    tasks: list[HousekeepingTask],
+    *,
+    dry_run: bool,
+    trigger: str,
+    owner: AbstractBaseUser | None,
+) -> list[DispatchedRun]:
+    """Record a queued run of each task in one transaction: all of them, or none."""
     dispatched = []
     # Each insert claims its task's active run (one statement, whatever other process tries the
     # same); the transaction records all the runs or none.
-    with transaction.atomic(using=using):
+    with transaction.atomic(using=router.db_for_write(TaskRun)):
         for task in tasks:
             run = _new_run(
                 task,
@@ -181,8 +211,6 @@ def start_runs(
                 daemon=True,
             )
             dispatched.append(DispatchedRun(run, thread))
-    for item in dispatched:
-        transaction.on_commit(partial(_start, item.thread), using=using)
     return dispatched
 
 

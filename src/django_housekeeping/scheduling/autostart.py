@@ -65,6 +65,14 @@ def ensure_started() -> Any:
         return _service
 
 
+def stop() -> None:
+    """Stop this process's scheduler service, if it started one (it releases the lease)."""
+    with _lock:
+        service = _service if _service_pid == os.getpid() else None
+    if service is not None:
+        service.stop()
+
+
 def _stop_at_exit(service: SchedulerService) -> None:
     """Stop the service (it releases the lease) as the process exits.
 

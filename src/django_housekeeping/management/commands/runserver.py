@@ -9,7 +9,8 @@ SIGTERM stops it cleanly, so the scheduler gives its lease up (``atexit``) inste
 dead pid as the leader until the lease expires:
 
 - ``--noreload``: the only process exits as on Ctrl-C (Python's default for SIGTERM is to die at
-  once, without ``atexit``).
+  once, without ``atexit``); if that exit is lost (a signal landing in an import's lock callback
+  swallows it), a thread stops the scheduler and exits a few seconds later.
 - with the autoreloader: the operator signals the parent (the pid they started). Django's parent
   answers SIGTERM by killing its serving child with SIGKILL; this parent passes the signal on to
   the child instead, waits for it to stop, and exits with its status.
@@ -32,11 +33,14 @@ from django.utils import autoreload
 
 from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.scheduling.autostart import ensure_started
+from django_housekeeping.scheduling.autostart import stop as stop_scheduler
 
 # The exit status with which Django's autoreloader child asks its parent for a new child.
 RESTART_STATUS = 3
 # How long the parent gives a child that got Ctrl-C too (the terminal signals both) to stop.
 CHILD_STOP_SECONDS = 30
+# How long a process that got SIGTERM may take to exit by itself before it is made to.
+SWALLOWED_EXIT_SECONDS = 10
 
 
 def _base_command() -> type[CoreRunserver]:
@@ -48,7 +52,17 @@ def _base_command() -> type[CoreRunserver]:
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    threading.Thread(target=_exit_if_still_running, name="housekeeping-exit", daemon=True).start()
     sys.exit(0)  # what Django's autoreloader does on SIGTERM: atexit handlers run
+
+
+def _exit_if_still_running() -> None:
+    """The SystemExit a signal handler raises is lost when the signal lands in code whose
+    exceptions Python ignores (an import lock's or a weak reference's callback, say): then stop
+    the scheduler (releasing its lease) and exit from here, a little later."""
+    threading.Event().wait(SWALLOWED_EXIT_SECONDS)
+    stop_scheduler()
+    os._exit(0)
 
 
 class Command(_base_command()):  # type: ignore[misc]
