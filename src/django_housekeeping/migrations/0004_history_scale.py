@@ -55,17 +55,35 @@ class Migration(migrations.Migration):
                 'verbose_name_plural': 'runs per day',
             },
         ),
+        migrations.AlterField(
+            model_name='taskrun',
+            name='task_name',
+            field=models.CharField(max_length=200, verbose_name='task'),
+        ),
+        migrations.AlterField(
+            model_name='taskrun',
+            name='status',
+            field=models.CharField(choices=[('queued', 'queued'), ('running', 'running'), ('succeeded', 'succeeded'), ('failed', 'failed'), ('skipped', 'skipped'), ('missed', 'missed'), ('interrupted', 'interrupted')], default='running', max_length=20, verbose_name='status'),
+        ),
+        migrations.RemoveIndex(
+            model_name='taskrun',
+            name='housekeeping_run_recent',
+        ),
+        migrations.AddIndex(
+            model_name='taskrun',
+            index=models.Index(fields=['task_name', '-started_at', '-id'], name='housekeeping_run_task_newest'),
+        ),
         migrations.AddIndex(
             model_name='taskrun',
             index=models.Index(fields=['-started_at', '-id'], name='housekeeping_run_newest'),
         ),
         migrations.AddIndex(
             model_name='taskrun',
-            index=models.Index(fields=['task_name', 'status', '-started_at'], name='housekeeping_run_task_status'),
+            index=models.Index(fields=['task_name', 'status', '-started_at', '-id'], name='housekeeping_run_task_status'),
         ),
         migrations.AddIndex(
             model_name='taskrun',
-            index=models.Index(fields=['status', '-started_at'], name='housekeeping_run_by_status'),
+            index=models.Index(fields=['status', '-started_at', '-id'], name='housekeeping_run_by_status'),
         ),
         migrations.AddIndex(
             model_name='deletionday',
