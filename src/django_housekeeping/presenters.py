@@ -220,9 +220,10 @@ def to_json(value: Any, *, indent: int | None = None) -> str:
 
 DEFAULT_STATISTICS_DAYS = 30
 MAX_STATISTICS_DAYS = 366
-# The newest points of a series kept in a window: a stats task every 5 minutes for a year is far
-# more than a chart can show.
-MAX_STATISTICS_POINTS = 2000
+# The newest points of a series kept in a window: about a point per two pixels of a wide chart;
+# a stats task every 5 minutes for a year is far more than a chart can show, and every point is a
+# run's result read and parsed.
+MAX_STATISTICS_POINTS = 400
 # The largest primary key a database stores: a larger one in a URL is simply not found.
 MAX_PK = 2**63 - 1
 
@@ -350,22 +351,30 @@ def _site_statistics(task_name: str, since: datetime) -> dict[str, Any]:
     succeeded = TaskRun.objects.filter(
         task_name=task_name, status=TaskRun.Status.SUCCEEDED, dry_run=False
     )
-    latest = succeeded.order_by("-started_at", "-id").first()
     window = list(
         succeeded.filter(started_at__gte=since)
         .order_by("-started_at", "-id")
         .values_list("id", "started_at", "result")[:MAX_STATISTICS_POINTS]
     )
+    # The window has no end: its newest run, if any, is the latest one. Else the latest is older.
+    latest = (
+        window[0]
+        if window
+        else succeeded.filter(started_at__lt=since)
+        .order_by("-started_at", "-id")
+        .values_list("id", "started_at", "result")
+        .first()
+    )
     window.reverse()
 
-    values = _numbers(latest.result) if latest is not None else {}
+    values = _numbers(latest[2]) if latest is not None else {}
     series: dict[str, list[dict[str, Any]]] = {key: [] for key in values}
     for run_id, started_at, result in window:
         for key, value in _numbers(result).items():
             series.setdefault(key, []).append({"at": started_at, "value": value, "run_id": run_id})
     return {
-        "run_id": latest.pk if latest is not None else None,
-        "generated_at": latest.started_at if latest is not None else None,
+        "run_id": latest[0] if latest is not None else None,
+        "generated_at": latest[1] if latest is not None else None,
         "statistics": values,
         "series": [{"key": key, "points": points} for key, points in series.items()],
     }

@@ -14,7 +14,7 @@ from django.utils.dateparse import parse_datetime
 from django_apscheduler.models import DjangoJob
 from rest_framework.test import APIClient
 
-from django_housekeeping import housekeeping_task, registry
+from django_housekeeping import housekeeping_task, presenters, registry
 from django_housekeeping.models import TaskRun, TaskState
 from django_housekeeping.presenters import describe_schedule
 from django_housekeeping.running import control
@@ -613,6 +613,36 @@ def test_statistics_window_in_days(client: APIClient) -> None:
     days = [day["day"] for day in data["housekeeping"]["rows_deleted_per_day"]]
     today = timezone.localdate()
     assert days == [str(today - timedelta(days=1)), str(today)]
+
+
+@pytest.mark.usefixtures("stats_task")
+def test_the_latest_statistics_may_be_older_than_the_window(client: APIClient) -> None:
+    make_run("stats", age=timedelta(days=9), result={"total_users": 1})
+    latest = make_run("stats", age=timedelta(days=3), result={"total_users": 2})
+
+    data = client.get(API + "statistics?days=1").json()
+
+    assert (data["run_id"], data["statistics"]) == (latest.pk, {"total_users": 2})
+    assert data["series"] == [{"key": "total_users", "points": []}]
+
+
+@pytest.mark.usefixtures("stats_task")
+def test_a_series_holds_the_newest_points_of_the_window_up_to_the_cap(
+    client: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert presenters.MAX_STATISTICS_POINTS == 400  # docs/observability.md#statistics
+    monkeypatch.setattr(presenters, "MAX_STATISTICS_POINTS", 3)
+    runs = [
+        make_run("stats", age=timedelta(hours=10 - i), result={"total_users": i}) for i in range(5)
+    ]
+
+    data = client.get(API + "statistics").json()
+
+    assert data["run_id"] == runs[-1].pk
+    points = data["series"][0]["points"]
+    assert [(p["run_id"], p["value"]) for p in points] == [
+        (run.pk, i) for i, run in enumerate(runs)
+    ][2:]
 
 
 @pytest.mark.usefixtures("stats_task")

@@ -308,7 +308,7 @@ class PointSerializer(serializers.Serializer):  # type: ignore[type-arg]
 @extend_schema_field(PointSerializer(many=True))
 class PointsField(serializers.Field):  # type: ignore[type-arg]
     """A series' points as :class:`PointSerializer` gives them, written directly: a series holds
-    up to 2,000 points, and a serializer per point would cost most of the response's time."""
+    up to 400 points, and a serializer per point would cost most of the response's time."""
 
     def to_representation(self, value: Any) -> Any:
         at = serializers.DateTimeField()
