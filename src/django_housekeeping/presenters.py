@@ -401,7 +401,7 @@ def housekeeping_statistics(since: datetime, now: datetime) -> dict[str, Any]:
     - ``tasks``: per task name (groups included, each run counted once), ``runs`` by status,
       ``rows_deleted`` by its own runs, and ``duration_seconds``: the ``p50`` and ``p95`` of the
       durations of its succeeded and failed runs, by the nearest-rank method over the rollup's
-      duration buckets (within 4.4 % of the exact nearest-rank duration, or 1 ms below 1 ms;
+      duration buckets (within 19 % of the exact nearest-rank duration, or 1 ms below 1 ms;
       exact when the runs of the bucket took the same time; ``None`` without any).
     - ``rows_deleted_per_day``: every day from ``since``'s to ``now``'s (days without deletions
       included, with 0), the rows the runs started that day deleted, in all and per model. A

@@ -340,8 +340,8 @@ class TaskStatisticsSerializer(serializers.Serializer):  # type: ignore[type-arg
     duration_seconds = DurationPercentilesSerializer(
         help_text=(
             "The durations of its succeeded and failed runs, nearest-rank percentiles (null "
-            "without any), from the daily rollup's duration buckets (16 per doubling): within "
-            "4.4 % of the exact nearest-rank duration (1 ms below 1 ms), exact when the runs of "
+            "without any), from the daily rollup's duration buckets (4 per doubling): within "
+            "19 % of the exact nearest-rank duration (1 ms below 1 ms), exact when the runs of "
             "that bucket took the same time."
         )
     )
