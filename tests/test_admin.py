@@ -526,3 +526,22 @@ def test_changelist_summarizes_skipped_and_missed_slots(admin_client: Client) ->
 
     assert '<td class="field-summary">the previous run was still running (3 slots)</td>' in content
     assert '<td class="field-summary">more than 30 s late (1 slot)</td>' in content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", [{}, {"task_name": "threads"}], ids=["all", "task"])
+def test_a_changelist_page_costs_the_same_queries_with_one_run_or_a_full_page(
+    admin_client: Client, query: dict[str, str]
+) -> None:
+    """No query per row: a page of 50 runs costs the queries of a page of one."""
+    make_run("threads", triggered_by=None)
+    with CaptureQueriesContext(connection) as one:
+        admin_client.get(reverse(CHANGELIST), query)
+    for n in range(60):
+        make_run("threads", age=timedelta(minutes=n + 1), result={"deleted": {"a.B": n}})
+
+    with CaptureQueriesContext(connection) as full:
+        response = admin_client.get(reverse(CHANGELIST), query)
+
+    assert len(listed(response)) == 50
+    assert len(full) == len(one), [q["sql"] for q in full.captured_queries]

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import resolve
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -834,6 +836,24 @@ def test_a_cursor_beyond_the_history_is_an_empty_page(client: APIClient) -> None
 
     assert data == {"next": None, "previous": None, "results": []}
     assert client.get(API + "runs?cursor=p9999999999999999.9999999999999999999").status_code == 200
+
+
+@pytest.mark.parametrize("query", ["", "?task=threads&status=failed"], ids=["all", "filtered"])
+def test_a_page_of_runs_costs_the_same_queries_with_one_run_or_a_full_page(
+    client: APIClient, query: str
+) -> None:
+    """No query per run: a full page costs the queries of a page of one."""
+    make_run("threads", status=TaskRun.Status.FAILED)
+    with CaptureQueriesContext(connection) as one:
+        client.get(API + "runs" + query)
+    for n in range(60):
+        make_run("threads", age=timedelta(minutes=n + 1), status=TaskRun.Status.FAILED)
+
+    with CaptureQueriesContext(connection) as full:
+        response = client.get(API + "runs" + query)
+
+    assert len(response.json()["results"]) > 1
+    assert len(full) == len(one), [q["sql"] for q in full.captured_queries]
 
 
 def test_runs_started_at_the_same_instant_are_paged_by_id(client: APIClient) -> None:
