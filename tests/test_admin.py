@@ -545,3 +545,11 @@ def test_a_changelist_page_costs_the_same_queries_with_one_run_or_a_full_page(
 
     assert len(listed(response)) == 50
     assert len(full) == len(one), [q["sql"] for q in full.captured_queries]
+
+
+@pytest.mark.django_db
+def test_a_rows_checkbox_is_djangos() -> None:
+    run = make_run("threads")
+    model_admin = admin.site._registry[TaskRun]
+
+    assert model_admin.action_checkbox(run) == admin.ModelAdmin.action_checkbox(model_admin, run)

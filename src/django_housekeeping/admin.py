@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import django_apscheduler.admin  # noqa: F401
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.exceptions import NotRegistered as ModelAdminNotRegistered
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -208,6 +209,16 @@ class TaskRunAdmin(TaskRunAdminBase):
 
     def has_pause_permission(self, request: HttpRequest) -> bool:
         return control.allowed(_actor(request), control.CHANGE)
+
+    def action_checkbox(self, obj: TaskRun) -> str:
+        """Django's checkbox of a row, written at once: Django renders a form widget's template
+        for it, a third of a row's rendering time."""
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            str(obj.pk),
+            format_html(_("Select this object for an action - {}"), str(obj)),
+        )
 
     @admin.display(description=_("duration"), ordering="duration")
     def duration_display(self, run: TaskRun) -> str:
