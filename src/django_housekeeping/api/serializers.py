@@ -311,7 +311,10 @@ class PointsField(serializers.Field):  # type: ignore[type-arg]
     up to 400 points, and a serializer per point would cost most of the response's time."""
 
     def to_representation(self, value: Any) -> Any:
-        at = serializers.DateTimeField()
+        # The current time zone looked up once, not once a point (what DateTimeField does).
+        at = serializers.DateTimeField(
+            default_timezone=serializers.DateTimeField().default_timezone()
+        )
         return [
             {
                 "at": at.to_representation(point["at"]),
