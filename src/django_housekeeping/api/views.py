@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from time import monotonic
 from typing import Any
 
@@ -61,6 +62,8 @@ from django_housekeeping.running.runner import DispatchedRun
 from django_housekeeping.tasks.registry import NotRegistered
 
 APP_NAME = "django_housekeeping_api"
+# Stands for a run's id in its URL, reversed once a request (BaseView.run_url).
+RUN_MARK = 9_876_543_210_123
 
 # -- policies ----------------------------------------------------------------------------------
 
@@ -206,9 +209,18 @@ class HousekeepingAPIView(APIView):
         return exception_handler
 
     def run_url(self, pk: int) -> str:
+        prefix, suffix = self._run_url_around_pk
+        return f"{prefix}{pk}{suffix}"
+
+    @cached_property
+    def _run_url_around_pk(self) -> tuple[str, str]:
+        """A run's absolute URL before and after its id: reversed once a request, not once a
+        run of a page."""
         match = self.request.resolver_match
         namespace = match.namespace if match is not None and match.namespace else APP_NAME
-        return self.request.build_absolute_uri(reverse(f"{namespace}:run-detail", args=[pk]))
+        url = self.request.build_absolute_uri(reverse(f"{namespace}:run-detail", args=[RUN_MARK]))
+        prefix, _mark, suffix = url.rpartition(str(RUN_MARK))
+        return prefix, suffix
 
     def validated_query(self, serializer_class: type[Serializer[Any]]) -> dict[str, Any]:
         """The query string, validated; a parameter given empty (``?task=``) is an error, not
