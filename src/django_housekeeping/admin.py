@@ -27,7 +27,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -210,14 +210,14 @@ class TaskRunAdmin(TaskRunAdminBase):
     def has_pause_permission(self, request: HttpRequest) -> bool:
         return control.allowed(_actor(request), control.CHANGE)
 
-    def action_checkbox(self, obj: TaskRun) -> str:
+    def action_checkbox(self, obj: TaskRun) -> SafeString:
         """Django's checkbox of a row, written at once: Django renders a form widget's template
         for it, a third of a row's rendering time."""
         return format_html(
             '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
             helpers.ACTION_CHECKBOX_NAME,
             str(obj.pk),
-            format_html(_("Select this object for an action - {}"), str(obj)),
+            format_html(str(_("Select this object for an action - {}")), str(obj)),
         )
 
     @admin.display(description=_("duration"), ordering="duration")
