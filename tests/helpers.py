@@ -29,6 +29,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from django_housekeeping.models import SchedulerLease, TaskRun
+from django_housekeeping.monitoring import rollup
 from django_housekeeping.scheduling.lease import LEASE_NAME
 
 # -- waiting on conditions with a deadline -------------------------------------------------------
@@ -122,7 +123,9 @@ def make_run(
 ) -> TaskRun:
     """A run row written directly (no task executes), started ``age`` ago (or at ``started_at``),
     finished ``duration`` later (unfinished with ``None``); a queued or running one holds its
-    task's active-run claim, as a live run does."""
+    task's active-run claim, as a live run does. A finished one is added to the statistics'
+    daily rollup, as a run that finishes is (not to the run totals: the metrics' tests count
+    those from real runs)."""
     started = timezone.now() - age
     defaults: dict[str, Any] = {
         "trigger": TaskRun.Trigger.SCHEDULE,
@@ -136,7 +139,9 @@ def make_run(
     elif duration is not None:
         defaults.setdefault("finished_at", defaults["started_at"] + duration)
         defaults.setdefault("duration", defaults["finished_at"] - defaults["started_at"])
-    return TaskRun.objects.create(task_name=task_name, **defaults)
+    run = TaskRun.objects.create(task_name=task_name, **defaults)
+    rollup.record(run)
+    return run
 
 
 def make_lease(

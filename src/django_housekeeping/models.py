@@ -72,7 +72,9 @@ class TaskRun(models.Model):
         DASHBOARD = "dashboard", _("dashboard")
         MANUAL = "manual", _("Python call")
 
-    task_name = models.CharField(_("task"), max_length=200, db_index=True)
+    # No index of its own: the history's indexes below begin with it (a single-column one led
+    # MariaDB to intersect it with the status's rather than read an ordered index).
+    task_name = models.CharField(_("task"), max_length=200)
     slot = models.DateTimeField(
         _("slot"),
         null=True,
@@ -97,7 +99,7 @@ class TaskRun(models.Model):
         related_name="children",
     )
     status = models.CharField(
-        _("status"), max_length=20, choices=Status.choices, default=Status.RUNNING, db_index=True
+        _("status"), max_length=20, choices=Status.choices, default=Status.RUNNING
     )
     dry_run = models.BooleanField(_("dry run"), default=False)
     started_at = models.DateTimeField(_("started"), db_index=True)
@@ -128,8 +130,22 @@ class TaskRun(models.Model):
                 fields=["task_name", "slot"], name="housekeeping_run_slot_once"
             ),
         ]
+        # Every listing of the history (admin, API, dashboard) is newest first, filtered by task
+        # and/or status or not at all: each has an index that gives its first page at once,
+        # however long the history (docs/history.md#a-long-history). Each ends with the id, the
+        # listings' tie-breaker, so that no database sorts the rows it filtered (MariaDB did).
         indexes = [
-            models.Index(fields=["task_name", "-started_at"], name="housekeeping_run_recent")
+            models.Index(
+                fields=["task_name", "-started_at", "-id"], name="housekeeping_run_task_newest"
+            ),
+            models.Index(fields=["-started_at", "-id"], name="housekeeping_run_newest"),
+            models.Index(
+                fields=["task_name", "status", "-started_at", "-id"],
+                name="housekeeping_run_task_status",
+            ),
+            models.Index(
+                fields=["status", "-started_at", "-id"], name="housekeeping_run_by_status"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -322,3 +338,56 @@ class DeletionTotal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_name} {self.model}: {self.rows}"
+
+
+class RunDay(models.Model):
+    """The daily rollup of the history: the finished non-dry runs of a task started on one day
+    (in the site's time zone) with one status and a duration in one bucket, and their seconds.
+
+    Written when a run finishes (:mod:`django_housekeeping.monitoring.rollup`), so that the
+    statistics read a few rows per task and day instead of the history's rows. ``bucket`` is a
+    duration bucket (:func:`~django_housekeeping.monitoring.rollup.duration_bucket`; -1: a run
+    without a duration)."""
+
+    task_name = models.CharField(_("task"), max_length=200)
+    day = models.DateField(_("day"))
+    status = models.CharField(_("status"), max_length=20, choices=TaskRun.Status.choices)
+    bucket = models.SmallIntegerField(_("duration bucket"))
+    runs = models.PositiveBigIntegerField(_("runs"), default=0)
+    seconds = models.FloatField(_("seconds"), default=0.0)
+
+    class Meta:
+        verbose_name = _("runs of a day")
+        verbose_name_plural = _("runs per day")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task_name", "day", "status", "bucket"], name="housekeeping_run_day_once"
+            )
+        ]
+        indexes = [models.Index(fields=["day"], name="housekeeping_run_day_day")]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} {self.day} {self.status}: {self.runs}"
+
+
+class DeletionDay(models.Model):
+    """The daily rollup of deletions: the rows a task's non-dry runs started on one day (in the
+    site's time zone) deleted from one model (a group's run counts only its own ``deleted``)."""
+
+    task_name = models.CharField(_("task"), max_length=200)
+    day = models.DateField(_("day"))
+    model = models.CharField(_("model"), max_length=200)
+    rows = models.PositiveBigIntegerField(_("rows"), default=0)
+
+    class Meta:
+        verbose_name = _("deletions of a day")
+        verbose_name_plural = _("deletions per day")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task_name", "day", "model"], name="housekeeping_deletion_day_once"
+            )
+        ]
+        indexes = [models.Index(fields=["day"], name="housekeeping_deletion_day_day")]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} {self.day} {self.model}: {self.rows}"

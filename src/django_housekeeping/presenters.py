@@ -12,13 +12,14 @@ import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import PurePath
 from typing import Any
 
 from apscheduler.triggers.base import BaseTrigger
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.utils import timezone
 from django_apscheduler.models import DjangoJob
 
@@ -26,9 +27,18 @@ from django_housekeeping.conf import housekeeping_settings
 
 # deletion_counts lives with the models, so that the run totals (monitoring, a lower layer) read a
 # result as the faces show it; re-exported here for the faces.
-from django_housekeeping.models import SchedulerLease, TaskRun, TaskState, error_summary
+from django_housekeeping.models import (
+    DeletionDay,
+    RunDay,
+    SchedulerLease,
+    TaskRun,
+    TaskState,
+    error_summary,
+)
 from django_housekeeping.models import deletion_counts as deletion_counts
 from django_housekeeping.models import is_count as _is_count
+from django_housekeeping.monitoring.rollup import nearest_rank as rollup_nearest_rank
+from django_housekeeping.monitoring.rollup import run_day
 from django_housekeeping.scheduling.lease import LEASE_NAME
 from django_housekeeping.scheduling.store import stored_triggers
 from django_housekeeping.tasks.plan import planned_schedule
@@ -323,9 +333,10 @@ def to_json(value: Any, *, indent: int | None = None) -> str:
 
 DEFAULT_STATISTICS_DAYS = 30
 MAX_STATISTICS_DAYS = 366
-# The newest points of a series kept in a window: a stats task every 5 minutes for a year is far
-# more than a chart can show.
-MAX_STATISTICS_POINTS = 2000
+# The newest points of a series kept in a window: about a point per two pixels of a wide chart;
+# a stats task every 5 minutes for a year is far more than a chart can show, and every point is a
+# run's result read and parsed.
+MAX_STATISTICS_POINTS = 400
 # The largest primary key a database stores: a larger one in a URL is simply not found.
 MAX_PK = 2**63 - 1
 
@@ -410,7 +421,9 @@ def statistics_payload(
 ) -> dict[str, Any]:
     """The library's own numbers over the last ``days`` days (``housekeeping``, see
     :func:`housekeeping_statistics`) and the site's statistics: the latest numbers of its
-    statistics task and their time series over the same window.
+    statistics task and their time series over the same window. The window is whole days in the
+    site's time zone: from the day of ``now - days`` to today, ``since`` being that first day's
+    midnight.
 
     The site's statistics task is ``task_name`` (a request's ``?task=``), else
     ``HOUSEKEEPING["STATISTICS_TASK"]``. Its statistics are the results of its succeeded runs that
@@ -421,7 +434,7 @@ def statistics_payload(
     ``warning`` instead, so that a settings mistake does not take the library's numbers away.
     """
     now = now or timezone.now()
-    since = now - timedelta(days=days)
+    since = window_start(now - timedelta(days=days))
     warning: str | None = None
     if task_name is not None:
         _check_statistics_task(task_name)
@@ -454,22 +467,30 @@ def _site_statistics(task_name: str, since: datetime) -> dict[str, Any]:
     succeeded = TaskRun.objects.filter(
         task_name=task_name, status=TaskRun.Status.SUCCEEDED, dry_run=False
     )
-    latest = succeeded.order_by("-started_at", "-id").first()
     window = list(
         succeeded.filter(started_at__gte=since)
         .order_by("-started_at", "-id")
         .values_list("id", "started_at", "result")[:MAX_STATISTICS_POINTS]
     )
+    # The window has no end: its newest run, if any, is the latest one. Else the latest is older.
+    latest = (
+        window[0]
+        if window
+        else succeeded.filter(started_at__lt=since)
+        .order_by("-started_at", "-id")
+        .values_list("id", "started_at", "result")
+        .first()
+    )
     window.reverse()
 
-    values = _numbers(latest.result) if latest is not None else {}
+    values = _numbers(latest[2]) if latest is not None else {}
     series: dict[str, list[dict[str, Any]]] = {key: [] for key in values}
     for run_id, started_at, result in window:
         for key, value in _numbers(result).items():
             series.setdefault(key, []).append({"at": started_at, "value": value, "run_id": run_id})
     return {
-        "run_id": latest.pk if latest is not None else None,
-        "generated_at": latest.started_at if latest is not None else None,
+        "run_id": latest[0] if latest is not None else None,
+        "generated_at": latest[1] if latest is not None else None,
         "statistics": values,
         "series": [{"key": key, "points": points} for key, points in series.items()],
     }
@@ -479,54 +500,85 @@ def _site_statistics(task_name: str, since: datetime) -> dict[str, Any]:
 DURATION_STATUSES = (TaskRun.Status.SUCCEEDED, TaskRun.Status.FAILED)
 
 
+def window_start(since: datetime) -> datetime:
+    """The start of the statistics' window that ``since`` falls in: its day's midnight in the
+    site's time zone (the statistics count whole days)."""
+    start = datetime.combine(run_day(since), time.min)
+    return timezone.make_aware(start) if settings.USE_TZ else start
+
+
 def housekeeping_statistics(since: datetime, now: datetime) -> dict[str, Any]:
-    """The library's own numbers, for every site: the runs started since ``since`` that were no
-    dry runs (dry runs delete nothing and would only blur the numbers).
+    """The library's own numbers, for every site: the runs started from ``since``'s day to
+    ``now``'s (whole days in the site's time zone) that were no dry runs (dry runs delete nothing
+    and would only blur the numbers). Finished runs are read from the daily rollup
+    (:mod:`~django_housekeeping.monitoring.rollup`): a few rows per task and day, however long
+    the history is; queued and running ones from the history (through its status index).
 
     - ``tasks``: per task name (groups included, each run counted once), ``runs`` by status,
       ``rows_deleted`` by its own runs, and ``duration_seconds``: the ``p50`` and ``p95`` of the
-      durations of its succeeded and failed runs, by the nearest-rank method (the smallest
-      duration that at least 50 % / 95 % of the durations do not exceed; ``None`` without any).
-    - ``rows_deleted_per_day``: every day from ``since``'s to ``now``'s in the site's time zone
-      (days without deletions included, with 0), the rows the runs started that day deleted, in all
-      and per model. A group's run is not counted: its members' own runs are.
+      durations of its succeeded and failed runs, by the nearest-rank method over the rollup's
+      duration buckets (within 19 % of the exact nearest-rank duration, or 1 ms below 1 ms;
+      exact when the runs of the bucket took the same time; ``None`` without any).
+    - ``rows_deleted_per_day``: every day from ``since``'s to ``now``'s (days without deletions
+      included, with 0), the rows the runs started that day deleted, in all and per model. A
+      group's run is not counted: its members' own runs are.
     """
-    runs = TaskRun.objects.filter(dry_run=False, started_at__gte=since, started_at__lte=now)
+    first, last = run_day(since), run_day(now)
     tasks: dict[str, dict[str, Any]] = {}
 
     def task(name: str) -> dict[str, Any]:
         return tasks.setdefault(name, {"runs": {}, "rows_deleted": 0, "duration_seconds": {}})
 
-    by_status = runs.values_list("task_name", "status").annotate(count=Count("id"))
-    for name, status, count in by_status.order_by("task_name", "status"):
-        task(name)["runs"][status] = count
-
-    durations: dict[str, list[float]] = {}
-    timed = runs.filter(status__in=DURATION_STATUSES, duration__isnull=False)
-    for name, duration in timed.values_list("task_name", "duration").iterator():
-        if duration is not None:  # filtered out already; for the type checker
-            durations.setdefault(name, []).append(duration.total_seconds())
+    buckets: dict[str, dict[int, tuple[int, float]]] = {}
+    rows = (
+        RunDay.objects.filter(day__gte=first, day__lte=last)
+        .values_list("task_name", "status", "bucket")
+        .annotate(n=Sum("runs"), s=Sum("seconds"))
+        .order_by()
+    )
+    for name, status, bucket, runs, seconds in rows:
+        counts = task(name)["runs"]
+        counts[status] = counts.get(status, 0) + runs
+        if status in DURATION_STATUSES:
+            held = buckets.setdefault(name, {}).get(bucket, (0, 0.0))
+            buckets[name][bucket] = (held[0] + runs, held[1] + seconds)
+    active = (
+        TaskRun.objects.filter(
+            status__in=TaskRun.ACTIVE_STATUSES,
+            dry_run=False,
+            started_at__gte=window_start(since),
+            started_at__lte=now,
+        )
+        .values_list("task_name", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for name, status, runs in active:
+        task(name)["runs"][status] = runs
     for name in tasks:
-        values = sorted(durations.get(name, []))
-        tasks[name]["duration_seconds"] = {
-            "p50": nearest_rank(values, 50),
-            "p95": nearest_rank(values, 95),
-        }
+        tasks[name]["runs"] = dict(sorted(tasks[name]["runs"].items()))
 
-    first, last = timezone.localdate(since), timezone.localdate(now)
     days: dict[date, dict[str, Any]] = {}
     for offset in range((last - first).days + 1):
         days[first + timedelta(days=offset)] = {"rows": 0, "models": {}}
-    purges = runs.filter(result__has_key="deleted").values_list("task_name", "started_at", "result")
-    for name, started_at, result in purges.iterator():
-        day = days.setdefault(timezone.localdate(started_at), {"rows": 0, "models": {}})
-        for label, count in deletion_counts(result, members=False).items():
-            day["models"][label] = day["models"].get(label, 0) + count
-            day["rows"] += count
-            task(name)["rows_deleted"] += count
+    deletions = (
+        DeletionDay.objects.filter(day__gte=first, day__lte=last)
+        .values_list("task_name", "day", "model", "rows")
+        .order_by("day", "model", "task_name")
+    )
+    for name, day, label, count in deletions:
+        totals = days.setdefault(day, {"rows": 0, "models": {}})
+        totals["models"][label] = totals["models"].get(label, 0) + count
+        totals["rows"] += count
+        task(name)["rows_deleted"] += count
+    for name in tasks:
+        tasks[name]["duration_seconds"] = {
+            "p50": rollup_nearest_rank(buckets.get(name, {}), 50),
+            "p95": rollup_nearest_rank(buckets.get(name, {}), 95),
+        }
     return {
         "tasks": dict(sorted(tasks.items())),
-        "rows_deleted_per_day": [{"day": day, **totals} for day, totals in days.items()],
+        "rows_deleted_per_day": [{"day": day, **totals} for day, totals in sorted(days.items())],
     }
 
 

@@ -7,14 +7,16 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import resolve
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django_apscheduler.models import DjangoJob
 from rest_framework.test import APIClient
 
-from django_housekeeping import housekeeping_task, registry
+from django_housekeeping import housekeeping_task, presenters, registry
 from django_housekeeping.models import TaskRun, TaskState
 from django_housekeeping.presenters import describe_schedule
 from django_housekeeping.running import control
@@ -616,6 +618,36 @@ def test_statistics_window_in_days(client: APIClient) -> None:
 
 
 @pytest.mark.usefixtures("stats_task")
+def test_the_latest_statistics_may_be_older_than_the_window(client: APIClient) -> None:
+    make_run("stats", age=timedelta(days=9), result={"total_users": 1})
+    latest = make_run("stats", age=timedelta(days=3), result={"total_users": 2})
+
+    data = client.get(API + "statistics?days=1").json()
+
+    assert (data["run_id"], data["statistics"]) == (latest.pk, {"total_users": 2})
+    assert data["series"] == [{"key": "total_users", "points": []}]
+
+
+@pytest.mark.usefixtures("stats_task")
+def test_a_series_holds_the_newest_points_of_the_window_up_to_the_cap(
+    client: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert presenters.MAX_STATISTICS_POINTS == 400  # docs/observability.md#statistics
+    monkeypatch.setattr(presenters, "MAX_STATISTICS_POINTS", 3)
+    runs = [
+        make_run("stats", age=timedelta(hours=10 - i), result={"total_users": i}) for i in range(5)
+    ]
+
+    data = client.get(API + "statistics").json()
+
+    assert data["run_id"] == runs[-1].pk
+    points = data["series"][0]["points"]
+    assert [(p["run_id"], p["value"]) for p in points] == [
+        (run.pk, i) for i, run in enumerate(runs)
+    ][2:]
+
+
+@pytest.mark.usefixtures("stats_task")
 def test_statistics_before_any_run(client: APIClient) -> None:
     data = client.get(API + "statistics").json()
 
@@ -776,18 +808,76 @@ def test_statistics_rejects_bad_parameters_with_400(
 # -- runs ------------------------------------------------------------------------------------
 
 
-def test_runs_are_paginated_newest_first(client: APIClient) -> None:
+def test_runs_are_paginated_newest_first_by_cursor(client: APIClient) -> None:
     runs = [make_run("record", age=timedelta(minutes=60 - i)) for i in range(5)]
 
     first = client.get(API + "runs?page_size=2").json()
-    last = client.get(API + "runs?page_size=2&page=3").json()
+    second = client.get(first["next"]).json()
+    last = client.get(second["next"]).json()
+    back = client.get(last["previous"]).json()
 
-    assert first["count"] == 5
+    assert set(first) == {"next", "previous", "results"}  # no count: the history is not counted
     assert [run["id"] for run in first["results"]] == [runs[4].pk, runs[3].pk]
-    assert first["next"] == f"http://testserver{API}runs?page=2&page_size=2"
+    assert first["next"].startswith(f"http://testserver{API}runs?cursor=n")
+    assert "page_size=2" in first["next"]
     assert first["previous"] is None
+    assert [run["id"] for run in second["results"]] == [runs[2].pk, runs[1].pk]
     assert [run["id"] for run in last["results"]] == [runs[0].pk]
     assert last["next"] is None
+    assert [run["id"] for run in back["results"]] == [runs[2].pk, runs[1].pk]
+    assert client.get(back["previous"]).json()["results"] == first["results"]
+    assert client.get(back["previous"]).json()["previous"] is None
+
+
+def test_a_cursor_beyond_the_history_is_an_empty_page(client: APIClient) -> None:
+    make_run("record")
+
+    data = client.get(API + "runs?cursor=n1.1").json()
+
+    assert data == {"next": None, "previous": None, "results": []}
+    assert client.get(API + "runs?cursor=p9999999999999999.9999999999999999999").status_code == 200
+
+
+@pytest.mark.parametrize("query", ["", "?task=threads&status=failed"], ids=["all", "filtered"])
+def test_a_page_of_runs_costs_the_same_queries_with_one_run_or_a_full_page(
+    client: APIClient, query: str
+) -> None:
+    """No query per run: a full page costs the queries of a page of one."""
+    make_run("threads", status=TaskRun.Status.FAILED)
+    with CaptureQueriesContext(connection) as one:
+        client.get(API + "runs" + query)
+    for n in range(60):
+        make_run("threads", age=timedelta(minutes=n + 1), status=TaskRun.Status.FAILED)
+
+    with CaptureQueriesContext(connection) as full:
+        response = client.get(API + "runs" + query)
+
+    assert len(response.json()["results"]) > 1
+    assert len(full) == len(one), [q["sql"] for q in full.captured_queries]
+
+
+def test_runs_started_at_the_same_instant_are_paged_by_id(client: APIClient) -> None:
+    started = timezone.now() - timedelta(minutes=5)
+    runs = [make_run("record", started_at=started) for _ in range(5)]
+
+    seen: list[int] = []
+    url: str | None = API + "runs?page_size=2&task=record"
+    while url:
+        page = client.get(url).json()
+        seen += [run["id"] for run in page["results"]]
+        url = page["next"]
+
+    assert seen == sorted((run.pk for run in runs), reverse=True)
+
+
+def test_runs_filters_are_kept_in_the_next_link(client: APIClient) -> None:
+    failed = [make_run("boom", age=timedelta(minutes=i), status="failed") for i in range(3)]
+    make_run("boom", age=timedelta(minutes=1, seconds=30))
+
+    first = client.get(API + "runs?task=boom&status=failed&page_size=2").json()
+    second = client.get(first["next"]).json()
+
+    assert [run["id"] for run in first["results"] + second["results"]] == [r.pk for r in failed]
 
 
 def test_runs_filters(client: APIClient) -> None:
@@ -831,11 +921,18 @@ def test_runs_reject_bad_filters_with_400(client: APIClient, query: str, message
     assert response.json()["detail"].startswith(message)
 
 
-def test_runs_page_out_of_range_is_404(client: APIClient) -> None:
-    response = client.get(API + "runs?page=9")
+@pytest.mark.parametrize(
+    "cursor", ["x", "n", "n12", "x12.3", "n12.", "n-1.2", "n12345678901234567.1", "n1.2 "]
+)
+def test_a_cursor_that_is_no_link_of_a_page_is_400(client: APIClient, cursor: str) -> None:
+    make_run("record")
 
-    assert response.status_code == 404
-    assert response.json() == {"detail": "Invalid page."}
+    response = client.get(API + "runs?cursor=" + cursor)
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "cursor": ["Invalid cursor: use the next or previous link of a page."]
+    }
 
 
 def test_run_detail_with_live_progress(client: APIClient) -> None:
@@ -992,9 +1089,11 @@ def test_the_largest_page_size_is_accepted(client: APIClient) -> None:
     assert client.get(f"{API}runs?page_size=500").status_code == 200
 
 
-@pytest.mark.parametrize("page", ["", "0", "x", "-1"])
-def test_a_page_that_is_no_positive_integer_is_400(client: APIClient, page: str) -> None:
+@pytest.mark.parametrize("page", ["", "1", "2", "last"])
+def test_a_page_number_is_400_naming_the_links(client: APIClient, page: str) -> None:
     response = client.get(f"{API}runs?page={page}")
 
     assert response.status_code == 400
-    assert response.json()["errors"] == {"page": ["Must be an integer, at least 1."]}
+    assert response.json()["errors"] == {
+        "page": ["Pages are not numbered: follow the next and previous links."]
+    }

@@ -10,13 +10,19 @@ and presents. Settings are read at request time, so ``override_settings`` just w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from time import monotonic
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db.models import Q
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.module_loading import import_string
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
@@ -25,7 +31,7 @@ from rest_framework import exceptions, status
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.generics import ListAPIView
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.pagination import BasePagination
 from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -34,6 +40,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -42,6 +49,7 @@ from django_housekeeping.bodies import MAX_BODY_BYTES, BodyError, parse_json, to
 from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.models import TaskRun
 from django_housekeeping.presenters import (
+    MAX_PK,
     find_run,
     run_detail_payload,
     run_payload,
@@ -54,6 +62,8 @@ from django_housekeeping.running.runner import DispatchedRun
 from django_housekeeping.tasks.registry import NotRegistered
 
 APP_NAME = "django_housekeeping_api"
+# Stands for a run's id in its URL, reversed once a request (BaseView.run_url).
+RUN_MARK = 9_876_543_210_123
 
 # -- policies ----------------------------------------------------------------------------------
 
@@ -199,9 +209,18 @@ class HousekeepingAPIView(APIView):
         return exception_handler
 
     def run_url(self, pk: int) -> str:
+        prefix, suffix = self._run_url_around_pk
+        return f"{prefix}{pk}{suffix}"
+
+    @cached_property
+    def _run_url_around_pk(self) -> tuple[str, str]:
+        """A run's absolute URL before and after its id: reversed once a request, not once a
+        run of a page."""
         match = self.request.resolver_match
         namespace = match.namespace if match is not None and match.namespace else APP_NAME
-        return self.request.build_absolute_uri(reverse(f"{namespace}:run-detail", args=[pk]))
+        url = self.request.build_absolute_uri(reverse(f"{namespace}:run-detail", args=[RUN_MARK]))
+        prefix, _mark, suffix = url.rpartition(str(RUN_MARK))
+        return prefix, suffix
 
     def validated_query(self, serializer_class: type[Serializer[Any]]) -> dict[str, Any]:
         """The query string, validated; a parameter given empty (``?task=``) is an error, not
@@ -351,7 +370,9 @@ class StatisticsView(HousekeepingAPIView):
             "run of its statistics task (`?task=`, else the setting "
             "`STATISTICS_TASK`) and their time series over the same days. Dry runs count "
             "nowhere. Without a statistics task, `task` is null and `statistics` and `series` "
-            "are empty."
+            "are empty. The library's numbers come from a daily rollup kept as runs finish, so "
+            "they cost the same however long the history; the window is therefore whole days "
+            "(`since` is the first day's midnight)."
         ),
         parameters=[api.StatisticsQuerySerializer],
         responses={
@@ -369,14 +390,61 @@ class StatisticsView(HousekeepingAPIView):
         return Response(api.StatisticsSerializer(data).data)
 
 
-class RunPagination(PageNumberPagination):
-    """Pages of runs; a ``page`` that is no positive integer, or a ``page_size`` that is no integer
-    from 1 to 500, is a 400 (DRF would quietly use the first page, the default size), and the
-    schema says so."""
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+class RunPagination(BasePagination):
+    """Pages of runs, newest first, by keyset: a page's ``next`` link carries where it ended (the
+    last run's ``started_at`` and ``id``) and the next page is found through the history's index
+    from there, so a page costs the same however long the history and however deep the page.
+    Nothing counts the history (there is no ``count``).
+
+    A cursor is ``n`` (older than) or ``p`` (newer than), then the start time in microseconds
+    since 1970 (UTC) and the run's id: ``n1764518400123456.42``. One that does not have that
+    form, a ``page_size`` that is no integer from 1 to 500, or a ``page`` (the page numbers of
+    earlier versions) is a 400, and the schema says so."""
 
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+    cursor_query_param = "cursor"
+    cursor_pattern = r"^[np][0-9]{1,16}\.[0-9]{1,19}$"
+    invalid_cursor_message = "Invalid cursor: use the next or previous link of a page."
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any]:
+        if "page" in request.query_params:
+            raise exceptions.ValidationError(
+                {"page": ["Pages are not numbered: follow the next and previous links."]}
+            )
+        self.request = request
+        size = self.get_page_size(request)
+        cursor = self.decode_cursor(request)
+        newer = cursor is not None and cursor[0] == "p"
+        if cursor is None:
+            rows = queryset.order_by("-started_at", "-id")
+        else:
+            _direction, started_at, pk = cursor
+            # The first condition bounds the index range; the second only sorts out the runs
+            # that started at that very instant.
+            if newer:
+                rows = queryset.filter(
+                    Q(started_at__gte=started_at), Q(started_at__gt=started_at) | Q(id__gt=pk)
+                ).order_by("started_at", "id")
+            else:
+                rows = queryset.filter(
+                    Q(started_at__lte=started_at), Q(started_at__lt=started_at) | Q(id__lt=pk)
+                ).order_by("-started_at", "-id")
+        page = list(rows[: size + 1])
+        more = len(page) > size
+        page = page[:size]
+        if newer:
+            page.reverse()
+        has_next = (not newer and more) or (newer and bool(page))
+        has_previous = (newer and more) or (cursor is not None and not newer and bool(page))
+        self.next_link = self.encode_cursor("n", page[-1]) if has_next else None
+        self.previous_link = self.encode_cursor("p", page[0]) if has_previous else None
+        return page
 
     def get_page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
@@ -388,22 +456,62 @@ class RunPagination(PageNumberPagination):
             )
         return int(raw)
 
-    def get_page_number(self, request: Request, paginator: Any) -> int | str:
-        raw = request.query_params.get(self.page_query_param)
-        if raw is None or raw == "last":
-            return super().get_page_number(request, paginator)
-        if not (raw.isascii() and raw.isdigit() and int(raw) >= 1):
-            raise exceptions.ValidationError({"page": ["Must be an integer, at least 1."]})
-        return int(raw)
+    def decode_cursor(self, request: Request) -> tuple[str, datetime, int] | None:
+        raw = request.query_params.get(self.cursor_query_param)
+        if raw is None:
+            return None
+        if not re.fullmatch(self.cursor_pattern, raw):
+            raise exceptions.ValidationError(
+                {self.cursor_query_param: [self.invalid_cursor_message]}
+            )
+        micros, pk = raw[1:].split(".")
+        started_at = EPOCH + int(micros) * ONE_MICROSECOND
+        if not settings.USE_TZ:
+            started_at = timezone.make_naive(started_at, UTC)
+        return raw[0], started_at, min(int(pk), MAX_PK)
+
+    def encode_cursor(self, direction: str, run: TaskRun) -> str:
+        started_at = run.started_at
+        if timezone.is_naive(started_at):
+            started_at = timezone.make_aware(started_at, UTC)
+        micros = (started_at - EPOCH) // ONE_MICROSECOND
+        url = self.request.build_absolute_uri()
+        return replace_query_param(url, self.cursor_query_param, f"{direction}{micros}.{run.pk}")
+
+    def get_paginated_response(self, data: Any) -> Response:
+        return Response({"next": self.next_link, "previous": self.previous_link, "results": data})
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        link = {"type": "string", "nullable": True, "format": "uri"}
+        return {
+            "type": "object",
+            "required": ["next", "previous", "results"],
+            "properties": {
+                "next": {**link, "description": "The page of older runs; null at the end."},
+                "previous": {**link, "description": "The page of newer runs; null at the start."},
+                "results": schema,
+            },
+        }
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
-        parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)
-        for parameter in parameters:
-            if parameter["name"] == self.page_size_query_param:
-                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
-            elif parameter["name"] == self.page_query_param:
-                parameter["schema"].update(minimum=1)
-        return parameters
+        return [
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": (
+                    "Where the page starts: the `cursor` of a page's `next` or `previous` link."
+                ),
+                "schema": {"type": "string", "pattern": self.cursor_pattern},
+            },
+            {
+                "name": self.page_size_query_param,
+                "required": False,
+                "in": "query",
+                "description": f"Runs per page ({self.page_size} by default).",
+                "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
+            },
+        ]
 
 
 class RunListView(HousekeepingAPIView, ListAPIView):  # type: ignore[type-arg]
@@ -430,12 +538,18 @@ class RunListView(HousekeepingAPIView, ListAPIView):  # type: ignore[type-arg]
     @document(
         operation_id="runs_list",
         summary="Run history",
-        description="Every run, newest first, paginated; filter by task, status, trigger, since.",
+        description=(
+            "Every run, newest first, a page at a time; filter by task, status, trigger, since. "
+            "Pages are reached by cursor: follow `next` (older runs) and `previous` (newer "
+            "ones), null at either end. A page costs the same however long the history and "
+            "however deep the page; the history is not counted (no `count`). A `cursor` that is "
+            "not one of those links' is a 400, and so is `page` (earlier versions numbered "
+            "their pages)."
+        ),
         parameters=[api.RunFilterSerializer],
         responses={
             200: OpenApiResponse(api.RunSerializer(many=True), description="A page of runs."),
             400: BAD_REQUEST,
-            404: OpenApiResponse(api.ErrorSerializer, description="No such page."),
             **ERRORS,
         },
     )

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import IntegrityError, transaction
 
 from django_housekeeping.models import TaskRun
+from django_housekeeping.monitoring import rollup
 from django_housekeeping.running.reconnect import drop_broken_connection
 from django_housekeeping.running.runner import SlotAlreadyClaimed, run_task
 
@@ -53,7 +54,7 @@ def record_unrun_slots(task_name: str, slots: list[datetime], status: str, reaso
     now = datetime.now(UTC)
     try:
         with transaction.atomic():
-            TaskRun.objects.create(
+            run = TaskRun.objects.create(
                 task_name=task_name,
                 slot=slots[-1],
                 trigger=TaskRun.Trigger.SCHEDULE,
@@ -74,3 +75,8 @@ def record_unrun_slots(task_name: str, slots: list[datetime], status: str, reaso
         logger.warning(
             "%s %s slot(s) of %s: %s", status.capitalize(), len(slots), task_name, reason
         )
+        # No task_finished for a slot that did not run: the statistics' rollup is told here.
+        try:
+            rollup.record(run)
+        except Exception:
+            logger.exception("Could not add run #%s of %s to the daily rollup", run.pk, task_name)
