@@ -473,7 +473,7 @@ def test_the_dashboard_of_a_site_without_a_statistics_task(
     expect(page.locator("#hk-durations li")).to_have_count(5)
     page.get_by_role("button", name="Show the last 7 days", exact=True).click()
     durations = page.get_by_role("list", name="Run durations per task over the last 7 days")
-    expect(durations.locator("li[data-task='messages']")).to_contain_text("· 8 runs, 1 failed")
+    expect(durations.locator("li[data-task='messages']")).to_contain_text("· 9 runs, 1 failed")
     expect(page.locator("#hk-error")).to_be_hidden()
     save_screenshot(page, tmp_path, "dashboard-no-statistics-task.png", full_page=False)
 
