@@ -37,7 +37,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+
+from databases import database_settings  # benchmarks/databases.py: run as a script from there
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -94,34 +95,6 @@ def __getattr__(name: str) -> Any:  # this module is the ROOT_URLCONF
 # --- Django ---------------------------------------------------------------------------------------
 
 
-def database_settings(db: str, sqlite_path: str) -> dict[str, Any]:
-    if db == "sqlite":
-        return {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": sqlite_path,
-            "OPTIONS": {
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            },
-        }
-    url = urlsplit(os.environ.get(f"HOUSEKEEPING_BENCH_{db.upper()}_URL", DEFAULT_URLS[db]))
-    settings: dict[str, Any] = {
-        "ENGINE": {
-            "postgres": "django.db.backends.postgresql",
-            "mysql": "django.db.backends.mysql",
-        }[db],
-        "NAME": url.path.lstrip("/"),
-        "USER": unquote(url.username or ""),
-        "PASSWORD": unquote(url.password or ""),
-        "HOST": url.hostname or "",
-        "PORT": str(url.port or ""),
-    }
-    if db == "mysql":
-        settings["OPTIONS"] = {"charset": "utf8mb4"}
-    return settings
-
-
 def setup_django(db: str, sqlite_path: str) -> None:
     sys.path.insert(0, str(HERE))
     sys.path.append(str(ROOT / "src"))  # when the package is not installed
@@ -132,7 +105,7 @@ def setup_django(db: str, sqlite_path: str) -> None:
         DEBUG=False,
         SECRET_KEY="benchmark-only-not-a-secret",
         ALLOWED_HOSTS=["testserver"],
-        DATABASES={"default": database_settings(db, sqlite_path)},
+        DATABASES={"default": database_settings(db, sqlite_path, DEFAULT_URLS)},
         INSTALLED_APPS=[
             "django.contrib.admin",
             "django.contrib.auth",

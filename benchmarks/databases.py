@@ -1,0 +1,30 @@
+"""The database a benchmark runs on: SQLite in a file of its own, or a PostgreSQL or MariaDB
+server named by ``HOUSEKEEPING_BENCH_POSTGRES_URL`` / ``HOUSEKEEPING_BENCH_MYSQL_URL``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import dj_database_url
+
+
+def database_settings(db: str, sqlite_path: str, default_urls: Mapping[str, str]) -> dict[str, Any]:
+    """Django's ``DATABASES["default"]`` for ``db`` (``sqlite``, ``postgres`` or ``mysql``)."""
+    if db == "sqlite":
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": sqlite_path,
+            # What makes SQLite safe for several processes (docs/databases.md).
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
+    url = os.environ.get(f"HOUSEKEEPING_BENCH_{db.upper()}_URL", default_urls[db])
+    settings: dict[str, Any] = dj_database_url.parse(url)
+    if db == "mysql":
+        settings["OPTIONS"] = {"charset": "utf8mb4"}
+    return settings
