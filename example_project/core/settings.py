@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import django
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"  # git-ignored: the SQLite database lives here
@@ -151,8 +152,13 @@ if os.environ.get("HOUSEKEEPING_TEST_MODE") == "1":  # the same line, from the e
     HOUSEKEEPING["TASKS"]["daily_housekeeping"] = {"schedule": "*/5 * * * *"}
 
 # The alert mails of the demo are printed on the console; a real site sets its mail server.
-ADMINS = [("Operators", "ops@example.com")]
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# (Django 6.0 takes addresses and deprecates the (name, address) pairs Django 5.2 needs.)
+ADMINS = ["ops@example.com"] if django.VERSION >= (6, 0) else [("Operators", "ops@example.com")]
+_email_backend = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+if django.VERSION >= (6, 1):  # MAILERS replaces EMAIL_BACKEND
+    MAILERS = {"default": {"BACKEND": _email_backend}}
+else:
+    EMAIL_BACKEND = _email_backend
 
 LOGGING = {
     "version": 1,

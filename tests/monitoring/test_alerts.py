@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import django
 import pytest
 from django.core import mail
 from django.test import override_settings
@@ -18,9 +19,9 @@ from tests.helpers import make_lease, make_run
 # Transactional: the alert signals are sent once the alert's row commits.
 pytestmark = pytest.mark.django_db(transaction=True)
 
-MAILING = override_settings(
-    HOUSEKEEPING={"ALERT_MAIL_ADMINS": True}, ADMINS=[("Ops", "ops@example.com")]
-)
+# Django 6.0 takes ADMINS as addresses and deprecates the (name, address) pairs 5.2 needs.
+ADMINS = ["ops@example.com"] if django.VERSION >= (6, 0) else [("Ops", "ops@example.com")]
+MAILING = override_settings(HOUSEKEEPING={"ALERT_MAIL_ADMINS": True}, ADMINS=ADMINS)
 OUTCOME: dict[str, bool] = {}
 
 
@@ -102,7 +103,7 @@ def test_one_mail_per_failure_streak_and_one_recovery(signals: list[tuple[str, A
 def test_without_alert_mail_admins_only_the_signals_are_sent(
     signals: list[tuple[str, Any]], settings: Any
 ) -> None:
-    settings.ADMINS = [("Ops", "ops@example.com")]
+    settings.ADMINS = ADMINS
     run_task("flaky")
     OUTCOME["fail"] = False
     run_task("flaky")
