@@ -2,6 +2,7 @@
 runserver). They share the test database that pytest created: its name comes from
 ``HOUSEKEEPING_PROCESS_DB_NAME``."""
 
+import importlib
 import os
 
 from tests.settings import *  # noqa: F403
@@ -44,3 +45,9 @@ LOGGING = {
         "apscheduler": {"level": "WARNING"},
     },
 }
+
+# A module of the test's own (in its temporary directory), imported so that the runserver
+# autoreloader watches its file: the autoreload test touches it. Touching a file of the checkout
+# instead would also reload the runservers of the other databases' test runs beside it.
+if watched_module := os.environ.get("HOUSEKEEPING_PROCESS_WATCHED_MODULE"):
+    importlib.import_module(watched_module)

@@ -25,7 +25,6 @@ from django.utils import timezone
 
 from django_housekeeping.models import SchedulerLease, TaskRun
 from tests.helpers import (
-    ROOT,
     Processes,
     free_port,
     is_alive,
@@ -248,10 +247,17 @@ def test_gunicorn_with_four_autostarting_workers_runs_each_slot_once(processes):
     assert_no_lock_errors(processes)
 
 
-def test_runserver_autoreload_leaves_exactly_one_scheduler(processes):
+def test_runserver_autoreload_leaves_exactly_one_scheduler(processes, tmp_path):
+    # A file only this test's runserver watches (see tests/process_settings.py).
+    watched = tmp_path / "autoreload_marker.py"
+    watched.write_text('"""Touched to make runserver reload."""\n')
+    processes.env = {
+        **processes.env,
+        "HOUSEKEEPING_PROCESS_WATCHED_MODULE": "autoreload_marker",
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), processes.env["PYTHONPATH"]]),
+    }
     port = free_port()
     server = processes.django("runserver", "runserver", f"127.0.0.1:{port}")
-    watched = ROOT / "tests" / "process_settings.py"
 
     def serving_with_scheduler() -> int | None:
         try:
