@@ -25,6 +25,7 @@ from django_housekeeping.models import DeletionTotal, RunTotal, TaskRun
 from django_housekeeping.monitoring import metrics, totals
 from django_housekeeping.probes import METRICS_MISSING
 from django_housekeeping.running.history import prune_history
+from django_housekeeping.scheduling.slots import record_unrun_slots
 from tests.helpers import (
     DASHBOARD,
     Processes,
@@ -48,7 +49,7 @@ FAMILIES = {
     "housekeeping_scheduler_leader": "gauge",
     "housekeeping_runs_in_progress": "gauge",
 }
-COUNTED = ("succeeded", "failed", "skipped", "interrupted")
+COUNTED = ("succeeded", "failed", "skipped", "missed", "interrupted")
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -205,6 +206,23 @@ def test_values_after_runs() -> None:
         ("record",): pytest.approx(recorded.finished_at.timestamp()),
     }
     assert set(of(found, "housekeeping_runs_in_progress").values()) == {0.0}
+
+
+def test_slots_the_scheduler_did_not_run_count_once_per_history_row() -> None:
+    """A missed or skipped row the scheduler writes (it may stand for several slots) counts as
+    one run of its status, and takes no time in the duration summary."""
+    now = timezone.now()
+    record_unrun_slots("record", [now - timedelta(minutes=2), now], TaskRun.Status.MISSED, "down")
+    record_unrun_slots("threads", [now], TaskRun.Status.SKIPPED, "the previous run was running")
+
+    found = samples(scrape().content)
+
+    assert of(found, "housekeeping_runs_total") == zero_runs() | {
+        ("missed", "record"): 1.0,
+        ("skipped", "threads"): 1.0,
+    }
+    assert set(of(found, "housekeeping_run_duration_seconds_count").values()) == {0.0}
+    assert of(found, "housekeeping_last_success_timestamp_seconds") == {}
 
 
 def test_a_dry_run_counts_nowhere() -> None:

@@ -28,7 +28,8 @@ class HousekeepingCollector(Collector):
         runs = CounterMetricFamily(
             "housekeeping_runs",
             "Finished runs (no dry runs) by task and status: succeeded, failed, skipped "
-            "(another run of the task was still running), interrupted (its process died).",
+            "(another run of the task was still running), missed (the scheduler recorded slots "
+            "it did not run), interrupted (its process died).",
             labels=["task", "status"],
         )
         counts = {(task, str(status)): 0 for task in readings.tasks for status in COUNTED_STATUSES}

@@ -28,7 +28,13 @@ Status = TaskRun.Status
 TIMED_STATUSES = (Status.SUCCEEDED, Status.FAILED)
 # The statuses a finished run is counted under (what task_finished brings); every registered
 # task shows each of them, at 0 until it happens, so that a series does not appear out of nowhere.
-COUNTED_STATUSES = (Status.SUCCEEDED, Status.FAILED, Status.SKIPPED, Status.INTERRUPTED)
+COUNTED_STATUSES = (
+    Status.SUCCEEDED,
+    Status.FAILED,
+    Status.SKIPPED,
+    Status.MISSED,
+    Status.INTERRUPTED,
+)
 
 
 @dataclass(frozen=True)

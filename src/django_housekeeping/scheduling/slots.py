@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import IntegrityError, transaction
 
 from django_housekeeping.models import TaskRun
-from django_housekeeping.monitoring import rollup
+from django_housekeeping.monitoring import rollup, totals
 from django_housekeeping.running.reconnect import drop_broken_connection
 from django_housekeeping.running.runner import SlotAlreadyClaimed, run_task
 
@@ -75,8 +75,13 @@ def record_unrun_slots(task_name: str, slots: list[datetime], status: str, reaso
         logger.warning(
             "%s %s slot(s) of %s: %s", status.capitalize(), len(slots), task_name, reason
         )
-        # No task_finished for a slot that did not run: the statistics' rollup is told here.
-        try:
-            rollup.record(run)
-        except Exception:
-            logger.exception("Could not add run #%s of %s to the daily rollup", run.pk, task_name)
+        # No task_finished for a slot that did not run: the metrics' totals and the statistics'
+        # rollup are told here (the alerts are not: a slot that did not run neither fails nor
+        # succeeds).
+        for counter in (totals.record, rollup.record):
+            try:
+                counter(run)
+            except Exception:
+                logger.exception(
+                    "Could not count run #%s of %s in %s", run.pk, task_name, counter.__module__
+                )
