@@ -177,6 +177,7 @@ def _details(kind: str, summary: str, **fields: Any) -> dict[str, Any]:
         "archive": None,
         "numbers": [],
         "members": [],
+        "cutoffs": [],
         **fields,
     }
 
@@ -242,6 +243,14 @@ def _read_purge(result: dict[str, Any]) -> dict[str, Any]:
         summary += f"; archived to {PurePath(archive).name}"
     if partial:
         summary += "; partial: stopped at max_seconds, the next run continues"
+    cutoffs = _read_cutoffs(result)
+    if cutoffs:
+        policy = result.get("policy")
+        field = policy.get("field") if isinstance(policy, dict) else None
+        summary += f"; {field if isinstance(field, str) else 'rows'} older than " + ", ".join(
+            (f"{row['rows']}: " if not row["default"] else "") + f"{row['cutoff']} ({row['keep']})"
+            for row in cutoffs
+        )
     return _details(
         "purge",
         summary,
@@ -250,7 +259,46 @@ def _read_purge(result: dict[str, Any]) -> dict[str, Any]:
         total=total,
         partial=partial,
         archive=archive,
+        cutoffs=cutoffs,
     )
+
+
+def _read_cutoffs(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """A retention policy's cutoffs (``result["cutoffs"]``), one row per window: ``rows`` (which
+    rows: ``"plan='pro'"``, or ``"every other row"``), ``keep``, ``cutoff`` (local time, to the
+    minute) and ``default``; anything malformed is left out."""
+    cutoffs = result.get("cutoffs")
+    if not isinstance(cutoffs, list):
+        return []
+    rows = []
+    for item in cutoffs:
+        if not isinstance(item, dict) or not isinstance(item.get("cutoff"), str):
+            continue
+        default = item.get("default") is True
+        keep_by = item.get("keep_by")
+        rows.append(
+            {
+                "rows": "every other row"
+                if default or not isinstance(keep_by, str)
+                else f"{keep_by}={item.get('value')!r}",
+                "default": default,
+                "keep": str(item.get("keep", "")),
+                "cutoff": format_cutoff(item["cutoff"]),
+                "source": str(item.get("source", "")),
+            }
+        )
+    return rows
+
+
+def format_cutoff(value: str) -> str:
+    """An ISO datetime as ``"2026-10-31 18:40"`` in the current time zone (as given if not one)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if settings.USE_TZ and timezone.is_aware(moment):
+        moment = timezone.localtime(moment)
+    return moment.strftime("%Y-%m-%d %H:%M")
 
 
 def _read_group(result: dict[str, Any]) -> dict[str, Any]:
