@@ -16,7 +16,6 @@ from django_housekeeping import cron, every, group, housekeeping_task, retention
 
 from chat.models import Conversation, Message
 
-
 # Conversations older than 30 days go, with their messages: a declared retention policy.
 retention(
     Conversation,
