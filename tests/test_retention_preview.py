@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from django_housekeeping import presenters, retention
 from django_housekeeping.models import TaskRun
+from django_housekeeping.running import control
 from tests.helpers import API, DASHBOARD, SHORT_TEST_KEY, client_for, make_run, make_user, wait_for
 from tests.testapp.models import Chat, ChatLine
 
@@ -302,3 +303,23 @@ def test_receivers_of_models_without_any() -> None:
         ]
     finally:
         pre_delete.disconnect(line_deleted, sender=Chat)
+
+
+@pytest.mark.usefixtures("policy")
+def test_the_run_page_lists_a_policys_cutoffs(admin_client: Client) -> None:
+    with override_settings(HOUSEKEEPING={"TASKS": {NAME: {"keep": 20}}}):
+        run = finished(TaskRun.objects.get(pk=_dispatch_real_run()))
+    assert counts() == (2, 2)  # free-new (10 days) and pro-new (200 days) are left
+    html = admin_client.get(
+        reverse("admin:django_housekeeping_taskrun_change", args=[run.pk])
+    ).content.decode()
+    assert '<ul class="housekeeping-cutoffs">' in html
+    assert "every other row: older than" in html
+    assert "(20 days) <small>(from settings)</small>" in html
+    assert "plan=&#x27;pro&#x27;: older than" in html
+
+
+def _dispatch_real_run() -> int:
+    """A real run of the policy, executed here (the command line's way)."""
+    (run,) = control.run_here(control.SYSTEM, [NAME]).runs
+    return int(run.pk)
