@@ -803,6 +803,15 @@ def test_the_retention_policies_page_previews_a_policy(
     assert (Chat.objects.count(), ChatLine.objects.count()) == (3, 9)
     save_screenshot(page, tmp_path, "admin-retention-preview.png")
 
+    # The dashboard's panel: the same policy, its rows due and its latest preview.
+    page.goto(live_server.url + DASHBOARD)
+    panel = page.locator('#hk-policies tr[data-policy="testapp.chat_retention"]')
+    expect(panel.locator("td.rows-due")).to_have_text("2")
+    expect(panel.locator("td.held")).to_have_text("not tracked")
+    expect(panel.locator("td.hk-result")).to_contain_text("would delete 8")
+    expect(panel.get_by_role("button", name="Preview testapp.chat_retention")).to_be_enabled()
+    save_screenshot(page, tmp_path, "dashboard-retention-policies.png")
+
 
 # -- the admin: results a person can read ---------------------------------------------------------
 
