@@ -23,7 +23,7 @@ from django_apscheduler.models import DjangoJob
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 import django_housekeeping
-from django_housekeeping import group, housekeeping_task, registry
+from django_housekeeping import group, housekeeping_task, registry, retention
 from django_housekeeping.models import TaskRun
 from django_housekeeping.running import control
 from tests.helpers import (
@@ -33,7 +33,7 @@ from tests.helpers import (
     make_run,
     make_user,
 )
-from tests.testapp.models import Thread
+from tests.testapp.models import Chat, ChatLine, Thread
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -751,6 +751,66 @@ def test_the_admin_confirms_a_run_that_deletes(
     )
     assert not Thread.objects.exists()
     save_screenshot(page, tmp_path, "admin-run.png")
+
+
+# -- the admin: retention policies and their preview ----------------------------------------------
+
+
+def test_the_retention_policies_page_previews_a_policy(
+    page: Page, live_server: Any, tmp_path: Path
+) -> None:
+    make_user("operator", staff=True, permissions=OPERATOR)
+    retention(
+        Chat,
+        field="updated_at",
+        keep=30,
+        keep_by="plan",
+        keep_for={"pro": 365},
+        schedule="15 4 * * *",
+    )
+    now = timezone.now()
+    for title, plan, days in [("old", "free", 40), ("pro-old", "pro", 400), ("new", "pro", 200)]:
+        chat = Chat.objects.create(title=title, plan=plan, updated_at=now - timedelta(days=days))
+        ChatLine.objects.bulk_create(ChatLine(chat=chat) for _ in range(3))
+    policies = "/admin/django_housekeeping/taskrun/retention-policies/"
+    page.goto(f"{live_server.url}/admin/login/?next={policies}")
+    page.fill("#id_username", "operator")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    expect(page).to_have_url(live_server.url + policies)
+
+    row = page.locator('tr[data-policy="testapp.chat_retention"]')
+    expect(row.locator("td.windows li")).to_have_text(
+        ["every other row: 30 days", "plan='pro': 365 days"]
+    )
+    expect(row.locator("td.rows-due")).to_have_text("2")
+    expect(row.locator("td.held")).to_have_text("not tracked")
+    save_screenshot(page, tmp_path, "admin-retention-policies.png")
+
+    page.get_by_role("button", name="Preview testapp.chat_retention", exact=True).click()
+
+    expect(page).to_have_title(re.compile("Preview of testapp.chat_retention"))
+    # The page reloads itself until the dry run has finished.
+    expect(page.locator("#housekeeping-blast-radius tbody tr")).to_have_count(2)
+    expect(
+        page.locator('#housekeeping-blast-radius tr[data-model="testapp.Chat"] td')
+    ).to_have_text(["testapp.Chat", "2", "0", "0"])
+    expect(
+        page.locator('#housekeeping-blast-radius tr[data-model="testapp.ChatLine"] td')
+    ).to_have_text(["testapp.ChatLine", "6", "0", "0"])
+    expect(page.locator("#housekeeping-receivers")).to_contain_text("no pre_delete or post_delete")
+    expect(page.locator("#content-main")).to_contain_text("Nothing was deleted.")
+    assert (Chat.objects.count(), ChatLine.objects.count()) == (3, 9)
+    save_screenshot(page, tmp_path, "admin-retention-preview.png")
+
+    # The dashboard's panel: the same policy, its rows due and its latest preview.
+    page.goto(live_server.url + DASHBOARD)
+    panel = page.locator('#hk-policies tr[data-policy="testapp.chat_retention"]')
+    expect(panel.locator("td.rows-due")).to_have_text("2")
+    expect(panel.locator("td.held")).to_have_text("not tracked")
+    expect(panel.locator("td.hk-result")).to_contain_text("would delete 8")
+    expect(panel.get_by_role("button", name="Preview testapp.chat_retention")).to_be_enabled()
+    save_screenshot(page, tmp_path, "dashboard-retention-policies.png")
 
 
 # -- the admin: results a person can read ---------------------------------------------------------

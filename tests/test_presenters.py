@@ -829,6 +829,7 @@ DETAILS_KEYS = {
     "archive",
     "numbers",
     "members",
+    "cutoffs",
 }
 
 
@@ -866,7 +867,59 @@ def test_details_of_a_purge() -> None:
         "archive": None,
         "numbers": [],
         "members": [],
+        "cutoffs": [],
     }
+
+
+def test_details_of_a_retention_policys_purge_have_its_cutoffs() -> None:
+    details = details_of(
+        {
+            "deleted": {"testapp.Thread": 1},
+            "total": 1,
+            "policy": {"model": "testapp.Thread", "field": "created_at", "keep_by": "plan"},
+            "cutoffs": [
+                {
+                    "default": True,
+                    "keep_by": None,
+                    "value": None,
+                    "keep": "30 days",
+                    "cutoff": "2026-05-01T10:00:00+00:00",
+                    "source": "code",
+                },
+                {
+                    "default": False,
+                    "keep_by": "plan",
+                    "value": "pro",
+                    "keep": "365 days",
+                    "cutoff": "2025-05-01T10:00:00+00:00",
+                    "source": "settings",
+                },
+                "not a cutoff",
+                {"default": False, "cutoff": 7},
+            ],
+        }
+    )
+    # Europe/Berlin, the tests' time zone: UTC+2 in May.
+    assert details["cutoffs"] == [
+        {
+            "rows": "every other row",
+            "default": True,
+            "keep": "30 days",
+            "cutoff": "2026-05-01 12:00",
+            "source": "code",
+        },
+        {
+            "rows": "plan='pro'",
+            "default": False,
+            "keep": "365 days",
+            "cutoff": "2025-05-01 12:00",
+            "source": "settings",
+        },
+    ]
+    assert details["summary"] == (
+        "deleted 1 (testapp.Thread 1); created_at older than 2026-05-01 12:00 (30 days), "
+        "plan='pro': 2025-05-01 12:00 (365 days)"
+    )
 
 
 def test_details_of_a_dry_run_purge() -> None:

@@ -3,29 +3,28 @@
 django_housekeeping imports this module at startup (as the admin imports ``admin.py``). Change a
 retention period or a schedule per deployment in settings, without touching this file::
 
-    HOUSEKEEPING = {"TASKS": {"conversations": {"options": {"days": 60}},
+    HOUSEKEEPING = {"TASKS": {"conversations": {"keep": 60},   # days, or a timedelta
                               "daily_housekeeping": {"schedule": "30 3 * * *"}}}
+
+The admin's "Retention policies" page previews what the conversations policy would delete.
 """
 
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django_housekeeping import cron, every, group, housekeeping_task
+from django_housekeeping import cron, every, group, housekeeping_task, retention
 
 from chat.models import Conversation, Message
 
-
-@housekeeping_task(
-    name="conversations",
+# Conversations older than 30 days go, with their messages: a declared retention policy.
+retention(
+    Conversation,
+    field="created_at",
+    keep=timedelta(days=30),
     schedule=cron("0 3 * * sun"),
-    options={"days": 30},
+    name="conversations",
     description="Weekly Conversation Cleanup",
-    tags=["retention"],
 )
-def delete_old_conversations(ctx):
-    """Delete conversations older than ``days`` days, with their messages."""
-    cutoff = ctx.now - timedelta(days=ctx.options["days"])
-    return ctx.purge(Conversation.objects.filter(created_at__lt=cutoff))
 
 
 @housekeeping_task(

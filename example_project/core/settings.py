@@ -133,7 +133,7 @@ SIMPLE_JWT = {
 
 # --- Housekeeping -----------------------------------------------------------------------------
 # The tasks and their schedules are in chat/housekeeping.py; this dict overrides them per
-# deployment, e.g. {"conversations": {"options": {"days": 60}}}.
+# deployment, e.g. {"conversations": {"keep": 60}} (the conversations policy's days).
 HOUSEKEEPING = {
     # Start the scheduler in the serving process (runserver, gunicorn ...), one leader per site.
     "AUTOSTART": True,

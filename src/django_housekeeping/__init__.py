@@ -17,6 +17,7 @@ from django_housekeeping.tasks.registry import (
     housekeeping_task,
     registry,
 )
+from django_housekeeping.tasks.retention import retention
 from django_housekeeping.tasks.schedules import InvalidSchedule, cron, every
 from django_housekeeping.tasks.task import HousekeepingTask
 
@@ -40,6 +41,7 @@ __all__ = [
     "housekeeping_task",
     "purge",
     "registry",
+    "retention",
     "run_task",
 ]
 

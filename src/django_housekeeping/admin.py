@@ -44,8 +44,12 @@ from django_housekeeping.models import (
 )
 from django_housekeeping.presenters import (
     MAX_PK,
+    capped_count,
     deletion_counts,
     describe_effective_schedule,
+    find_run,
+    policies_payload,
+    preview_payload,
     result_details,
     run_summary,
     task_views,
@@ -53,6 +57,7 @@ from django_housekeeping.presenters import (
 )
 from django_housekeeping.running import control
 from django_housekeeping.tasks.registry import registry
+from django_housekeeping.tasks.retention import policies
 
 # The confirmation page reloads itself this often while its dry runs are going.
 CONFIRM_REFRESH_SECONDS = 2
@@ -112,7 +117,7 @@ class CappedCountPaginator(Paginator):  # type: ignore[type-arg]
         if isinstance(object_list, QuerySet):
             # Unordered: which rows are counted does not matter, and MariaDB sorted every run
             # of a task to count the first of them.
-            return object_list.order_by()[: self.limit + 1].count()
+            return capped_count(object_list, self.limit)
         return len(object_list)
 
     @property
@@ -385,6 +390,21 @@ class TaskRunAdmin(TaskRunAdminBase):
                 self.admin_site.admin_view(require_POST(self.pause_view)),
                 name="django_housekeeping_pause",
             ),
+            path(
+                "retention-policies/",
+                self.admin_site.admin_view(self.policies_view),
+                name="django_housekeeping_policies",
+            ),
+            path(
+                "retention-policies/preview/",
+                self.admin_site.admin_view(require_POST(self.preview_view)),
+                name="django_housekeeping_policy_preview",
+            ),
+            path(
+                "retention-policies/preview/<str:pk>/",
+                self.admin_site.admin_view(self.preview_result_view),
+                name="django_housekeeping_policy_preview_result",
+            ),
             *super().get_urls(),
         ]
 
@@ -493,6 +513,77 @@ class TaskRunAdmin(TaskRunAdminBase):
         ids = [pk for pk in ids if pk <= MAX_PK][:MAX_CONFIRM_RUNS]
         found = TaskRun.objects.filter(pk__in=ids, dry_run=True, parent__isnull=True).in_bulk()
         return [found[pk] for pk in dict.fromkeys(ids) if pk in found]
+
+    # Retention policies: their windows, rows due and previews (docs/retention.md#preview).
+
+    def _policies_url(self) -> str:
+        return reverse(
+            f"{self.admin_site.name}:django_housekeeping_policies",
+            current_app=self.admin_site.name,
+        )
+
+    def policies_view(self, request: HttpRequest) -> HttpResponse:
+        """Every retention policy: windows in effect, rows due now, held rows, last and next
+        run, and a Preview button (a dry run, started outside the request)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        request.current_app = self.admin_site.name
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Retention policies"),
+            "opts": self.opts,
+            "can_run": self.has_run_permission(request),
+            "policies": policies_payload(self._change_url_of),
+        }
+        return TemplateResponse(request, "admin/django_housekeeping/policies.html", context)
+
+    def preview_view(self, request: HttpRequest) -> HttpResponse:
+        """The Preview button: a dry run of the policy through the control layer (permission
+        ``run_task``, throttle, dispatched outside the request), then its page."""
+        name = request.POST.get("policy", "")
+        if name not in {task.name for task, _policy in policies()}:
+            messages.error(request, _("No retention policy is called %(name)r.") % {"name": name})
+            return HttpResponseRedirect(self._policies_url())
+        try:
+            (dispatched,) = control.trigger(_actor(request), [name], dry_run=True)
+        except control.Forbidden as exc:
+            raise PermissionDenied(exc.message) from None
+        except control.ControlError as exc:
+            messages.error(request, exc.message)
+            return HttpResponseRedirect(self._policies_url())
+        return HttpResponseRedirect(
+            reverse(
+                f"{self.admin_site.name}:django_housekeeping_policy_preview_result",
+                args=[dispatched.run.pk],
+                current_app=self.admin_site.name,
+            )
+        )
+
+    def preview_result_view(self, request: HttpRequest, pk: str) -> HttpResponse:
+        """What a policy's dry run found: rows per model, cutoffs, delete receivers."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        run = find_run(pk)
+        if run is None or not run.dry_run:
+            messages.error(request, _("That run is no preview of a retention policy."))
+            return HttpResponseRedirect(self._policies_url())
+        request.current_app = self.admin_site.name
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Preview of %(name)s") % {"name": run.task_name},
+            "opts": self.opts,
+            "run": run,
+            "preview": preview_payload(run, self._change_url_of),
+            "refresh_seconds": CONFIRM_REFRESH_SECONDS,
+        }
+        return TemplateResponse(request, "admin/django_housekeeping/policy_preview.html", context)
+
+    def _change_url_of(self, pk: int) -> str:
+        return reverse(
+            f"{self.admin_site.name}:django_housekeeping_taskrun_change",
+            args=[pk],
+            current_app=self.admin_site.name,
+        )
 
     def pause_view(self, request: HttpRequest) -> HttpResponse:
         """Pause (``paused=1``) or resume (``paused=0``) a task, through the control layer."""

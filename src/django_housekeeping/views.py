@@ -31,6 +31,7 @@ from django_housekeeping.presenters import (
     MAX_STATISTICS_DAYS,
     find_run,
     housekeeping_statistics,
+    policies_payload,
     run_detail_payload,
     run_payload,
     scheduler_status,
@@ -108,8 +109,8 @@ def _statistics_query(request: HttpRequest) -> tuple[str | None, int]:
 
 
 def dashboard_data(request: HttpRequest) -> dict[str, Any]:
-    """Everything the page shows: health, scheduler, tasks, statistics, recent and running
-    runs."""
+    """Everything the page shows: health, scheduler, tasks, retention policies, statistics,
+    recent and running runs."""
     run_url = _run_url(request)
     task, days = _statistics_query(request)
     status = scheduler_status()
@@ -133,6 +134,7 @@ def dashboard_data(request: HttpRequest) -> dict[str, Any]:
         "health": health().as_dict(),
         "scheduler": status,
         "tasks": tasks_payload(run_url),
+        "policies": policies_payload(run_url),
         "statistics": statistics,
         "runs": [run_payload(run, run_url) for run in recent[:RECENT_RUNS]],
         "running": [run_payload(run, run_url) for run in running[:RECENT_RUNS]],

@@ -12,6 +12,7 @@ import pytest
 import schemathesis
 from django.contrib.auth.models import User
 from django.core.wsgi import get_wsgi_application
+from django.utils import timezone
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -19,7 +20,7 @@ from schemathesis.checks import CHECKS as CHECK_REGISTRY
 from schemathesis.checks import load_all_checks, max_response_time
 from schemathesis.generation import GenerationMode
 
-from django_housekeeping import housekeeping_task
+from django_housekeeping import housekeeping_task, retention
 from django_housekeeping.models import TaskRun
 from tests.helpers import (
     API,
@@ -28,6 +29,7 @@ from tests.helpers import (
     make_run,
     make_user,
 )
+from tests.testapp.models import Chat
 
 pytestmark = [SHORT_TEST_KEY]
 
@@ -60,6 +62,19 @@ def site(
     )
     make_run("boom", parent=group, status=TaskRun.Status.FAILED, error="Traceback\nboom")
     make_run("record", status=TaskRun.Status.RUNNING, progress_done=5, progress_total=10)
+    # A retention policy with rows due, a real run and a preview (a dry run).
+    retention(Chat, field="updated_at", keep=30, keep_by="plan", keep_for={"pro": 365})
+    Chat.objects.create(title="old", updated_at=timezone.now() - timedelta(days=40))
+    make_run(
+        "testapp.chat_retention",
+        age=timedelta(days=1),
+        result={"deleted": {"testapp.Chat": 1}, "total": 1, "dry_run": False, "cutoffs": []},
+    )
+    make_run(
+        "testapp.chat_retention",
+        dry_run=True,
+        result={"deleted": {"testapp.Chat": 1, "testapp.ChatLine": 2}, "total": 3, "dry_run": True},
+    )
 
 
 @pytest.fixture(params=["admin", "unprivileged"])
@@ -84,6 +99,7 @@ OPERATIONS = [
     ("GET", "tasks"),
     ("POST", "tasks/{name}/pause"),
     ("POST", "tasks/{name}/resume"),
+    ("GET", "policies"),
 ]
 
 
@@ -136,6 +152,7 @@ def test_the_served_schema_covers_every_operation(admin_token: str) -> None:
         ("/tasks", "get"),
         ("/tasks/{name}/pause", "post"),
         ("/tasks/{name}/resume", "post"),
+        ("/policies", "get"),
     }
     assert served["openapi"] == "3.0.3"
     assert set(served["components"]["securitySchemes"]) == {"jwtAuth", "cookieAuth"}

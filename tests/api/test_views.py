@@ -46,6 +46,7 @@ OPERATIONS = [
     ("get", "tasks", None),
     ("post", "tasks/record/pause", None),
     ("post", "tasks/record/resume", None),
+    ("get", "policies", None),
     ("get", "schema", None),
 ]
 
@@ -97,6 +98,7 @@ NEEDS = {
     "tasks/record/pause": "change_taskstate",
     "tasks/record/resume": "change_taskstate",
     "schema": "view_taskrun",
+    "policies": "view_taskrun",
 }
 
 
@@ -993,6 +995,7 @@ def test_runs_lay_their_results_out_in_details(client: APIClient) -> None:
             "archive": None,
             "numbers": [],
             "members": [],
+            "cutoffs": [],
         }
     )
     assert runs[stats.pk]["details"]["kind"] == "numbers"

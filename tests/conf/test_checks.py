@@ -140,8 +140,8 @@ def test_e004_unknown_override_key_hints_the_valid_ones() -> None:
     (error,) = settings_errors({"TASKS": {"threads": {"option": {}}}})
     assert error.id == "django_housekeeping.E004"
     assert error.hint == (
-        "Valid keys: coalesce, enabled, expect_success_every, misfire_grace, options, purge, "
-        "schedule."
+        "Valid keys: coalesce, enabled, expect_success_every, keep, keep_for, misfire_grace, "
+        "options, purge, schedule."
     )
 
 

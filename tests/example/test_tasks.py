@@ -19,7 +19,7 @@ emit({task.name: [describe_schedule(task), task.description, task.options, list(
             {},
             ["conversations", "messages", "users", "stats"],
         ],
-        "conversations": ["cron('0 3 * * sun')", "Weekly Conversation Cleanup", {"days": 30}, []],
+        "conversations": ["cron('0 3 * * sun')", "Weekly Conversation Cleanup", {}, []],
         "stats": ["every(6:00:00)", "Statistics", {}, []],
         "messages": [
             "manual",

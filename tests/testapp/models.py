@@ -195,3 +195,30 @@ def detach(collector: Any, field: Any, sub_objs: Any, using: str) -> None:
 class Footnote(models.Model):
     document = models.ForeignKey(Document, null=True, on_delete=detach, related_name="footnotes")
     text = models.CharField(max_length=100, blank=True)
+
+
+# --- Retention policies: per-plan windows (a plan of the chat itself, and of its account). ---
+
+
+class Account(models.Model):
+    # NULL on purpose: rows whose keep_by value is NULL have a window too.
+    plan = models.CharField(max_length=20, null=True, blank=True)  # noqa: DJ001
+
+
+class Chat(models.Model):
+    """A chat kept by its last update, per plan: its own, or its account's."""
+
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="chats"
+    )
+    plan = models.CharField(max_length=20, null=True, blank=True)  # noqa: DJ001
+    title = models.CharField(max_length=100, blank=True)
+    updated_at = models.DateTimeField(db_index=True)
+    archived = models.BooleanField(default=False)
+
+
+class ChatLine(models.Model):
+    """Goes with its chat: a policy's blast radius reaches it."""
+
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="lines")
+    text = models.CharField(max_length=100, blank=True)

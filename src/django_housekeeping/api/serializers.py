@@ -209,6 +209,17 @@ class MemberSummarySerializer(serializers.Serializer):  # type: ignore[type-arg]
     summary = serializers.CharField(allow_blank=True, help_text="The member's one line.")
 
 
+class CutoffSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    rows = serializers.CharField(help_text='Which rows: "plan=\'pro\'", or "every other row".')
+    default = serializers.BooleanField(help_text="The window of the rows no keep_for key names.")
+    keep = serializers.CharField(help_text='The window, e.g. "30 days".')
+    cutoff = serializers.CharField(help_text="Rows older than this were due (local time).")
+    # A field, not the Field.source attribute: DRF takes declared fields off the class.
+    source = serializers.CharField(  # type: ignore[assignment]
+        allow_blank=True, help_text='code, or settings (HOUSEKEEPING["TASKS"]).'
+    )
+
+
 class ResultDetailsSerializer(serializers.Serializer):  # type: ignore[type-arg]
     """A run's result laid out for a person, read once by the presenter every face uses."""
 
@@ -234,6 +245,9 @@ class ResultDetailsSerializer(serializers.Serializer):  # type: ignore[type-arg]
     )
     numbers = ResultNumberSerializer(many=True, help_text="A statistics result's numbers, by key.")
     members = MemberSummarySerializer(many=True, help_text="A group's members, in its order.")
+    cutoffs = CutoffSerializer(
+        many=True, help_text="A retention policy's cutoffs, one per window (empty otherwise)."
+    )
 
 
 class RunSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -467,3 +481,64 @@ class ConflictSerializer(serializers.Serializer):  # type: ignore[type-arg]
     detail = serializers.CharField()
     task = serializers.CharField()
     running_run = RunSerializer()
+
+
+class WindowSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    rows = serializers.CharField(
+        help_text='Which rows: "every row", "every other row" or "plan=\'pro\'".'
+    )
+    default = serializers.BooleanField(help_text="The window of the rows no keep_for key names.")
+    value = serializers.JSONField(allow_null=True, help_text="The keep_by value (null: default).")
+    keep = serializers.CharField(help_text='The window, e.g. "30 days".')
+    keep_seconds = serializers.FloatField()
+    cutoff = serializers.DateTimeField(help_text="Rows older than this are due now.")
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=[("code", "code"), ("settings", "settings")],
+        help_text='Declared in retention(), or overridden in HOUSEKEEPING["TASKS"].',
+    )
+
+
+class CappedCountSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    count = serializers.IntegerField(help_text="Rows, counted up to a limit.")
+    capped = serializers.BooleanField(help_text="There are more than count rows.")
+    text = serializers.CharField(help_text='"1,234", or "more than 10,000".')
+
+
+class ReceiverSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    model = serializers.CharField(help_text='"app_label.Model"')
+    signal = serializers.ChoiceField(
+        choices=[("pre_delete", "pre_delete"), ("post_delete", "post_delete")]
+    )
+    receivers = serializers.ListField(
+        child=serializers.CharField(), help_text="The receivers' dotted names."
+    )
+
+
+class PreviewSerializer(RunSerializer):
+    receivers = ReceiverSerializer(
+        many=True, help_text="The delete receivers deleting those rows would call now."
+    )
+
+
+class PolicySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """A retention policy (retention()), with what it would delete now."""
+
+    name = serializers.CharField(help_text="The policy's task name.")
+    description = serializers.CharField(allow_blank=True)
+    model = serializers.CharField(help_text='"app_label.Model"')
+    field = serializers.CharField(help_text="The date or datetime field the rows age by.")
+    keep_by = serializers.CharField(allow_null=True, help_text="The value that picks a window.")
+    windows = WindowSerializer(many=True, help_text="The windows in effect, the default first.")
+    rows_due = CappedCountSerializer(help_text="Rows older than their window now.")
+    held_in_scope = serializers.IntegerField(
+        allow_null=True, help_text="Rows due that a legal hold keeps; null: not tracked."
+    )
+    held_text = serializers.CharField()
+    schedule = serializers.CharField(help_text="The effective schedule, or manual.")
+    enabled = serializers.BooleanField()
+    paused = serializers.BooleanField()
+    next_run = serializers.DateTimeField(allow_null=True)
+    last_run = RunSerializer(allow_null=True, help_text="The latest real run.")
+    preview = PreviewSerializer(
+        allow_null=True, help_text="The latest dry run: its blast radius and delete receivers."
+    )

@@ -51,6 +51,7 @@ from django_housekeeping.models import TaskRun
 from django_housekeeping.presenters import (
     MAX_PK,
     find_run,
+    policies_payload,
     run_detail_payload,
     run_payload,
     scheduler_status,
@@ -596,6 +597,27 @@ class TaskListView(HousekeepingAPIView):
     )
     def get(self, request: Request) -> Response:
         return Response(api.TaskSerializer(tasks_payload(self.run_url), many=True).data)
+
+
+class PolicyListView(HousekeepingAPIView):
+    @document(
+        operation_id="policies_list",
+        summary="Retention policies",
+        description=(
+            "Every retention policy (`retention()`): its windows in effect (settings applied) "
+            "with their cutoffs now, the rows due now (counted up to 10,000: `capped` says "
+            "there are more), the held rows in scope (null while not tracked), its schedule, "
+            "next run, latest real run and latest dry run (`preview`: the rows per model it "
+            "would delete, cascades included, and the delete receivers that would run). Start "
+            "a preview with `POST trigger` and `dry_run: true`. Reading this deletes nothing."
+        ),
+        responses={
+            200: OpenApiResponse(api.PolicySerializer(many=True), description="Every policy."),
+            **ERRORS,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        return Response(api.PolicySerializer(policies_payload(self.run_url), many=True).data)
 
 
 def _state_change(actor: control.Actor, name: str, paused: bool) -> dict[str, Any]:

@@ -12,7 +12,16 @@ Every check has a stable ID, documented in docs/checks.md:
 - ``django_housekeeping.E008`` a task's ``purge`` override is malformed.
 - ``django_housekeeping.E009`` purges archive rows, but ``PURGE_ARCHIVE_DIR`` is not set.
 - ``django_housekeeping.E010`` ``HEARTBEAT_TIMEOUT`` is not longer than ``HEARTBEAT_INTERVAL``.
+- ``django_housekeeping.E011`` a retention policy's ``field`` is no date or datetime field of its
+  model.
+- ``django_housekeeping.E012`` a retention window in ``HOUSEKEEPING["TASKS"]`` (``keep``,
+  ``keep_for``) is invalid, or given for a task that is no retention policy (or ``keep_for`` for a
+  policy without ``keep_by``).
+- ``django_housekeeping.E013`` a retention policy's ``keep_by`` does not resolve to one value per
+  row (a field, through forward relations).
 - ``django_housekeeping.W001`` one of the library's named URLs resolves to another view.
+- ``django_housekeeping.W002`` a retention policy's ``field`` has no index: each run scans the
+  table.
 """
 
 from __future__ import annotations
@@ -23,12 +32,15 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from django.urls import URLPattern, get_resolver, resolve, reverse
 from django.urls.resolvers import RoutePattern
 
 from django_housekeeping.conf.settings import DEFAULTS, SETTING_NAME, SETTINGS, is_positive
 from django_housekeeping.tasks.options import OVERRIDES
 from django_housekeeping.tasks.registry import ALL, registry
+from django_housekeeping.tasks.retention import RetentionPolicy, policies
 
 # Every check of the library carries this tag: the health runs them alone
 # (``checks.run_checks(tags=[TAG])``), and ``manage.py check --tag django_housekeeping`` too.
@@ -98,6 +110,123 @@ def _check_task_override(name: Any, override: Any) -> list[CheckMessage]:
                 for problem in item.problems(override[key])
             )
     return errors
+
+
+@register(TAG)
+def check_retention_policies(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``E011``/``W002`` for a policy's field, ``E013`` for its ``keep_by``, ``E012`` for
+    window overrides that no policy takes."""
+    errors: list[CheckMessage] = []
+    for task, declared in policies():
+        errors.extend(_check_policy_field(task.name, declared))
+        errors.extend(_check_keep_by(task.name, declared))
+    user_settings = getattr(settings, SETTING_NAME, {})
+    tasks = user_settings.get("TASKS", {}) if isinstance(user_settings, Mapping) else {}
+    if not isinstance(tasks, Mapping):
+        return errors
+    mapping = registry.as_mapping()
+    for name, override in tasks.items():
+        found = mapping.get(name)
+        if found is None or not isinstance(override, Mapping):
+            continue  # E002/E004
+        where = f"{SETTING_NAME}['TASKS'][{name!r}]"
+        policy = found.func if isinstance(found.func, RetentionPolicy) else None
+        is_policy = policy is not None
+        for key in ("keep", "keep_for"):
+            if key in override and not is_policy:
+                errors.append(
+                    _error(
+                        12,
+                        f"{where}[{key!r}] is set, but {name!r} is no retention policy.",
+                        hint="Only tasks registered with retention() have retention windows.",
+                    )
+                )
+        if policy is not None and "keep_for" in override and policy.keep_by is None:
+            errors.append(
+                _error(
+                    12,
+                    f"{where}['keep_for'] is set, but the policy {name!r} has no keep_by.",
+                    hint="Declare retention(..., keep_by=...) to name the value its keys are of.",
+                )
+            )
+    return errors
+
+
+def _check_policy_field(name: str, policy: RetentionPolicy) -> list[CheckMessage]:
+    model = policy.model
+    try:
+        field = model._meta.get_field(policy.field)
+    except FieldDoesNotExist:
+        return [
+            _error(
+                11,
+                f"Retention policy {name!r}: {policy.label} has no field {policy.field!r}.",
+                hint="field= names a date or datetime field of the model.",
+            )
+        ]
+    if not isinstance(field, models.DateField) or not field.concrete:
+        return [
+            _error(
+                11,
+                f"Retention policy {name!r}: {policy.label}.{policy.field} is a "
+                f"{type(field).__name__}, not a date or datetime field.",
+            )
+        ]
+    if _indexed(model, field):
+        return []
+    return [
+        Warning(
+            f"Retention policy {name!r}: {policy.label}.{policy.field} has no index, so each "
+            "run reads the whole table to find the rows due.",
+            hint="Add db_index=True, or an index that starts with the field to Meta.indexes.",
+            id="django_housekeeping.W002",
+        )
+    ]
+
+
+def _indexed(model: type[models.Model], field: Any) -> bool:
+    """``db_index``, unique, the primary key, or the first column of one of ``Meta.indexes``."""
+    if field.db_index or field.unique or field.primary_key:
+        return True
+    return any(
+        index.fields and index.fields[0].lstrip("-") == field.name for index in model._meta.indexes
+    )
+
+
+def _check_keep_by(name: str, policy: RetentionPolicy) -> list[CheckMessage]:
+    if policy.keep_by is None:
+        return []
+    problem = keep_by_problem(policy.model, policy.keep_by)
+    if problem is None:
+        return []
+    return [
+        _error(
+            13,
+            f"Retention policy {name!r}: keep_by={policy.keep_by!r} {problem}.",
+            hint="keep_by names a field of the model, or of a model it points to through "
+            'foreign keys or one-to-one relations ("owner__plan"): one value per row.',
+        )
+    ]
+
+
+def keep_by_problem(model: type[models.Model], path: str) -> str | None:
+    """Why ``path`` is no single value of each of ``model``'s rows, or ``None``."""
+    opts = model._meta
+    parts = path.split("__")
+    for position, part in enumerate(parts):
+        try:
+            field = opts.get_field(part)
+        except FieldDoesNotExist:
+            return f"names no field {part!r} of {opts.label}"
+        last = position == len(parts) - 1
+        if field.is_relation and (field.many_to_many or field.one_to_many):
+            return f"goes through {opts.label}.{part}, which has many values per row"
+        if last:
+            return None
+        if not field.is_relation or field.related_model is None:
+            return f"goes on after {opts.label}.{part}, which is no relation"
+        opts = field.related_model._meta
+    return None
 
 
 @register(TAG)

@@ -2,9 +2,9 @@
 code declares them, and as a deployment overrides them in ``HOUSEKEEPING["TASKS"][name]``.
 
 :data:`OVERRIDES` is the table of the keys a deployment may override, each declared once with what
-a valid value is and one line of documentation: the system checks (``E001``, ``E004``, ``E008``)
-and the reference in docs/configuration.md are generated from it. :class:`TaskOptions` holds a
-task's declared values; :meth:`TaskOptions.merged` applies an override, the one merge.
+a valid value is and one line of documentation: the system checks (``E001``, ``E004``, ``E008``,
+``E012``) and the reference in docs/configuration.md are generated from it. :class:`TaskOptions`
+holds a task's declared values; :meth:`TaskOptions.merged` applies an override, the one merge.
 """
 
 from __future__ import annotations
@@ -36,6 +36,37 @@ def as_duration(value: Any) -> timedelta | None:
 
 
 DURATION = Rule(lambda value: as_duration(value) is not None, "a positive timedelta or seconds")
+
+WINDOW_EXPECTED = "a positive timedelta or a positive number of days"
+
+
+def as_window(value: Any) -> timedelta | None:
+    """A retention window: a positive ``timedelta``, or a positive number of days as one;
+    ``None`` for anything else (a bool is no number of days)."""
+    if isinstance(value, timedelta):
+        return value if value > timedelta(0) else None
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        try:
+            return timedelta(days=value)
+        except OverflowError:
+            return None
+    return None
+
+
+def window_problems(value: Any) -> list[str]:
+    """What is wrong with a ``keep`` value (one phrase), for the system checks."""
+    return [] if as_window(value) is not None else [f"must be {WINDOW_EXPECTED}, got {value!r}"]
+
+
+def keep_for_problems(value: Any) -> list[str]:
+    """What is wrong with a ``keep_for`` value: not a dict, or a window that is none."""
+    if not isinstance(value, Mapping):
+        return [f"must be a dict of keep_by value -> window, got {type(value).__name__}"]
+    return [
+        f"[{key!r}] must be {WINDOW_EXPECTED}, got {window!r}"
+        for key, window in value.items()
+        if as_window(window) is None
+    ]
 
 
 def _schedule_problems(value: Any) -> list[str]:
@@ -94,6 +125,20 @@ OVERRIDES: Mapping[str, Override] = MappingProxyType(
                 4,
                 "A `timedelta` (or seconds): the task is overdue, and the site unhealthy, when it "
                 "has not succeeded for this long (see [health](observability.md#health)).",
+            ),
+            Override(
+                "keep",
+                window_problems,
+                12,
+                "A retention policy's window (a `timedelta` or a number of days), replacing "
+                "`retention(keep=...)` (see [retention](retention.md#per-deployment-windows)).",
+            ),
+            Override(
+                "keep_for",
+                keep_for_problems,
+                12,
+                "A retention policy's per-`keep_by` windows (`{value: timedelta or days}`), "
+                "merged key by key over `retention(keep_for=...)`.",
             ),
             Override(
                 "purge",

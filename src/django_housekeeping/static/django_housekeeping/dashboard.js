@@ -257,6 +257,7 @@
     renderScheduler(data.scheduler, data.health);
     renderStatistics(data.statistics);
     renderTasks(data.tasks);
+    renderPolicies(data.policies || []);
     renderRuns(data.runs);
     renderRunning(data.running);
     $("hk-updated").textContent = "Updated " + new Date(data.now).toLocaleTimeString();
@@ -576,6 +577,44 @@
           : "—"),
         el("td", {}, last ? [badge(last.status), " ", el("span", { "class": "hk-muted", text: formatTime(last.started_at) })] : "never"),
         el("td", {}, actionButtons(task.name, task.name, task.destructive))
+      ]);
+    }));
+  }
+
+  // Retention policies: windows in effect, rows due now, held rows, the latest preview (a dry run).
+  function renderPolicies(policies) {
+    var table = $("hk-policies");
+    $("hk-policies-panel").hidden = !policies.length;
+    if (!policies.length) {
+      replace(table.tBodies[0], emptyRow(table, "No retention policies."));
+      return;
+    }
+    replace(table.tBodies[0], policies.map(function (policy) {
+      var preview = policy.preview;
+      var label = "preview of " + policy.name;
+      return el("tr", { "data-policy": policy.name }, [
+        el("th", { scope: "row" }, [
+          el("span", { "class": "hk-task-name", text: policy.name }),
+          el("div", { "class": "hk-muted", text: policy.model + "." + policy.field + (policy.keep_by ? ", per " + policy.keep_by : "") })
+        ]),
+        el("td", {}, el("ul", { "class": "hk-counts" }, policy.windows.map(function (window) {
+          return el("li", { text: window.rows + ": " + window.keep + (window.source === "settings" ? " (from settings)" : "") });
+        }))),
+        el("td", { "class": "hk-number rows-due", text: policy.rows_due.text }),
+        el("td", { "class": "hk-number held", text: policy.held_text }),
+        el("td", { "class": "hk-result" }, preview ? [
+          badge(preview.status), " ",
+          adminRunUrl(preview.id) ? el("a", { href: adminRunUrl(preview.id), text: "#" + preview.id }) : "#" + preview.id,
+          preview.summary ? el("div", { "class": "hk-muted", text: preview.summary }) : null,
+          preview.receivers.length ? el("div", { "class": "hk-muted", text: "Receivers: " + preview.receivers.map(function (row) {
+            return row.model + " " + row.signal + " → " + row.receivers.join(", ");
+          }).join("; ") }) : null
+        ] : "—"),
+        el("td", {}, config.canRun ? el("button", {
+          type: "button", "class": "hk-button hk-secondary", "data-policy": policy.name, "data-action": "preview",
+          "aria-label": "Preview " + policy.name, disabled: !!state.busy[policy.name], text: "Preview",
+          onclick: function () { dryRun(policy.name, label); }
+        }) : null)
       ]);
     }));
   }
