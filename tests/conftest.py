@@ -20,6 +20,19 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 Manage = Callable[..., "subprocess.CompletedProcess[str]"]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked ``databases("postgres", "mysql")`` belongs to those test databases only:
+    on the others it is deselected (not collected as skipped: no database skips a test)."""
+    here = os.environ.get("HOUSEKEEPING_TEST_DB", "sqlite")
+    selected, deselected = [], []
+    for item in items:
+        marker = item.get_closest_marker("databases")
+        (deselected if marker is not None and here not in marker.args else selected).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
+
 @pytest.fixture
 def temporary_tasks() -> Iterator[None]:
     """Every task registered while the test runs is unregistered after it."""

@@ -181,6 +181,8 @@ RUN_KEYS = {
     "host",
     "pid",
     "parent_id",
+    "attempt",
+    "retry_of_id",
 }
 TASK_KEYS = {
     "name",

@@ -23,7 +23,38 @@ HOUSEKEEPING = {
     "HEARTBEAT_TIMEOUT": float(os.environ.get("HOUSEKEEPING_PROCESS_HEARTBEAT_TIMEOUT", "15")),
     "MAX_WAIT": 3,
     "TRIGGER_THROTTLE_RATE": os.environ.get("HOUSEKEEPING_PROCESS_THROTTLE") or None,
+    # Tasks a test leaves out of the schedule, and the retries of the worker tests' crash task.
+    "TASKS": {
+        **{
+            name: {"enabled": False}
+            for name in filter(None, os.environ.get("HOUSEKEEPING_PROCESS_DISABLE", "").split(","))
+        },
+        "crashy": {"retries": int(os.environ.get("HOUSEKEEPING_PROCESS_RETRIES", "0"))},
+    },
 }
+
+# The "django_tasks" executor (tests/scheduling/test_workers.py): HOUSEKEEPING_PROCESS_EXECUTOR
+# names the backend runs are enqueued on, "database" (django-tasks-db, its db_worker) or "rq"
+# (django-tasks-rq, RQ's workers, on the local Redis: its database 5, which the tests flush).
+TASKS = {
+    **TASKS,  # noqa: F405
+    "rq": {"BACKEND": "django_tasks_rq.RQBackend"},
+}
+RQ_QUEUES = {
+    "default": {
+        "HOST": "127.0.0.1",
+        "PORT": int(os.environ.get("HOUSEKEEPING_PROCESS_REDIS_PORT", "6379")),
+        "DB": 5,
+        # A broker that does not answer fails the enqueue at once, instead of after minutes.
+        "REDIS_CLIENT_KWARGS": {"socket_connect_timeout": 2},
+    }
+}
+EXECUTOR_BACKEND = os.environ.get("HOUSEKEEPING_PROCESS_EXECUTOR")
+if EXECUTOR_BACKEND:
+    HOUSEKEEPING["EXECUTOR"] = "django_tasks"
+    HOUSEKEEPING["EXECUTOR_BACKEND"] = EXECUTOR_BACKEND
+    if EXECUTOR_BACKEND == "rq":
+        INSTALLED_APPS = [*INSTALLED_APPS, "django_rq"]
 # The API tests log in with HTTP Basic on every request: a fast hash (tests only).
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.MD5PasswordHasher",

@@ -24,6 +24,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django_apscheduler",
+    # The database backend of Django's Tasks framework: the executor's tests with real workers
+    # (db_worker) need its table in the test database.
+    "django_tasks_db",
     "django_housekeeping",
     "tests.testapp",
     "tests.procapp",
@@ -49,7 +52,8 @@ TEMPLATES = [
 ]
 
 # Django's Tasks framework (built in from Django 6.0, the django-tasks backport before): the
-# "django_tasks" executor is tested on the immediate backend and on the dummy one.
+# "django_tasks" executor is tested on the immediate backend, on the dummy one, and on the
+# database backend (django-tasks-db) with its real workers.
 try:
     import django.tasks
 
@@ -59,6 +63,7 @@ except ImportError:
 TASKS = {
     "default": {"BACKEND": f"{_TASK_BACKENDS}.immediate.ImmediateBackend"},
     "dummy": {"BACKEND": f"{_TASK_BACKENDS}.dummy.DummyBackend"},
+    "database": {"BACKEND": "django_tasks_db.DatabaseBackend"},
 }
 
 DATABASE_URLS = {

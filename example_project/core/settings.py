@@ -151,6 +151,14 @@ HOUSEKEEPING = {
 if os.environ.get("HOUSEKEEPING_TEST_MODE") == "1":  # the same line, from the environment
     HOUSEKEEPING["TASKS"]["daily_housekeeping"] = {"schedule": "*/5 * * * *"}
 
+# Runs executed by a worker of Django's Tasks framework instead of the web process: every run is
+# recorded "queued" and enqueued on django-tasks-db's database backend, and `manage.py db_worker`
+# executes it (scripts/demo starts one beside the server when HOUSEKEEPING_DEMO_WORKER=1).
+if os.environ.get("HOUSEKEEPING_DEMO_WORKER") == "1":
+    INSTALLED_APPS.append("django_tasks_db")
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    HOUSEKEEPING["EXECUTOR"] = "django_tasks"
+
 # The alert mails of the demo are printed on the console; a real site sets its mail server.
 # (Django 6.0 takes addresses and deprecates the (name, address) pairs Django 5.2 needs.)
 ADMINS = ["ops@example.com"] if django.VERSION >= (6, 0) else [("Operators", "ops@example.com")]

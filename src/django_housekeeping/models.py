@@ -112,6 +112,30 @@ class TaskRun(models.Model):
     error = models.TextField(_("error"), blank=True)
     host = models.CharField(_("host"), max_length=255, blank=True)
     pid = models.PositiveIntegerField(_("pid"), null=True, blank=True)
+    attempt = models.PositiveSmallIntegerField(
+        _("attempt"),
+        default=1,
+        help_text=_("1 for the first run of a slot; 2, 3, … for its retries."),
+    )
+    retry_of = models.OneToOneField(
+        "self",
+        verbose_name=_("retry of"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="retried_by",
+        editable=False,
+        help_text=_("The interrupted run this run is a new attempt of."),
+    )
+    enqueued_at = models.DateTimeField(
+        _("enqueued"),
+        null=True,
+        blank=True,
+        help_text=_(
+            'When the run was handed to Django\'s Tasks framework (the "django_tasks" '
+            "executor); empty for a run executed where it was recorded."
+        ),
+    )
     # The claim of "the active run of this task": the task's name while the run is queued or
     # running, NULL once it has ended. Unique (NULLs are distinct on every database), so the
     # database lets one run of a task be active at a time, whichever process inserts it.
@@ -125,9 +149,10 @@ class TaskRun(models.Model):
         ordering = ["-started_at", "-id"]
         permissions = [("run_task", _("Can run housekeeping tasks"))]
         constraints = [
-            # A scheduled slot is claimed by inserting its row: the database lets one insert win.
+            # A scheduled slot is claimed by inserting its row: the database lets one insert win,
+            # for each attempt (a retry of an interrupted run is the slot's next attempt).
             models.UniqueConstraint(
-                fields=["task_name", "slot"], name="housekeeping_run_slot_once"
+                fields=["task_name", "slot", "attempt"], name="housekeeping_run_slot_once"
             ),
         ]
         # Every listing of the history (admin, API, dashboard) is newest first, filtered by task

@@ -159,6 +159,8 @@ def run_as_dict(run: TaskRun) -> dict[str, Any]:
         "host": run.host,
         "pid": run.pid,
         "parent_id": run.parent_id,
+        "attempt": run.attempt,
+        "retry_of_id": run.retry_of_id,
     }
 
 

@@ -103,9 +103,10 @@ def test_e003_unknown_key() -> None:
     assert errors[0].msg == "HOUSEKEEPING has an unknown key 'HISTORY_DAY'."
     assert errors[0].hint == (
         "Valid keys: ALERT_MAIL_ADMINS, API_PERMISSION_CLASSES, AUTOSTART, DEFAULT_TIMEOUT, "
-        "EXECUTOR, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, HISTORY_DAYS, LEASE_TTL, MAX_WAIT, "
-        "METRICS_TOKEN, MISFIRE_GRACE, PURGE_ARCHIVE, PURGE_ARCHIVE_DIR, PURGE_BATCH_SIZE, "
-        "STATISTICS_TASK, TASKS, TRIGGER_THROTTLE_RATE."
+        "EXECUTOR, EXECUTOR_BACKEND, EXECUTOR_QUEUE, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, "
+        "HISTORY_DAYS, LEASE_TTL, MAX_WAIT, METRICS_TOKEN, MISFIRE_GRACE, PURGE_ARCHIVE, "
+        "PURGE_ARCHIVE_DIR, PURGE_BATCH_SIZE, QUEUE_TIMEOUT, STATISTICS_TASK, TASKS, "
+        "TRIGGER_THROTTLE_RATE."
     )
 
 
@@ -141,7 +142,7 @@ def test_e004_unknown_override_key_hints_the_valid_ones() -> None:
     assert error.id == "django_housekeeping.E004"
     assert error.hint == (
         "Valid keys: coalesce, enabled, expect_success_every, keep, keep_for, misfire_grace, "
-        "options, purge, schedule."
+        "options, purge, retries, schedule."
     )
 
 

@@ -161,6 +161,7 @@ def test_every_task_override_is_declared_with_its_check_and_doc() -> None:
         "misfire_grace",
         "coalesce",
         "expect_success_every",
+        "retries",
         "purge",
         "keep",
         "keep_for",

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.example.project import ROOT, vendor
-from tests.helpers import free_port, wait_for
+from tests.helpers import free_port, is_alive, wait_for
 
 
 def fresh_copy(destination: Path) -> None:
@@ -49,7 +49,13 @@ def demo_environment(database_url: str | None, port: int) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "HOUSEKEEPING_TEST_MODE"}
+        if key
+        not in {
+            "DJANGO_SETTINGS_MODULE",
+            "DATABASE_URL",
+            "HOUSEKEEPING_TEST_MODE",
+            "HOUSEKEEPING_DEMO_WORKER",
+        }
     }
     # This virtualenv has every package already: the test needs no network.
     env.update(DEMO_VENV=str(venv), DEMO_INSTALL="0", PORT=str(port), PYTHONUNBUFFERED="1")
@@ -178,3 +184,93 @@ def test_demo_sets_up_and_serves_with_the_scheduler(
     )
     assert f"  username: admin\n  password: {password}\n" in again.stdout
     assert "Starting the server" not in again.stdout
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """The processes ``pid`` started (and theirs), with their command lines."""
+    processes = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError, ValueError):
+            continue
+        processes[int(entry.name)] = (parent, command)
+    found: dict[int, str] = {}
+    parents = {pid}
+    while parents:
+        children = {
+            child: command for child, (parent, command) in processes.items() if parent in parents
+        }
+        found.update(children)
+        parents = set(children)
+    return found
+
+
+def test_demo_with_a_task_worker_runs_a_person_s_run_on_the_worker(
+    clone: Path, tmp_path: Path, fresh_database_url: str
+) -> None:
+    """``HOUSEKEEPING_DEMO_WORKER=1``: a db_worker beside the server executes the run an API call
+    starts; stopping the demo stops the worker too."""
+    port = free_port()
+    env = demo_environment(None if vendor() == "sqlite" else fresh_database_url, port)
+    env["HOUSEKEEPING_DEMO_WORKER"] = "1"
+    log_path = tmp_path / "demo.log"
+    with log_path.open("wb") as log:
+        demo = subprocess.Popen(
+            ["bash", "scripts/demo"],
+            cwd=clone,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def output() -> str:
+        return log_path.read_text(errors="replace")
+
+    try:
+        wait_for(
+            lambda: answers(port) or (demo.poll() is not None and pytest.fail(output())),
+            120,
+            "the demo server",
+        )
+        password = re.search(r"\n  username: admin\n  password: (\S+)\n", output())[1]
+        (worker,) = [
+            pid
+            for pid, command in descendants(demo.pid).items()
+            if "manage.py db_worker" in command
+        ]
+        _, _, body = request(
+            port, "POST", "/api/auth/login", {"username": "admin", "password": password}
+        )
+        token = json.loads(body)["access"]
+
+        status, _, body = request(
+            port, "POST", "/api/admin/scheduler/trigger", {"task": "stats"}, token=token
+        )
+
+        assert status == 202, body
+        (run,) = json.loads(body)["runs"]
+
+        def finished() -> dict | None:
+            answer = json.loads(
+                request(port, "GET", f"/api/admin/scheduler/runs/{run['id']}", token=token)[2]
+            )
+            return answer if answer["status"] not in ("queued", "running") else None
+
+        done = wait_for(finished, 60, "the worker to run it")
+        assert (done["status"], done["pid"]) == ("succeeded", worker)
+    except Exception:
+        print(f"--- scripts/demo output\n{output()}")  # shown with the failure
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+        demo.wait(30)
+        raise
+
+    os.kill(demo.pid, signal.SIGTERM)  # the script only: it stops the server and the worker
+    assert demo.wait(30) == 143, output()
+    wait_for(lambda: not is_alive(worker), 10, "the worker to stop")
+    assert "Starting a task worker (db_worker)" in output()

@@ -11,6 +11,8 @@ class TickRecord(models.Model):
     slot = models.DateTimeField()
     executed_at = models.DateTimeField()
     pid = models.PositiveIntegerField()
+    # The parent of the executing process: an RQ worker runs each job in a child of its own.
+    ppid = models.PositiveIntegerField(null=True)
 
 
 class SlowRecord(models.Model):

@@ -9,13 +9,18 @@ import time
 from django.utils import timezone
 
 from django_housekeeping import every, housekeeping_task
+from django_housekeeping.models import TaskRun
 from tests.procapp.models import SlowRecord, SoloRecord, TickRecord
 
 
 @housekeeping_task(name="tick", schedule=every(seconds=1), misfire_grace=30, coalesce=False)
 def tick(ctx):
     TickRecord.objects.create(
-        task_name="tick", slot=ctx.now, executed_at=timezone.now(), pid=os.getpid()
+        task_name="tick",
+        slot=ctx.now,
+        executed_at=timezone.now(),
+        pid=os.getpid(),
+        ppid=os.getppid(),
     )
     return {"slot": ctx.now}
 
@@ -74,3 +79,15 @@ def slow_api(ctx):
     """Outlasts the API's MAX_WAIT of the process tests."""
     time.sleep(6)
     return {"done": True}
+
+
+@housekeeping_task(
+    name="crashy", schedule=every(seconds=2), enabled="crashy" in EXTRA, misfire_grace=60
+)
+def crashy(ctx):
+    """The worker tests' crash: the task's first run hangs (for its worker to be killed), every
+    later one (a retry, a later slot) is quick. Its retries come from the settings."""
+    first = TaskRun.objects.filter(task_name="crashy").order_by("pk").first()
+    if first is not None and first.pk == ctx.run.pk:
+        time.sleep(600)
+    return {"pid": os.getpid(), "attempt": ctx.run.attempt}

@@ -279,6 +279,12 @@ class RunSerializer(serializers.Serializer):  # type: ignore[type-arg]
     host = serializers.CharField(allow_blank=True)
     pid = serializers.IntegerField(allow_null=True)
     parent_id = serializers.IntegerField(allow_null=True, help_text="The group run, if any.")
+    attempt = serializers.IntegerField(
+        help_text="1 for a slot's first run; 2, 3, … for the retries of an interrupted run."
+    )
+    retry_of_id = serializers.IntegerField(
+        allow_null=True, help_text="The interrupted run this run retries, if any."
+    )
 
     def to_representation(self, instance: Any) -> Any:
         if isinstance(instance, TaskRun):

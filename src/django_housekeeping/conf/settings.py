@@ -61,6 +61,10 @@ def is_positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
+def is_non_negative_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 BOOLEAN = Rule(lambda value: isinstance(value, bool), "True or False")
 SECONDS = Rule(is_positive, "a positive number of seconds")
 DAYS = Rule(is_positive, "a positive number of days")
@@ -148,11 +152,32 @@ class HousekeepingSettings:
         "thread",
         Rule(lambda value: value in EXECUTORS, " or ".join(map(repr, EXECUTORS))),
         '`"thread"`: scheduled runs execute in a thread pool of the leading scheduler '
-        'process. `"django_tasks"`: the leader enqueues each due slot on Django\'s Tasks '
-        "framework (`settings.TASKS`; Django 6.0+, or the `django-tasks` backport via the "
-        "`[tasks]` extra on 5.2), and that backend's workers run it, on any machine sharing "
-        "the database. The slot is claimed when the run starts, so a slot enqueued twice "
-        "still runs once.",
+        "process, and runs a person starts in a thread of the process that answered. "
+        '`"django_tasks"`: every run — scheduled slots and runs started from the admin, the '
+        "dashboard, the API or `housekeeping run --via-executor` — is recorded `queued` and "
+        "enqueued on Django's Tasks framework (`settings.TASKS`; Django 6.0+, or the "
+        "`django-tasks` backport via the `[tasks]` extra on 5.2), and that backend's workers "
+        "execute it, on any machine sharing the database (see [deployment](deployment.md)).",
+    )
+    EXECUTOR_BACKEND: Setting[str] = Setting(
+        "default",
+        Rule(lambda value: isinstance(value, str) and bool(value), "a backend alias of TASKS"),
+        'With `EXECUTOR = "django_tasks"`: the alias in `settings.TASKS` of the backend runs '
+        "are enqueued on.",
+    )
+    EXECUTOR_QUEUE: Setting[str] = Setting(
+        "default",
+        Rule(lambda value: isinstance(value, str) and bool(value), "a queue name"),
+        'With `EXECUTOR = "django_tasks"`: the queue runs are enqueued on (the backend\'s '
+        "`QUEUES` must list it; start the workers on it).",
+    )
+    QUEUE_TIMEOUT: Setting[float] = Setting(
+        600,
+        SECONDS,
+        'With `EXECUTOR = "django_tasks"`: a run still `queued` this many seconds after it was '
+        "enqueued (no worker took it: the message was lost, or no worker runs) is marked "
+        "`failed` by the leader, which frees its task; a worker that receives it later does "
+        "not run it.",
     )
     TASKS: Setting[Mapping[str, Mapping[str, Any]]] = Setting(
         MappingProxyType({}),

@@ -16,8 +16,10 @@ Superusers have every permission; ``is_staff`` alone grants none (only the admin
 command line acts as the system (:data:`SYSTEM`): it may do everything.
 
 No run a person starts executes in their request: :func:`trigger` records the runs ``queued`` and
-hands them to a thread of this process (:func:`~django_housekeeping.running.runner.start_runs`).
-Only :func:`run_here` executes in the calling process, for the command line.
+hands them to a thread of this process, or with ``HOUSEKEEPING["EXECUTOR"] = "django_tasks"``
+enqueues them for a worker of Django's Tasks framework
+(:func:`~django_housekeeping.running.runner.start_runs`). Only :func:`run_here` executes in the
+calling process, for the command line (which can :func:`trigger` too: ``run --via-executor``).
 """
 
 from __future__ import annotations
@@ -245,7 +247,8 @@ def task_name(value: object) -> str:
 
 def trigger(actor: Actor, names: object, *, dry_run: bool = False) -> list[DispatchedRun]:
     """Start a run of each named task outside the request: recorded ``queued``, then executed by
-    a thread of this process. All or nothing (:class:`Conflict` when one is already active)."""
+    a thread of this process or (``"django_tasks"`` executor) by a worker. All or nothing
+    (:class:`Conflict` when one is already active)."""
     require(actor, RUN)
     validated = task_names(names)
     if not isinstance(dry_run, bool):
@@ -255,6 +258,18 @@ def trigger(actor: Actor, names: object, *, dry_run: bool = False) -> list[Dispa
         return start_runs(validated, dry_run=dry_run, trigger=actor.via, user=actor.recorded_user)
     except AlreadyRunning as exc:
         raise Conflict(exc) from None
+
+
+def enqueue(actor: Actor, names: object, *, dry_run: bool = False) -> list[DispatchedRun]:
+    """:func:`trigger` for runs that must go to the Tasks framework's workers (the command
+    line's ``run --via-executor``): :class:`InvalidRequest` unless the executor is
+    ``"django_tasks"`` (a thread of a command that exits would not outlive it)."""
+    if housekeeping_settings.EXECUTOR != "django_tasks":
+        raise InvalidRequest(
+            'Runs go to the workers only with HOUSEKEEPING["EXECUTOR"] = "django_tasks" (it is '
+            f"{housekeeping_settings.EXECUTOR!r}); run the tasks here instead."
+        )
+    return trigger(actor, names, dry_run=dry_run)
 
 
 @dataclass

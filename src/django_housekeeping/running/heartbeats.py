@@ -7,6 +7,11 @@ heartbeat is older than ``HOUSEKEEPING["HEARTBEAT_TIMEOUT"]`` belongs to a proce
 ``interrupted``, with its host and pid in the error, and releases its task's active-run claim so
 the task's next run is not blocked. The scheduler's leader calls it on every tick; a run that
 finds a stale run of its task in the way calls it for that run.
+
+A run enqueued on Django's Tasks framework (the ``"django_tasks"`` executor) has no process while it
+waits in the queue, so it does not beat then; it beats from the moment a worker starts it. One that
+no worker starts within ``QUEUE_TIMEOUT`` is given up: :func:`fail_lost_runs` records it
+``failed`` (the leader calls it on every tick too).
 """
 
 from __future__ import annotations
@@ -114,7 +119,16 @@ def heartbeat_cutoff(now: datetime | None = None) -> datetime:
 
 
 def is_stale(run: TaskRun, now: datetime | None = None) -> bool:
+    """Whether the run's process is presumed dead. A run waiting in the Tasks framework's queue
+    has no process yet: it is never stale (:func:`fail_lost_runs` gives it up instead)."""
+    if run.status == Status.QUEUED and run.enqueued_at is not None:
+        return False
     return run.heartbeat_at is None or run.heartbeat_at < heartbeat_cutoff(now)
+
+
+# Runs that a process executes, or will execute at once (queued for a thread of its own): they
+# beat. A run enqueued on the Tasks framework waits for a worker without beating.
+_BEATING = Q(status=Status.RUNNING) | Q(status=Status.QUEUED, enqueued_at__isnull=True)
 
 
 def mark_interrupted(
@@ -129,8 +143,7 @@ def mark_interrupted(
     """
     now = now or timezone.now()
     stale = TaskRun.objects.filter(
-        Q(heartbeat_at__lt=heartbeat_cutoff(now)) | Q(heartbeat_at__isnull=True),
-        status__in=TaskRun.ACTIVE_STATUSES,
+        Q(heartbeat_at__lt=heartbeat_cutoff(now)) | Q(heartbeat_at__isnull=True), _BEATING
     )
     if task_name is not None:
         stale = stale.filter(task_name=task_name)
@@ -155,7 +168,7 @@ def mark_interrupted(
         run.finished_at, run.duration = now, duration
         logger.error("Interrupted %s (run #%s): %s", run.task_name, run.pk, error)
         transaction.on_commit(
-            lambda run=run: _send_interrupted(run),  # type: ignore[misc]
+            lambda run=run: _send_failed(run),  # type: ignore[misc]
             using=router.db_for_write(TaskRun),
         )
         marked.append(run)
@@ -176,7 +189,54 @@ def interruption_message(run: TaskRun) -> str:
     )
 
 
-def _send_interrupted(run: TaskRun) -> None:
+def fail_lost_runs(now: datetime | None = None) -> list[TaskRun]:
+    """Record every run enqueued more than ``QUEUE_TIMEOUT`` ago and still ``queued`` as
+    ``failed``: no worker took it (its message was lost, or no worker runs). Its task is free
+    again; a worker that receives the message later does not run it."""
+    now = now or timezone.now()
+    timeout = float(housekeeping_settings.QUEUE_TIMEOUT)
+    lost = TaskRun.objects.filter(
+        status=Status.QUEUED, enqueued_at__lt=now - timedelta(seconds=timeout)
+    )
+    failed = []
+    for run in lost.order_by("pk"):
+        error = (
+            f"No worker started this run within {timeout:g} s (QUEUE_TIMEOUT) of its enqueueing "
+            f"on the Tasks framework (backend {housekeeping_settings.EXECUTOR_BACKEND!r}, queue "
+            f"{housekeeping_settings.EXECUTOR_QUEUE!r}): its message was lost, or no worker "
+            "runs on that queue."
+        )
+        marked = fail_queued(run.pk, error, now=now)
+        if marked is not None:
+            failed.append(marked)
+    return failed
+
+
+def fail_queued(run_id: int, error: str, *, now: datetime | None = None) -> TaskRun | None:
+    """Record the run ``failed`` with ``error`` if it is still ``queued`` (a worker that took it
+    meanwhile wins), releasing its task's claim; ``task_failed`` and ``task_finished`` are sent
+    after the transaction commits. Returns the run, or ``None`` if it was no longer queued."""
+    now = now or timezone.now()
+    run = TaskRun.objects.filter(pk=run_id, status=Status.QUEUED).first()
+    if run is None:
+        return None
+    duration = max(now - run.started_at, timedelta(0))
+    updated = TaskRun.objects.filter(pk=run.pk, status=Status.QUEUED).update(
+        status=Status.FAILED, active_task=None, finished_at=now, duration=duration, error=error
+    )
+    if not updated:
+        return None
+    run.status, run.active_task, run.error = Status.FAILED, None, error
+    run.finished_at, run.duration = now, duration
+    logger.error("Failed %s (run #%s): %s", run.task_name, run.pk, error)
+    transaction.on_commit(
+        lambda: _send_failed(run),
+        using=router.db_for_write(TaskRun),
+    )
+    return run
+
+
+def _send_failed(run: TaskRun) -> None:
     sender = registry.as_mapping().get(run.task_name)
     task_failed.send(sender=sender, run=run, exception=None, reason=run.error)
     task_finished.send(sender=sender, run=run)

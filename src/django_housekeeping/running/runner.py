@@ -6,7 +6,10 @@ module. :func:`run_task` records a :class:`~django_housekeeping.models.TaskRun`,
 
 :func:`start_runs` is how a person's request starts runs without executing them in the request: it
 records each run ``queued`` first (so the caller knows its id at once), then a background thread
-executes it through the very same code as :func:`run_task`.
+executes it through the very same code as :func:`run_task`. With ``HOUSEKEEPING["EXECUTOR"] =
+"django_tasks"`` the run is enqueued on Django's Tasks framework instead (:func:`enqueue_run`, the
+run's id in the message), and a worker on any host executes it (:func:`run_queued`); scheduled
+slots take the same way (:func:`queue_run`).
 
 One run of a task at a time, across every process: a run claims "the active run of its task" when
 its row is inserted (the unique ``active_task`` column, set while the run is queued or running)
@@ -31,7 +34,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from time import monotonic
+from time import monotonic, sleep
 from typing import Any, Literal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -39,12 +42,13 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, OperationalError, connections, router, transaction
 from django.utils import timezone
 
+from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.models import TaskRun
-from django_housekeeping.running.heartbeats import beating, is_stale, mark_interrupted
+from django_housekeeping.running.heartbeats import beating, fail_queued, is_stale, mark_interrupted
 from django_housekeeping.running.reconnect import drop_broken_connection, is_deadlock
 from django_housekeeping.signals import task_failed, task_finished, task_started
 from django_housekeeping.tasks.context import TaskContext
-from django_housekeeping.tasks.registry import registry
+from django_housekeeping.tasks.registry import NotRegistered, registry
 from django_housekeeping.tasks.task import HousekeepingTask
 
 logger = logging.getLogger("django_housekeeping")
@@ -76,27 +80,42 @@ IfRunning = Literal["skip", "raise"]
 
 @dataclass(frozen=True)
 class DispatchedRun:
-    """A run :func:`start_runs` recorded and handed to a background thread."""
+    """A run :func:`start_runs` recorded and handed to a background thread of this process, or
+    (``thread`` is ``None``) enqueued for a worker of Django's Tasks framework."""
 
     run: TaskRun
-    thread: threading.Thread
+    thread: threading.Thread | None
 
     @property
     def started(self) -> bool:
-        """Whether the thread has started; it starts when the caller's transaction commits."""
-        return self.thread.ident is not None
+        """Whether the thread has started (it starts when the caller's transaction commits);
+        always for an enqueued run."""
+        return self.thread is None or self.thread.ident is not None
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait up to ``timeout`` seconds for the run to end; ``True`` if it ended.
 
         ``run`` is refreshed from the database either way. A thread that has not started (the
-        caller's transaction is still open) is not waited for.
+        caller's transaction is still open) is not waited for; an enqueued run is watched in the
+        database, wherever a worker executes it.
         """
+        if self.thread is None:
+            deadline = None if timeout is None else monotonic() + timeout
+            while True:
+                self.run.refresh_from_db()
+                if self.run.is_finished:
+                    return True
+                if deadline is not None and monotonic() >= deadline:
+                    return False
+                sleep(WATCH_INTERVAL)
         if self.started:
             self.thread.join(timeout)
         self.run.refresh_from_db()
         return self.started and not self.thread.is_alive()
 
+
+# How often DispatchedRun.wait() reads an enqueued run's status.
+WATCH_INTERVAL = 0.2
 
 # Threads started by start_runs() in this process and not finished yet.
 _dispatched: set[threading.Thread] = set()
@@ -143,7 +162,8 @@ def start_runs(
     trigger: str = TaskRun.Trigger.MANUAL,
     user: AbstractBaseUser | AnonymousUser | None = None,
 ) -> list[DispatchedRun]:
-    """Record a run of each named task and execute them in background threads.
+    """Record a run of each named task and execute them in background threads, or with
+    ``HOUSEKEEPING["EXECUTOR"] = "django_tasks"`` enqueue them for the Tasks framework's workers.
 
     Returns at once with the recorded runs (status ``queued``), in the order of ``names``
     (duplicates dropped). All or nothing: an unknown name raises
@@ -175,7 +195,10 @@ def start_runs(
                 "A deadlock while recording runs of %s; trying again", [t.name for t in tasks]
             )
     for item in dispatched:
-        transaction.on_commit(partial(_start, item.thread), using=using)
+        if item.thread is None:
+            transaction.on_commit(partial(enqueue_run, item.run.pk), using=using)
+        else:
+            transaction.on_commit(partial(_start, item.thread), using=using)
     return dispatched
 
 
@@ -188,6 +211,7 @@ def _record_queued(
 ) -> list[DispatchedRun]:
     """Record a queued run of each task in one transaction: all of them, or none."""
     dispatched = []
+    via_executor = uses_executor()
     # Each insert claims its task's active run (one statement, whatever other process tries the
     # same); the transaction records all the runs or none.
     with transaction.atomic(using=router.db_for_write(TaskRun)):
@@ -200,10 +224,14 @@ def _record_queued(
                 slot=None,
                 parent=None,
                 status=Status.QUEUED,
+                enqueued=via_executor,
             )
             holder = _claim(run)
             if holder is not None:
                 raise AlreadyRunning(task.name, holder)
+            if via_executor:
+                dispatched.append(DispatchedRun(run, None))
+                continue
             thread = threading.Thread(
                 target=_run_in_thread,
                 args=(task, run.pk, owner),
@@ -212,6 +240,136 @@ def _record_queued(
             )
             dispatched.append(DispatchedRun(run, thread))
     return dispatched
+
+
+# -- the "django_tasks" executor: runs recorded here, executed by a worker ------------------------
+
+
+def uses_executor() -> bool:
+    """Whether runs go through Django's Tasks framework (``EXECUTOR = "django_tasks"``)."""
+    return housekeeping_settings.EXECUTOR == "django_tasks"
+
+
+def queue_run(
+    task: HousekeepingTask,
+    *,
+    trigger: str,
+    slot: datetime | None = None,
+    user: AbstractBaseUser | None = None,
+    dry_run: bool = False,
+    attempt: int = 1,
+    retry_of: TaskRun | None = None,
+) -> TaskRun | None:
+    """Record a run ``queued`` for the executor and hand it over (:func:`dispatch_run`).
+
+    Its insert claims the slot (and attempt) and the task's active run, as :func:`run_task`'s
+    does: :class:`SlotAlreadyClaimed` when another process recorded this slot's attempt first.
+    While another run of the task is active, a scheduled slot is recorded ``skipped`` (returned)
+    and a retry is not recorded (``None``: the next tick tries again).
+    """
+    run = _new_run(
+        task,
+        dry_run=dry_run,
+        trigger=trigger,
+        user=user,
+        slot=slot,
+        parent=None,
+        status=Status.QUEUED,
+        enqueued=uses_executor(),
+        attempt=attempt,
+        retry_of=retry_of,
+    )
+    holder = _claim(run)
+    if holder is not None:
+        if retry_of is not None:
+            return None
+        run.status, run.active_task, run.enqueued_at = Status.SKIPPED, None, None
+        _insert(run)
+        _save_outcome(
+            task,
+            run,
+            Status.SKIPPED,
+            result={"reason": f"already {holder.status}", "running_run_id": holder.pk},
+        )
+        logger.info("Skipped %s: run #%s is still %s", task.name, holder.pk, holder.status)
+        task_finished.send(sender=task, run=run)
+        return run
+    dispatch_run(run)
+    return run
+
+
+def dispatch_run(run: TaskRun) -> None:
+    """Execute a recorded ``queued`` run outside the caller: enqueue it on the Tasks framework
+    (``"django_tasks"``), or start a thread of this process (``"thread"``); either once the
+    caller's transaction commits."""
+    using = router.db_for_write(TaskRun)
+    if run.enqueued_at is not None:
+        transaction.on_commit(partial(enqueue_run, run.pk), using=using)
+        return
+    task = registry.get(run.task_name)
+    thread = threading.Thread(
+        target=_run_in_thread,
+        args=(task, run.pk, run.triggered_by),
+        name=f"housekeeping-run-{run.pk}",
+        daemon=True,
+    )
+    transaction.on_commit(partial(_start, thread), using=using)
+
+
+def enqueue_run(run_id: int) -> bool:
+    """Enqueue the recorded ``queued`` run on ``EXECUTOR_BACKEND`` / ``EXECUTOR_QUEUE``.
+
+    A backend that refuses it (the broker is down, the queue is unknown) does not raise: the run
+    is recorded ``failed`` with the reason (and ``task_failed`` sent), which frees its task, and
+    ``False`` returned. Nothing is lost silently.
+    """
+    try:
+        # Imported when used: Django's Tasks framework is an optional dependency, and defining
+        # the task reads settings.TASKS.
+        from django_housekeeping.running.workers import enqueue
+
+        enqueue(run_id)
+    except Exception as exc:
+        reason = "".join(traceback.format_exception_only(exc)).strip()
+        backend = housekeeping_settings.EXECUTOR_BACKEND
+        queue = housekeeping_settings.EXECUTOR_QUEUE
+        error = (
+            f"Could not enqueue the run on the {backend!r} backend of TASKS (queue "
+            f"{queue!r}): {reason}"
+        )
+        logger.error("Run #%s: %s", run_id, error)
+        fail_queued(run_id, error)
+        return False
+    return True
+
+
+def run_queued(run_id: int) -> TaskRun | None:
+    """Execute the queued run ``run_id`` here: what a worker of the Tasks framework calls.
+
+    The run is claimed in one ``UPDATE ... WHERE status = 'queued'``, so that a message delivered
+    twice, a broker's retry or a run that already ended (or was given up) never executes again;
+    then it runs like any other (:func:`run_task`'s path). Returns the run, or ``None`` for an id
+    that is not in the history (pruned).
+    """
+    run = TaskRun.objects.select_related("triggered_by").filter(pk=run_id).first()
+    if run is None:
+        logger.warning("Run #%s is not in the history; nothing to run", run_id)
+        return None
+    if run.status != Status.QUEUED:
+        logger.warning(
+            "Run #%s of %s is already %s; not running it", run.pk, run.task_name, run.status
+        )
+        return run
+    try:
+        task = registry.get(run.task_name)
+    except NotRegistered:
+        fail_queued(run.pk, f"Task {run.task_name!r} is not registered in this worker.")
+        run.refresh_from_db()
+        return run
+    if not _start_queued(run):
+        run.refresh_from_db()
+        return run
+    return _perform(task, run, user=run.triggered_by, now=run.slot or run.started_at, ancestors=())
 
 
 def _start(thread: threading.Thread) -> None:
@@ -318,6 +476,9 @@ def _new_run(
     slot: datetime | None,
     parent: TaskRun | None,
     status: str = Status.RUNNING,
+    enqueued: bool = False,
+    attempt: int = 1,
+    retry_of: TaskRun | None = None,
 ) -> TaskRun:
     started_at = timezone.now()
     return TaskRun(
@@ -333,6 +494,9 @@ def _new_run(
         host=socket.gethostname()[:255],
         pid=os.getpid(),
         active_task=task.name,
+        attempt=attempt,
+        retry_of=retry_of,
+        enqueued_at=started_at if enqueued else None,
     )
 
 
@@ -446,7 +610,9 @@ def _insert(run: TaskRun) -> None:
         run.pk = None
         if (
             run.slot is not None
-            and TaskRun.objects.filter(task_name=run.task_name, slot=run.slot).exists()
+            and TaskRun.objects.filter(
+                task_name=run.task_name, slot=run.slot, attempt=run.attempt
+            ).exists()
         ):
             raise SlotAlreadyClaimed(
                 f"slot {run.slot} of {run.task_name} is already claimed"

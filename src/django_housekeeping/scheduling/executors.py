@@ -20,7 +20,11 @@ from django.db import close_old_connections, connections
 
 from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.models import TaskRun
-from django_housekeeping.scheduling.slots import record_unrun_slots, run_scheduled_slot
+from django_housekeeping.scheduling.slots import (
+    queue_scheduled_slot,
+    record_unrun_slots,
+    run_scheduled_slot,
+)
 from django_housekeeping.tasks.registry import NotRegistered, registry
 
 logger = logging.getLogger("django_housekeeping.scheduler")
@@ -83,13 +87,9 @@ class SlotExecutor(ThreadPoolExecutor):  # type: ignore[misc]  # APScheduler 3 s
     def _run_or_enqueue(job: Any, task_name: str, slot: datetime) -> JobExecutionEvent:
         """Run the slot here (``"thread"``) or enqueue it on Django's Tasks framework."""
         if housekeeping_settings.EXECUTOR == "django_tasks":
-            # Imported when chosen: Django's Tasks framework is an optional dependency, and
-            # defining its task reads settings.TASKS.
-            from django_housekeeping.scheduling.background import enqueue_slot
-
-            enqueue_slot(task_name, slot)
-            return JobExecutionEvent(EVENT_JOB_EXECUTED, job.id, job._jobstore_alias, slot)
-        run = run_scheduled_slot(task_name, slot=slot)
+            run = queue_scheduled_slot(task_name, slot)
+        else:
+            run = run_scheduled_slot(task_name, slot=slot)
         failed = run is not None and run.status == TaskRun.Status.FAILED
         return JobExecutionEvent(
             EVENT_JOB_ERROR if failed else EVENT_JOB_EXECUTED,

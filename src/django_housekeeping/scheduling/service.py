@@ -5,8 +5,9 @@ serving process through autostart) ticks once a second: it renews or tries to ta
 leader runs APScheduler on django-apscheduler's ``DjangoJobStore`` and keeps the stored jobs in
 line with the registry, the settings and the admin's pause/schedule overrides (:class:`TaskState`);
 the others stand by. Losing the lease stops APScheduler at once. The leader also marks runs whose
-process died ``interrupted`` (their heartbeat stopped), prunes the run history and raises the
-overdue alerts.
+process died ``interrupted`` (their heartbeat stopped) and retries those whose task says so, gives
+up runs that waited in the Tasks framework's queue longer than ``QUEUE_TIMEOUT``, prunes the run
+history and raises the overdue alerts.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from django.utils import timezone
 from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.models import TaskRun, TaskState
 from django_housekeeping.monitoring.alerts import check_overdue
-from django_housekeeping.running.heartbeats import mark_interrupted
+from django_housekeeping.running.heartbeats import fail_lost_runs, mark_interrupted
 from django_housekeeping.running.history import prune_history
+from django_housekeeping.running.retries import retry_interrupted
 from django_housekeeping.scheduling.executors import SlotExecutor
 from django_housekeeping.scheduling.lease import Lease
 from django_housekeeping.scheduling.slots import record_unrun_slots
@@ -160,8 +162,11 @@ class SchedulerService:
                 self._sync_if_changed()
             if leader:
                 # Runs whose process died (their heartbeat stopped) are marked interrupted, which
-                # frees their tasks for the next slot.
+                # frees their tasks for the next slot; those their task retries run once more.
+                # Runs no worker took from the queue in time are given up.
                 mark_interrupted()
+                fail_lost_runs()
+                retry_interrupted()
                 self._prune_if_due()
                 self._check_overdue_if_due()
         except DatabaseError as exc:

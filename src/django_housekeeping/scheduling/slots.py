@@ -2,7 +2,9 @@
 that makes it run once, whatever process tries), or record slots that will not run.
 
 :func:`run_scheduled_slot` is what the stored jobs name and what the executors call, in the
-leader (``"thread"``) or in a worker of Django's Tasks framework (``"django_tasks"``).
+leader (``"thread"``). With the ``"django_tasks"`` executor the leader calls
+:func:`queue_scheduled_slot` instead: the slot is recorded ``queued`` and a worker of Django's Tasks
+framework executes it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from django.db import IntegrityError, transaction
 from django_housekeeping.models import TaskRun
 from django_housekeeping.monitoring import rollup, totals
 from django_housekeeping.running.reconnect import drop_broken_connection
-from django_housekeeping.running.runner import SlotAlreadyClaimed, run_task
+from django_housekeeping.running.runner import SlotAlreadyClaimed, queue_run, run_task
+from django_housekeeping.tasks.registry import registry
 
 logger = logging.getLogger("django_housekeeping.scheduler")
 
@@ -45,6 +48,21 @@ def run_scheduled_slot(task_name: str, slot: datetime | None = None) -> TaskRun 
             return run_task(task_name, trigger=TaskRun.Trigger.SCHEDULE, slot=slot)
         except SlotAlreadyClaimed:
             raise exc from None  # the first attempt had claimed the slot: its error stands
+
+
+def queue_scheduled_slot(task_name: str, slot: datetime) -> TaskRun | None:
+    """Record one scheduled slot ``queued`` and enqueue it on the Tasks framework (the
+    ``"django_tasks"`` executor); ``None`` when another process claimed the slot first.
+
+    The leader claims the slot (and the task's active run) here, so that it is enqueued once; an
+    enqueue that fails records the run ``failed`` with the reason and does not raise, so the
+    scheduler goes on.
+    """
+    try:
+        return queue_run(registry.get(task_name), trigger=TaskRun.Trigger.SCHEDULE, slot=slot)
+    except SlotAlreadyClaimed:
+        logger.debug("Slot %s of %s was claimed by another scheduler", slot, task_name)
+        return None
 
 
 def record_unrun_slots(task_name: str, slots: list[datetime], status: str, reason: str) -> None:

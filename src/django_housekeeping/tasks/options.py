@@ -1,5 +1,6 @@
-"""A task's options — schedule, options, enabled, misfire grace, coalescing, purge options — as the
-code declares them, and as a deployment overrides them in ``HOUSEKEEPING["TASKS"][name]``.
+"""A task's options — schedule, options, enabled, misfire grace, coalescing, retries, purge
+options — as the code declares them, and as a deployment overrides them in
+``HOUSEKEEPING["TASKS"][name]``.
 
 :data:`OVERRIDES` is the table of the keys a deployment may override, each declared once with what
 a valid value is and one line of documentation: the system checks (``E001``, ``E004``, ``E008``,
@@ -15,7 +16,7 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 
-from django_housekeeping.conf.settings import BOOLEAN, SECONDS, Rule
+from django_housekeeping.conf.settings import BOOLEAN, SECONDS, Rule, is_non_negative_int
 from django_housekeeping.purging.options import purge_option_errors
 from django_housekeeping.tasks.schedules import InvalidSchedule, Schedule, parse_schedule
 
@@ -141,6 +142,14 @@ OVERRIDES: Mapping[str, Override] = MappingProxyType(
                 "merged key by key over `retention(keep_for=...)`.",
             ),
             Override(
+                "retries",
+                _rule(Rule(is_non_negative_int, "a whole number, 0 or more")),
+                4,
+                "How many times an `interrupted` run (its process died) is run again, as a new "
+                "attempt of the same slot, as the decorator argument (see [retries](history.md"
+                "#retries)).",
+            ),
+            Override(
                 "purge",
                 purge_option_errors,
                 8,
@@ -166,6 +175,7 @@ class TaskOptions:
     misfire_grace: float | None = None
     coalesce: bool = True
     expect_success_every: timedelta | None = None
+    retries: int = 0
     purge: Mapping[str, Any] = field(default_factory=lambda: _frozen(None), hash=False)
     # Why an override's schedule could not be read (the task's schedule raises it; E001 says so).
     schedule_error: str | None = None
@@ -189,6 +199,8 @@ class TaskOptions:
         expected = as_duration(override.get("expect_success_every"))
         if expected is not None:
             changes["expect_success_every"] = expected
+        if is_non_negative_int(override.get("retries")):
+            changes["retries"] = override["retries"]
         if SECONDS(override.get("misfire_grace")):
             changes["misfire_grace"] = float(override["misfire_grace"])
         return replace(self, **changes) if changes else self

@@ -16,6 +16,7 @@ from typing import Any, overload
 
 from django.utils.module_loading import autodiscover_modules
 
+from django_housekeeping.conf.settings import is_non_negative_int
 from django_housekeeping.purging.options import purge_option_errors
 from django_housekeeping.tasks.options import TaskOptions, as_duration
 from django_housekeeping.tasks.schedules import parse_schedule
@@ -178,6 +179,7 @@ def housekeeping_task(
     purge: Mapping[str, Any] | None = None,
     destructive: bool = True,
     expect_success_every: timedelta | None = None,
+    retries: int = 0,
 ) -> Callable[[TaskFunction], HousekeepingTask]: ...
 
 
@@ -197,6 +199,7 @@ def housekeeping_task(
     purge: Mapping[str, Any] | None = None,
     destructive: bool = True,
     expect_success_every: timedelta | None = None,
+    retries: int = 0,
 ) -> HousekeepingTask | Callable[[TaskFunction], HousekeepingTask]:
     """Register a function as a housekeeping task; return the task's handle.
 
@@ -211,7 +214,13 @@ def housekeeping_task(
     asking for a confirmation first.
     ``expect_success_every`` (a ``timedelta``) is how long the task may go without succeeding
     before it counts as overdue; by default two intervals of its schedule plus its misfire grace.
+    ``retries`` is how many times a run whose process died (``interrupted``) is run again, as a
+    new attempt of the same slot (default 0: never).
     """
+    if not is_non_negative_int(retries):
+        raise ValueError(
+            f"@housekeeping_task(retries=...) must be a whole number, 0 or more, got {retries!r}"
+        )
     if expect_success_every is not None and as_duration(expect_success_every) is None:
         raise ValueError(
             "@housekeeping_task(expect_success_every=...) must be a positive timedelta, got "
@@ -236,6 +245,7 @@ def housekeeping_task(
                     misfire_grace=misfire_grace,
                     coalesce=coalesce,
                     expect_success_every=as_duration(expect_success_every),
+                    retries=retries,
                     purge=MappingProxyType(dict(purge or {})),
                 ),
                 description=description or inspect.getdoc(function) or "",

@@ -114,6 +114,12 @@ class HousekeepingTask:
         return self.effective.coalesce
 
     @property
+    def retries(self) -> int:
+        """How many times an ``interrupted`` run of the task is run again (a new attempt of the
+        same slot); 0: never."""
+        return self.effective.retries
+
+    @property
     def expect_success_every(self) -> timedelta | None:
         """How long the task may go without succeeding before it is overdue, under its own
         schedule (:meth:`expected_success_within`); ``None`` for a task run by hand only."""

@@ -75,6 +75,12 @@ class Command(BaseCommand):
             action="store_true",
             help="Let purges exceed their max_rows / max_fraction limits.",
         )
+        run.add_argument(
+            "--via-executor",
+            action="store_true",
+            help="Enqueue the runs for the workers of Django's Tasks framework (EXECUTOR "
+            '"django_tasks") and return at once, instead of running them in this process.',
+        )
 
         history = add("history", "Show recent runs.")
         history.add_argument("--task", help="Only runs of this task.")
@@ -164,12 +170,16 @@ class Command(BaseCommand):
         dry_run: bool,
         json: bool,
         force: bool = False,
+        via_executor: bool = False,
         **options: Any,
     ) -> None:
         if all:
             names = [*names, ALL]
         if not names:
             raise CommandError("name at least one task, or use --all", returncode=EXIT_USAGE)
+        if via_executor:
+            self._enqueue_runs(names, dry_run=dry_run, force=force, json=json)
+            return
         bar = ProgressBars(self.stdout) if self.stdout.isatty() and not json else None
         try:
             outcome = control.run_here(
@@ -203,6 +213,37 @@ class Command(BaseCommand):
             for conflict in outcome.conflicts[:-1]:
                 self.stderr.write(conflict.message)
             raise CommandError(outcome.conflicts[-1].message, returncode=EXIT_RUNNING)
+
+    def _enqueue_runs(self, names: list[str], *, dry_run: bool, force: bool, json: bool) -> None:
+        """``run --via-executor``: record the runs ``queued`` and enqueue them; do not wait."""
+        if force:
+            raise CommandError(
+                "--force applies to runs in this process only; it cannot go with --via-executor",
+                returncode=EXIT_USAGE,
+            )
+        try:
+            dispatched = control.enqueue(control.SYSTEM, names, dry_run=dry_run)
+        except control.Conflict as exc:
+            raise CommandError(exc.message, returncode=EXIT_RUNNING) from None
+        except control.ControlError as exc:
+            raise CommandError(exc.message, returncode=EXIT_USAGE) from None
+        # The enqueueing happened as the runs were recorded; one that failed is failed by now.
+        runs = [item.run for item in dispatched]
+        for run in runs:
+            run.refresh_from_db()
+        if json:
+            self._print_json([run_as_dict(run) for run in runs])
+        else:
+            for run in runs:
+                state = "enqueued" if run.status != TaskRun.Status.FAILED else "NOT enqueued"
+                self.stdout.write(f"{run.task_name}: run #{run.pk} {state} ({run.status})")
+        failed = [run for run in runs if run.status == TaskRun.Status.FAILED]
+        if failed:
+            for run in failed:
+                self.stderr.write(run.error)
+            raise CommandError(
+                f"failed: {', '.join(run.task_name for run in failed)}", returncode=EXIT_FAILED
+            )
 
     def _print_run(self, run: TaskRun) -> None:
         children = _children(run)
