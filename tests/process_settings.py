@@ -35,7 +35,8 @@ HOUSEKEEPING = {
 
 # The "django_tasks" executor (tests/scheduling/test_workers.py): HOUSEKEEPING_PROCESS_EXECUTOR
 # names the backend runs are enqueued on, "database" (django-tasks-db, its db_worker) or "rq"
-# (django-tasks-rq, RQ's workers, on the local Redis: its database 5, which the tests flush).
+# (django-tasks-rq, RQ's workers, on the local Redis: its database REDIS_TEST_DB, one per test
+# database, which the tests flush).
 TASKS = {
     **TASKS,  # noqa: F405
     "rq": {"BACKEND": "django_tasks_rq.RQBackend"},
@@ -44,7 +45,7 @@ RQ_QUEUES = {
     "default": {
         "HOST": "127.0.0.1",
         "PORT": int(os.environ.get("HOUSEKEEPING_PROCESS_REDIS_PORT", "6379")),
-        "DB": 5,
+        "DB": REDIS_TEST_DB,  # noqa: F405
         # A broker that does not answer fails the enqueue at once, instead of after minutes.
         "REDIS_CLIENT_KWARGS": {"socket_connect_timeout": 2},
     }

@@ -76,6 +76,9 @@ DATABASE_URLS = {
     ),
 }
 TEST_DB = os.environ.get("HOUSEKEEPING_TEST_DB", "sqlite")
+# The local Redis database the RQ tests use (and flush): one per test database, so that the three
+# databases' test runs that go side by side (scripts/test) never share a queue.
+REDIS_TEST_DB = {"sqlite": 5, "postgres": 6, "mysql": 7}.get(TEST_DB, 5)
 if TEST_DB not in DATABASE_URLS:
     raise RuntimeError(
         f"HOUSEKEEPING_TEST_DB must be one of {', '.join(DATABASE_URLS)}, got {TEST_DB!r}"

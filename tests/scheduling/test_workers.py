@@ -1,6 +1,7 @@
 """The "django_tasks" executor with real workers: scheduler processes that only enqueue, and the
 workers of Django's Tasks framework that execute — django-tasks-db's ``db_worker`` and RQ's
-workers (django-tasks-rq, on the local Redis's database 5) — on the database this test run uses.
+workers (django-tasks-rq, on a database of the local Redis: ``REDIS_TEST_DB`` of tests/settings.py,
+one per test database) — on the database this test run uses.
 
 The tasks come from ``tests/proctasks/housekeeping.py``: ``tick`` (every second) records each
 slot it runs, and the process that ran it, in a table without any unique constraint; ``crashy``'s
@@ -28,6 +29,7 @@ from tests.helpers import Processes, free_port, is_alive, leader_pid, process_en
 from tests.procapp.models import SoloRecord, TickRecord
 from tests.running.test_overlap_processes import Api, operator
 from tests.scheduling.test_processes import assert_each_slot_at_most_once_and_most_slots_run
+from tests.settings import REDIS_TEST_DB
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes]
 
@@ -36,7 +38,6 @@ HEARTBEAT_TIMEOUT = 3.0
 TICK = 1.0
 DB_SECONDS = 60  # how long the tick task runs on db_workers
 RQ_SECONDS = 30  # on RQ workers
-REDIS_DB = 5
 
 # django-tasks-db's workers claim their queue's rows with SELECT ... FOR UPDATE SKIP LOCKED, which
 # SQLite does not have: db_workers on SQLite take turns on one database lock (docs/deployment.md).
@@ -55,8 +56,9 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
 
 @pytest.fixture
 def redis_db() -> Iterator[redis.Redis]:
-    """The local Redis's database 5, empty before and after the test (only that database)."""
-    connection = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
+    """The local Redis's database of this test run, empty before and after the test (only that
+    database: the other databases' test runs use their own)."""
+    connection = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_TEST_DB)
     connection.flushdb()
     yield connection
     connection.flushdb()
