@@ -29,6 +29,7 @@ from django_housekeeping.conf import housekeeping_settings
 # result as the faces show it; re-exported here for the faces.
 from django_housekeeping.models import (
     DeletionDay,
+    ErasureRecord,
     RunDay,
     SchedulerLease,
     TaskRun,
@@ -323,6 +324,26 @@ def run_summary(run: TaskRun) -> str:
     interrupted run, what was (or would be) deleted, the reason a run did not run, the result."""
     summary: str = result_details(run)["summary"]
     return summary
+
+
+def erasure_as_dict(record: ErasureRecord) -> dict[str, Any]:
+    """An erasure record as every face shows it (it holds no field value of the erased rows)."""
+    deleted = {str(label): count for label, count in sorted((record.deleted or {}).items())}
+    return {
+        "id": record.pk,
+        "model": record.model,
+        "pk": record.object_pk,
+        "status": record.status,
+        "dry_run": record.dry_run,
+        "reason": record.reason,
+        "requested_by": record.requested_by.get_username() if record.requested_by else None,
+        "requested_at": record.requested_at,
+        "finished_at": record.finished_at,
+        "deleted": deleted,
+        "total": sum(count for count in deleted.values() if _is_count(count)),
+        "protected": dict(sorted((record.protected or {}).items())),
+        "held": list(record.held or []),
+    }
 
 
 def to_json(value: Any, *, indent: int | None = None) -> str:
