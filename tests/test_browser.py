@@ -1033,3 +1033,47 @@ def _daily_run(days: int) -> None:
             result=result,
         )
         at += timedelta(seconds=seconds[name])
+
+
+def test_place_a_legal_hold_from_a_models_admin(
+    page: Page, live_server: Any, tmp_path: Path
+) -> None:
+    """The mixin's action: select rows, "Place legal hold", give the reason on its page."""
+    from django.contrib.auth.models import Permission
+
+    from django_housekeeping import holds
+
+    user = make_user("legal", staff=True, permissions=["change_legalhold"])
+    user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="testapp", codename__endswith="thread")
+    )
+    disputed = Thread.objects.create(title="Disputed thread", created_at=timezone.now())
+    Thread.objects.create(title="Another thread", created_at=timezone.now())
+    changelist = "/admin/testapp/thread/"
+
+    page.goto(live_server.url + changelist)
+    page.fill("#id_username", "legal")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    expect(page).to_have_url(live_server.url + changelist)
+    page.locator(f"input[name=_selected_action][value='{disputed.pk}']").check()
+    page.select_option("select[name=action]", "place_legal_hold")
+    page.click("button[name=index]")
+
+    expect(page.locator("h1")).to_have_text("Place a legal hold")
+    expect(page.locator("#housekeeping-held-objects")).to_contain_text(str(disputed))
+    assert_fits_window(page)
+    screenshot = save_screenshot(page, tmp_path, "admin-place-legal-hold.png")
+    assert screenshot.stat().st_size > 10_000
+
+    page.fill("#id_reason", "Customer dispute #4411")
+    page.click("#housekeeping-place-hold-form input[type=submit]")
+
+    expect(page).to_have_url(live_server.url + changelist)
+    expect(page.locator(".messagelist")).to_contain_text("Placed a legal hold on 1 row")
+    assert holds.is_held(disputed)
+    assert not holds.is_held(Thread.objects.get(title="Another thread"))
+
+
+def assert_fits_window(page: Page) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0

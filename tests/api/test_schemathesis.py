@@ -84,6 +84,8 @@ OPERATIONS = [
     ("GET", "tasks"),
     ("POST", "tasks/{name}/pause"),
     ("POST", "tasks/{name}/resume"),
+    ("GET", "erasures"),
+    ("POST", "erasures"),
 ]
 
 
@@ -136,6 +138,8 @@ def test_the_served_schema_covers_every_operation(admin_token: str) -> None:
         ("/tasks", "get"),
         ("/tasks/{name}/pause", "post"),
         ("/tasks/{name}/resume", "post"),
+        ("/erasures", "get"),
+        ("/erasures", "post"),
     }
     assert served["openapi"] == "3.0.3"
     assert set(served["components"]["securitySchemes"]) == {"jwtAuth", "cookieAuth"}

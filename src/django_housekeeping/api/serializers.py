@@ -472,28 +472,54 @@ class ConflictSerializer(serializers.Serializer):  # type: ignore[type-arg]
 # -- erasure requests --------------------------------------------------------------------------
 
 
-@extend_schema_field({"oneOf": [{"type": "string", "minLength": 1}, {"type": "integer"}]})
+@extend_schema_field(
+    {
+        "oneOf": [
+            {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 255,
+                "pattern": r"^[^\x00]*\S[^\x00]*$",
+            },
+            {"type": "integer"},
+        ]
+    }
+)
 class PrimaryKeyField(serializers.Field):  # type: ignore[type-arg]
     """A row's primary key: a string or an integer (never a boolean or anything else)."""
 
-    default_error_messages = {"invalid": "Must be a string or an integer."}
+    default_error_messages = {
+        "invalid": "Must be a string (at most 255 characters, no NUL) or an integer."
+    }
 
     def to_internal_value(self, data: Any) -> str:
         if isinstance(data, bool) or not isinstance(data, str | int) or str(data).strip() == "":
             self.fail("invalid")
-        return str(data).strip()
+        text = str(data).strip()
+        if "\x00" in text or len(text) > 255:
+            self.fail("invalid")
+        return text
 
     def to_representation(self, value: Any) -> str:
         return str(value)
 
 
 class ErasureRequestSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    model = serializers.CharField(
-        max_length=200, help_text='The row\'s model, "app_label.Model" (e.g. "chat.Conversation").'
+    # The patterns mean the same in Python and in the schema's (ECMA) regular expressions.
+    model = serializers.RegexField(
+        r"^[^.\x00]+\.[^.\x00]+$",
+        max_length=200,
+        trim_whitespace=False,
+        error_messages={"invalid": 'Name the model as "app_label.Model".'},
+        help_text='The row\'s model, "app_label.Model" (e.g. "chat.Conversation").',
     )
     pk = PrimaryKeyField(help_text="The row's primary key.")
-    reason = serializers.CharField(
-        max_length=10_000, help_text="Why: kept in the erasure record with who and when."
+    reason = serializers.RegexField(
+        r"^[^\x00]*[^\x00 \t\n\r\f\v][^\x00]*$",
+        max_length=10_000,
+        trim_whitespace=False,
+        error_messages={"invalid": "Give a reason (no NUL character)."},
+        help_text="Why: kept in the erasure record with who and when.",
     )
     dry_run = StrictBooleanField(
         required=False,

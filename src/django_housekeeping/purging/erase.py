@@ -37,7 +37,7 @@ from django.utils import timezone
 from django_housekeeping.models import ErasureRecord
 from django_housekeeping.purging import planner as planning
 from django_housekeeping.purging.engine import purge
-from django_housekeeping.purging.holds import held_keys
+from django_housekeeping.purging.holds import BLANK, held_keys
 
 __all__ = ["ErasurePreview", "ErasureRefused", "erase", "held_rows", "preview"]
 
@@ -185,7 +185,7 @@ def erase(
         raise TypeError(f"erase() needs a model instance, got {type(obj).__name__}")
     if obj.pk is None:
         raise ValueError(f"cannot erase an unsaved {obj._meta.label}")
-    reason = reason.strip() if isinstance(reason, str) else ""
+    reason = reason.strip(BLANK) if isinstance(reason, str) else ""
     if not reason:
         raise ValueError("an erasure needs a reason")
     if not isinstance(dry_run, bool):

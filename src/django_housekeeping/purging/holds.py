@@ -34,6 +34,9 @@ from django_housekeeping.models import LegalHold
 
 __all__ = ["active", "held_keys", "is_held", "place", "release"]
 
+# What a reason may not be made of alone: ASCII whitespace (the same in the API's schema).
+BLANK = " \t\n\r\f\v"
+
 
 def active(now: datetime | None = None, *, using: str | None = None) -> QuerySet[LegalHold]:
     """The holds active at ``now`` (default: now): not released, ``until`` empty or later."""
@@ -89,7 +92,7 @@ def place(
     that is gone raises ``ObjectDoesNotExist`` (the model's ``DoesNotExist``).
     """
     obj = _saved(obj)
-    reason = (reason or "").strip() if isinstance(reason, str) else ""
+    reason = reason.strip(BLANK) if isinstance(reason, str) else ""
     if not reason:
         raise ValueError("a legal hold needs a reason")
     if until is not None:

@@ -163,6 +163,10 @@ class NotFound(ControlError):
     status = 404
 
 
+class UnknownModel(NotFound):
+    """A model label no installed app has (the API answers 404: no such resource)."""
+
+
 class Held(ControlError):
     """An erasure legal holds are in the way of; ``held_rows`` names them. Nothing was deleted."""
 
@@ -434,21 +438,22 @@ def _state_message(
 
 
 def model_named(label: object) -> type[Model]:
-    """The model ``"app_label.Model"`` names; :class:`InvalidRequest` otherwise."""
-    text = label.strip() if isinstance(label, str) else ""
+    """The model ``"app_label.Model"`` names; :class:`InvalidRequest` for a text that is no
+    such label, :class:`UnknownModel` for a model no installed app has."""
+    text = label if isinstance(label, str) else ""
     app_label, dot, model_name = text.partition(".")
     if not dot or not app_label or not model_name or "." in model_name:
         raise InvalidRequest(f"Name the model as app_label.Model, got {label!r}.")
     try:
         return apps.get_model(app_label, model_name)
     except LookupError:
-        raise InvalidRequest(f"Unknown model {text!r}: no installed app has it.") from None
+        raise UnknownModel(f"Unknown model {text!r}: no installed app has it.") from None
 
 
 def find_object(label: object, pk: object) -> Model:
     """The row of the model ``label`` names with primary key ``pk`` (text or a number);
-    :class:`InvalidRequest` for an unknown model or a key that is no key of it,
-    :class:`NotFound` when there is no such row."""
+    :class:`InvalidRequest` for a label that is no ``app_label.Model``, :class:`UnknownModel`,
+    and :class:`NotFound` when no row has that key (or it is no key of the model)."""
     model = model_named(label)
     if isinstance(pk, bool) or not isinstance(pk, str | int) or str(pk).strip() == "":
         raise InvalidRequest("Give the primary key as a string or an integer.")
@@ -458,16 +463,15 @@ def find_object(label: object, pk: object) -> Model:
         key = pk_field.to_python(str(pk).strip())
         return model._base_manager.get(pk=key)
     except (ValidationError, ValueError, TypeError, OverflowError):
-        raise InvalidRequest(
-            f"{str(pk)[:50]!r} is no primary key of {model._meta.label}."
-        ) from None
+        raise NotFound(f"{str(pk)[:50]!r} is no primary key of {model._meta.label}.") from None
     except ObjectDoesNotExist:
         raise NotFound(f"No {model._meta.label} has the primary key {str(pk)[:50]!r}.") from None
 
 
 def reason_text(value: object) -> str:
     """A non-empty reason (holds and erasures need one); :class:`InvalidRequest` otherwise."""
-    text = value.strip() if isinstance(value, str) else ""
+    # ASCII whitespace only: the API's schema says the same (its patterns are ECMA's).
+    text = value.strip(holds.BLANK) if isinstance(value, str) else ""
     if not text:
         raise InvalidRequest("Give a reason: it is kept with the record.")
     return text

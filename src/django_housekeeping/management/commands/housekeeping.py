@@ -455,7 +455,8 @@ class Command(BaseCommand):
     def handle_erase(
         self, *, model: str, pk: str, reason: str | None, dry_run: bool, json: bool, **options: Any
     ) -> None:
-        """Exit 0 erased (or previewed); 2 bad input; 1 no such row or kept by a protection;
+        """Exit 0 erased (or previewed); 2 bad input or an unknown model; 1 no such row (or a
+        key that is no key of the model) or kept by a protection;
         4 refused by a legal hold. Every refusal is one line on stderr."""
         if not (reason or "").strip():
             raise CommandError(
@@ -466,6 +467,8 @@ class Command(BaseCommand):
             record = control.erase(control.SYSTEM, model, pk, reason=reason, dry_run=dry_run)
         except control.Held as exc:
             raise CommandError(exc.message, returncode=EXIT_HELD) from None
+        except control.UnknownModel as exc:
+            raise CommandError(exc.message, returncode=EXIT_USAGE) from None
         except control.NotFound as exc:
             raise CommandError(exc.message, returncode=EXIT_FAILED) from None
         except control.ControlError as exc:
