@@ -18,6 +18,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.exceptions import NotRegistered as ModelAdminNotRegistered
+from django.contrib.admin.options import IS_POPUP_VAR
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
@@ -1038,7 +1039,8 @@ class LegalHoldAdminMixin:
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions: dict[str, Any] = super().get_actions(request)  # type: ignore[misc]
-        if self.model is None or actions is None:
+        # No actions at all (``actions = None``) or a popup: none of ours either.
+        if getattr(self, "actions", ()) is None or IS_POPUP_VAR in request.GET:
             return actions
         actor = _actor(request)
         if control.allowed(actor, control.HOLD):
