@@ -33,6 +33,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any, TypedDict
 
+from django.apps import apps
 from django.db import connections, transaction
 from django.db.models import Model, QuerySet
 from django.db.models.deletion import (
@@ -55,6 +56,8 @@ from django_housekeeping.purging.options import check_purge_value
 from django_housekeeping.purging.planner import Scope, concrete, in_keys
 
 ProgressCallback = Callable[[int, "int | None"], None]
+# holds.held_keys: the held primary keys of some models (None: of all), by model.
+HeldKeys = Callable[[Any, str], dict[type[Model], set[Any]]]
 
 # The clock batches and max_seconds are measured with (a module attribute, so tests can drive it).
 clock = time.monotonic
@@ -275,11 +278,14 @@ class _Purge:
             {node.model for node in self.plan.delete_nodes} if self.plan is not None else None
         )
         self.held: dict[str, set[Any]] = {}
-        # Imported here, not at the top: holds read a model, and importing the package (which
-        # imports this module) must import none.
-        from django_housekeeping.purging.holds import held_keys
+        self.held_keys: HeldKeys | None = None
+        # Holds exist where the app is installed (its LegalHold table); purge() alone works
+        # without it. Imported here, not at the top: holds read a model, and importing the
+        # package (which imports this module) must import none.
+        if apps.is_installed("django_housekeeping"):
+            from django_housekeeping.purging.holds import held_keys
 
-        self.held_keys = held_keys
+            self.held_keys = held_keys
         # Dry run: the keys of rows more than one path reaches, so each is counted once.
         self.seen: dict[str, set[Any]] = {}
 
@@ -391,7 +397,7 @@ class _Purge:
 
     def _batch(self, roots: list[Any]) -> None:
         # In the batch's transaction: a hold committed before this batch started keeps its rows.
-        held = self.held_keys(self.hold_models, self.using)
+        held = self.held_keys(self.hold_models, self.using) if self.held_keys else {}
         if self.plan is not None:
             if held:
                 roots = self._skip_held(roots, lambda batch: self._plan_reaches(batch, held))
