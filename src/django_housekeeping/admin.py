@@ -19,6 +19,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.exceptions import NotRegistered as ModelAdminNotRegistered
 from django.contrib.admin.options import IS_POPUP_VAR
+from django.contrib.admin.utils import quote as admin_quote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
@@ -817,7 +818,8 @@ def object_link(model: Any, pk: str, admin_site: admin.AdminSite = admin.site) -
     if model is None or not admin_site.is_registered(model):
         return text
     url = reverse(
-        f"{admin_site.name}:{model._meta.app_label}_{model._meta.model_name}_change", args=[pk]
+        f"{admin_site.name}:{model._meta.app_label}_{model._meta.model_name}_change",
+        args=[admin_quote(pk)],
     )
     return format_html('<a href="{}">{}</a>', url, text)
 
