@@ -56,8 +56,6 @@ from django_housekeeping.purging.options import check_purge_value
 from django_housekeeping.purging.planner import Scope, concrete, in_keys
 
 ProgressCallback = Callable[[int, "int | None"], None]
-# holds.held_keys: the held primary keys of some models (None: of all), by model.
-HeldKeys = Callable[[Any, str], dict[type[Model], set[Any]]]
 
 # The clock batches and max_seconds are measured with (a module attribute, so tests can drive it).
 clock = time.monotonic
@@ -278,14 +276,14 @@ class _Purge:
             {node.model for node in self.plan.delete_nodes} if self.plan is not None else None
         )
         self.held: dict[str, set[Any]] = {}
-        self.held_keys: HeldKeys | None = None
+        self.held_keys: Callable[[], dict[type[Model], set[Any]]] | None = None
         # Holds exist where the app is installed (its LegalHold table); purge() alone works
         # without it. Imported here, not at the top: holds read a model, and importing the
         # package (which imports this module) must import none.
         if apps.is_installed("django_housekeeping"):
-            from django_housekeeping.purging.holds import held_keys
+            from django_housekeeping.purging.holds import HeldKeys
 
-            self.held_keys = held_keys
+            self.held_keys = HeldKeys(self.hold_models, self.using)
         # Dry run: the keys of rows more than one path reaches, so each is counted once.
         self.seen: dict[str, set[Any]] = {}
 
@@ -397,7 +395,7 @@ class _Purge:
 
     def _batch(self, roots: list[Any]) -> None:
         # In the batch's transaction: a hold committed before this batch started keeps its rows.
-        held = self.held_keys(self.hold_models, self.using) if self.held_keys else {}
+        held = self.held_keys() if self.held_keys is not None else {}
         if self.plan is not None:
             if held:
                 roots = self._skip_held(roots, lambda batch: self._plan_reaches(batch, held))

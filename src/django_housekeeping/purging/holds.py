@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from django_housekeeping.models import LegalHold
 
-__all__ = ["active", "held_keys", "is_held", "place", "release"]
+__all__ = ["HeldKeys", "active", "held_keys", "is_held", "place", "release"]
 
 # What a reason may not be made of alone: ASCII whitespace (the same in the API's schema).
 BLANK = " \t\n\r\f\v"
@@ -146,32 +146,52 @@ def held_keys(models: Iterable[type[Model]] | None, using: str) -> dict[type[Mod
     One query (on the holds' ``(content_type, released_at, object_pk)`` index). A hold whose
     model is gone or whose key does not parse is ignored: it cannot name a row to delete.
     """
-    holds = active(using=using)
-    by_id: dict[int, type[Model]] = {}
-    if models is not None:
-        concrete = {_concrete(model) for model in models}
-        if not concrete:
-            return {}
-        content_types = ContentType.objects.db_manager(using).get_for_models(
-            *concrete, for_concrete_models=True
-        )
-        by_id = {content_type.pk: model for model, content_type in content_types.items()}
-        holds = holds.filter(content_type_id__in=sorted(by_id))
-    found: dict[type[Model], set[Any]] = {}
-    for content_type_id, object_pk in holds.values_list("content_type_id", "object_pk"):
-        model = by_id.get(content_type_id)
-        if model is None:
-            model_class = (
-                ContentType.objects.db_manager(using).get_for_id(content_type_id).model_class()
-            )
-            if model_class is None:
+    return HeldKeys(models, using)()
+
+
+class HeldKeys:
+    """:func:`held_keys` of the same models, read again at every call: what a purge asks before
+    each batch (the models' content types are looked up once, at the first call)."""
+
+    def __init__(self, models: Iterable[type[Model]] | None, using: str) -> None:
+        self.concrete = None if models is None else {_concrete(model) for model in models}
+        self.using = using
+        self.by_id: dict[int, type[Model]] | None = None
+
+    def _content_types(self) -> dict[int, type[Model]]:
+        if self.by_id is None:
+            self.by_id = {}
+            if self.concrete:
+                content_types = ContentType.objects.db_manager(self.using).get_for_models(
+                    *self.concrete, for_concrete_models=True
+                )
+                self.by_id = {ct.pk: model for model, ct in content_types.items()}
+        return self.by_id
+
+    def __call__(self) -> dict[type[Model], set[Any]]:
+        holds = active(using=self.using)
+        by_id = self._content_types()
+        if self.concrete is not None:
+            if not by_id:
+                return {}
+            holds = holds.filter(content_type_id__in=list(by_id))
+        found: dict[type[Model], set[Any]] = {}
+        for content_type_id, object_pk in holds.values_list("content_type_id", "object_pk"):
+            model = by_id.get(content_type_id)
+            if model is None:
+                model_class = (
+                    ContentType.objects.db_manager(self.using)
+                    .get_for_id(content_type_id)
+                    .model_class()
+                )
+                if model_class is None:
+                    continue
+                model = _concrete(model_class)
+            pk_field = model._meta.pk
+            assert pk_field is not None
+            try:
+                key = pk_field.to_python(object_pk)
+            except (ValidationError, ValueError, TypeError):  # a key that parses not: no row
                 continue
-            model = _concrete(model_class)
-        pk_field = model._meta.pk
-        assert pk_field is not None
-        try:
-            key = pk_field.to_python(object_pk)
-        except (ValidationError, ValueError, TypeError):  # a key that does not parse holds no row
-            continue
-        found.setdefault(model, set()).add(key)
-    return found
+            found.setdefault(model, set()).add(key)
+        return found
