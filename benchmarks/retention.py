@@ -18,6 +18,10 @@ it prints rows deleted per second, the ratio to raw SQL and to the naive ORM of 
 peak RSS of the deleting process (``getrusage``), and the longest single transaction. The targets
 of docs/benchmarks.md are checked at the end.
 
+With ``--with-app``, ``django_housekeeping`` is installed too (with contenttypes, auth and
+django_apscheduler), with its table of legal holds (empty), as on a site: every batch of
+``purge`` then reads the active holds.
+
 Databases: ``--db sqlite`` (a file in a temporary directory), ``postgres`` and ``mysql`` (MySQL or
 MariaDB), at ``HOUSEKEEPING_BENCH_POSTGRES_URL`` / ``HOUSEKEEPING_BENCH_MYSQL_URL`` (default
 ``postgres://postgres@127.0.0.1:5432/housekeeping_bench`` and
@@ -59,6 +63,13 @@ BODY = (
     "exceptions for flagged conversations and the thirty-day window for exports?"
 )
 MIB = 1024 * 1024
+# --with-app: the library installed as on a site.
+WITH_APP = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django_apscheduler",
+    "django_housekeeping",
+]
 
 # Targets (docs/benchmarks.md): purge against raw SQL and the naive ORM, memory, transactions.
 MIN_RATIO_TO_RAW = {"sqlite": 0.8, "postgres": 0.8, "mysql": 0.6}
@@ -72,7 +83,7 @@ MAX_TRANSACTION_SECONDS = 0.5
 # --- Django ---------------------------------------------------------------------------------------
 
 
-def setup_django(db: str, sqlite_path: str) -> None:
+def setup_django(db: str, sqlite_path: str, with_app: bool = False) -> None:
     sys.path.insert(0, str(HERE))
     sys.path.append(str(ROOT / "src"))  # when the package is not installed
     import django
@@ -80,7 +91,7 @@ def setup_django(db: str, sqlite_path: str) -> None:
 
     settings.configure(
         DATABASES={"default": database_settings(db, sqlite_path, DEFAULT_URLS)},
-        INSTALLED_APPS=["benchapp"],
+        INSTALLED_APPS=[*(WITH_APP if with_app else []), "benchapp"],
         USE_TZ=True,
         DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
         HOUSEKEEPING={},
@@ -118,6 +129,9 @@ def seed(conversations: int, messages_per: int, young: int) -> None:
                 editor.delete_model(model)
         for model in (Number, Conversation, Message):
             editor.create_model(model)
+        for model in app_tables():  # --with-app: the tables a purge reads (empty)
+            if model._meta.db_table not in tables:
+                editor.create_model(model)
     Number.objects.bulk_create(Number(n=n) for n in range(1, 10_001))
     with connection.cursor() as cursor:
         for count, created in ((conversations, OLD), (young, YOUNG)):
@@ -145,6 +159,26 @@ def seed(conversations: int, messages_per: int, young: int) -> None:
             cursor.execute("ANALYZE")
             cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     connection.close()
+
+
+def app_tables() -> list[Any]:
+    """With ``--with-app``: the content types and the legal holds (when this version has them)."""
+    from django.apps import apps
+
+    if not apps.is_installed("django_housekeeping"):
+        return []
+    names = [
+        ("contenttypes", "ContentType"),
+        ("auth", "User"),
+        ("django_housekeeping", "LegalHold"),
+    ]
+    models = []
+    for app_label, name in names:
+        try:
+            models.append(apps.get_model(app_label, name))
+        except LookupError:  # a version of the library without legal holds
+            continue
+    return models
 
 
 # --- one measurement (in its own process) ---------------------------------------------------------
@@ -250,7 +284,7 @@ def measure(variant: str, receiver: bool, batch_size: int | None) -> dict[str, A
 
 
 def run_child(args: argparse.Namespace) -> None:
-    setup_django(args.db, args.sqlite_path)
+    setup_django(args.db, args.sqlite_path, args.with_app)
     print(json.dumps(measure(args.child, args.receiver, args.batch_size)))
 
 
@@ -275,6 +309,8 @@ def run_measurement(
         command += ["--batch-size", str(args.batch_size)]
     if receiver:
         command.append("--receiver")
+    if args.with_app:
+        command.append("--with-app")
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise SystemExit(f"{variant} failed:\n{completed.stderr}")
@@ -445,6 +481,11 @@ def main() -> None:
         action="store_true",
         help="Skip the runs with a post_delete receiver.",
     )
+    parser.add_argument(
+        "--with-app",
+        action="store_true",
+        help="Install django_housekeeping (its legal holds' table) as a site does.",
+    )
     parser.add_argument("--output", type=Path, help="Also write the results as JSON here.")
     parser.add_argument("--sqlite-path", help=argparse.SUPPRESS)
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
@@ -457,7 +498,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         if not args.sqlite_path:
             args.sqlite_path = str(Path(directory) / "bench.sqlite3")
-        setup_django(args.db, args.sqlite_path)
+        setup_django(args.db, args.sqlite_path, args.with_app)
         create_database()
         started = machine()
         print(

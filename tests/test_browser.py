@@ -23,7 +23,7 @@ from django_apscheduler.models import DjangoJob
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 import django_housekeeping
-from django_housekeeping import group, housekeeping_task, registry, retention
+from django_housekeeping import group, holds, housekeeping_task, registry, retention
 from django_housekeeping.models import TaskRun
 from django_housekeeping.running import control
 from tests.helpers import (
@@ -772,6 +772,7 @@ def test_the_retention_policies_page_previews_a_policy(
     for title, plan, days in [("old", "free", 40), ("pro-old", "pro", 400), ("new", "pro", 200)]:
         chat = Chat.objects.create(title=title, plan=plan, updated_at=now - timedelta(days=days))
         ChatLine.objects.bulk_create(ChatLine(chat=chat) for _ in range(3))
+    holds.place(Chat.objects.get(title="old"), reason="Support case #1024")
     policies = "/admin/django_housekeeping/taskrun/retention-policies/"
     page.goto(f"{live_server.url}/admin/login/?next={policies}")
     page.fill("#id_username", "operator")
@@ -784,7 +785,7 @@ def test_the_retention_policies_page_previews_a_policy(
         ["every other row: 30 days", "plan='pro': 365 days"]
     )
     expect(row.locator("td.rows-due")).to_have_text("2")
-    expect(row.locator("td.held")).to_have_text("not tracked")
+    expect(row.locator("td.held")).to_have_text("1")
     save_screenshot(page, tmp_path, "admin-retention-policies.png")
 
     page.get_by_role("button", name="Preview testapp.chat_retention", exact=True).click()
@@ -794,10 +795,10 @@ def test_the_retention_policies_page_previews_a_policy(
     expect(page.locator("#housekeeping-blast-radius tbody tr")).to_have_count(2)
     expect(
         page.locator('#housekeeping-blast-radius tr[data-model="testapp.Chat"] td')
-    ).to_have_text(["testapp.Chat", "2", "0", "0"])
+    ).to_have_text(["testapp.Chat", "1", "0", "1"])
     expect(
         page.locator('#housekeeping-blast-radius tr[data-model="testapp.ChatLine"] td')
-    ).to_have_text(["testapp.ChatLine", "6", "0", "0"])
+    ).to_have_text(["testapp.ChatLine", "3", "0", "3"])
     expect(page.locator("#housekeeping-receivers")).to_contain_text("no pre_delete or post_delete")
     expect(page.locator("#content-main")).to_contain_text("Nothing was deleted.")
     assert (Chat.objects.count(), ChatLine.objects.count()) == (3, 9)
@@ -807,8 +808,8 @@ def test_the_retention_policies_page_previews_a_policy(
     page.goto(live_server.url + DASHBOARD)
     panel = page.locator('#hk-policies tr[data-policy="testapp.chat_retention"]')
     expect(panel.locator("td.rows-due")).to_have_text("2")
-    expect(panel.locator("td.held")).to_have_text("not tracked")
-    expect(panel.locator("td.hk-result")).to_contain_text("would delete 8")
+    expect(panel.locator("td.held")).to_have_text("1")
+    expect(panel.locator("td.hk-result")).to_contain_text("would delete 4")
     expect(panel.get_by_role("button", name="Preview testapp.chat_retention")).to_be_enabled()
     save_screenshot(page, tmp_path, "dashboard-retention-policies.png")
 
@@ -1093,3 +1094,47 @@ def _daily_run(days: int) -> None:
             result=result,
         )
         at += timedelta(seconds=seconds[name])
+
+
+def test_place_a_legal_hold_from_a_models_admin(
+    page: Page, live_server: Any, tmp_path: Path
+) -> None:
+    """The mixin's action: select rows, "Place legal hold", give the reason on its page."""
+    from django.contrib.auth.models import Permission
+
+    from django_housekeeping import holds
+
+    user = make_user("legal", staff=True, permissions=["change_legalhold"])
+    user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="testapp", codename__endswith="thread")
+    )
+    disputed = Thread.objects.create(title="Disputed thread", created_at=timezone.now())
+    Thread.objects.create(title="Another thread", created_at=timezone.now())
+    changelist = "/admin/testapp/thread/"
+
+    page.goto(live_server.url + changelist)
+    page.fill("#id_username", "legal")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    expect(page).to_have_url(live_server.url + changelist)
+    page.locator(f"input[name=_selected_action][value='{disputed.pk}']").check()
+    page.select_option("select[name=action]", "place_legal_hold")
+    page.click("button[name=index]")
+
+    expect(page.locator("h1")).to_have_text("Place a legal hold")
+    expect(page.locator("#housekeeping-held-objects")).to_contain_text(str(disputed))
+    assert_fits_window(page)
+    screenshot = save_screenshot(page, tmp_path, "admin-place-legal-hold.png")
+    assert screenshot.stat().st_size > 10_000
+
+    page.fill("#id_reason", "Customer dispute #4411")
+    page.click("#housekeeping-place-hold-form input[type=submit]")
+
+    expect(page).to_have_url(live_server.url + changelist)
+    expect(page.locator(".messagelist")).to_contain_text("Placed a legal hold on 1 row")
+    assert holds.is_held(disputed)
+    assert not holds.is_held(Thread.objects.get(title="Another thread"))
+
+
+def assert_fits_window(page: Page) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0

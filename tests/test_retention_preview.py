@@ -15,7 +15,7 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from django_housekeeping import presenters, retention
+from django_housekeeping import holds, presenters, retention
 from django_housekeeping.models import TaskRun
 from django_housekeeping.running import control
 from tests.helpers import API, DASHBOARD, SHORT_TEST_KEY, client_for, make_run, make_user, wait_for
@@ -85,6 +85,9 @@ def finished(run: TaskRun) -> TaskRun:
 
 @pytest.mark.usefixtures("policy")
 def test_the_page_lists_each_policy_with_its_windows_and_rows_due(admin_client: Client) -> None:
+    # A hold on a row due counts; a hold on a row not due (free-new) does not.
+    for title in ("pro-old", "free-new"):
+        holds.place(Chat.objects.get(title=title), reason="dispute")
     with override_settings(HOUSEKEEPING={"TASKS": {NAME: {"keep_for": {"team": 60}}}}):
         response = admin_client.get(reverse(POLICIES))
     assert response.status_code == 200
@@ -96,7 +99,7 @@ def test_the_page_lists_each_policy_with_its_windows_and_rows_due(admin_client: 
     assert "plan=&#x27;team&#x27;: 60 days <small>(from settings)</small>" in html
     # team-old (31 days) is no longer due under the settings' 60 days: free-old and pro-old are.
     assert '<td class="count rows-due">2</td>' in html
-    assert '<td class="count held">not tracked</td>' in html
+    assert '<td class="count held">1</td>' in html
     assert "cron(&#x27;15 4 * * *&#x27;)" in html
     assert 'aria-label="Preview testapp.chat_retention"' in html
     assert counts() == (5, 7)
@@ -221,6 +224,7 @@ def test_api_policies_show_rows_due_and_the_latest_preview() -> None:
     assert started.status_code == 202
     finished(TaskRun.objects.get(task_name=NAME))
     before = counts()
+    holds.place(Chat.objects.get(title="free-old"), reason="support case")
 
     response = client.get(API + "policies")
 
@@ -237,7 +241,7 @@ def test_api_policies_show_rows_due_and_the_latest_preview() -> None:
         ("plan='pro'", "365 days", "code"),
     ]
     assert policy["rows_due"] == {"count": 3, "capped": False, "text": "3"}
-    assert (policy["held_in_scope"], policy["held_text"]) == (None, "not tracked")
+    assert (policy["held_in_scope"], policy["held_text"]) == (1, "1")
     assert policy["last_run"] is None
     preview = policy["preview"]
     assert preview["dry_run"] is True

@@ -1,10 +1,13 @@
 from django.contrib import admin
+from django_housekeeping.admin import LegalHoldAdminMixin
 
 from chat.models import Conversation, Message
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(LegalHoldAdminMixin, admin.ModelAdmin):
+    """With the actions "Place legal hold" and "Erase (erasure request)"."""
+
     list_display = ["title", "user", "created_at"]
     # A filter, not date_hierarchy: that needs MariaDB's time-zone tables outside UTC.
     list_filter = ["created_at"]
@@ -14,7 +17,7 @@ class ConversationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(LegalHoldAdminMixin, admin.ModelAdmin):
     list_display = ["__str__", "conversation", "user", "role", "created_at"]
     list_filter = ["role", "created_at"]
     list_select_related = ["conversation", "user"]

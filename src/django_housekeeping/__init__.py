@@ -1,6 +1,7 @@
 """django-housekeeping: scheduled, exactly-once data-retention tasks for Django.
 
-Importing this package imports no models: ``run_task`` and ``purge`` are loaded on first use.
+Importing this package imports no models: ``run_task``, ``holds``, ``erase`` and
+``ErasureRefused`` are loaded on first use.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from django_housekeeping.tasks.schedules import InvalidSchedule, cron, every
 from django_housekeeping.tasks.task import HousekeepingTask
 
 if TYPE_CHECKING:
+    from django_housekeeping.purging import holds
+    from django_housekeeping.purging.erase import ErasureRefused, erase
     from django_housekeeping.running.runner import run_task
     from django_housekeeping.tasks.context import TaskContext
 
@@ -29,6 +32,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AlreadyRegistered",
+    "ErasureRefused",
     "HousekeepingTask",
     "InvalidSchedule",
     "NotRegistered",
@@ -36,8 +40,10 @@ __all__ = [
     "PurgeResult",
     "TaskContext",
     "cron",
+    "erase",
     "every",
     "group",
+    "holds",
     "housekeeping_task",
     "purge",
     "registry",
@@ -48,10 +54,14 @@ __all__ = [
 _LAZY = {
     "run_task": "django_housekeeping.running.runner",
     "TaskContext": "django_housekeeping.tasks.context",
+    "erase": "django_housekeeping.purging.erase",
+    "ErasureRefused": "django_housekeeping.purging.erase",
 }
 
 
 def __getattr__(name: str) -> Any:
+    if name == "holds":  # the module: holds.place(), holds.release(), holds.is_held()
+        return import_module("django_housekeeping.purging.holds")
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

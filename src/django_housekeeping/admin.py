@@ -18,6 +18,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.exceptions import NotRegistered as ModelAdminNotRegistered
+from django.contrib.admin.options import IS_POPUP_VAR
+from django.contrib.admin.utils import quote as admin_quote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
@@ -36,6 +38,8 @@ from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from django_housekeeping.models import (
     DeletionTotal,
+    ErasureRecord,
+    LegalHold,
     RunTotal,
     SchedulerLease,
     TaskAlert,
@@ -72,12 +76,15 @@ if TYPE_CHECKING:
     RunTotalAdminBase = admin.ModelAdmin[RunTotal]
     DeletionTotalAdminBase = admin.ModelAdmin[DeletionTotal]
     TaskStateFormBase = forms.ModelForm[TaskState]
+    LegalHoldAdminBase = admin.ModelAdmin[LegalHold]
+    ErasureRecordAdminBase = admin.ModelAdmin[ErasureRecord]
 else:
     TaskRunAdminBase = TaskStateAdminBase = SchedulerLeaseAdminBase = JobAdminBase = (
         admin.ModelAdmin
     )
     TaskAlertAdminBase = RunTotalAdminBase = DeletionTotalAdminBase = admin.ModelAdmin
     TaskStateFormBase = forms.ModelForm
+    LegalHoldAdminBase = ErasureRecordAdminBase = admin.ModelAdmin
 
 
 def _actor(request: HttpRequest) -> control.Actor:
@@ -894,3 +901,371 @@ class JobStoreAdmin(ReadOnlyForViewers, JobAdminBase):
     def schedule(self, job: DjangoJob) -> str:
         task = registry.as_mapping().get(job.id)
         return describe_effective_schedule(task) if task is not None else "unknown task"
+
+
+# legal holds and erasure requests --------------------------------------------------------------
+
+
+def object_link(model: Any, pk: str, admin_site: admin.AdminSite = admin.site) -> str:
+    """``app_label.Model pk``, linked to the row's admin page when the site has one."""
+    text = f"{model._meta.label} {pk}" if model is not None else pk
+    if model is None or not admin_site.is_registered(model):
+        return text
+    url = reverse(
+        f"{admin_site.name}:{model._meta.app_label}_{model._meta.model_name}_change",
+        args=[admin_quote(pk)],
+    )
+    return format_html('<a href="{}">{}</a>', url, text)
+
+
+class HoldStateFilter(admin.SimpleListFilter):
+    """Active holds (the ones purges obey), released ones, and the ones whose ``until`` passed."""
+
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("active", str(_("active"))),
+            ("released", str(_("released"))),
+            ("expired", str(_("expired (until passed)"))),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        now = timezone.now()
+        if self.value() == "active":
+            return queryset.filter(released_at__isnull=True).exclude(until__lte=now)
+        if self.value() == "released":
+            return queryset.filter(released_at__isnull=False)
+        if self.value() == "expired":
+            return queryset.filter(released_at__isnull=True, until__lte=now)
+        return queryset
+
+
+@admin.register(LegalHold)
+class LegalHoldAdmin(LegalHoldAdminBase):
+    """The legal holds: listed, filtered, released; never added here (the rows' own admins have
+    the "Place legal hold" action of :class:`LegalHoldAdminMixin`) and never deleted."""
+
+    list_display = [
+        "object_display",
+        "reason",
+        "placed_by",
+        "placed_at",
+        "until",
+        "active_display",
+        "released_at",
+        "released_by",
+    ]
+    list_filter = [HoldStateFilter, "content_type", "placed_at"]
+    list_select_related = ["content_type", "placed_by", "released_by"]
+    search_fields = ["reason", "object_pk"]
+    actions = ["release"]
+    fields = (
+        "object_display",
+        "reason",
+        "placed_by",
+        "placed_at",
+        "until",
+        "active_display",
+        "released_by",
+        "released_at",
+    )
+    readonly_fields = fields
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: LegalHold | None = None) -> bool:
+        actor = _actor(request)
+        return control.allowed(actor, control.HOLD) or control.allowed(actor, control.VIEW)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: LegalHold | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: LegalHold | None = None) -> bool:
+        return False  # holds are released, never deleted: the table is their history
+
+    def has_release_permission(self, request: HttpRequest) -> bool:
+        return control.allowed(_actor(request), control.HOLD)
+
+    @admin.display(description=_("object"))
+    def object_display(self, hold: LegalHold) -> str:
+        return object_link(hold.content_type.model_class(), hold.object_pk, self.admin_site)
+
+    @admin.display(description=_("active"), boolean=True)
+    def active_display(self, hold: LegalHold) -> bool:
+        return hold.is_active()
+
+    @admin.action(description=_("Release the selected legal holds"), permissions=["release"])
+    def release(self, request: HttpRequest, queryset: QuerySet[LegalHold]) -> None:
+        try:
+            released = control.release_holds(_actor(request), queryset)
+        except control.ControlError as exc:
+            raise PermissionDenied(exc.message) from None
+        if released:
+            messages.success(
+                request,
+                ngettext(
+                    "Released %(count)d legal hold: the next purge may delete its row.",
+                    "Released %(count)d legal holds: the next purge may delete their rows.",
+                    released,
+                )
+                % {"count": released},
+            )
+        else:
+            messages.info(request, _("Nothing to release: those holds were released already."))
+
+
+@admin.register(ErasureRecord)
+class ErasureRecordAdmin(ErasureRecordAdminBase):
+    """The erasure records, read-only: what was erased, how many rows, who asked and why."""
+
+    list_display = [
+        "requested_at",
+        "model",
+        "object_pk",
+        "status",
+        "dry_run",
+        "requested_by",
+        "total",
+        "reason",
+    ]
+    list_filter = ["status", "dry_run", "model", "requested_at"]
+    list_select_related = ["requested_by"]
+    search_fields = ["model", "object_pk", "reason"]
+    fields = (
+        "model",
+        "object_pk",
+        "status",
+        "dry_run",
+        "reason",
+        "requested_by",
+        "requested_at",
+        "finished_at",
+        "deleted_display",
+        "protected",
+        "held",
+        "error",
+    )
+    readonly_fields = fields
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: ErasureRecord | None = None) -> bool:
+        return control.may_see_erasures(_actor(request))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ErasureRecord | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ErasureRecord | None = None) -> bool:
+        return False
+
+    @admin.display(description=_("rows"))
+    def total(self, record: ErasureRecord) -> int:
+        return sum(count for count in (record.deleted or {}).values() if isinstance(count, int))
+
+    @admin.display(description=_("rows deleted"))
+    def deleted_display(self, record: ErasureRecord) -> str:
+        rows = sorted((record.deleted or {}).items())
+        if not rows:
+            return "—"
+        return format_html_join(mark_safe("<br>"), "{}: {}", rows)
+
+
+class PlaceHoldForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=_("Why these rows must not be deleted (a dispute, a court order, a case)."),
+    )
+    until = forms.DateTimeField(
+        label=_("Until"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=_("Optional: the hold ends by itself then. Empty: until it is released."),
+    )
+
+    def clean_until(self) -> datetime | None:
+        until: datetime | None = self.cleaned_data.get("until")
+        if until is not None and until <= timezone.now():
+            raise ValidationError(_("This time has passed: such a hold would hold nothing."))
+        return until
+
+
+class EraseForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=_("The erasure request (kept in the erasure record, with who and when)."),
+    )
+
+
+# The erasure confirmation page dry-runs each selected row: at most this many at once.
+MAX_ERASE_ROWS = 20
+
+
+class LegalHoldAdminMixin:
+    """Give a ``ModelAdmin`` the actions "Place legal hold" and "Erase (erasure request)".
+
+    ::
+
+        from django_housekeeping.admin import LegalHoldAdminMixin
+
+        @admin.register(Conversation)
+        class ConversationAdmin(LegalHoldAdminMixin, admin.ModelAdmin):
+            ...
+
+    Each asks on an intermediate page first (the hold's reason and optional end; the erasure's
+    blast radius, from a dry run, and its reason), and is offered only to whoever the control
+    layer allows: ``django_housekeeping.change_legalhold`` to place holds,
+    ``django_housekeeping.add_erasurerecord`` to erase.
+    """
+
+    admin_site: admin.AdminSite
+    model: Any
+    opts: Any
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions: dict[str, Any] = super().get_actions(request)  # type: ignore[misc]
+        # No actions at all (``actions = None``) or a popup: none of ours either.
+        if getattr(self, "actions", ()) is None or IS_POPUP_VAR in request.GET:
+            return actions
+        actor = _actor(request)
+        if control.allowed(actor, control.HOLD):
+            actions["place_legal_hold"] = (
+                type(self).place_legal_hold,
+                "place_legal_hold",
+                _("Place legal hold on the selected %(verbose_name_plural)s"),
+            )
+        if control.allowed(actor, control.ERASE):
+            actions["erase_objects"] = (
+                type(self).erase_objects,
+                "erase_objects",
+                _("Erase the selected %(verbose_name_plural)s (erasure request)"),
+            )
+        return actions
+
+    def _action_context(self, request: HttpRequest, queryset: QuerySet[Any]) -> dict[str, Any]:
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "queryset": queryset,
+            "selected": [str(pk) for pk in queryset.values_list("pk", flat=True)],
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+
+    def place_legal_hold(
+        self, request: HttpRequest, queryset: QuerySet[Any]
+    ) -> HttpResponse | None:
+        """Ask for the reason (and an optional end), then hold every selected row."""
+        actor = _actor(request)
+        if not control.allowed(actor, control.HOLD):
+            raise PermissionDenied(control.denial_message(control.HOLD))
+        form = PlaceHoldForm(request.POST if request.POST.get("post") == "yes" else None)
+        if form.is_bound and form.is_valid():
+            placed = 0
+            for obj in queryset:
+                try:
+                    control.place_hold(
+                        actor,
+                        obj,
+                        reason=form.cleaned_data["reason"],
+                        until=form.cleaned_data["until"],
+                    )
+                except control.ControlError as exc:
+                    messages.error(request, exc.message)
+                else:
+                    placed += 1
+            if placed:
+                messages.success(
+                    request,
+                    ngettext(
+                        "Placed a legal hold on %(count)d row: no purge deletes it until the "
+                        "hold is released.",
+                        "Placed legal holds on %(count)d rows: no purge deletes them until "
+                        "the holds are released.",
+                        placed,
+                    )
+                    % {"count": placed},
+                )
+            return None
+        request.current_app = self.admin_site.name
+        context = {
+            **self._action_context(request, queryset),
+            "title": _("Place a legal hold"),
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/django_housekeeping/place_hold.html", context)
+
+    def erase_objects(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
+        """Show what erasing the selected rows deletes (a dry run each), ask for the reason,
+        then erase them one by one (a held row is refused, nothing of it deleted)."""
+        actor = _actor(request)
+        if not control.allowed(actor, control.ERASE):
+            raise PermissionDenied(control.denial_message(control.ERASE))
+        rows = list(queryset.order_by("pk")[: MAX_ERASE_ROWS + 1])
+        if len(rows) > MAX_ERASE_ROWS:
+            messages.error(
+                request,
+                _("Select at most %(count)d rows to erase at once.") % {"count": MAX_ERASE_ROWS},
+            )
+            return None
+        form = EraseForm(request.POST if request.POST.get("post") == "yes" else None)
+        if form.is_bound and form.is_valid():
+            for obj in rows:
+                try:
+                    record = control.erase(
+                        actor,
+                        obj._meta.label,
+                        str(obj.pk),
+                        reason=form.cleaned_data["reason"],
+                    )
+                except control.ControlError as exc:
+                    messages.error(request, exc.message)
+                    continue
+                total = sum(record.deleted.values())
+                if record.status == ErasureRecord.Status.PROTECTED:
+                    messages.warning(
+                        request,
+                        _("%(object)s was kept: a protected relation forbids deleting it.")
+                        % {"object": f"{record.model} {record.object_pk}"},
+                    )
+                else:
+                    messages.success(
+                        request,
+                        _("Erased %(object)s: %(total)d rows deleted (erasure record #%(id)d).")
+                        % {
+                            "object": f"{record.model} {record.object_pk}",
+                            "total": total,
+                            "id": record.pk,
+                        },
+                    )
+            return None
+        previews = []
+        for obj in rows:
+            preview = control.preview_erasure(actor, obj)
+            previews.append(
+                {
+                    "object": obj,
+                    "preview": preview,
+                    "counts": sorted(preview.deleted.items()),
+                    "total": sum(preview.deleted.values()),
+                }
+            )
+        request.current_app = self.admin_site.name
+        context = {
+            **self._action_context(request, queryset),
+            "title": _("Erase: are you sure?"),
+            "form": form,
+            "previews": previews,
+            "blocked": any(item["preview"].held_rows for item in previews),
+        }
+        return TemplateResponse(request, "admin/django_housekeeping/confirm_erase.html", context)

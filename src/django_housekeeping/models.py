@@ -416,3 +416,120 @@ class DeletionDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_name} {self.day} {self.model}: {self.rows}"
+
+
+class LegalHold(models.Model):
+    """A hold on one row of any model: no purge deletes it, nor any row whose deletion would
+    cascade into it, while the hold is active (not released, ``until`` not passed).
+
+    Holds are never deleted, only released: the table is their history. The row is named by its
+    content type and its primary key as text, so that any key type works.
+    """
+
+    content_type = models.ForeignKey(
+        "contenttypes.ContentType",
+        verbose_name=_("model"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    object_pk = models.CharField(_("primary key"), max_length=255)
+    reason = models.TextField(_("reason"))
+    placed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("placed by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    placed_at = models.DateTimeField(_("placed"), default=timezone.now)
+    until = models.DateTimeField(
+        _("until"),
+        null=True,
+        blank=True,
+        help_text=_("The hold ends by itself at this time; empty: until it is released."),
+    )
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("released by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    released_at = models.DateTimeField(_("released"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("legal hold")
+        verbose_name_plural = _("legal holds")
+        ordering = ["-placed_at", "-id"]
+        indexes = [
+            # "The active holds of these content types": what every purge batch reads.
+            models.Index(
+                fields=["content_type", "released_at", "object_pk"],
+                name="housekeeping_hold_active",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.content_type_id}:{self.object_pk} ({self.reason[:40]})"
+
+    def is_active(self, now: Any = None) -> bool:
+        """Not released, and ``until`` (if any) not passed at ``now`` (default: now)."""
+        now = now or timezone.now()
+        return self.released_at is None and (self.until is None or self.until > now)
+
+
+class ErasureRecord(models.Model):
+    """The audit trail of one erasure request: what was erased (model and primary key), how many
+    rows of each model went with it, who asked, when and why. It keeps no field value of the
+    erased rows.
+
+    The record is written (``started``) and committed before anything is deleted, and completed
+    afterwards: a deletion that fails leaves a ``failed`` record, a process that dies leaves a
+    ``started`` one.
+    """
+
+    class Status(models.TextChoices):
+        STARTED = "started", _("started")
+        ERASED = "erased", _("erased")
+        REFUSED = "refused", _("refused: held")
+        PROTECTED = "protected", _("kept: protected")
+        FAILED = "failed", _("failed")
+
+    model = models.CharField(_("model"), max_length=200)
+    object_pk = models.CharField(_("primary key"), max_length=255)
+    reason = models.TextField(_("reason"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    requested_at = models.DateTimeField(_("requested"), default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    dry_run = models.BooleanField(_("dry run"), default=False)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.STARTED
+    )
+    deleted = models.JSONField(
+        _("rows deleted"), default=dict, blank=True, encoder=DjangoJSONEncoder
+    )
+    protected = models.JSONField(_("rows protected"), default=dict, blank=True)
+    held = models.JSONField(
+        _("held rows"),
+        default=list,
+        blank=True,
+        help_text=_('The held rows that refused the erasure, as "app_label.Model:pk".'),
+    )
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("erasure record")
+        verbose_name_plural = _("erasure records")
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.model}:{self.object_pk} ({self.status})"

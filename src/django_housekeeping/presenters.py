@@ -31,6 +31,7 @@ from django_housekeeping.conf import housekeeping_settings
 # result as the faces show it; re-exported here for the faces.
 from django_housekeeping.models import (
     DeletionDay,
+    ErasureRecord,
     RunDay,
     SchedulerLease,
     TaskRun,
@@ -41,6 +42,7 @@ from django_housekeeping.models import deletion_counts as deletion_counts
 from django_housekeeping.models import is_count as _is_count
 from django_housekeeping.monitoring.rollup import nearest_rank as rollup_nearest_rank
 from django_housekeeping.monitoring.rollup import run_day
+from django_housekeeping.purging import holds
 from django_housekeeping.scheduling.lease import LEASE_NAME
 from django_housekeeping.scheduling.store import stored_triggers
 from django_housekeeping.tasks.plan import planned_schedule
@@ -49,7 +51,6 @@ from django_housekeeping.tasks.retention import (
     RetentionPolicy,
     Window,
     describe_window,
-    held_rows_in_scope,
     policies,
 )
 from django_housekeeping.tasks.schedules import InvalidSchedule, describe_trigger, parse_schedule
@@ -382,6 +383,26 @@ def run_summary(run: TaskRun) -> str:
     interrupted run, what was (or would be) deleted, the reason a run did not run, the result."""
     summary: str = result_details(run)["summary"]
     return summary
+
+
+def erasure_as_dict(record: ErasureRecord) -> dict[str, Any]:
+    """An erasure record as every face shows it (it holds no field value of the erased rows)."""
+    deleted = {str(label): count for label, count in sorted((record.deleted or {}).items())}
+    return {
+        "id": record.pk,
+        "model": record.model,
+        "pk": record.object_pk,
+        "status": record.status,
+        "dry_run": record.dry_run,
+        "reason": record.reason,
+        "requested_by": record.requested_by.get_username() if record.requested_by else None,
+        "requested_at": record.requested_at,
+        "finished_at": record.finished_at,
+        "deleted": deleted,
+        "total": sum(count for count in deleted.values() if _is_count(count)),
+        "protected": dict(sorted((record.protected or {}).items())),
+        "held": list(record.held or []),
+    }
 
 
 def to_json(value: Any, *, indent: int | None = None) -> str:
@@ -838,7 +859,7 @@ def policies_payload(
 ) -> list[dict[str, Any]]:
     """Every retention policy as the admin, the dashboard and the API show it: its windows in
     effect (settings applied) with their cutoffs at ``now``, the rows due now (counted up to
-    :data:`ROWS_DUE_LIMIT`), the held rows in scope (``None`` while untracked), its schedule,
+    :data:`ROWS_DUE_LIMIT`), the rows due that a legal hold names, its schedule,
     next run, last real run and latest dry run (``preview``, with its delete receivers)."""
     now = now or timezone.now()
     found = list(policies())
@@ -849,8 +870,9 @@ def policies_payload(
     for task, policy in found:
         view = views[task.name]
         windows = policy.windows(task.override)
-        due = count_display(capped_count(policy.due(now, windows), ROWS_DUE_LIMIT), ROWS_DUE_LIMIT)
-        held = held_rows_in_scope(policy, now)
+        rows_due = policy.due(now, windows)
+        due = count_display(capped_count(rows_due, ROWS_DUE_LIMIT), ROWS_DUE_LIMIT)
+        held = holds.count_held(rows_due)
         last_run = _latest(task.name, dry_run=False)
         preview = _latest(task.name, dry_run=True)
         payload.append(
@@ -866,7 +888,7 @@ def policies_payload(
                 ],
                 "rows_due": due,
                 "held_in_scope": held,
-                "held_text": "not tracked" if held is None else f"{held:,}",
+                "held_text": f"{held:,}",
                 "schedule": view.schedule,
                 "enabled": task.enabled,
                 "paused": view.paused,

@@ -100,6 +100,8 @@ OPERATIONS = [
     ("POST", "tasks/{name}/pause"),
     ("POST", "tasks/{name}/resume"),
     ("GET", "policies"),
+    ("GET", "erasures"),
+    ("POST", "erasures"),
 ]
 
 
@@ -153,6 +155,8 @@ def test_the_served_schema_covers_every_operation(admin_token: str) -> None:
         ("/tasks/{name}/pause", "post"),
         ("/tasks/{name}/resume", "post"),
         ("/policies", "get"),
+        ("/erasures", "get"),
+        ("/erasures", "post"),
     }
     assert served["openapi"] == "3.0.3"
     assert set(served["components"]["securitySchemes"]) == {"jwtAuth", "cookieAuth"}

@@ -14,11 +14,13 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
 from django_housekeeping import registry, run_task
-from django_housekeeping.models import TaskRun
+from django_housekeeping.models import ErasureRecord, LegalHold, TaskRun
 
 __all__ = [
     "Conversation",
     "EmailVerification",
+    "ErasureRecord",
+    "LegalHold",
     "Message",
     "TaskRun",
     "User",
@@ -43,6 +45,8 @@ def ago(days=0, hours=0):
 def reset():
     """An empty site: no runs, messages, conversations or users."""
     TaskRun.objects.all().delete()
+    LegalHold.objects.all().delete()
+    ErasureRecord.objects.all().delete()
     Message.objects.all().delete()
     Conversation.objects.all().delete()
     User.objects.all().delete()

@@ -30,6 +30,7 @@ RESULT_KEYS = {
     "dry_run",
     "protected",
     "protected_by",
+    "held",
     "batches",
     "seconds",
     "rows_per_second",

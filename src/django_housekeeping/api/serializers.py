@@ -14,7 +14,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from django_housekeeping.models import TaskRun
+from django_housekeeping.models import ErasureRecord, TaskRun
 from django_housekeeping.presenters import (
     DEFAULT_STATISTICS_DAYS,
     MAX_STATISTICS_DAYS,
@@ -537,7 +537,8 @@ class PolicySerializer(serializers.Serializer):  # type: ignore[type-arg]
     windows = WindowSerializer(many=True, help_text="The windows in effect, the default first.")
     rows_due = CappedCountSerializer(help_text="Rows older than their window now.")
     held_in_scope = serializers.IntegerField(
-        allow_null=True, help_text="Rows due that a legal hold keeps; null: not tracked."
+        help_text="Rows due that a legal hold names (a dry run also counts the rows kept because "
+        "deleting them would cascade into a held row)."
     )
     held_text = serializers.CharField()
     schedule = serializers.CharField(help_text="The effective schedule, or manual.")
@@ -548,3 +549,107 @@ class PolicySerializer(serializers.Serializer):  # type: ignore[type-arg]
     preview = PreviewSerializer(
         allow_null=True, help_text="The latest dry run: its blast radius and delete receivers."
     )
+
+
+# -- erasure requests --------------------------------------------------------------------------
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 255,
+                "pattern": r"^[^\x00]*\S[^\x00]*$",
+            },
+            {"type": "integer"},
+        ]
+    }
+)
+class PrimaryKeyField(serializers.Field):  # type: ignore[type-arg]
+    """A row's primary key: a string or an integer (never a boolean or anything else)."""
+
+    default_error_messages = {
+        "invalid": "Must be a string (at most 255 characters, no NUL) or an integer."
+    }
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, bool) or not isinstance(data, str | int) or str(data).strip() == "":
+            self.fail("invalid")
+        text = str(data).strip()
+        if "\x00" in text or len(text) > 255:
+            self.fail("invalid")
+        return text
+
+    def to_representation(self, value: Any) -> str:
+        return str(value)
+
+
+class ErasureRequestSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    # The patterns mean the same in Python and in the schema's (ECMA) regular expressions.
+    model = serializers.RegexField(
+        r"^[^.\x00]+\.[^.\x00]+$",
+        max_length=200,
+        trim_whitespace=False,
+        error_messages={"invalid": 'Name the model as "app_label.Model".'},
+        help_text='The row\'s model, "app_label.Model" (e.g. "chat.Conversation").',
+    )
+    pk = PrimaryKeyField(help_text="The row's primary key.")
+    reason = serializers.RegexField(
+        r"^[^\x00]*[^\x00 \t\n\r\f\v][^\x00]*$",
+        max_length=10_000,
+        trim_whitespace=False,
+        error_messages={"invalid": "Give a reason (no NUL character)."},
+        help_text="Why: kept in the erasure record with who and when.",
+    )
+    dry_run = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="Only count what would be deleted; delete nothing (a record is kept too).",
+    )
+
+
+class ErasureListQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    limit = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=1000,
+        help_text="How many records, newest first (default 50).",
+    )
+
+
+class ErasureSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.IntegerField()
+    model = serializers.CharField(help_text='"app_label.Model" of the erased row.')
+    pk = serializers.CharField(help_text="The erased row's primary key.")
+    status = serializers.ChoiceField(
+        choices=[(value, value) for value in ErasureRecord.Status.values],
+        help_text="erased; protected (a PROTECT/RESTRICT relation kept the row); refused "
+        "(legal holds); failed; started (still running, or its process died).",
+    )
+    dry_run = serializers.BooleanField()
+    reason = serializers.CharField()
+    requested_by = serializers.CharField(allow_null=True, help_text="The requester's username.")
+    requested_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    deleted = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Rows deleted (dry run: to delete) per model."
+    )
+    total = serializers.IntegerField()
+    protected = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Rows kept because a PROTECT or RESTRICT relation forbids deleting them.",
+    )
+    held = serializers.ListField(
+        child=serializers.CharField(), help_text='Held rows that refused it, "app_label.Model:pk".'
+    )
+
+
+class HeldSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    detail = serializers.CharField()
+    held = serializers.ListField(
+        child=serializers.CharField(),
+        help_text='The held rows in the way, "app_label.Model:pk"; nothing was deleted.',
+    )
+    erasure = ErasureSerializer(allow_null=True, help_text="The record of the refused request.")

@@ -30,6 +30,8 @@ urlpatterns = [
     *both("tasks/<str:name>/pause", views.PauseView.as_view(), "task-pause"),
     *both("tasks/<str:name>/resume", views.ResumeView.as_view(), "task-resume"),
     *both("policies", views.PolicyListView.as_view(), "policy-list"),
+    # Not in the request's transaction: the erasure record is committed before the deletion.
+    *both("erasures", transaction.non_atomic_requests(views.ErasureView.as_view()), "erasures"),
     *both("schema", schema.SchemaView.as_view(), "schema"),
     # Anything else under the API's prefix: a JSON 404, not the project's HTML page.
     re_path(r"^", views.NotFoundView.as_view()),

@@ -47,9 +47,10 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from django_housekeeping.api import serializers as api
 from django_housekeeping.bodies import MAX_BODY_BYTES, BodyError, parse_json, too_large
 from django_housekeeping.conf import housekeeping_settings
-from django_housekeeping.models import TaskRun
+from django_housekeeping.models import ErasureRecord, TaskRun
 from django_housekeeping.presenters import (
     MAX_PK,
+    erasure_as_dict,
     find_run,
     policies_payload,
     run_detail_payload,
@@ -138,6 +139,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 
 def _control_response(exc: control.ControlError, context: dict[str, Any]) -> Response:
+    if isinstance(exc, control.Held):
+        held = {
+            "detail": exc.message,
+            "held": exc.held_rows,
+            "erasure": erasure_as_dict(exc.record) if exc.record is not None else None,
+        }
+        return Response(api.HeldSerializer(held).data, status=exc.status)
     if isinstance(exc, control.Conflict):
         view = context.get("view")
         run_url = view.run_url if isinstance(view, HousekeepingAPIView) else None
@@ -606,7 +614,7 @@ class PolicyListView(HousekeepingAPIView):
         description=(
             "Every retention policy (`retention()`): its windows in effect (settings applied) "
             "with their cutoffs now, the rows due now (counted up to 10,000: `capped` says "
-            "there are more), the held rows in scope (null while not tracked), its schedule, "
+            "there are more), the rows due that a legal hold names, its schedule, "
             "next run, latest real run and latest dry run (`preview`: the rows per model it "
             "would delete, cascades included, and the delete receivers that would run). Start "
             "a preview with `POST trigger` and `dry_run: true`. Reading this deletes nothing."
@@ -672,6 +680,74 @@ class ResumeView(HousekeepingAPIView):
     )
     def post(self, request: Request, name: str) -> Response:
         return Response(api.TaskStateSerializer(_state_change(self.actor, name, False)).data)
+
+
+class ErasureView(HousekeepingAPIView):
+    """``POST``: carry out an erasure request; ``GET``: the erasure records, newest first."""
+
+    actions = {"POST": control.ERASE}
+
+    def housekeeping_action(self, request: Request) -> str:
+        if request.method == "POST":
+            return control.ERASE
+        # The records: whoever may see the history, or may erase.
+        return control.VIEW if control.allowed(self.actor, control.VIEW) else control.ERASE
+
+    @document(
+        operation_id="erasures_list",
+        summary="Erasure records",
+        description=(
+            "The erasure records, newest first: model, primary key, status, rows per model, "
+            "who, when and why (no field value of the erased rows). For holders of "
+            "`django_housekeeping.view_taskrun` or `django_housekeeping.add_erasurerecord`."
+        ),
+        parameters=[api.ErasureListQuerySerializer],
+        responses={
+            200: OpenApiResponse(api.ErasureSerializer(many=True), description="The records."),
+            400: BAD_REQUEST,
+            **ERRORS,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        query = self.validated_query(api.ErasureListQuerySerializer)
+        records = ErasureRecord.objects.select_related("requested_by").order_by(
+            "-requested_at", "-id"
+        )[: query.get("limit", 50)]
+        return Response(api.ErasureSerializer(map(erasure_as_dict, records), many=True).data)
+
+    @document(
+        operation_id="erasures_create",
+        summary="Erase a row",
+        description=(
+            "Deletes the row and what cascades from it through the purge engine (delete signals "
+            "sent), and keeps an erasure record. 201 with the record when erased (or kept by a "
+            "PROTECT/RESTRICT relation: `status` says `protected`); 200 for a dry run; 409 with "
+            "the held rows when a legal hold is in the way (nothing deleted); 404 when there is "
+            "no such row. Needs `django_housekeeping.add_erasurerecord`."
+        ),
+        request=api.ErasureRequestSerializer,
+        responses={
+            200: OpenApiResponse(api.ErasureSerializer, description="The dry run's record."),
+            201: OpenApiResponse(api.ErasureSerializer, description="The erasure's record."),
+            400: BAD_REQUEST,
+            **ERRORS,
+            404: NOT_FOUND,
+            409: OpenApiResponse(api.HeldSerializer, description="Refused by legal holds."),
+            413: OpenApiResponse(api.ErrorSerializer, description="The body is too large."),
+            415: OpenApiResponse(api.ErrorSerializer, description="The body is not JSON."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        body = api.ErasureRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        record = control.erase(
+            self.actor, data["model"], data["pk"], reason=data["reason"], dry_run=data["dry_run"]
+        )
+        return Response(
+            api.ErasureSerializer(erasure_as_dict(record)).data,
+            status=status.HTTP_200_OK if record.dry_run else status.HTTP_201_CREATED,
+        )
 
 
 class NotFoundView(HousekeepingAPIView):

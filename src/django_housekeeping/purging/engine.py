@@ -12,7 +12,10 @@ transaction, children before parents:
   Django's own ``Collector`` deletes the batch, so every signal is sent, one batch at a time.
 
 Rows a ``PROTECT`` or ``RESTRICT`` relation forbids to delete are skipped and reported, never a
-crash. A dry run counts exactly what a real run deletes. ``max_rows`` and ``max_fraction`` refuse
+crash. Rows under a legal hold (:mod:`django_housekeeping.purging.holds`), and every row whose
+deletion would cascade into one, are skipped and reported as ``held``: the active holds are read
+inside each batch's transaction, so a hold placed during a purge protects the rows not yet
+deleted. A dry run counts exactly what a real run deletes. ``max_rows`` and ``max_fraction`` refuse
 an unexpectedly large purge before it deletes anything (:class:`PurgeLimitExceeded`);
 ``max_seconds`` stops between batches and reports ``"partial": True``. With ``archive``, each
 batch's rows are appended to a gzip-compressed JSON Lines file before they are deleted
@@ -30,6 +33,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any, TypedDict
 
+from django.apps import apps
 from django.db import connections, transaction
 from django.db.models import Model, QuerySet
 from django.db.models.deletion import (
@@ -74,7 +78,10 @@ class PurgeResult(TypedDict):
     ``deleted`` maps ``"app_label.Model"`` to rows, cascades included, and ``total`` sums it.
     ``protected`` counts the queryset's rows that were skipped because a ``PROTECT`` or
     ``RESTRICT`` relation forbids deleting them (or a row of their cascade), and ``protected_by``
-    names those relations. ``partial`` is true when ``max_seconds`` stopped the purge early.
+    names those relations. ``held`` maps ``"app_label.Model"`` to the rows kept because of a
+    legal hold: the queryset's rows that are held or whose deletion would cascade into a held
+    row, and the rows their deletion would have cascaded to (held rows included). ``partial``
+    is true when ``max_seconds`` stopped the purge early.
     """
 
     deleted: dict[str, int]
@@ -82,6 +89,7 @@ class PurgeResult(TypedDict):
     dry_run: bool
     protected: dict[str, int]
     protected_by: dict[str, int]
+    held: dict[str, int]
     batches: int
     seconds: float
     rows_per_second: float
@@ -262,6 +270,20 @@ class _Purge:
         self.deleted: Counter[str] = Counter()
         self.protected_by: Counter[str] = Counter()
         self.protected = 0
+        # Legal holds: the models whose active holds each batch reads (None: every model, for
+        # Django's collector), and the keys of the rows kept because of a hold, per model.
+        self.hold_models: set[type[Model]] | None = (
+            {node.model for node in self.plan.delete_nodes} if self.plan is not None else None
+        )
+        self.held: dict[str, set[Any]] = {}
+        self.held_keys: Callable[[], dict[type[Model], set[Any]]] | None = None
+        # Holds exist where the app is installed (its LegalHold table); purge() alone works
+        # without it. Imported here, not at the top: holds read a model, and importing the
+        # package (which imports this module) must import none.
+        if apps.is_installed("django_housekeeping"):
+            from django_housekeeping.purging.holds import HeldKeys
+
+            self.held_keys = HeldKeys(self.hold_models, self.using)
         # Dry run: the keys of rows more than one path reaches, so each is counted once.
         self.seen: dict[str, set[Any]] = {}
 
@@ -310,6 +332,7 @@ class _Purge:
             dry_run=self.dry_run,
             protected={self.label: self.protected} if self.protected else {},
             protected_by=dict(sorted(self.protected_by.items())),
+            held={label: len(keys) for label, keys in sorted(self.held.items()) if keys},
             batches=batches,
             seconds=round(seconds, 3),
             rows_per_second=round(total / seconds, 1) if seconds > 0 else 0.0,
@@ -371,7 +394,11 @@ class _Purge:
     # one batch ----------------------------------------------------------------------------------
 
     def _batch(self, roots: list[Any]) -> None:
+        # In the batch's transaction: a hold committed before this batch started keeps its rows.
+        held = self.held_keys() if self.held_keys is not None else {}
         if self.plan is not None:
+            if held:
+                roots = self._skip_held(roots, lambda batch: self._plan_reaches(batch, held))
             allowed = self._partition(roots, self._plan_guard)
             if not allowed:
                 return
@@ -381,7 +408,7 @@ class _Purge:
             else:
                 self._signalled_batch(allowed)
             return
-        self._collector_batch(roots)
+        self._collector_batch(roots, held)
 
     def _scope(self, roots: Sequence[Any]) -> Any:
         assert self.plan is not None
@@ -395,19 +422,105 @@ class _Purge:
         return reason
 
     def _partition(
-        self, roots: Sequence[Any], guard: Callable[[Sequence[Any]], str | None]
+        self,
+        roots: Sequence[Any],
+        guard: Callable[[Sequence[Any]], str | None],
+        refused: Callable[[Any, str], None] | None = None,
     ) -> list[Any]:
         """The roots that may go: a batch a guard refuses is halved until the refused rows are
-        found one by one (they are counted as protected)."""
+        found one by one (``refused(root, reason)`` is called for each; by default they are
+        counted as protected)."""
         reason = guard(roots)
         if reason is None:
             return list(roots)
         if len(roots) == 1:
-            self.protected += 1
-            self.protected_by[reason] += 1
+            if refused is None:
+                self.protected += 1
+                self.protected_by[reason] += 1
+            else:
+                refused(roots[0], reason)
             return []
         middle = len(roots) // 2
-        return self._partition(roots[:middle], guard) + self._partition(roots[middle:], guard)
+        return self._partition(roots[:middle], guard, refused) + self._partition(
+            roots[middle:], guard, refused
+        )
+
+    # legal holds --------------------------------------------------------------------------------
+
+    def _skip_held(
+        self, roots: Sequence[Any], reaches_held: Callable[[Sequence[Any]], bool]
+    ) -> list[Any]:
+        """The roots whose deletion reaches no held row; the others are counted as held, with
+        the rows their deletion would have cascaded to."""
+        kept: list[Any] = []
+        allowed = self._partition(
+            roots,
+            lambda batch: "held" if reaches_held(batch) else None,
+            lambda root, _reason: kept.append(root),
+        )
+        if kept:
+            self._count_held(kept)
+        return allowed
+
+    def _plan_reaches(self, roots: Sequence[Any], held: dict[type[Model], set[Any]]) -> bool:
+        """Whether deleting ``roots`` deletes a held row (updates by SET_NULL/SET_DEFAULT do
+        not count: the held row stays)."""
+        assert self.plan is not None
+        scope = self._scope(roots)
+        for node in self.plan.delete_nodes:
+            keys = held.get(node.model)
+            if not keys:
+                continue
+            if node.kind == planning.ROOT:
+                if not keys.isdisjoint(roots):
+                    return True
+                continue
+            rows = scope.queryset(node)
+            for chunk in planning.chunked(sorted(keys, key=str), self.param_limit // 2):
+                if rows.filter(in_keys(node.model, "pk", chunk)).exists():
+                    return True
+        return False
+
+    def _collected_reaches(self, collector: Collector, held: dict[type[Model], set[Any]]) -> bool:
+        """Whether Django's collector is about to delete a held row."""
+        for model, instances in collector.data.items():
+            keys = held.get(concrete(model))
+            if keys and any(instance.pk in keys for instance in instances):
+                return True
+        for fast_delete in collector.fast_deletes:
+            keys = held.get(concrete(fast_delete.model))
+            if keys and fast_delete.filter(pk__in=list(keys)).exists():
+                return True
+        return False
+
+    def _collector_reaches(self, roots: Sequence[Any], held: dict[type[Model], set[Any]]) -> bool:
+        try:
+            collector = self._collect(roots)
+        except (ProtectedError, RestrictedError):
+            return False  # not for a hold to say: the protection check decides these
+        return self._collected_reaches(collector, held)
+
+    def _count_held(self, kept: Sequence[Any]) -> None:
+        """Add the rows ``kept``'s deletion would have reached to ``held`` (each row once)."""
+        if self.plan is not None:
+            scope = self._scope(kept)
+            for node in self.plan.delete_nodes:
+                keys = set(kept) if node.kind == planning.ROOT else scope.primary_keys(node)
+                self.held.setdefault(node.label, set()).update(keys)
+            return
+        try:
+            collector = self._collect(kept)
+        except (ProtectedError, RestrictedError):
+            self.held.setdefault(self.label, set()).update(kept)
+            return
+        for model, instances in collector.data.items():
+            self.held.setdefault(model._meta.label, set()).update(
+                instance.pk for instance in instances
+            )
+        for fast_delete in collector.fast_deletes:
+            self.held.setdefault(fast_delete.model._meta.label, set()).update(
+                fast_delete.values_list("pk", flat=True)
+            )
 
     def _planned_batch(self, roots: list[Any]) -> None:
         assert self.plan is not None
@@ -498,8 +611,11 @@ class _Purge:
                 for instance in instances:
                     setattr(instance, model._meta.pk.attname, None)
 
-    def _collector_batch(self, roots: list[Any]) -> None:
+    def _collector_batch(self, roots: list[Any], held: dict[type[Model], set[Any]]) -> None:
         roots, maybe_collector = self._collect_allowed(roots)
+        if maybe_collector is not None and held and self._collected_reaches(maybe_collector, held):
+            roots = self._skip_held(roots, lambda batch: self._collector_reaches(batch, held))
+            roots, maybe_collector = self._collect_allowed(roots) if roots else ([], None)
         if maybe_collector is None:
             return
         collector = maybe_collector

@@ -10,6 +10,8 @@ The permission model (docs/permissions.md), the same on every face:
 - ``VIEW``: ``django_housekeeping.view_taskrun`` — the dashboard, the API's reads, the history.
 - ``RUN``: ``django_housekeeping.run_task`` — run or dry-run tasks, groups and ``all``.
 - ``CHANGE``: ``django_housekeeping.change_taskstate`` — pause, resume, override a schedule.
+- ``HOLD``: ``django_housekeeping.change_legalhold`` — place and release legal holds.
+- ``ERASE``: ``django_housekeeping.add_erasurerecord`` — carry out erasure requests.
 - The metrics: ``VIEW``, or a scraper's bearer token (``METRICS_TOKEN``).
 
 Superusers have every permission; ``is_staff`` alone grants none (only the admin login). The
@@ -28,13 +30,21 @@ import hmac
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from django.apps import apps
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.db.models import Model, QuerySet
 from django.utils.translation import gettext as _
 
 from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.conf.settings import parse_rate
-from django_housekeeping.models import TaskRun, TaskState
+from django_housekeeping.models import ErasureRecord, LegalHold, TaskRun, TaskState
+from django_housekeeping.purging import holds
+from django_housekeeping.purging.erase import ErasurePreview, ErasureRefused
+from django_housekeeping.purging.erase import erase as erase_object
+from django_housekeeping.purging.erase import preview as erasure_preview
 from django_housekeeping.running.runner import AlreadyRunning, DispatchedRun, run_task, start_runs
 from django_housekeeping.running.throttle import take
 from django_housekeeping.tasks.context import (
@@ -48,11 +58,15 @@ from django_housekeeping.tasks.schedules import InvalidSchedule, parse_schedule
 VIEW = "view"
 RUN = "run"
 CHANGE = "change"
+HOLD = "hold"
+ERASE = "erase"
 
 PERMISSIONS = {
     VIEW: "django_housekeeping.view_taskrun",
     RUN: "django_housekeeping.run_task",
     CHANGE: "django_housekeeping.change_taskstate",
+    HOLD: "django_housekeeping.change_legalhold",
+    ERASE: "django_housekeeping.add_erasurerecord",
 }
 _DENIED = {
     VIEW: "You may not see the housekeeping history: that needs the permission "
@@ -61,6 +75,10 @@ _DENIED = {
     'run_task".',
     CHANGE: "You may not pause, resume or reschedule housekeeping tasks: that needs the "
     'permission "django_housekeeping.change_taskstate".',
+    HOLD: "You may not place or release legal holds: that needs the permission "
+    '"django_housekeeping.change_legalhold".',
+    ERASE: "You may not carry out erasure requests: that needs the permission "
+    '"django_housekeeping.add_erasurerecord".',
 }
 
 User = AbstractBaseUser | AnonymousUser
@@ -143,6 +161,25 @@ class Conflict(ControlError):
         self.running = exc.running
 
 
+class NotFound(ControlError):
+    status = 404
+
+
+class UnknownModel(NotFound):
+    """A model label no installed app has (the API answers 404: no such resource)."""
+
+
+class Held(ControlError):
+    """An erasure legal holds are in the way of; ``held_rows`` names them. Nothing was deleted."""
+
+    status = 409
+
+    def __init__(self, exc: ErasureRefused) -> None:
+        super().__init__(f"{str(exc)[0].upper()}{str(exc)[1:]}.")
+        self.held_rows = exc.held_rows
+        self.record = exc.record
+
+
 class Throttled(ControlError):
     status = 429
 
@@ -158,7 +195,8 @@ class Throttled(ControlError):
 
 
 def allowed(actor: Actor, action: str) -> bool:
-    """Whether ``actor`` may do ``action`` (:data:`VIEW`, :data:`RUN` or :data:`CHANGE`)."""
+    """Whether ``actor`` may do ``action`` (:data:`VIEW`, :data:`RUN`, :data:`CHANGE`,
+    :data:`HOLD` or :data:`ERASE`)."""
     if action not in PERMISSIONS:
         raise ValueError(f"unknown action {action!r}; valid: {', '.join(PERMISSIONS)}")
     if actor.user is None:
@@ -409,3 +447,93 @@ def _state_message(
             else f"{name} follows its own schedule again."
         )
     return " ".join([*done, "The scheduler picks this up within seconds."])
+
+
+# -- legal holds and erasure requests ---------------------------------------------------------
+
+
+def model_named(label: object) -> type[Model]:
+    """The model ``"app_label.Model"`` names; :class:`InvalidRequest` for a text that is no
+    such label, :class:`UnknownModel` for a model no installed app has."""
+    text = label if isinstance(label, str) else ""
+    app_label, dot, model_name = text.partition(".")
+    if not dot or not app_label or not model_name or "." in model_name:
+        raise InvalidRequest(f"Name the model as app_label.Model, got {label!r}.")
+    try:
+        return apps.get_model(app_label, model_name)
+    except LookupError:
+        raise UnknownModel(f"Unknown model {text!r}: no installed app has it.") from None
+
+
+def find_object(label: object, pk: object) -> Model:
+    """The row of the model ``label`` names with primary key ``pk`` (text or a number);
+    :class:`InvalidRequest` for a label that is no ``app_label.Model``, :class:`UnknownModel`,
+    and :class:`NotFound` when no row has that key (or it is no key of the model)."""
+    model = model_named(label)
+    if isinstance(pk, bool) or not isinstance(pk, str | int) or str(pk).strip() == "":
+        raise InvalidRequest("Give the primary key as a string or an integer.")
+    pk_field = model._meta.pk
+    assert pk_field is not None
+    try:
+        key = pk_field.to_python(str(pk).strip())
+        return model._base_manager.get(pk=key)
+    except (ValidationError, ValueError, TypeError, OverflowError):
+        raise NotFound(f"{str(pk)[:50]!r} is no primary key of {model._meta.label}.") from None
+    except ObjectDoesNotExist:
+        raise NotFound(f"No {model._meta.label} has the primary key {str(pk)[:50]!r}.") from None
+
+
+def reason_text(value: object) -> str:
+    """A non-empty reason (holds and erasures need one); :class:`InvalidRequest` otherwise."""
+    # ASCII whitespace only: the API's schema says the same (its patterns are ECMA's).
+    text = value.strip(holds.BLANK) if isinstance(value, str) else ""
+    if not text:
+        raise InvalidRequest("Give a reason: it is kept with the record.")
+    return text
+
+
+def place_hold(
+    actor: Actor, obj: Model, *, reason: object, until: datetime | None = None
+) -> LegalHold:
+    """Place a legal hold on ``obj`` for ``actor`` (who needs :data:`HOLD`)."""
+    require(actor, HOLD)
+    text = reason_text(reason)
+    try:
+        return holds.place(obj, reason=text, user=actor.recorded_user, until=until)
+    except ObjectDoesNotExist:
+        raise NotFound(f"{obj._meta.label} {obj.pk} no longer exists.") from None
+    except (ValueError, TypeError) as exc:
+        raise InvalidRequest(f"{str(exc)[0].upper()}{str(exc)[1:]}.") from None
+
+
+def release_holds(actor: Actor, selected: QuerySet[LegalHold]) -> int:
+    """Release the selected holds that are not released yet (``actor`` needs :data:`HOLD`)."""
+    require(actor, HOLD)
+    return holds.release_holds(selected, user=actor.recorded_user)
+
+
+def erase(
+    actor: Actor, label: object, pk: object, *, reason: object, dry_run: object = False
+) -> ErasureRecord:
+    """Carry out (or, with ``dry_run``, preview) the erasure of one row for ``actor`` (who needs
+    :data:`ERASE`); :class:`Held` when legal holds are in the way (nothing deleted)."""
+    require(actor, ERASE)
+    if not isinstance(dry_run, bool):
+        raise InvalidRequest("dry_run must be true or false.")
+    obj = find_object(label, pk)
+    text = reason_text(reason)
+    try:
+        return erase_object(obj, reason=text, requested_by=actor.recorded_user, dry_run=dry_run)
+    except ErasureRefused as exc:
+        raise Held(exc) from None
+
+
+def preview_erasure(actor: Actor, obj: Model) -> ErasurePreview:
+    """The blast radius of erasing ``obj`` (``actor`` needs :data:`ERASE`); nothing recorded."""
+    require(actor, ERASE)
+    return erasure_preview(obj)
+
+
+def may_see_erasures(actor: Actor) -> bool:
+    """Whoever may see the history or carry out erasures may see the erasure records."""
+    return allowed(actor, VIEW) or allowed(actor, ERASE)

@@ -158,15 +158,6 @@ class RetentionPolicy:
         return result
 
 
-def held_rows_in_scope(policy: RetentionPolicy, now: datetime) -> int | None:
-    """Rows due under ``policy`` at ``now`` that a legal hold keeps; ``None`` while this library
-    does not know holds (the preview then says "not tracked").
-
-    The one place the preview asks; wired to the holds when they are merged.
-    """
-    return None
-
-
 def policies() -> Iterator[tuple[HousekeepingTask, RetentionPolicy]]:
     """Every registered retention policy, with its task, by name."""
     for task in registry:

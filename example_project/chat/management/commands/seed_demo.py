@@ -4,6 +4,9 @@ Users of every kind the ``users`` task tells apart (never verified and joined lo
 verified and new, verified, banned, one staff member), conversations spread over the last 90 days
 (those older than 30 are the ``conversations`` task's), their messages, and orphaned messages (the
 ``messages`` task's). Rows go in with bulk inserts, so a million messages take seconds.
+
+One old conversation of a verified user gets a legal hold (a support case): the
+``conversations`` task keeps it, and the admin's "Legal holds" page lists it.
 """
 
 import random
@@ -16,6 +19,7 @@ from django.core.management.base import BaseCommand
 from django.db import connections, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django_housekeeping import holds
 
 from accounts.models import EmailVerification
 from chat.models import Conversation, Message
@@ -87,12 +91,33 @@ class Command(BaseCommand):
             if orphans is None:
                 orphans = max(1, messages // 100) if messages else 0
             self.create_orphans(users, orphans, days)
+            held = self.hold_a_conversation()
         kinds = ", ".join(f"{number} {kind}" for kind, number in self.user_mix.items())
         self.stdout.write(
             f"Created {sum(self.user_mix.values())} users ({kinds}), "
             f"{len(conversations)} conversations, {messages} messages and {orphans} orphaned "
             f"messages in {time.monotonic() - started:.1f} s."
         )
+        if held is not None:
+            self.stdout.write(
+                f"Placed a legal hold on {held} (#{held.pk}): the conversations task keeps it."
+            )
+
+    def hold_a_conversation(self):
+        """A legal hold on the oldest conversation of a verified, active user (none: no hold)."""
+        conversation = (
+            Conversation.objects.filter(
+                user__is_active=True,
+                user__is_staff=False,
+                user__email_verification__is_verified=True,
+            )
+            .order_by("created_at", "pk")
+            .first()
+        )
+        if conversation is None:
+            return None
+        holds.place(conversation, reason="Demo: support case #1024 needs this conversation")
+        return conversation
 
     def ago(self, low_days, high_days):
         """A time between ``high_days`` and ``low_days`` days ago."""

@@ -1,4 +1,4 @@
-"""``manage.py housekeeping list | run | history | status | scheduler | check | restore``."""
+"""``manage.py housekeeping``: list, run, history, status, scheduler, check, restore, erase."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ from tabulate import tabulate
 from tqdm import tqdm
 
 from django_housekeeping.management.tables import missing_tables
-from django_housekeeping.models import TaskRun
+from django_housekeeping.models import ErasureRecord, TaskRun
 from django_housekeeping.monitoring.health import CHECK, health, housekeeping_messages
 from django_housekeeping.presenters import (
+    erasure_as_dict,
     result_details,
     run_as_dict,
     run_summary,
@@ -36,6 +37,7 @@ from django_housekeeping.tasks.registry import ALL
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_RUNNING = 3  # a task asked for already has a queued or running run
+EXIT_HELD = 4  # an erasure legal holds are in the way of: nothing was deleted
 MAX_HISTORY_LIMIT = 10_000
 # Subcommands that do not use this app's tables: `check` reports the missing tables after the
 # system checks; `restore` loads rows of the project's own models (into any --database).
@@ -50,7 +52,7 @@ class Command(BaseCommand):
         subcommands = parser.add_subparsers(
             dest="subcommand",
             required=True,
-            metavar="{list,run,history,status,scheduler,check,restore}",
+            metavar="{list,run,history,status,scheduler,check,restore,erase}",
         )
 
         def add(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -116,6 +118,18 @@ class Command(BaseCommand):
             action="store_true",
             help="Restore even an archive whose manifest is missing or does not verify, or that "
             "holds models its manifest does not name (logged as a warning).",
+        )
+
+        erase = add(
+            "erase",
+            "Carry out an erasure request: delete one row and what cascades from it, refused "
+            "when a legal hold is in the way, recorded as an erasure record.",
+        )
+        erase.add_argument("model", metavar="app_label.Model", help="The row's model.")
+        erase.add_argument("pk", metavar="PK", help="The row's primary key.")
+        erase.add_argument("--reason", help="Why (required; kept in the erasure record).")
+        erase.add_argument(
+            "--dry-run", action="store_true", help="Count what would be deleted; delete nothing."
         )
 
     def handle(self, *args: Any, subcommand: str, **options: Any) -> None:
@@ -475,6 +489,52 @@ class Command(BaseCommand):
                 f"The last batch of {file} is incomplete (or not covered by its manifest): the "
                 "purge that wrote it was interrupted before that batch was deleted, so its rows "
                 "are still in the database and were skipped."
+            )
+
+    # erase --------------------------------------------------------------------------------------
+
+    def handle_erase(
+        self, *, model: str, pk: str, reason: str | None, dry_run: bool, json: bool, **options: Any
+    ) -> None:
+        """Exit 0 erased (or previewed); 2 bad input or an unknown model; 1 no such row (or a
+        key that is no key of the model) or kept by a protection;
+        4 refused by a legal hold. Every refusal is one line on stderr."""
+        if not (reason or "").strip():
+            raise CommandError(
+                'give the reason: --reason "..." (it is kept in the erasure record)',
+                returncode=EXIT_USAGE,
+            )
+        try:
+            record = control.erase(control.SYSTEM, model, pk, reason=reason, dry_run=dry_run)
+        except control.Held as exc:
+            raise CommandError(exc.message, returncode=EXIT_HELD) from None
+        except control.UnknownModel as exc:
+            raise CommandError(exc.message, returncode=EXIT_USAGE) from None
+        except control.NotFound as exc:
+            raise CommandError(exc.message, returncode=EXIT_FAILED) from None
+        except control.ControlError as exc:
+            raise CommandError(exc.message, returncode=EXIT_USAGE) from None
+        if json:
+            self._print_json(erasure_as_dict(record))
+        else:
+            verb = "Would delete" if record.dry_run else "Deleted"
+            counts = ", ".join(
+                f"{label} {count:,}" for label, count in sorted(record.deleted.items())
+            )
+            total = sum(record.deleted.values())
+            self.stdout.write(
+                f"{verb} {total:,} row{'' if total == 1 else 's'}"
+                + (f" ({counts})" if counts else "")
+                + f" erasing {record.model} {record.object_pk}; erasure record #{record.pk}."
+            )
+        if record.status == ErasureRecord.Status.PROTECTED:
+            kept = ", ".join(
+                f"{label} {count}" for label, count in sorted(record.protected.items())
+            )
+            raise CommandError(
+                f"{record.model} {record.object_pk} was kept: a PROTECT or RESTRICT relation "
+                f"forbids deleting it ({kept})",
+                returncode=EXIT_FAILED,
             )
 
     def _print_json(self, value: Any) -> None:
