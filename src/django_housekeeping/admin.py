@@ -1133,24 +1133,21 @@ class LegalHoldAdminMixin:
     model: Any
     opts: Any
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions: dict[str, Any] = super().get_actions(request)  # type: ignore[misc]
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
+        # Django 6.1 passes where the actions show (``action_location``: the change list or the
+        # change form) and wants the parameter in the signature; earlier versions pass nothing.
+        # ``get_action()`` makes each entry in the shape of the running version.
+        where = () if action_location is None else (action_location,)
+        actions: dict[str, Any] = super().get_actions(request, *where)  # type: ignore[misc]
         # No actions at all (``actions = None``) or a popup: none of ours either.
         if getattr(self, "actions", ()) is None or IS_POPUP_VAR in request.GET:
             return actions
         actor = _actor(request)
-        if control.allowed(actor, control.HOLD):
-            actions["place_legal_hold"] = (
-                type(self).place_legal_hold,
-                "place_legal_hold",
-                _("Place legal hold on the selected %(verbose_name_plural)s"),
-            )
-        if control.allowed(actor, control.ERASE):
-            actions["erase_objects"] = (
-                type(self).erase_objects,
-                "erase_objects",
-                _("Erase the selected %(verbose_name_plural)s (erasure request)"),
-            )
+        for action, name in ((control.HOLD, "place_legal_hold"), (control.ERASE, "erase_objects")):
+            if control.allowed(actor, action):
+                entry = self.get_action(name, *where)  # type: ignore[attr-defined]
+                if entry is not None:  # None: not offered at this location (the change form)
+                    actions[name] = entry
         return actions
 
     def _action_context(self, request: HttpRequest, queryset: QuerySet[Any]) -> dict[str, Any]:
@@ -1162,6 +1159,7 @@ class LegalHoldAdminMixin:
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
 
+    @admin.action(description=_("Place legal hold on the selected %(verbose_name_plural)s"))
     def place_legal_hold(
         self, request: HttpRequest, queryset: QuerySet[Any]
     ) -> HttpResponse | None:
@@ -1205,6 +1203,7 @@ class LegalHoldAdminMixin:
         }
         return TemplateResponse(request, "admin/django_housekeeping/place_hold.html", context)
 
+    @admin.action(description=_("Erase the selected %(verbose_name_plural)s (erasure request)"))
     def erase_objects(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
         """Show what erasing the selected rows deletes (a dry run each), ask for the reason,
         then erase them one by one (a held row is refused, nothing of it deleted)."""
