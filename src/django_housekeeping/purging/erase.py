@@ -37,7 +37,7 @@ from django.utils import timezone
 from django_housekeeping.models import ErasureRecord
 from django_housekeeping.purging import planner as planning
 from django_housekeeping.purging.engine import purge
-from django_housekeeping.purging.holds import BLANK, held_keys
+from django_housekeeping.purging.holds import BLANK, held_keys, recorded_user
 
 __all__ = ["ErasurePreview", "ErasureRefused", "erase", "held_rows", "preview"]
 
@@ -156,14 +156,6 @@ def preview(obj: Model) -> ErasurePreview:
     )
 
 
-def _user(user: Any) -> AbstractBaseUser | None:
-    if user is None or isinstance(user, AnonymousUser):
-        return None
-    if not isinstance(user, AbstractBaseUser):
-        raise TypeError(f"requested_by must be a user instance or None, got {type(user).__name__}")
-    return user
-
-
 def erase(
     obj: Model,
     *,
@@ -190,7 +182,7 @@ def erase(
         raise ValueError("an erasure needs a reason")
     if not isinstance(dry_run, bool):
         raise TypeError("dry_run must be True or False")
-    user = _user(requested_by)
+    user = recorded_user(requested_by, "requested_by")
     queryset = _queryset(obj)
     label = queryset.model._meta.label
     record = ErasureRecord.objects.create(

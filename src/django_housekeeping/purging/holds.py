@@ -63,11 +63,13 @@ def _saved(obj: Model) -> Model:
     return obj
 
 
-def _user(user: Any) -> AbstractBaseUser | None:
+def recorded_user(user: Any, argument: str = "user") -> AbstractBaseUser | None:
+    """The user to record as who acted (``None`` for nobody or an anonymous user); a
+    ``TypeError`` naming ``argument`` for anything else."""
     if user is None or isinstance(user, AnonymousUser):
         return None
     if not isinstance(user, AbstractBaseUser):
-        raise TypeError(f"user must be a user instance or None, got {type(user).__name__}")
+        raise TypeError(f"{argument} must be a user instance or None, got {type(user).__name__}")
     return user
 
 
@@ -111,7 +113,7 @@ def place(
             content_type=_content_type(model, using),
             object_pk=str(obj.pk),
             reason=reason,
-            placed_by=_user(user),  # type: ignore[misc]
+            placed_by=recorded_user(user),  # type: ignore[misc]
             until=until,
         )
 
@@ -128,7 +130,7 @@ def release_holds(
 ) -> int:
     """Release the given holds that are not released yet; how many were released."""
     return holds.filter(released_at__isnull=True).update(
-        released_at=timezone.now(), released_by=_user(user)
+        released_at=timezone.now(), released_by=recorded_user(user)
     )
 
 

@@ -283,17 +283,8 @@ def queue_run(
     if holder is not None:
         if retry_of is not None:
             return None
-        run.status, run.active_task, run.enqueued_at = Status.SKIPPED, None, None
-        _insert(run)
-        _save_outcome(
-            task,
-            run,
-            Status.SKIPPED,
-            result={"reason": f"already {holder.status}", "running_run_id": holder.pk},
-        )
-        logger.info("Skipped %s: run #%s is still %s", task.name, holder.pk, holder.status)
-        task_finished.send(sender=task, run=run)
-        return run
+        run.enqueued_at = None
+        return _record_skipped(task, run, holder)
     dispatch_run(run)
     return run
 
@@ -453,7 +444,12 @@ def _execute(
         return _perform(task, run, user=user, now=now or run.started_at, ancestors=ancestors)
     if if_running == "raise":
         raise AlreadyRunning(task.name, holder)
-    # Recorded (for a scheduled run, this claims its slot) with no claim of the active run.
+    return _record_skipped(task, run, holder)
+
+
+def _record_skipped(task: HousekeepingTask, run: TaskRun, holder: TaskRun) -> TaskRun:
+    """Record ``run`` skipped because ``holder`` is active: inserted (for a scheduled run, this
+    claims its slot) with no claim of the active run, finished at once."""
     run.status, run.active_task = Status.SKIPPED, None
     _insert(run)
     _save_outcome(
