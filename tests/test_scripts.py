@@ -31,7 +31,7 @@ exit 0
 """
 
 FAKE_TOX = """#!/bin/sh
-# `tox run [--installpkg W] -e ENV -- ARGS`: ENV named in $FAIL fails (with -m processes too).
+# `tox run [--installpkg W] -e ENV -- ARGS`: ENV named in $FAIL fails (in every phase).
 echo "fake tox $*"
 case " $* " in
     *" -e $FAIL "*) echo "a deliberately failing test in $FAIL"; exit 1 ;;
@@ -84,6 +84,9 @@ def test_a_failing_environment_lets_every_other_phase_run_and_report(tmp_path: P
         "latest-sqlite-processes": "passed",
         "latest-postgres-processes": "FAILED",
         "latest-mysql-processes": "passed",
+        "latest-sqlite-workers": "passed",
+        "latest-postgres-workers": "FAILED",
+        "latest-mysql-workers": "passed",
         "coverage": "passed",
         "all": "FAILED",
     }
@@ -93,6 +96,11 @@ def test_a_failing_environment_lets_every_other_phase_run_and_report(tmp_path: P
         in (logs / "latest-postgres.log").read_text()
     )
     assert "-e latest-mysql -- -m not processes" in (logs / "latest-mysql.log").read_text()
+    assert (
+        "-e latest-mysql -- -m processes and not workers"
+        in (logs / "latest-mysql-processes.log").read_text()
+    )
+    assert "-e latest-mysql -- -m workers" in (logs / "latest-mysql-workers.log").read_text()
     # The end of each failed phase's log follows the table.
     assert "--- latest-postgres (.test-logs/latest-postgres.log, its end)" in result.stdout
 

@@ -31,7 +31,7 @@ from tests.running.test_overlap_processes import Api, operator
 from tests.scheduling.test_processes import assert_each_slot_at_most_once_and_most_slots_run
 from tests.settings import REDIS_TEST_DB
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes, pytest.mark.workers]
 
 LEASE_TTL = 3.0
 HEARTBEAT_TIMEOUT = 3.0
