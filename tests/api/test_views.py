@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +20,7 @@ from rest_framework.test import APIClient
 from django_housekeeping import housekeeping_task, presenters, registry
 from django_housekeeping.models import TaskRun, TaskState
 from django_housekeeping.presenters import describe_schedule
-from django_housekeeping.running import control
+from django_housekeeping.running import control, throttle
 from tests.helpers import (
     API,
     PASSWORD,
@@ -506,6 +507,13 @@ def test_trigger_rejects_a_bad_wait_with_400(client: APIClient, wait: str, messa
 # In these tests' transaction a run is recorded (queued) but never started: the next trigger of
 # the task is a 409, which counts against the throttle like a 202.
 DRY_RUN = {"task": "record", "dry_run": True}
+
+
+@pytest.fixture(autouse=True)
+def one_throttle_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The throttle counts in whole minutes of the clock: its clock stands still at the test's
+    start, so that a test's triggers never straddle two windows (a new minute's budget)."""
+    monkeypatch.setattr(control, "take", functools.partial(throttle.take, now=timezone.now()))
 
 
 def test_trigger_is_throttled(client: APIClient, settings: Any) -> None:
