@@ -17,6 +17,19 @@ from tests.example.project import ROOT, vendor
 from tests.helpers import free_port, is_alive, wait_for
 
 
+def start_demo(clone: Path, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """``scripts/demo`` in the clone, in a session of its own, its output in ``log_path``."""
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            ["bash", "scripts/demo"],
+            cwd=clone,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 def fresh_copy(destination: Path) -> None:
     """The files a clone of this working tree has: tracked and new ones, none that git ignores."""
     try:
@@ -97,15 +110,7 @@ def test_demo_sets_up_and_serves_with_the_scheduler(
     # SQLite: the default database in example_project/var/, as a newcomer gets it.
     env = demo_environment(None if vendor() == "sqlite" else fresh_database_url, port)
     log_path = tmp_path / "demo.log"
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            ["bash", "scripts/demo"],
-            cwd=clone,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    server = start_demo(clone, env, log_path)
 
     def output() -> str:
         return log_path.read_text(errors="replace")
@@ -218,15 +223,7 @@ def test_demo_with_a_task_worker_runs_a_person_s_run_on_the_worker(
     env = demo_environment(None if vendor() == "sqlite" else fresh_database_url, port)
     env["HOUSEKEEPING_DEMO_WORKER"] = "1"
     log_path = tmp_path / "demo.log"
-    with log_path.open("wb") as log:
-        demo = subprocess.Popen(
-            ["bash", "scripts/demo"],
-            cwd=clone,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    demo = start_demo(clone, env, log_path)
 
     def output() -> str:
         return log_path.read_text(errors="replace")
