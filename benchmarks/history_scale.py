@@ -27,7 +27,9 @@ The goal (docs/benchmarks.md): every URL within 2x its empty-history latency and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import multiprocessing
 import os
 import platform
 import statistics
@@ -35,6 +37,7 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -95,17 +98,21 @@ def __getattr__(name: str) -> Any:  # this module is the ROOT_URLCONF
 # --- Django ---------------------------------------------------------------------------------------
 
 
-def setup_django(db: str, sqlite_path: str) -> None:
+def setup_django(db: str, sqlite_path: str, suffix: str = "") -> None:
+    """Django's settings for one site; ``suffix`` is added to a server database's name."""
     sys.path.insert(0, str(HERE))
     sys.path.append(str(ROOT / "src"))  # when the package is not installed
     import django
     from django.conf import settings
 
+    database = database_settings(db, sqlite_path, DEFAULT_URLS)
+    if db != "sqlite":
+        database["NAME"] += suffix
     settings.configure(
         DEBUG=False,
         SECRET_KEY="benchmark-only-not-a-secret",
         ALLOWED_HOSTS=["testserver"],
-        DATABASES={"default": database_settings(db, sqlite_path, DEFAULT_URLS)},
+        DATABASES={"default": database},
         INSTALLED_APPS=[
             "django.contrib.admin",
             "django.contrib.auth",
@@ -237,11 +244,12 @@ def fill(runs: int) -> None:
             "result",
             "error",
             "host",
+            "attempt",
         )
     )
     select = (
         f"SELECT {task}, 'schedule', {status}, {dry_run}, {started}, {duration}, "
-        f"{result_sql}, '', 'bench'"
+        f"{result_sql}, '', 'bench', 1"
     ).format(g=g)
     # A modulo is "%", which the drivers' parameter style wants doubled.
     sql = f"INSERT INTO {table} ({columns}) {select} FROM {rows}".replace(" % ", " %% ")
@@ -274,19 +282,64 @@ def analyze() -> None:
 # --- measuring ------------------------------------------------------------------------------------
 
 
-def measure(client: Any, repeat: int) -> dict[str, float]:
-    times: dict[str, float] = {}
-    for label, url in PAGES.items():
-        response = client.get(url)  # warm-up
+def site(db: str, history: int, tmp: str, conn: Connection) -> None:
+    """One site in a process of its own: its database (``history`` runs in it, or none), a
+    logged-in client, then ``("get", url)`` → milliseconds, until ``None``."""
+    setup_django(db, str(Path(tmp) / f"bench-{history}.sqlite3"), suffix="" if history else "_empty")
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+
+    from django_housekeeping.monitoring import rollup
+
+    recreate_database()
+    call_command("migrate", verbosity=0)
+    register_tasks()
+    user = User.objects.create_superuser("bench", "bench@example.com", "bench")
+    client = Client()
+    client.force_login(user)
+    filled_s = rollup_s = 0.0
+    if history:
+        started = time.perf_counter()
+        fill(history)
+        filled_s = time.perf_counter() - started
+        started = time.perf_counter()
+        rollup.rebuild()
+        rollup_s = time.perf_counter() - started
+    analyze()
+    version = ".".join(str(part) for part in connection.get_database_version())
+    conn.send((f"{connection.display_name} {version}", filled_s, rollup_s))
+    while (message := conn.recv()) is not None:
+        _verb, url = message
+        started = time.perf_counter()
+        response = client.get(url)
+        elapsed = (time.perf_counter() - started) * 1000
         if response.status_code != 200:
-            raise SystemExit(f"{url}: {response.status_code} {response.content[:300]!r}")
-        samples = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            client.get(url)
-            samples.append((time.perf_counter() - start) * 1000)
-        times[label] = statistics.median(samples)
-    return times
+            conn.send(f"{url}: {response.status_code} {response.content[:300]!r}")
+        else:
+            conn.send(elapsed)
+
+
+def measure(sites: dict[str, Connection], repeat: int) -> dict[str, dict[str, float]]:
+    """The median milliseconds of every page on every site. The sites take turns request by
+    request (who goes first alternates), so that whatever else the machine does weighs on both
+    alike: the ratios compare requests made a few milliseconds apart."""
+    samples: dict[str, dict[str, list[float]]] = {name: {} for name in sites}
+    order = list(sites)
+    for label, url in PAGES.items():
+        for round_ in range(repeat + 1):  # the first round warms up
+            for name in order if round_ % 2 else reversed(order):
+                sites[name].send(("get", url))
+                answer = sites[name].recv()
+                if isinstance(answer, str):
+                    raise SystemExit(answer)
+                if round_:
+                    samples[name].setdefault(label, []).append(answer)
+    return {
+        name: {label: statistics.median(values) for label, values in pages.items()}
+        for name, pages in samples.items()
+    }
 
 
 def load_average() -> str:
@@ -300,44 +353,39 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres", "mysql"], default="sqlite")
     parser.add_argument("--runs", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
 
+    context = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory() as tmp:
-        setup_django(args.db, str(Path(tmp) / "bench.sqlite3"))
-        from django.contrib.auth.models import User
-        from django.core.management import call_command
-        from django.db import connection
-        from django.test import Client
-
-        from django_housekeeping.monitoring import rollup
-
-        recreate_database()
+        sites: dict[str, Connection] = {}
+        processes = []
+        facts: dict[str, tuple[str, float, float]] = {}
         load_start = load_average()
-        call_command("migrate", verbosity=0)
-        register_tasks()
-        user = User.objects.create_superuser("bench", "bench@example.com", "bench")
-        client = Client()
-        client.force_login(user)
-
-        analyze()
-        empty = measure(client, args.repeat)
-
-        started = time.perf_counter()
-        fill(args.runs)
-        filled_s = time.perf_counter() - started
-        started = time.perf_counter()
-        rollup.rebuild()
-        rollup_s = time.perf_counter() - started
-        analyze()
-        full = measure(client, args.repeat)
+        try:
+            # One after the other: filling the history takes the machine for a while.
+            for name, history in (("empty", 0), ("full", args.runs)):
+                ours, theirs = context.Pipe()
+                process = context.Process(target=site, args=(args.db, history, tmp, theirs))
+                process.start()
+                processes.append(process)
+                sites[name] = ours
+                facts[name] = ours.recv()
+            times = measure(sites, args.repeat)
+        finally:
+            for conn in sites.values():
+                with contextlib.suppress(OSError):
+                    conn.send(None)
+            for process in processes:
+                process.join(timeout=60)
         load_end = load_average()
-        version = ".".join(str(part) for part in connection.get_database_version())
+    empty, full = times["empty"], times["full"]
+    display, filled_s, rollup_s = facts["full"]
 
     print(
-        f"{args.db} ({connection.display_name} {version}), {args.runs:,} runs: written in "
-        f"{filled_s:.1f} s, rollup filled in {rollup_s:.1f} s; median of {args.repeat}; "
+        f"{args.db} ({display}), {args.runs:,} runs: written in {filled_s:.1f} s, rollup "
+        f"filled in {rollup_s:.1f} s; median of {args.repeat}, the two sites taking turns; "
         f"load average {load_start} -> {load_end}; Python {platform.python_version()}"
     )
     print()

@@ -8,6 +8,7 @@ the scheduler's status.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable, Iterable
@@ -20,9 +21,10 @@ from apscheduler.triggers.base import BaseTrigger
 from django.apps import apps
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Count, Model, QuerySet, Sum
+from django.db.models import Choices, Count, Model, QuerySet, Sum
 from django.db.models.signals import ModelSignal, post_delete, pre_delete
 from django.utils import timezone
+from django.utils.translation import get_language
 from django_apscheduler.models import DjangoJob
 
 from django_housekeeping.conf import housekeeping_settings
@@ -376,6 +378,28 @@ def result_details(run: TaskRun) -> dict[str, Any]:
             return _details("none", "queued…")
         return _details("none", "running…" if run.status == TaskRun.Status.RUNNING else "")
     return read_result(run.result)
+
+
+@functools.lru_cache(maxsize=64)
+def _choice_labels(choices: type[Choices], language: str | None) -> dict[str, str]:
+    return {str(value): str(label) for value, label in choices.choices}
+
+
+def choice_label(choices: type[Choices], value: str) -> str:
+    """The label of ``value`` among ``choices`` (e.g. ``TaskRun.Status``) in the active language,
+    translated once per language rather than once per row: ``get_FOO_display()`` hashes every
+    lazy label of the field's choices, each a translation lookup."""
+    return _choice_labels(choices, get_language()).get(value, value)
+
+
+def status_label(status: str) -> str:
+    """A run status's label, e.g. ``"succeeded"`` → ``"Succeeded"``."""
+    return choice_label(TaskRun.Status, status)
+
+
+def trigger_label(trigger: str) -> str:
+    """A run trigger's label."""
+    return choice_label(TaskRun.Trigger, trigger)
 
 
 def run_summary(run: TaskRun) -> str:

@@ -14,6 +14,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from django_housekeeping.api.representation import CompiledListSerializer
 from django_housekeeping.models import ErasureRecord, TaskRun
 from django_housekeeping.presenters import (
     DEFAULT_STATISTICS_DAYS,
@@ -286,10 +287,17 @@ class RunSerializer(serializers.Serializer):  # type: ignore[type-arg]
         allow_null=True, help_text="The interrupted run this run retries, if any."
     )
 
-    def to_representation(self, instance: Any) -> Any:
+    class Meta:
+        list_serializer_class = CompiledListSerializer
+
+    def payload(self, instance: Any) -> Any:
+        """What the fields read: a run's presenter payload (other items as they are)."""
         if isinstance(instance, TaskRun):
-            instance = run_payload(instance, self.context.get("run_url"))
-        return super().to_representation(instance)
+            return run_payload(instance, self.context.get("run_url"))
+        return instance
+
+    def to_representation(self, instance: Any) -> Any:
+        return super().to_representation(self.payload(instance))
 
 
 class RunDetailSerializer(RunSerializer):

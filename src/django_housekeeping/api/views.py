@@ -45,6 +45,7 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from django_housekeeping.api import serializers as api
+from django_housekeeping.api.representation import represent
 from django_housekeeping.bodies import MAX_BODY_BYTES, BodyError, parse_json, too_large
 from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.models import ErasureRecord, TaskRun
@@ -396,7 +397,7 @@ class StatisticsView(HousekeepingAPIView):
             data = statistics_payload(query.get("task"), query["days"])
         except NotRegistered as exc:
             raise exceptions.ValidationError({"task": [str(exc)]}) from None
-        return Response(api.StatisticsSerializer(data).data)
+        return Response(represent(api.StatisticsSerializer(), data))
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
