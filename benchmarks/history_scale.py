@@ -285,7 +285,9 @@ def analyze() -> None:
 def site(db: str, history: int, tmp: str, conn: Connection) -> None:
     """One site in a process of its own: its database (``history`` runs in it, or none), a
     logged-in client, then ``("get", url)`` → milliseconds, until ``None``."""
-    setup_django(db, str(Path(tmp) / f"bench-{history}.sqlite3"), suffix="" if history else "_empty")
+    setup_django(
+        db, str(Path(tmp) / f"bench-{history}.sqlite3"), suffix="" if history else "_empty"
+    )
     from django.contrib.auth.models import User
     from django.core.management import call_command
     from django.db import connection

@@ -13,6 +13,7 @@ from django.db import connection
 from django.test import Client
 
 from django_housekeeping import registry
+from django_housekeeping.monitoring import rollup
 from django_housekeeping.running.runner import wait_for_dispatched_runs
 from tests.helpers import JWT_AND_SESSION
 
@@ -31,6 +32,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = selected
+
+
+@pytest.fixture(autouse=True)
+def closed_rollup_days_forgotten() -> None:
+    """No test reads the closed days' sums an earlier test's (rolled back) rows gave."""
+    rollup.forget()
 
 
 @pytest.fixture

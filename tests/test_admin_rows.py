@@ -64,7 +64,9 @@ def page_rows(client: Client, query: str = "") -> tuple[list[str], list[str] | N
 
 
 @pytest.mark.parametrize("query", ["", "?task_name=purge_threads", "?status=failed&o=-3"])
-def test_the_rows_are_djangos_html(admin_client: Client, history: list[TaskRun], query: str) -> None:
+def test_the_rows_are_djangos_html(
+    admin_client: Client, history: list[TaskRun], query: str
+) -> None:
     django_rows, fast = page_rows(admin_client, query)
     assert django_rows, "the page lists runs"
     assert fast == django_rows

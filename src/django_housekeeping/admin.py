@@ -32,9 +32,8 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
@@ -180,8 +179,8 @@ class TaskRunAdmin(TaskRunAdminBase):
     # No date_hierarchy: its date truncation needs MySQL/MariaDB's time zone tables when USE_TZ is
     # on, and without them the whole changelist fails. The started_at filter needs no such thing.
     list_select_related = ["triggered_by"]
-    # Half of Django's 100: a row costs about half a millisecond to render (its checkbox, its
-    # columns), the one cost of a page that grows with the page (docs/admin.md#a-long-history).
+    # Half of Django's 100: rendering rows is the one cost of a page that grows with the page,
+    # even written by run_result_list (docs/admin.md#a-long-history).
     list_per_page = 50
     actions = ["run_again", "dry_run_now"]
     fields = (

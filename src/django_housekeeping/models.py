@@ -418,6 +418,24 @@ class DeletionDay(models.Model):
         return f"{self.task_name} {self.day} {self.model}: {self.rows}"
 
 
+class RollupGeneration(models.Model):
+    """How many times the rollup's closed days (the days before today) changed: a run recorded
+    on a day before the one it is recorded on (it started before midnight), a rebuild.
+
+    The statistics keep the sums of a window's closed days in memory, per process, and compute
+    them again when this moves (:func:`django_housekeeping.monitoring.rollup.closed_window`)."""
+
+    name = models.CharField(_("name"), max_length=50, primary_key=True)
+    generation = models.PositiveBigIntegerField(_("generation"), default=0)
+
+    class Meta:
+        verbose_name = _("rollup generation")
+        verbose_name_plural = _("rollup generations")
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.generation}"
+
+
 class LegalHold(models.Model):
     """A hold on one row of any model: no purge deletes it, nor any row whose deletion would
     cascade into it, while the hold is active (not released, ``until`` not passed).

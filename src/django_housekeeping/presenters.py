@@ -21,7 +21,7 @@ from apscheduler.triggers.base import BaseTrigger
 from django.apps import apps
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Choices, Count, Model, QuerySet, Sum
+from django.db.models import Choices, Count, Model, QuerySet
 from django.db.models.signals import ModelSignal, post_delete, pre_delete
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -32,9 +32,7 @@ from django_housekeeping.conf import housekeeping_settings
 # deletion_counts lives with the models, so that the run totals (monitoring, a lower layer) read a
 # result as the faces show it; re-exported here for the faces.
 from django_housekeeping.models import (
-    DeletionDay,
     ErasureRecord,
-    RunDay,
     SchedulerLease,
     TaskRun,
     TaskState,
@@ -42,8 +40,11 @@ from django_housekeeping.models import (
 )
 from django_housekeeping.models import deletion_counts as deletion_counts
 from django_housekeeping.models import is_count as _is_count
+from django_housekeeping.monitoring.rollup import closed_window as rollup_closed_window
+from django_housekeeping.monitoring.rollup import last_closed_day as rollup_last_closed_day
 from django_housekeeping.monitoring.rollup import nearest_rank as rollup_nearest_rank
 from django_housekeeping.monitoring.rollup import run_day
+from django_housekeeping.monitoring.rollup import window as rollup_window
 from django_housekeeping.purging import holds
 from django_housekeeping.scheduling.lease import LEASE_NAME
 from django_housekeeping.scheduling.store import stored_triggers
@@ -634,13 +635,11 @@ def housekeeping_statistics(since: datetime, now: datetime) -> dict[str, Any]:
         return tasks.setdefault(name, {"runs": {}, "rows_deleted": 0, "duration_seconds": {}})
 
     buckets: dict[str, dict[int, tuple[int, float]]] = {}
-    rows = (
-        RunDay.objects.filter(day__gte=first, day__lte=last)
-        .values_list("task_name", "status", "bucket")
-        .annotate(n=Sum("runs"), s=Sum("seconds"))
-        .order_by()
-    )
-    for name, status, bucket, runs, seconds in rows:
+    # Closed days from the sums this process keeps, yesterday and today from the database.
+    closed_last = min(last, rollup_last_closed_day())
+    sums = [rollup_closed_window(first, closed_last)] if first <= closed_last else []
+    sums.append(rollup_window(max(first, closed_last + timedelta(days=1)), last))
+    for name, status, bucket, runs, seconds in (row for part in sums for row in part.runs):
         counts = task(name)["runs"]
         counts[status] = counts.get(status, 0) + runs
         if status in DURATION_STATUSES:
@@ -665,11 +664,7 @@ def housekeeping_statistics(since: datetime, now: datetime) -> dict[str, Any]:
     days: dict[date, dict[str, Any]] = {}
     for offset in range((last - first).days + 1):
         days[first + timedelta(days=offset)] = {"rows": 0, "models": {}}
-    deletions = (
-        DeletionDay.objects.filter(day__gte=first, day__lte=last)
-        .values_list("task_name", "day", "model", "rows")
-        .order_by("day", "model", "task_name")
-    )
+    deletions = (row for part in sums for row in part.deletions)
     for name, day, label, count in deletions:
         totals = days.setdefault(day, {"rows": 0, "models": {}})
         totals["models"][label] = totals["models"].get(label, 0) + count

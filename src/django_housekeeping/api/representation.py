@@ -30,7 +30,9 @@ def compile_representation(serializer: serializers.Serializer[Any]) -> Converter
         convert: Converter | None
         if isinstance(field, serializers.ListSerializer):
             child = field.child
-            item = compile_representation(child) if isinstance(child, serializers.Serializer) else None
+            item = (
+                compile_representation(child) if isinstance(child, serializers.Serializer) else None
+            )
             convert = None if item is None else _list_of(item)
         elif isinstance(field, serializers.Serializer):
             convert = compile_representation(field)
@@ -38,7 +40,7 @@ def compile_representation(serializer: serializers.Serializer[Any]) -> Converter
             convert = field.to_representation
         if convert is None:
             return None
-        parts.append((field.field_name, source_attrs[0], convert))
+        parts.append((str(field.field_name), source_attrs[0], convert))
 
     def represent(data: Any) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -75,7 +77,7 @@ class CompiledListSerializer(serializers.ListSerializer):  # type: ignore[type-a
         child: Any = self.child
         represent = compile_representation(child)
         if represent is None:
-            return super().to_representation(data)  # type: ignore[no-any-return]
+            return super().to_representation(data)
         items = []
         for item in data:
             payload = child.payload(item)

@@ -14,6 +14,13 @@ nothing. It adds the run to two small tables, incremented in the database as the
 So the statistics of a window read a few rows per task and day however long the history is
 (docs/observability.md#statistics), and pruning the history does not lower them.
 
+**Closed days.** The days before yesterday change only when a run that started on one of them
+is recorded late (it ran past midnight twice), or when the rollup is rebuilt: both move the
+:class:`~django_housekeeping.models.RollupGeneration` counter. :func:`closed_window` keeps the
+sums of a window's closed days in memory, per process, until that counter moves, so the
+statistics read one counter and the rows of yesterday and today: a window of a year costs what a
+window of two days does.
+
 **Durations.** A run's duration falls in bucket ``b`` when it lies in
 ``(2^((b-1)/4), 2^(b/4)]`` milliseconds (bucket 0: up to 1 ms; -1: no duration): four buckets
 per doubling, so that a task whose durations vary tenfold fills about 14 rows a day and status,
@@ -31,14 +38,21 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import router, transaction
-from django.db.models import Model
+from django.db.models import Model, Sum
 from django.utils import timezone
 
-from django_housekeeping.models import DeletionDay, RunDay, TaskRun, deletion_counts
+from django_housekeeping.models import (
+    DeletionDay,
+    RollupGeneration,
+    RunDay,
+    TaskRun,
+    deletion_counts,
+)
 from django_housekeeping.monitoring.totals import increment
 
 BUCKETS_PER_DOUBLING = 4
@@ -46,6 +60,12 @@ SMALLEST_BUCKET_SECONDS = 0.001
 NO_DURATION = -1
 MAX_BUCKET = 32767  # a SmallIntegerField
 ACTIVE_STATUSES = {str(status) for status in TaskRun.ACTIVE_STATUSES}
+# The RollupGeneration row counting the changes of closed days.
+CLOSED_DAYS = "closed_days"
+# Yesterday stays open: a run recorded a moment before midnight may commit a moment after it.
+OPEN_DAYS = 2
+# The windows remembered per process (a window is a few hundred tuples).
+MAX_REMEMBERED_WINDOWS = 16
 
 
 def duration_bucket(seconds: float | None) -> int:
@@ -86,6 +106,8 @@ def record(run: TaskRun) -> None:
     )
     for label, rows in sorted(deletion_counts(run.result, members=False).items()):
         increment(DeletionDay, {"task_name": run.task_name, "day": day, "model": label}, rows=rows)
+    if day <= last_closed_day():
+        increment(RollupGeneration, {"name": CLOSED_DAYS}, generation=1)
 
 
 def rebuild(
@@ -136,6 +158,8 @@ def rebuild(
             ),
             batch_size=1000,
         )
+        if run_day_model is RunDay:  # not a migration's historical model
+            increment(RollupGeneration, {"name": CLOSED_DAYS}, generation=1)
 
 
 def _rows(model: type[Model], values: Iterable[dict[str, Any]]) -> list[Model]:
@@ -148,6 +172,72 @@ def _seconds(duration: Any) -> float | None:
     if isinstance(duration, timedelta):
         return duration.total_seconds()
     return float(duration) / 1_000_000  # a backend that gives microseconds
+
+
+@dataclass(frozen=True)
+class Window:
+    """The rollup's sums over some days: ``runs`` as ``(task, status, bucket, runs, seconds)``
+    and ``deletions`` as ``(task, day, model, rows)``."""
+
+    runs: tuple[tuple[str, str, int, int, float], ...]
+    deletions: tuple[tuple[str, date, str, int], ...]
+
+
+def window(first: date, last: date) -> Window:
+    """The rollup's sums from day ``first`` to day ``last``, read from the database."""
+    using = router.db_for_read(RunDay)
+    runs = (
+        RunDay.objects.using(using)
+        .filter(day__gte=first, day__lte=last)
+        .values_list("task_name", "status", "bucket")
+        .annotate(n=Sum("runs"), s=Sum("seconds"))
+        .order_by()
+    )
+    deletions = (
+        DeletionDay.objects.using(using)
+        .filter(day__gte=first, day__lte=last)
+        .values_list("task_name", "day", "model", "rows")
+        .order_by("day", "model", "task_name")
+    )
+    return Window(runs=tuple(runs), deletions=tuple(deletions))
+
+
+def last_closed_day() -> date:
+    """The last day whose rollup no longer changes as runs finish (the day before yesterday)."""
+    return run_day(timezone.now()) - timedelta(days=OPEN_DAYS)
+
+
+_remembered: dict[tuple[str, date, date], tuple[int, Window]] = {}
+
+
+def closed_window(first: date, last: date) -> Window:
+    """:func:`window` of closed days (``last`` at most :func:`last_closed_day`), computed once
+    per process until the :class:`~django_housekeeping.models.RollupGeneration` counter moves."""
+    if last > last_closed_day():
+        raise ValueError(f"{last} is not a closed day of the rollup")
+    using = router.db_for_read(RunDay)
+    # Read before the sums: a change committed meanwhile moves the counter past what is kept.
+    generation = (
+        RollupGeneration.objects.using(using)
+        .filter(name=CLOSED_DAYS)
+        .values_list("generation", flat=True)
+        .first()
+    ) or 0
+    key = (using, first, last)
+    kept = _remembered.get(key)
+    if kept is not None and kept[0] == generation:
+        return kept[1]
+    sums = window(first, last)
+    while len(_remembered) >= MAX_REMEMBERED_WINDOWS:
+        _remembered.pop(next(iter(_remembered)), None)
+    _remembered[key] = (generation, sums)
+    return sums
+
+
+def forget() -> None:
+    """Drop the closed windows this process keeps (tests: a rolled-back database may count the
+    same generation again with other rows)."""
+    _remembered.clear()
 
 
 def nearest_rank(buckets: dict[int, tuple[int, float]], percent: float) -> float | None:

@@ -26,6 +26,7 @@ from django.contrib.admin.templatetags.admin_list import (
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.utils import quote
 from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import FieldDoesNotExist
 from django.urls import reverse
 from django.utils.html import conditional_escape, escape
 from django.utils.safestring import mark_safe
@@ -45,7 +46,9 @@ def run_result_list(cl: ChangeList) -> dict[str, Any]:
         "cl": cl,
         "result_hidden_fields": list(result_hidden_fields(cl)),
         "result_headers": headers,
-        "num_sorted_fields": sum(1 for header in headers if header["sortable"] and header["sorted"]),
+        "num_sorted_fields": sum(
+            1 for header in headers if header["sortable"] and header["sorted"]
+        ),
         "results": list(results(cl)) if rows is None else rows,
     }
 
@@ -54,20 +57,15 @@ def fast_rows(cl: ChangeList) -> list[ResultList] | None:
     """Every row of the page as Django's ``items_for_result`` writes it, or ``None`` when the
     change list has something this does not write (then Django's rows are used)."""
     model_admin: Any = cl.model_admin
-    columns = list(cl.list_display)
-    if (
-        cl.formset is not None
-        or cl.is_popup
-        or cl.to_field
-        or not columns
-    ):
+    columns = [column for column in cl.list_display if isinstance(column, str)]
+    if cl.formset is not None or cl.is_popup or cl.to_field or not columns:
         return None
     link_column = columns[1] if columns[0] == "action_checkbox" and len(columns) > 1 else columns[0]
     if list(cl.list_display_links or ()) != [link_column]:
         return None
     try:
-        link_field = cl.model._meta.get_field(link_column)
-    except Exception:  # not a model field: Django's rows
+        link_field: Any = cl.model._meta.get_field(link_column)
+    except FieldDoesNotExist:  # a display method: Django's rows
         return None
     if link_field.choices or link_field.get_internal_type() not in {"CharField", "TextField"}:
         return None
