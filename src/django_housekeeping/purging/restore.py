@@ -60,8 +60,21 @@ from django_housekeeping.purging.archive import (
     copy_prefix,
     read_manifest,
 )
+from django_housekeeping.purging.planner import concrete, in_keys
 
 logger = logging.getLogger("django_housekeeping")
+
+#: ``progress(phase, done, total)``: ``"validating"`` then ``"restoring"``, rows done of
+#: ``total`` (``None`` while not known).
+Progress = Callable[[str, int, int | None], None]
+
+# Rows, and bytes of archived JSON (a guess at the statement's size), per INSERT at most.
+INSERT_ROWS = 2000
+INSERT_BYTES = 4 << 20
+
+_INSERTED = "inserted"
+_PRESENT = "present"
+_REWRITTEN = "rewritten"
 
 
 @dataclass
@@ -76,6 +89,13 @@ class ArchiveStats:
     truncated: bool = False
     models: dict[str, int] = field(default_factory=dict)
     verified: bool = False
+    #: From :func:`restore`: rows that were in the database already, holding their archived
+    #: values (a restore run again), left as they were and not counted in ``objects``.
+    present: int = 0
+    present_models: dict[str, int] = field(default_factory=dict)
+    #: From :func:`restore`: rows of ``objects`` that were in the database with other values
+    #: (rows a purge set a foreign key of to NULL or a default), rewritten with the archived ones.
+    rewritten: int = 0
 
 
 class _NotGzip(Exception):
@@ -180,7 +200,11 @@ def copy_archive(path: str | os.PathLike[str], out: BinaryIO) -> ArchiveStats:
 
 
 def restore(
-    path: str | os.PathLike[str], *, using: str = DEFAULT_DB_ALIAS, force: bool = False
+    path: str | os.PathLike[str],
+    *,
+    using: str = DEFAULT_DB_ALIAS,
+    force: bool = False,
+    progress: Progress | None = None,
 ) -> ArchiveStats:
     """Load an archive back: the same rows, with the same primary keys, one transaction per batch.
 
@@ -191,6 +215,13 @@ def restore(
     malformed row raises :class:`ArchiveError` naming its line and field, and a row a batch
     cannot load (a foreign key to a missing row, say) rolls that batch back. Raises
     :class:`UnverifiedArchive` when refusing an archive that does not verify.
+
+    Each batch is loaded per model, the models its rows refer to first, thousands of rows per
+    ``INSERT`` (raw: no ``pre_save``, no signals). A row whose primary key is in the database
+    already is left alone when it holds the archived values — so a restore interrupted half-way
+    can be run again — and rewritten with them otherwise (the rows a purge only updated). Each
+    batch resets the sequences of the tables it inserted into. ``progress(phase, done, total)``
+    is called as rows are validated and after each batch is loaded.
     """
     if not Path(path).is_file():
         raise FileNotFoundError(errno.ENOENT, "no archive file", os.fspath(path))
@@ -198,7 +229,7 @@ def restore(
         connection = connections[using]
     except ConnectionDoesNotExist:
         raise ArchiveError(f"{os.fspath(path)}: there is no database {using!r}") from None
-    return _Restore(os.fspath(path), using, connection, force).run()
+    return _Restore(os.fspath(path), using, connection, force, progress).run()
 
 
 class _RowError(Exception):
@@ -210,12 +241,47 @@ class _RowError(Exception):
         self.reason = reason.rstrip(".")  # a validator's sentence, followed by more
 
 
+class _RolledBack(Exception):
+    """Leaves a savepoint, rolling it back."""
+
+
+@dataclass
+class _Row:
+    """One line of a batch: where it is, its row, its length (a guess at its size in SQL)."""
+
+    number: int
+    obj: DeserializedObject
+    size: int
+
+
+class _Refused(Exception):
+    """The database refused ``row``."""
+
+    def __init__(self, row: _Row, error: DatabaseError) -> None:
+        super().__init__(str(error))
+        self.row = row
+        self.error = error
+
+
 class _Restore:
-    def __init__(self, path: str, using: str, connection: BaseDatabaseWrapper, force: bool) -> None:
+    def __init__(
+        self,
+        path: str,
+        using: str,
+        connection: BaseDatabaseWrapper,
+        force: bool,
+        progress: Progress | None = None,
+    ) -> None:
         self.path = path
         self.using = using
         self.connection = connection
         self.force = force
+        self.progress = progress
+        self.loaded: Counter[str] = Counter()  # rows written per model
+        self.present: Counter[str] = Counter()  # rows that were there already, per model
+        self.rewritten = 0
+        self.done = 0  # rows of the loaded batches
+        self.total: int | None = None  # rows in the archive, once validated
         self.manifest: Manifest | None = None
         self.allowed: set[str] | None = None  # the models that may be loaded (None: any)
         self.unnamed: set[str] = set()  # models the manifest does not name, loaded by force
@@ -226,13 +292,16 @@ class _Restore:
             snapshot.seek(0)
             self._validate(snapshot, limit)
             snapshot.seek(0)
-            loaded, restored = self._load(snapshot, limit)
+            restored = self._load(snapshot, limit)
         return ArchiveStats(
-            objects=sum(loaded.values()),
+            objects=sum(self.loaded.values()),
             batches=restored,
             truncated=truncated,
-            models=dict(sorted(loaded.items())),
+            models=dict(sorted(self.loaded.items())),
             verified=self.manifest is not None,
+            present=sum(self.present.values()),
+            present_models=dict(sorted(self.present.items())),
+            rewritten=self.rewritten,
         )
 
     def _forced(self, reason: UnverifiedArchive, refusal: str = "") -> None:
@@ -282,6 +351,8 @@ class _Restore:
 
     def _validate(self, snapshot: IO[bytes], limit: int) -> None:
         counts: Counter[str] = Counter()
+        expected = self.manifest.objects if self.manifest is not None else None
+        self._report("validating", 0, expected)
         for _, number, line in _lines(snapshot, limit):
             if not line.strip():
                 continue
@@ -290,6 +361,10 @@ class _Restore:
             except _RowError as error:
                 raise ArchiveError(self._where(number, error) + "; nothing was loaded") from None
             counts[obj.object._meta.label_lower] += 1
+            if number % 10_000 == 0:
+                self._report("validating", counts.total(), expected)
+        self.total = counts.total()
+        self._report("validating", self.total, self.total)
         if self.manifest is not None and counts != Counter(self.manifest.models):
             self._forced(
                 UnverifiedArchive(
@@ -419,52 +494,76 @@ class _Restore:
 
     # the second pass: one batch per transaction ------------------------------------------------
 
-    def _load(self, snapshot: IO[bytes], limit: int) -> tuple[Counter[str], int]:
-        loaded: Counter[str] = Counter()
+    def _load(self, snapshot: IO[bytes], limit: int) -> int:
         batches = 0
         for batch, rows in groupby(_lines(snapshot, limit), key=itemgetter(0)):
-            counts = self._load_batch(batch, ((number, line) for _, number, line in rows), loaded)
-            loaded.update(counts)
+            self._load_batch(batch, ((number, line) for _, number, line in rows))
             batches += 1
-        return loaded, batches
+            self._report("restoring", self.done, self.total)
+        return batches
 
-    def _load_batch(
-        self, batch: int, rows: Iterator[tuple[int, bytes]], loaded: Counter[str]
-    ) -> Counter[str]:
-        counts: Counter[str] = Counter()
-        saved: list[tuple[int, Model]] = []
-        models: dict[type[Model], None] = {}
+    def _load_batch(self, batch: int, rows: Iterator[tuple[int, bytes]]) -> None:
+        """Load one batch in one transaction: its rows grouped by model, the models referenced
+        first, each model's rows a few thousand per ``INSERT``."""
+        restored = sum(self.loaded.values())
 
         def refused(message: str) -> ArchiveError:
             earlier = ""
             if batch > 1:
                 batches = "batch 1 was" if batch == 2 else f"batches 1 to {batch - 1} were"
-                earlier = f"; {batches} restored ({sum(loaded.values()):,} objects)"
+                earlier = f"; {batches} restored ({restored:,} objects)"
             return ArchiveError(f"{message}; nothing of batch {batch} was loaded{earlier}")
 
+        # Per concrete model, its rows by primary key (a row archived twice, reached along two
+        # paths, is loaded once: the last line wins, as a second save() would).
+        groups: dict[type[Model], dict[Any, _Row]] = {}
+        seen = 0
+        for number, line in rows:
+            if not line.strip():
+                continue
+            seen += 1
+            try:
+                obj = self._row(number, line)
+            except _RowError as error:  # validated already: only if the database changed
+                raise refused(self._where(number, error)) from None
+            instance = obj.object
+            group = groups.setdefault(concrete(type(instance)), {})
+            group.pop(instance.pk, None)
+            group[instance.pk] = _Row(number, obj, len(line))
+        counts: Counter[str] = Counter()
+        present: Counter[str] = Counter()
+        written: list[tuple[int, Model]] = []
+        inserted: list[type[Model]] = []
         with transaction.atomic(using=self.using):
             with self.connection.constraint_checks_disabled():
-                for number, line in rows:
-                    if not line.strip():
-                        continue
+                for model in _referenced_first(list(groups)):
                     try:
-                        obj = self._row(number, line)
-                    except _RowError as error:  # validated already: only if the database changed
-                        raise refused(self._where(number, error)) from None
-                    instance = obj.object
-                    try:
-                        obj.save(using=self.using)
-                    except DatabaseError as exc:
+                        outcome = self._write(model, list(groups[model].values()))
+                    except _Refused as exc:
+                        instance = exc.row.obj.object
                         raise refused(
-                            f"{self._place(number)}: {instance._meta.label_lower} "
+                            f"{self._place(exc.row.number)}: {instance._meta.label_lower} "
                             f"pk={_short(instance.pk)!r}: the database refused the row: "
-                            f"{_one_line(exc)}"
+                            f"{_one_line(exc.error)}"
                         ) from None
-                    saved.append((number, instance))
-                    models[type(instance)] = None
-                    counts[instance._meta.label_lower] += 1
-            tables = {model._meta.db_table for model in models}
-            for model in models:
+                    for row, kind in outcome:
+                        label = row.obj.object._meta.label_lower
+                        if kind is _PRESENT:
+                            present[label] += 1
+                            continue
+                        counts[label] += 1
+                        written.append((row.number, row.obj.object))
+                        if kind is _REWRITTEN:
+                            self.rewritten += 1
+                    if any(kind is _INSERTED for _, kind in outcome):
+                        inserted.append(model)
+                for model in groups:
+                    for row in groups[model].values():
+                        if row.obj.m2m_data:  # many-to-many lists in a row (not a purge's)
+                            for name, values in row.obj.m2m_data.items():
+                                getattr(row.obj.object, name).set(values)
+            tables = {model._meta.db_table for model in groups}
+            for model in groups:
                 m2m: Any
                 for m2m in model._meta.local_many_to_many:
                     tables.add(m2m.remote_field.through._meta.db_table)
@@ -472,13 +571,88 @@ class _Restore:
                 with transaction.atomic(using=self.using):
                     self.connection.check_constraints(table_names=sorted(tables))
             except IntegrityError as exc:
-                raise self._dangling(saved, exc, refused) from None
-            statements = self.connection.ops.sequence_reset_sql(no_style(), list(models))
+                raise self._dangling(written, exc, refused) from None
+            statements = self.connection.ops.sequence_reset_sql(no_style(), inserted)
             if statements:
                 with self.connection.cursor() as cursor:
                     for statement in statements:
                         cursor.execute(statement)
-        return counts
+        self.loaded.update(counts)
+        self.present.update(present)
+        self.done += seen
+
+    def _write(self, model: type[Model], rows: list[_Row]) -> list[tuple[_Row, str]]:
+        """Insert ``rows`` of ``model``'s own table, the primary keys they had: raw inserts (no
+        ``pre_save``: ``auto_now`` fields keep their archived values; no signals), a few thousand
+        rows per statement. A row whose key is there already is left as it is when it holds
+        the archived values (a restore run again), and rewritten with them otherwise (a row a
+        purge set a foreign key of to NULL or a default)."""
+        opts = model._meta
+        fields = [f for f in opts.local_concrete_fields if not getattr(f, "generated", False)]
+        pk = opts.pk
+        assert pk is not None
+        others = [f for f in fields if not f.primary_key]
+        manager = model._base_manager.db_manager(self.using)
+        limit = max(
+            1, self.connection.ops.bulk_batch_size(fields, [row.obj.object for row in rows])
+        )
+        outcome: list[tuple[_Row, str]] = []
+        for chunk in _chunks(rows, min(limit, INSERT_ROWS), INSERT_BYTES):
+            keys = [row.obj.object.pk for row in chunk]
+            existing = {
+                values[0]: values[1:]
+                for values in manager.filter(in_keys(model, "pk", keys)).values_list(
+                    pk.attname, *(f.attname for f in others)
+                )
+            }
+            new = [row for row in chunk if row.obj.object.pk not in existing]
+            if new:
+                self._insert(manager, new, fields)
+            stale: list[Model] = []
+            for row in chunk:
+                instance = row.obj.object
+                if instance.pk not in existing:
+                    outcome.append((row, _INSERTED))
+                elif existing[instance.pk] == tuple(getattr(instance, f.attname) for f in others):
+                    outcome.append((row, _PRESENT))
+                else:
+                    outcome.append((row, _REWRITTEN))
+                    stale.append(instance)
+            if stale and others:
+                try:
+                    with transaction.atomic(using=self.using):
+                        manager.bulk_update(stale, [f.name for f in others])
+                except DatabaseError as exc:
+                    [row] = [row for row in chunk if row.obj.object is stale[0]]
+                    raise _Refused(row, exc) from None
+        return outcome
+
+    def _insert(self, manager: Any, rows: list[_Row], fields: list[Any]) -> None:
+        """One ``INSERT`` of ``rows`` (in a savepoint); :class:`_Refused` naming the first row
+        the database refuses."""
+        try:
+            with transaction.atomic(using=self.using):
+                # What Model.save_base(raw=True) runs (loaddata's path), many rows at a time:
+                # QuerySet.bulk_create() calls pre_save() (auto_now fields would get the time
+                # of the restore) and refuses multi-table children.
+                manager._insert(
+                    [row.obj.object for row in rows], fields=fields, raw=True, using=self.using
+                )
+        except DatabaseError as exc:
+            for row in rows:  # which row: one at a time, each rolled back
+                try:
+                    with transaction.atomic(using=self.using):
+                        manager._insert([row.obj.object], fields=fields, raw=True, using=self.using)
+                        raise _RolledBack
+                except _RolledBack:
+                    continue
+                except DatabaseError as single:
+                    raise _Refused(row, single) from None
+            raise _Refused(rows[0], exc) from None
+
+    def _report(self, phase: str, done: int, total: int | None) -> None:
+        if self.progress is not None:
+            self.progress(phase, done, total)
 
     def _dangling(
         self,
@@ -551,3 +725,44 @@ def _short(value: Any) -> Any:
 
 def _models_text(counts: Counter[str]) -> str:
     return ", ".join(f"{label} {n:,}" for label, n in sorted(counts.items())) or "no rows"
+
+
+def _chunks(rows: list[_Row], count: int, size: int) -> Iterator[list[_Row]]:
+    """``rows`` in pieces of at most ``count`` rows and (unless one row is bigger) ``size``
+    bytes of JSON."""
+    chunk: list[_Row] = []
+    weight = 0
+    for row in rows:
+        if chunk and (len(chunk) >= count or weight + row.size > size):
+            yield chunk
+            chunk, weight = [], 0
+        chunk.append(row)
+        weight += row.size
+    if chunk:
+        yield chunk
+
+
+def _referenced_first(models: list[type[Model]]) -> list[type[Model]]:
+    """``models`` in an order that loads a model after the models its foreign keys (and its
+    multi-table parent link) refer to; a cycle keeps the archive's order (the foreign keys are
+    checked at the end of the batch anyway)."""
+    present = set(models)
+    needs: dict[type[Model], set[type[Model]]] = {}
+    for model in models:
+        targets: set[type[Model]] = set()
+        model_field: Any
+        for model_field in model._meta.local_concrete_fields:
+            if model_field.is_relation and (model_field.many_to_one or model_field.one_to_one):
+                target = concrete(model_field.related_model)
+                if target in present and target is not model:
+                    targets.add(target)
+        needs[model] = targets
+    ordered: list[type[Model]] = []
+    placed: set[type[Model]] = set()
+    while len(ordered) < len(models):
+        ready = [m for m in models if m not in placed and needs[m] <= placed]
+        if not ready:  # a cycle: the first model left goes next
+            ready = [next(m for m in models if m not in placed)]
+        ordered.append(ready[0])
+        placed.add(ready[0])
+    return ordered
