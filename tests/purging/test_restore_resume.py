@@ -33,7 +33,6 @@ from tests.testapp.models import (
     Restaurant,
     Subscription,
     Thread,
-    Topic,
 )
 from tests.testapp.scenarios import (
     MODELS,
@@ -142,7 +141,7 @@ class Interrupted(Exception):
 
 
 @pytest.fixture
-def interrupt_in_batch(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], None]]:
+def interrupt_in_batch(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
     """``interrupt_in_batch(k)``: the next restore fails in batch ``k``, after its first model's
     rows were inserted (so they are rolled back with it)."""
     original = restore_module._Restore._write
@@ -165,7 +164,7 @@ def interrupt_in_batch(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[in
     original_load = restore_module._Restore._load_batch
     monkeypatch.setattr(restore_module._Restore, "_load_batch", load_batch)
     monkeypatch.setattr(restore_module._Restore, "_write", write)
-    yield arm
+    return arm
 
 
 @pytest.mark.parametrize("interrupted_in", [1, 3])
