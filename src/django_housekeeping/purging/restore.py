@@ -16,7 +16,6 @@ import tempfile
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import groupby
@@ -285,6 +284,9 @@ class _Restore:
         self.manifest: Manifest | None = None
         self.allowed: set[str] | None = None  # the models that may be loaded (None: any)
         self.unnamed: set[str] = set()  # models the manifest does not name, loaded by force
+        self.models: dict[str, type[Model]] = {}  # the models of the labels met, checked
+        self.fields: dict[type[Model], set[str]] = {}  # field names met, checked
+        self.limits: dict[Any, tuple[type[Field] | None, Any, Any]] = {}  # see _limits
 
     def run(self) -> ArchiveStats:
         with open(self.path, "rb") as source, tempfile.TemporaryFile() as snapshot:
@@ -382,8 +384,9 @@ class _Restore:
     def _where(self, number: int, error: _RowError) -> str:
         return f"{self._place(number, error.field_name)}: {error.reason}"
 
-    def _row(self, number: int, line: bytes) -> DeserializedObject:
-        """The row of one line, deserialized and validated; :class:`_RowError` if malformed."""
+    def _row(self, number: int, line: bytes, *, values: bool = True) -> DeserializedObject:
+        """The row of one line, deserialized and validated; :class:`_RowError` if malformed.
+        ``values=False``: its values are not checked (they were, in the first pass)."""
         try:
             data = json.loads(line.decode("utf-8"))
         except UnicodeDecodeError as exc:
@@ -397,6 +400,39 @@ class _Restore:
         label = data.get("model")
         if not isinstance(label, str):
             raise _RowError("model", "missing, or not a string")
+        model = self.models.get(label)
+        if model is None:
+            model = self.models[label] = self._model(number, label)
+        name = model._meta.label_lower
+        if data.get("pk") is None:
+            raise _RowError("pk", f"{name}: missing (a restored row keeps its primary key)")
+        fields = data.get("fields")
+        if not isinstance(fields, dict):
+            raise _RowError("fields", f"{name}: missing, or not an object")
+        known = self.fields.setdefault(model, set())
+        for field_name in fields:
+            if field_name in known:
+                continue
+            try:
+                model_field = model._meta.get_field(field_name)
+            except FieldDoesNotExist:
+                raise _RowError(field_name, f"{name} has no such field") from None
+            if not isinstance(model_field, Field) or not (
+                model_field.concrete or model_field.many_to_many
+            ):
+                raise _RowError(field_name, f"not a field of {name} that holds data")
+            known.add(field_name)
+        try:
+            objects: list[DeserializedObject] = list(PythonDeserializer([data], using=self.using))
+        except Exception as exc:  # any failure is a malformed row, reported in one line
+            raise self._culprit(data, name, exc) from None
+        [obj] = objects
+        if values:
+            self._check_values(obj, data["fields"], name)
+        return obj
+
+    def _model(self, number: int, label: str) -> type[Model]:
+        """The model of ``label``, once it may be restored here."""
         try:
             model = apps.get_model(label)
         except (LookupError, ValueError):
@@ -412,27 +448,7 @@ class _Restore:
             self.unnamed.add(name)
         if not router.allow_migrate_model(self.using, model):
             raise _RowError("model", f"{name} is not stored in the database {self.using!r}")
-        if data.get("pk") is None:
-            raise _RowError("pk", f"{name}: missing (a restored row keeps its primary key)")
-        fields = data.get("fields")
-        if not isinstance(fields, dict):
-            raise _RowError("fields", f"{name}: missing, or not an object")
-        for field_name in fields:
-            try:
-                model_field = model._meta.get_field(field_name)
-            except FieldDoesNotExist:
-                raise _RowError(field_name, f"{name} has no such field") from None
-            if not isinstance(model_field, Field) or not (
-                model_field.concrete or model_field.many_to_many
-            ):
-                raise _RowError(field_name, f"not a field of {name} that holds data")
-        try:
-            objects: list[DeserializedObject] = list(PythonDeserializer([data], using=self.using))
-        except Exception as exc:  # any failure is a malformed row, reported in one line
-            raise self._culprit(data, name, exc) from None
-        [obj] = objects
-        self._check_values(obj, data["fields"], name)
-        return obj
+        return model
 
     def _culprit(self, data: dict[str, Any], label: str, error: Exception) -> _RowError:
         """The field that made Django's deserializer fail, tried one at a time."""
@@ -474,23 +490,41 @@ class _Restore:
         """What the column cannot hold. Not the field's validators: those the database does not
         enforce (an email address's form, a custom validator) may have been bypassed by the rows
         that were archived, and an archive must give back what the database held."""
+        limits = self.limits.get(model_field)
+        if limits is None:
+            limits = self.limits[model_field] = self._limits(model_field)
+        kind, first, second = limits
+        if kind is CharField:
+            if isinstance(value, str) and len(value) > first:
+                MaxLengthValidator(first)(value)
+        elif kind is DecimalField:
+            if isinstance(value, Decimal):
+                DecimalValidator(first, second)(value)
+        elif kind is IntegerField and isinstance(value, int):
+            if first is not None and value < first:
+                MinValueValidator(first)(value)
+            if second is not None and value > second:
+                MaxValueValidator(second)(value)
+        if self.connection.vendor == "postgresql" and isinstance(value, str) and "\x00" in value:
+            raise ValidationError("holds a NUL character, which PostgreSQL cannot store")
+
+    def _limits(self, model_field: Any) -> tuple[type[Field] | None, Any, Any]:
+        """What :meth:`_check_value` checks of ``model_field``'s values: the kind of its column
+        (``CharField``, ``DecimalField``, ``IntegerField``, ``None``: nothing) and two limits."""
         target = model_field
         while target.is_relation and (target.many_to_one or target.one_to_one):
             target = target.target_field
         if isinstance(target, CharField) and target.max_length is not None:
-            if isinstance(value, str):
-                MaxLengthValidator(target.max_length)(value)
-        elif isinstance(target, DecimalField) and isinstance(value, Decimal):
-            DecimalValidator(target.max_digits, target.decimal_places)(value)
-        elif isinstance(target, IntegerField) and isinstance(value, int):
-            with suppress(KeyError):  # a custom integer field Django knows no range of
+            return CharField, target.max_length, None
+        if isinstance(target, DecimalField):
+            return DecimalField, target.max_digits, target.decimal_places
+        if isinstance(target, IntegerField):
+            try:
                 low, high = self.connection.ops.integer_field_range(target.get_internal_type())
-                if low is not None:
-                    MinValueValidator(low)(value)
-                if high is not None:
-                    MaxValueValidator(high)(value)
-        if self.connection.vendor == "postgresql" and isinstance(value, str) and "\x00" in value:
-            raise ValidationError("holds a NUL character, which PostgreSQL cannot store")
+            except KeyError:  # a custom integer field Django knows no range of
+                return None, None, None
+            return IntegerField, low, high
+        return None, None, None
 
     # the second pass: one batch per transaction ------------------------------------------------
 
@@ -523,7 +557,7 @@ class _Restore:
                 continue
             seen += 1
             try:
-                obj = self._row(number, line)
+                obj = self._row(number, line, values=False)
             except _RowError as error:  # validated already: only if the database changed
                 raise refused(self._where(number, error)) from None
             instance = obj.object
