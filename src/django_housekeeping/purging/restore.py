@@ -47,6 +47,10 @@ from django.db import (
 )
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import CharField, DecimalField, Field, IntegerField, Model
+from django.db.models.base import ModelState
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
+from django.db.models.query_utils import DeferredAttribute
+from django.db.models.signals import post_init, pre_init
 from django.utils.connection import ConnectionDoesNotExist
 
 from django_housekeeping.purging.archive import (
@@ -246,11 +250,100 @@ class _RolledBack(Exception):
 
 @dataclass
 class _Row:
-    """One line of a batch: where it is, its row, its length (a guess at its size in SQL)."""
+    """One line of an archive: where it is, the label of its model, its values on its model's
+    own table (an unsaved instance), its length (a guess at its size in SQL), and the
+    many-to-many lists it holds (not a purge's archive: those hold the links as rows)."""
 
     number: int
-    obj: DeserializedObject
+    label: str
+    instance: Model
     size: int
+    m2m: dict[str, list[Any]] | None = None
+
+
+class _Slow(Exception):
+    """A value for Django's deserializer to read (a natural key)."""
+
+
+class _Plan:
+    """How the rows of one model become instances without Django's deserializer, which builds
+    each through ``Model.__init__``: the same conversions (``to_python()`` of the field, or of
+    the field a foreign key refers to), straight onto the attributes of the model's own table.
+    Only for models whose construction nothing else watches (see :func:`_plan`)."""
+
+    def __init__(self, model: type[Model]) -> None:
+        self.model = concrete(model)
+        opts = self.model._meta
+        assert opts.pk is not None
+        self.pk = opts.pk
+        self.converters: dict[str, tuple[str, Callable[[Any], Any]]] = {}
+        model_field: Any
+        for model_field in model._meta.concrete_fields:
+            if model_field.is_relation and (model_field.many_to_one or model_field.one_to_one):
+                self.converters[model_field.name] = (
+                    model_field.attname,
+                    _foreign_key(model_field),
+                )
+            else:
+                self.converters[model_field.name] = (model_field.attname, model_field.to_python)
+        self.local = [f for f in opts.local_concrete_fields if not getattr(f, "generated", False)]
+
+    def convert(self, pk: Any, fields: dict[str, Any]) -> dict[str, Any] | None:
+        """The row's values by attribute name (its key's too); ``None``: a row for Django's
+        deserializer (a field named otherwise, a many-to-many list)."""
+        values = {self.pk.attname: self.pk.to_python(pk)}
+        for name, value in fields.items():
+            try:
+                attname, convert = self.converters[name]
+            except KeyError:
+                return None
+            values[attname] = convert(value)
+        return values
+
+    def instance(self, values: dict[str, Any]) -> Model:
+        """An unsaved instance holding ``values`` (a missing field: its default)."""
+        instance = self.model.__new__(self.model)
+        instance._state = ModelState()
+        attributes = instance.__dict__
+        for model_field in self.local:
+            attname = model_field.attname
+            attributes[attname] = (
+                values[attname] if attname in values else model_field.get_default()
+            )
+        return instance
+
+
+def _foreign_key(model_field: Any) -> Callable[[Any], Any]:
+    """What Django's deserializer does with a foreign key's value (but natural keys: _Slow)."""
+    remote = model_field.remote_field.model
+    target = remote._meta.get_field(model_field.remote_field.field_name)
+    natural = hasattr(remote._default_manager, "get_by_natural_key")
+
+    def convert(value: Any) -> Any:
+        if value is None:
+            return None
+        if natural and hasattr(value, "__iter__") and not isinstance(value, str):
+            raise _Slow
+        return target.to_python(value)
+
+    return convert
+
+
+_PLAIN_DESCRIPTORS = (DeferredAttribute, ForeignKeyDeferredAttribute)
+
+
+def _plan(model: type[Model]) -> _Plan | None:
+    """A :class:`_Plan` for ``model``, unless building its instances must go through
+    ``Model.__init__``: an ``__init__`` of its own, ``pre_init``/``post_init`` receivers, a field
+    whose attribute is not a plain one (a file's, say)."""
+    if model.__init__ is not Model.__init__:
+        return None
+    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+        return None
+    for model_field in model._meta.concrete_fields:
+        if type(getattr(model, model_field.attname, None)) not in _PLAIN_DESCRIPTORS:
+            return None
+    return _Plan(model)
 
 
 class _Refused(Exception):
@@ -286,7 +379,8 @@ class _Restore:
         self.unnamed: set[str] = set()  # models the manifest does not name, loaded by force
         self.models: dict[str, type[Model]] = {}  # the models of the labels met, checked
         self.fields: dict[type[Model], set[str]] = {}  # field names met, checked
-        self.limits: dict[Any, tuple[type[Field] | None, Any, Any]] = {}  # see _limits
+        self.limits: dict[Any, tuple[Any, Any, Any]] = {}  # see _limits
+        self.plans: dict[type[Model], _Plan | None] = {}  # see _plan
 
     def run(self) -> ArchiveStats:
         with open(self.path, "rb") as source, tempfile.TemporaryFile() as snapshot:
@@ -362,7 +456,7 @@ class _Restore:
                 obj = self._row(number, line)
             except _RowError as error:
                 raise ArchiveError(self._where(number, error) + "; nothing was loaded") from None
-            counts[obj.object._meta.label_lower] += 1
+            counts[obj.label] += 1
             if number % 10_000 == 0:
                 self._report("validating", counts.total(), expected)
         self.total = counts.total()
@@ -384,7 +478,7 @@ class _Restore:
     def _where(self, number: int, error: _RowError) -> str:
         return f"{self._place(number, error.field_name)}: {error.reason}"
 
-    def _row(self, number: int, line: bytes, *, values: bool = True) -> DeserializedObject:
+    def _row(self, number: int, line: bytes, *, values: bool = True) -> _Row:
         """The row of one line, deserialized and validated; :class:`_RowError` if malformed.
         ``values=False``: its values are not checked (they were, in the first pass)."""
         try:
@@ -422,14 +516,38 @@ class _Restore:
             ):
                 raise _RowError(field_name, f"not a field of {name} that holds data")
             known.add(field_name)
-        try:
-            objects: list[DeserializedObject] = list(PythonDeserializer([data], using=self.using))
-        except Exception as exc:  # any failure is a malformed row, reported in one line
-            raise self._culprit(data, name, exc) from None
-        [obj] = objects
+        if model not in self.plans:
+            self.plans[model] = _plan(model)
+        plan = self.plans[model]
+        converted = None
+        if plan is not None:
+            try:
+                converted = plan.convert(data["pk"], fields)
+            except Exception:  # Django's deserializer says what is wrong, or reads it (_Slow)
+                converted = None
+        m2m: dict[str, list[Any]] | None = None
+        if plan is not None and converted is not None:
+            row = _Row(number, name, plan.instance(converted), len(line))
+        else:
+            try:
+                objects: list[DeserializedObject] = list(
+                    PythonDeserializer([data], using=self.using)
+                )
+            except Exception as exc:  # any failure is a malformed row, reported in one line
+                raise self._culprit(data, name, exc) from None
+            [obj] = objects
+            instance = obj.object
+            m2m = {key: list(links) for key, links in (obj.m2m_data or {}).items()} or None
+            row = _Row(number, name, instance, len(line), m2m)
+            assert instance._meta.pk is not None
+            converted = {instance._meta.pk.attname: instance.pk}
+            for field_name in fields:
+                named: Any = model._meta.get_field(field_name)
+                if not named.many_to_many:
+                    converted[named.attname] = getattr(instance, named.attname)
         if values:
-            self._check_values(obj, data["fields"], name)
-        return obj
+            self._check_values(model, converted, m2m, fields, name)
+        return row
 
     def _model(self, number: int, label: str) -> type[Model]:
         """The model of ``label``, once it may be restored here."""
@@ -460,21 +578,29 @@ class _Restore:
                 return _RowError(name, f"{label} pk={_short(data['pk'])!r}: {_reason(exc)}")
         return _RowError(None, f"{label} pk={_short(data['pk'])!r}: {_reason(error)}")
 
-    def _check_values(self, obj: DeserializedObject, fields: dict[str, Any], label: str) -> None:
+    def _check_values(
+        self,
+        model: type[Model],
+        converted: dict[str, Any],
+        m2m: dict[str, list[Any]] | None,
+        fields: dict[str, Any],
+        label: str,
+    ) -> None:
         """What the database would refuse: a value its column cannot hold (too long, an integer
-        out of the database's range, too many digits), or NULL where the column is NOT NULL."""
-        instance = obj.object
-        opts = instance._meta
-        pk = instance.pk
+        out of the database's range, too many digits), or NULL where the column is NOT NULL.
+        ``converted``: the row's values by attribute name."""
+        opts = model._meta
+        assert opts.pk is not None
+        pk = converted[opts.pk.attname]
         checked: list[tuple[str, Any, Any]] = [("pk", opts.pk, pk)]
         for name in fields:
             model_field: Any = opts.get_field(name)
             if model_field.many_to_many:
                 target = model_field.remote_field.model._meta.pk
-                values = (obj.m2m_data or {}).get(name, [])
+                values = (m2m or {}).get(name, [])
                 checked += [(name, target, value) for value in values]
             else:
-                checked.append((name, model_field, getattr(instance, model_field.attname)))
+                checked.append((name, model_field, converted[model_field.attname]))
         for name, model_field, value in checked:
             if value is None:
                 if not model_field.null:
@@ -508,7 +634,7 @@ class _Restore:
         if self.connection.vendor == "postgresql" and isinstance(value, str) and "\x00" in value:
             raise ValidationError("holds a NUL character, which PostgreSQL cannot store")
 
-    def _limits(self, model_field: Any) -> tuple[type[Field] | None, Any, Any]:
+    def _limits(self, model_field: Any) -> tuple[Any, Any, Any]:
         """What :meth:`_check_value` checks of ``model_field``'s values: the kind of its column
         (``CharField``, ``DecimalField``, ``IntegerField``, ``None``: nothing) and two limits."""
         target = model_field
@@ -557,16 +683,15 @@ class _Restore:
                 continue
             seen += 1
             try:
-                obj = self._row(number, line, values=False)
+                row = self._row(number, line, values=False)
             except _RowError as error:  # validated already: only if the database changed
                 raise refused(self._where(number, error)) from None
-            instance = obj.object
-            group = groups.setdefault(concrete(type(instance)), {})
-            group.pop(instance.pk, None)
-            group[instance.pk] = _Row(number, obj, len(line))
+            group = groups.setdefault(concrete(type(row.instance)), {})
+            group.pop(row.instance.pk, None)
+            group[row.instance.pk] = row
         counts: Counter[str] = Counter()
         present: Counter[str] = Counter()
-        written: list[tuple[int, Model]] = []
+        written: list[tuple[int, str, Model]] = []
         inserted: list[type[Model]] = []
         with transaction.atomic(using=self.using):
             with self.connection.constraint_checks_disabled():
@@ -574,28 +699,28 @@ class _Restore:
                     try:
                         outcome = self._write(model, list(groups[model].values()))
                     except _Refused as exc:
-                        instance = exc.row.obj.object
                         raise refused(
-                            f"{self._place(exc.row.number)}: {instance._meta.label_lower} "
-                            f"pk={_short(instance.pk)!r}: the database refused the row: "
+                            f"{self._place(exc.row.number)}: {exc.row.label} "
+                            f"pk={_short(exc.row.instance.pk)!r}: the database refused the row: "
                             f"{_one_line(exc.error)}"
                         ) from None
                     for row, kind in outcome:
-                        label = row.obj.object._meta.label_lower
                         if kind is _PRESENT:
-                            present[label] += 1
+                            present[row.label] += 1
                             continue
-                        counts[label] += 1
-                        written.append((row.number, row.obj.object))
+                        counts[row.label] += 1
+                        written.append((row.number, row.label, row.instance))
                         if kind is _REWRITTEN:
                             self.rewritten += 1
                     if any(kind is _INSERTED for _, kind in outcome):
                         inserted.append(model)
                 for model in groups:
                     for row in groups[model].values():
-                        if row.obj.m2m_data:  # many-to-many lists in a row (not a purge's)
-                            for name, values in row.obj.m2m_data.items():
-                                getattr(row.obj.object, name).set(values)
+                        if row.m2m:  # many-to-many lists in a row (not a purge's)
+                            row.instance._state.db = self.using
+                            row.instance._state.adding = False
+                            for name, values in row.m2m.items():
+                                getattr(row.instance, name).set(values)
             tables = {model._meta.db_table for model in groups}
             for model in groups:
                 m2m: Any
@@ -627,24 +752,22 @@ class _Restore:
         assert pk is not None
         others = [f for f in fields if not f.primary_key]
         manager = model._base_manager.db_manager(self.using)
-        limit = max(
-            1, self.connection.ops.bulk_batch_size(fields, [row.obj.object for row in rows])
-        )
+        limit = max(1, self.connection.ops.bulk_batch_size(fields, rows))
         outcome: list[tuple[_Row, str]] = []
         for chunk in _chunks(rows, min(limit, INSERT_ROWS), INSERT_BYTES):
-            keys = [row.obj.object.pk for row in chunk]
+            keys = [row.instance.pk for row in chunk]
             existing = {
                 values[0]: values[1:]
                 for values in manager.filter(in_keys(model, "pk", keys)).values_list(
                     pk.attname, *(f.attname for f in others)
                 )
             }
-            new = [row for row in chunk if row.obj.object.pk not in existing]
+            new = [row for row in chunk if row.instance.pk not in existing]
             if new:
                 self._insert(manager, new, fields)
             stale: list[Model] = []
             for row in chunk:
-                instance = row.obj.object
+                instance = row.instance
                 if instance.pk not in existing:
                     outcome.append((row, _INSERTED))
                 elif existing[instance.pk] == tuple(getattr(instance, f.attname) for f in others):
@@ -657,7 +780,7 @@ class _Restore:
                     with transaction.atomic(using=self.using):
                         manager.bulk_update(stale, [f.name for f in others])
                 except DatabaseError as exc:
-                    [row] = [row for row in chunk if row.obj.object is stale[0]]
+                    [row] = [row for row in chunk if row.instance is stale[0]]
                     raise _Refused(row, exc) from None
         return outcome
 
@@ -670,13 +793,13 @@ class _Restore:
                 # QuerySet.bulk_create() calls pre_save() (auto_now fields would get the time
                 # of the restore) and refuses multi-table children.
                 manager._insert(
-                    [row.obj.object for row in rows], fields=fields, raw=True, using=self.using
+                    [row.instance for row in rows], fields=fields, raw=True, using=self.using
                 )
         except DatabaseError as exc:
             for row in rows:  # which row: one at a time, each rolled back
                 try:
                     with transaction.atomic(using=self.using):
-                        manager._insert([row.obj.object], fields=fields, raw=True, using=self.using)
+                        manager._insert([row.instance], fields=fields, raw=True, using=self.using)
                         raise _RolledBack
                 except _RolledBack:
                     continue
@@ -690,16 +813,16 @@ class _Restore:
 
     def _dangling(
         self,
-        saved: list[tuple[int, Model]],
+        saved: list[tuple[int, str, Model]],
         error: IntegrityError,
         refused: Callable[[str], ArchiveError],
     ) -> ArchiveError:
         """The first row of a batch whose foreign key points at a missing row."""
         wanted: dict[tuple[type[Model], str], set[Any]] = {}
-        references: list[tuple[int, Model, Any, Any]] = []
+        references: list[tuple[int, str, Model, Any, Any]] = []
         model_field: Any
-        for number, instance in saved:
-            for model_field in instance._meta.concrete_fields:
+        for number, label, instance in saved:
+            for model_field in concrete(type(instance))._meta.local_concrete_fields:
                 if not (
                     model_field.is_relation
                     and (model_field.many_to_one or model_field.one_to_one)
@@ -712,7 +835,7 @@ class _Restore:
                 target: Any = model_field.target_field
                 key = (target.model, target.attname)
                 wanted.setdefault(key, set()).add(value)
-                references.append((number, instance, model_field, value))
+                references.append((number, label, instance, model_field, value))
         existing: dict[tuple[type[Model], str], set[Any]] = {}
         for (model, attname), values in wanted.items():
             found: set[Any] = set()
@@ -724,11 +847,11 @@ class _Restore:
                     .values_list(attname, flat=True)
                 )
             existing[(model, attname)] = found
-        for number, instance, model_field, value in references:
+        for number, label, instance, model_field, value in references:
             target = model_field.target_field
             if value not in existing[(target.model, target.attname)]:
                 return refused(
-                    f"{self._place(number, model_field.name)}: {instance._meta.label_lower} "
+                    f"{self._place(number, model_field.name)}: {label} "
                     f"pk={_short(instance.pk)!r} refers to {target.model._meta.label_lower} "
                     f"{target.name}={_short(value)!r}, which does not exist"
                 )
