@@ -3,6 +3,7 @@ restore interrupted half-way and run again ends with every row once, and new row
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import signal
@@ -12,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core import serializers
 from django.core.management import call_command
 from django.core.management.color import no_style
 from django.db import connection
 from django.db.models import Model, QuerySet
+from django.db.models.signals import post_init
 from django.utils import timezone
 
 from django_housekeeping.purging import restore as restore_module
@@ -351,3 +354,50 @@ def test_a_restore_killed_mid_batch_and_run_again_ends_with_every_row_once(
     assert snapshot() == before
     assert counts() == rows
     assert stats.present_models == {"testapp.post": 8, "testapp.reaction": 8, "testapp.thread": 4}
+
+
+# --- the fast path reads rows as Django's deserializer does --------------------------------------
+
+
+def test_rows_are_read_as_djangos_deserializer_reads_them(tmp_path: Path) -> None:
+    everything()
+    archives = []
+    for i, make_queryset in enumerate(PURGES.values()):
+        archives.append(tmp_path / f"purge-{i}.jsonl.gz")
+        purge(make_queryset(), archive=archives[-1], batch_size=2)
+    reader = restore_module._Restore("archive", "default", connection, force=False)
+
+    for archive in archives:
+        with gzip.open(archive, "rb") as file:
+            for number, line in enumerate(file, 1):
+                row = reader._row(number, line.rstrip(b"\n"))
+                [django] = serializers.deserialize("jsonl", line)
+                model = restore_module.concrete(type(django.object))
+                for field in model._meta.local_concrete_fields:
+                    expected = getattr(django.object, field.attname)
+                    actual = getattr(row.instance, field.attname)
+                    assert (actual, type(actual)) == (expected, type(expected)), field
+    assert reader.plans  # the plans were made, and used for the models without receivers
+    assert all(plan is not None for plan in reader.plans.values())
+
+
+def test_a_model_with_a_post_init_receiver_is_built_by_django(tmp_path: Path) -> None:
+    forum_of(threads=2, posts=1)
+    before = snapshot()
+    archive = tmp_path / "threads.jsonl.gz"
+    purge(Thread.objects.filter(title__startswith="old"), archive=archive)
+    built: list[Any] = []
+
+    def receiver(sender: Any, instance: Thread, **kwargs: Any) -> None:
+        built.append(instance.pk)
+
+    post_init.connect(receiver, sender=Thread, weak=False)
+    try:
+        restore(archive)
+    finally:
+        post_init.disconnect(receiver, sender=Thread)
+
+    assert snapshot() == before
+    assert sorted(set(built)) == sorted(
+        Thread.objects.filter(title__startswith="old").values_list("pk", flat=True)
+    )
