@@ -497,9 +497,10 @@ class Command(BaseCommand):
                 + (f": {models}." if models else ".")
             )
             if stats.rewritten:
+                were = "was" if stats.rewritten == 1 else "were"
                 self.stdout.write(
-                    f"{stats.rewritten:,} of them were in the database with other values (rows "
-                    "the purge updated) and were rewritten with the archived ones."
+                    f"{stats.rewritten:,} of them {were} in the database with other values (rows "
+                    f"the purge updated) and {were} rewritten with the archived ones."
                 )
             if stats.present:
                 present = ", ".join(
