@@ -5,7 +5,7 @@
     python benchmarks/restore.py --db postgres --conversations 100000 --output r.json
 
 The chat schema of ``benchmarks/retention.py`` (``benchapp``) is seeded afresh: ``--conversations``
-old conversations with ``--messages-per`` messages each (100,000 × 10: 1,100,000 rows), and a
+old conversations with ``--messages-per`` messages each (100,000 x 10: 1,100,000 rows), and a
 tenth as many young ones that stay. Then, each step in a fresh Python process:
 
 - ``purge``: ``django_housekeeping.purge(queryset, archive=FILE)`` of the old conversations;
@@ -164,9 +164,9 @@ def main() -> None:
         if not args.sqlite_path:
             args.sqlite_path = os.path.join(directory, "bench.sqlite3")
         setup_django(args.db, args.sqlite_path)
-        from retention import create_database, seed  # the same schema and seeding
-
+        # Once Django is set up (as every import of Django's models below).
         from django.db import connection
+        from retention import create_database, seed  # the same schema and seeding
 
         create_database()
         load_before = os.getloadavg()
