@@ -36,6 +36,7 @@ from tests.testapp.models import (
     Restaurant,
     Subscription,
     Thread,
+    Topic,
 )
 from tests.testapp.scenarios import (
     MODELS,
@@ -403,3 +404,24 @@ def test_a_model_with_a_post_init_receiver_is_built_by_django(tmp_path: Path) ->
     assert sorted(set(built)) == sorted(
         Thread.objects.filter(title__startswith="old").values_list("pk", flat=True)
     )
+
+
+def test_a_row_the_database_refuses_is_named_and_its_batch_rolled_back(tmp_path: Path) -> None:
+    from tests.purging.test_restore import row, thread_row, write_archive
+
+    document = Document.objects.create(title="d", created_at=timezone.now())
+    topic = Topic.objects.create(name="t")
+    document.topics.add(topic)
+    link = row("testapp.document_topics", 9_000, document=document.pk, topic=topic.pk)
+    archive = write_archive(tmp_path / "hand.jsonl.gz", [thread_row(101)], [thread_row(102), link])
+
+    with pytest.raises(restore_module.ArchiveError) as caught:
+        restore(archive)
+
+    message = str(caught.value)
+    assert message.startswith(
+        f"{archive}: line 3: testapp.document_topics pk=9000: the database refused the row: "
+    )
+    assert message.endswith("; nothing of batch 2 was loaded; batch 1 was restored (1 objects)")
+    assert list(Thread.objects.values_list("pk", flat=True)) == [101]
+    assert Document.topics.through.objects.count() == 1

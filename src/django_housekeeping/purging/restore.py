@@ -244,10 +244,6 @@ class _RowError(Exception):
         self.reason = reason.rstrip(".")  # a validator's sentence, followed by more
 
 
-class _RolledBack(Exception):
-    """Leaves a savepoint, rolling it back."""
-
-
 @dataclass
 class _Row:
     """One line of an archive: where it is, the label of its model, its values on its model's
@@ -796,13 +792,11 @@ class _Restore:
                     [row.instance for row in rows], fields=fields, raw=True, using=self.using
                 )
         except DatabaseError as exc:
-            for row in rows:  # which row: one at a time, each rolled back
+            # Which row: one at a time, until one fails (the batch is rolled back anyway).
+            for row in rows:
                 try:
                     with transaction.atomic(using=self.using):
                         manager._insert([row.instance], fields=fields, raw=True, using=self.using)
-                        raise _RolledBack
-                except _RolledBack:
-                    continue
                 except DatabaseError as single:
                     raise _Refused(row, single) from None
             raise _Refused(rows[0], exc) from None
