@@ -425,3 +425,16 @@ def test_a_row_the_database_refuses_is_named_and_its_batch_rolled_back(tmp_path:
     assert message.endswith("; nothing of batch 2 was loaded; batch 1 was restored (1 objects)")
     assert list(Thread.objects.values_list("pk", flat=True)) == [101]
     assert Document.topics.through.objects.count() == 1
+
+
+def test_auto_now_fields_keep_their_archived_values(tmp_path: Path) -> None:
+    """Raw inserts: no pre_save(), which would give auto_now fields the time of the restore."""
+    from django_housekeeping.models import TaskState
+    from tests.purging.test_restore import CREATED, row, write_archive
+
+    state = row("django_housekeeping.taskstate", 7, task_name="t", updated_at=CREATED)
+    archive = write_archive(tmp_path / "hand.jsonl.gz", [state])
+
+    restore(archive)
+
+    assert TaskState.objects.get(pk=7).updated_at.isoformat() == "2020-01-02T03:04:05.678901+00:00"

@@ -1,5 +1,7 @@
 """Restoring an archive: verified, validated row by row before anything is loaded, then loaded one
-batch (one gzip member) per transaction.
+batch (one gzip member) per transaction — per model, referenced models first, in multi-row raw
+``INSERT``s with the archived keys; rows already there are skipped (so a restore can be run
+again) or, holding other values (rows a purge only updated), rewritten.
 
 ``restore()`` backs ``manage.py housekeeping restore FILE``; ``copy_archive()`` decompresses the
 complete batches of an archive. Every refusal is one :class:`~.archive.ArchiveError` line naming
