@@ -856,6 +856,9 @@ def test_restore_json_and_a_cut_short_archive(tmp_path: Path) -> None:
         "batches": 1,
         "truncated": True,
         "verified": True,
+        "present": 0,
+        "present_models": {},
+        "rewritten": 0,
     }
     assert "The last batch of" in outcome.err
     assert "were skipped" in outcome.err

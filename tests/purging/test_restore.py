@@ -169,6 +169,9 @@ def test_the_command_json(tmp_path: Path) -> None:
         "batches": 1,
         "truncated": False,
         "verified": True,
+        "present": 0,
+        "present_models": {},
+        "rewritten": 0,
     }
 
 

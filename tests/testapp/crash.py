@@ -1,4 +1,5 @@
-"""The child process of the crash-safety test (tests/test_purge_crash.py).
+"""The child processes of the crash-safety tests (tests/purging/test_crash.py, and
+tests/purging/test_restore_resume.py for ``restore_main``).
 
 Run as ``python -m django shell -c "from tests.testapp.crash import main; main()"``: purges in small
 batches and, at the N-th ``DELETE`` on one table, announces itself in a marker file and holds its
@@ -15,6 +16,7 @@ from typing import Any
 from django.db import connection
 
 from django_housekeeping.purging.engine import purge
+from django_housekeeping.purging.restore import restore
 from tests.testapp.models import Document, Thread
 
 QUERYSETS = {
@@ -46,3 +48,29 @@ def main() -> None:
     with connection.execute_wrapper(hold_open):
         purge(QUERYSETS[os.environ["HOUSEKEEPING_CRASH_PURGE"]](), batch_size=4, archive=archive)
     raise SystemExit("the purge finished before the test could kill it")
+
+
+def restore_main() -> None:
+    """Restore ``HOUSEKEEPING_CRASH_ARCHIVE``; at the N-th ``INSERT`` into the table, announce
+    itself in the marker file and hold the batch's transaction open until SIGKILL."""
+    marker = Path(os.environ["HOUSEKEEPING_CRASH_MARKER"])
+    table = os.environ["HOUSEKEEPING_CRASH_TABLE"]
+    stop_at = int(os.environ["HOUSEKEEPING_CRASH_AT"])
+    inserts = 0
+
+    def hold_open(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        nonlocal inserts
+        result = execute(sql, params, many, context)
+        words = sql.replace('"', " ").replace("`", " ").split()
+        if words[:3] == ["INSERT", "INTO", table]:
+            inserts += 1
+            if inserts == stop_at:
+                assert connection.in_atomic_block
+                marker.write_text(str(os.getpid()))
+                while True:  # inside the batch's transaction, until SIGKILL
+                    time.sleep(1)
+        return result
+
+    with connection.execute_wrapper(hold_open):
+        restore(os.environ["HOUSEKEEPING_CRASH_ARCHIVE"])
+    raise SystemExit("the restore finished before the test could kill it")

@@ -454,8 +454,14 @@ class Command(BaseCommand):
         self, *, file: str, database: str, json: bool, force: bool, **options: Any
     ) -> None:
         # Every refusal and every malformed archive is one line on stderr and exit status 1.
+        bar = RestoreBar(self.stderr) if self.stderr.isatty() and not json else None
         try:
-            stats = restore(file, using=database, force=force)
+            stats = restore(
+                file,
+                using=database,
+                force=force,
+                progress=bar.update if bar is not None else None,
+            )
         except ArchiveError as exc:  # its message starts with the file
             raise CommandError(f"cannot restore {exc}", returncode=EXIT_FAILED) from None
         except OSError as exc:
@@ -464,6 +470,9 @@ class Command(BaseCommand):
         except (ValueError, DatabaseError) as exc:
             reason = " ".join(str(exc).split())
             raise CommandError(f"cannot restore {file}: {reason}", returncode=EXIT_FAILED) from None
+        finally:
+            if bar is not None:
+                bar.finish()
         if json:
             self._print_json(
                 {
@@ -473,6 +482,9 @@ class Command(BaseCommand):
                     "batches": stats.batches,
                     "truncated": stats.truncated,
                     "verified": stats.verified,
+                    "present": stats.present,
+                    "present_models": stats.present_models,
+                    "rewritten": stats.rewritten,
                 }
             )
         else:
@@ -484,6 +496,21 @@ class Command(BaseCommand):
                 f"Restored {objects} ({batches}) from {file}{unverified}"
                 + (f": {models}." if models else ".")
             )
+            if stats.rewritten:
+                were = "was" if stats.rewritten == 1 else "were"
+                self.stdout.write(
+                    f"{stats.rewritten:,} of them {were} in the database with other values (rows "
+                    f"the purge updated) and {were} rewritten with the archived ones."
+                )
+            if stats.present:
+                present = ", ".join(
+                    f"{label} {count:,}" for label, count in stats.present_models.items()
+                )
+                row = "row was" if stats.present == 1 else "rows were"
+                self.stdout.write(
+                    f"{stats.present:,} {row} in the database already, as archived, and "
+                    f"skipped: {present}."
+                )
         if stats.truncated:
             self.stderr.write(
                 f"The last batch of {file} is incomplete (or not covered by its manifest): the "
@@ -578,6 +605,31 @@ class _Unterminated:
 
     def flush(self) -> None:
         self.stdout.flush()
+
+
+class RestoreBar:
+    """The tqdm progress bar of a ``restore`` (only ever drawn on a terminal, on stderr): one line
+    while the archive's rows are validated, then one while they are loaded."""
+
+    def __init__(self, stderr: OutputWrapper) -> None:
+        self.stream = _Unterminated(stderr)
+        self.bar: tqdm[Any] | None = None
+        self.phase = ""
+
+    def update(self, phase: str, done: int, total: int | None) -> None:
+        if self.bar is None or phase != self.phase:
+            self.finish()
+            self.bar = tqdm(
+                total=total, desc=phase, unit=" rows", file=self.stream, mininterval=0.1
+            )
+            self.phase = phase
+        self.bar.total = total
+        self.bar.update(done - self.bar.n)
+
+    def finish(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.bar = None
 
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
