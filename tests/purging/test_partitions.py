@@ -83,7 +83,8 @@ def readings(months: range | list[int], per_month: int = 3) -> None:
 
 
 def months_left() -> list[int]:
-    return sorted(Reading.objects.values_list("at__month", flat=True))
+    # In Python: MariaDB without its time zone tables extracts no month from a datetime.
+    return sorted(moment.month for moment in Reading.objects.values_list("at", flat=True))
 
 
 # --- every database: the same purge --------------------------------------------------------------
@@ -222,7 +223,7 @@ def test_a_held_row_keeps_its_partition_whose_other_rows_go_by_batches(
 ) -> None:
     names = partitioned(Reading, range(1, 4))
     readings(range(1, 4))
-    kept = Reading.objects.filter(at__month=1).earliest("at")
+    kept = Reading.objects.earliest("at")
     holds.place(kept, reason="Dispute #1")
 
     result = purge(Reading.objects.filter(at__lt=at(3)))

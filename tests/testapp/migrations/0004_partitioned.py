@@ -65,7 +65,7 @@ class Migration(migrations.Migration):
             ],
         ),
         # After the state operations, so that the models exist in the state it is given.
-        migrations.RunPython(create_tables, drop_tables),
+        migrations.RunPython(create_tables, drop_tables, atomic=False),
         migrations.CreateModel(
             name="SampleNote",
             fields=[
