@@ -157,6 +157,12 @@ def read_layout(
     )
 
 
+def _version(using: str) -> int:
+    """The PostgreSQL server's version number (150004 for 15.4)."""
+    version: int = getattr(connections[using], "pg_version", 0)
+    return version
+
+
 def _field_of(model: type[Model], column: str) -> Any:
     for candidate in model._meta.concrete_fields:
         if candidate.column == column:
@@ -209,12 +215,15 @@ def _partitions(
 ) -> list[Partition]:
     connection = connections[using]
     quote = connection.ops.quote_name
+    # A partition a DETACH … CONCURRENTLY left half-way (PostgreSQL 14+) is no longer read
+    # through its table: it waits for ALTER TABLE … DETACH PARTITION … FINALIZE.
+    pending = " AND NOT i.inhdetachpending" if _version(using) >= 140000 else ""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT n.nspname, c.relname, pg_get_expr(c.relpartbound, c.oid) "
             "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE i.inhparent = to_regclass(%s) ORDER BY c.relname",
+            f"WHERE i.inhparent = to_regclass(%s){pending} ORDER BY c.relname",
             [quote(table)],
         )
         rows = cursor.fetchall()
@@ -433,8 +442,12 @@ def drop_partition(
     if dry_run:
         return _count(using, relation)
     parent = quote(layout.table)
-    version: int = getattr(connection, "pg_version", 0)
-    concurrently = not connection.in_atomic_block and version >= 140000
+    # CONCURRENTLY: PostgreSQL 14+, outside a transaction, and never beside a DEFAULT partition.
+    concurrently = (
+        not connection.in_atomic_block
+        and _version(using) >= 140000
+        and not any(p.default for p in layout.partitions)
+    )
     # DETACH … CONCURRENTLY cannot run inside a transaction block.
     with nullcontext() if concurrently else transaction.atomic(using=using):
         with connection.cursor() as cursor:
