@@ -312,6 +312,18 @@ class _Purge:
         self.held_partitions: list[str] = []
         self.segments: list[partitioning.Partition] | None = None
         self.root_filter: Any = None
+        # A batch of a partition that deletes its rows alone (no cascade, no guard, no receiver,
+        # no join): its statement selects a range of keys in that partition rather than a list of
+        # them, which PostgreSQL reads in one pass instead of one index lookup per key.
+        self.range_batches = (
+            self.layout is not None
+            and self.plan is not None
+            and len(self.plan.nodes) == 1
+            and not self.plan.guarded
+            and not self.use_collector
+            and len(deletion.query.alias_map) <= 1
+        )
+        self.fetched = 0
 
     # the loop -----------------------------------------------------------------------------------
 
@@ -415,6 +427,7 @@ class _Purge:
             keys, fetched = self._keys_after(
                 self.deletion.filter(segment.condition), last, batch_size
             )
+            self.fetched = len(keys)
             if fetched == batch_size:
                 return keys, fetched
             self.segments.pop(0)
@@ -489,7 +502,24 @@ class _Purge:
 
     def _scope(self, roots: Sequence[Any]) -> Any:
         assert self.plan is not None
-        return Scope(self.plan, self.using, roots, self.param_limit, root_filter=self.root_filter)
+        return Scope(
+            self.plan,
+            self.using,
+            roots,
+            self.param_limit,
+            root_filter=self.root_filter,
+            root_rows=self._root_range(roots),
+        )
+
+    def _root_range(self, roots: Sequence[Any]) -> QuerySet[Any] | None:
+        """A whole fetched batch of one partition, when it deletes its rows alone: the rows of
+        the queryset in that partition between its first and last key — the batch's rows (and
+        any row that came to match them since, as a later batch would delete it)."""
+        if not self.range_batches or self.root_filter is None or not roots:
+            return None
+        if len(roots) != self.fetched:  # some of the batch stays (a hold): its keys, one by one
+            return None
+        return self.deletion.filter(self.root_filter, pk__gte=roots[0], pk__lte=roots[-1])
 
     def _plan_guard(self, roots: Sequence[Any]) -> str | None:
         assert self.plan is not None

@@ -425,6 +425,7 @@ class Scope:
         root_pks: Sequence[Any],
         param_limit: int,
         root_filter: Q | None = None,
+        root_rows: QuerySet[Any] | None = None,
     ) -> None:
         self.plan = plan
         self.using = using
@@ -432,6 +433,9 @@ class Scope:
         # A condition the root rows meet besides their keys (a partition's bounds, so that
         # PostgreSQL prunes the statements to that partition).
         self.root_filter = root_filter
+        # The root rows as a queryset of their own (a range of keys in one partition), instead of
+        # the list of their keys.
+        self.root_rows = root_rows
         self.param_limit = param_limit
         self._literals: dict[Node, Sequence[Any]] = {}
         self._content_types: dict[Any, int] = {}
@@ -443,6 +447,8 @@ class Scope:
         """The rows of ``node`` this batch reaches, as a lazy queryset (nothing is read)."""
         rows = self.manager(node)
         if node.kind == ROOT:
+            if self.root_rows is not None:
+                return self.root_rows
             rows = rows.filter(in_keys(node.model, "pk", self.root_pks))
             return rows if self.root_filter is None else rows.filter(self.root_filter)
         assert node.parent is not None
