@@ -146,6 +146,8 @@ def read_layout(
     if strategy != "r" or columns != 1 or column is None:
         return None
     key_field = _field_of(model, column)
+    if key_field is None:  # a column the model does not know: nothing to filter its rows on
+        return None
     condition = _cutoff_condition(queryset, key_field)
     partitions = _partitions(queryset, using, table, key_field, column_type, type_name, condition)
     reason = _why_not_drop(queryset, using, plan, enabled, table, column, condition)
