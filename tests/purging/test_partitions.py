@@ -4,7 +4,7 @@ would be lost by it; everything else goes by batches, one partition at a time, a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from django.db.models.signals import pre_delete
 from django.test.utils import CaptureQueriesContext
 
 from django_housekeeping import holds
+from django_housekeeping.purging import partitions
 from django_housekeeping.purging.engine import PurgeLimitExceeded, purge
 from tests.helpers import housekeeping
 from tests.testapp.models import Reading, Sample, SampleNote
@@ -366,3 +367,65 @@ def test_partitions_false_and_the_setting_turn_dropping_off(
     assert set(names) <= tables()
     with pytest.raises(ValueError, match="'partitions' must be True or False"):
         purge(Reading.objects.all(), partitions="yes")  # type: ignore[arg-type]
+
+
+@postgres
+@pytest.mark.parametrize(
+    ("column_type", "lower", "upper", "inclusive", "cutoff", "below", "may_match"),
+    [
+        # A timestamp: only an exclusive bound at or before the cutoff holds nothing after it.
+        (
+            "timestamp with time zone",
+            "'2025-01-01 00:00+00'",
+            "'2025-02-01 00:00+00'",
+            True,
+            at(2, 1),
+            True,
+            True,
+        ),
+        (
+            "timestamp with time zone",
+            "'2025-02-01 00:00+00'",
+            "'2025-03-01 00:00+00'",
+            False,
+            at(2, 1),
+            False,
+            False,
+        ),
+        (
+            "timestamp with time zone",
+            "'2025-02-01 00:00+00'",
+            "'2025-03-01 00:00+00'",
+            True,
+            at(2, 1),
+            False,
+            True,
+        ),
+        # A date: FROM 2025-02-01 TO 2025-03-01 holds February, all of it <= 2025-02-28.
+        ("date", "'2025-02-01'", "'2025-03-01'", True, date(2025, 2, 28), True, True),
+        ("date", "'2025-02-01'", "'2025-03-01'", False, date(2025, 2, 28), False, True),
+        # Integers, MINVALUE and MAXVALUE.
+        ("bigint", "MINVALUE", "100", True, 99, True, True),
+        ("bigint", "100", "MAXVALUE", True, 10_000, False, True),
+        ("bigint", "'-5'", "0", False, -5, False, False),
+    ],
+)
+def test_the_server_compares_partition_bounds_with_the_cutoff(
+    column_type: str,
+    lower: str,
+    upper: str,
+    inclusive: bool,
+    cutoff: object,
+    below: bool,
+    may_match: bool,
+) -> None:
+    type_name = "date" if column_type == "date" else column_type.split()[0]
+    _, _, is_below, matches = partitions._compare(
+        connection.alias,
+        lower,
+        upper,
+        column_type,
+        type_name,
+        partitions._Cutoff(inclusive=inclusive, param=cutoff),
+    )
+    assert (is_below, matches) == (below, may_match)
