@@ -429,3 +429,26 @@ def test_the_server_compares_partition_bounds_with_the_cutoff(
         partitions._Cutoff(inclusive=inclusive, param=cutoff),
     )
     assert (is_below, matches) == (below, may_match)
+
+
+@postgres
+def test_a_dropped_partitions_rows_are_postgresqls_estimate_once_it_has_statistics(
+    partitioned: Callable[..., list[str]],
+) -> None:
+    names = partitioned(Reading, range(1, 4))
+    readings(range(1, 4), per_month=4)
+    with connection.cursor() as cursor:
+        cursor.execute(f'ANALYZE "{names[0]}"')
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [names[0]])
+        (estimate,) = cursor.fetchone()
+    assert estimate == 4  # ANALYZE counts the rows its own transaction inserted
+
+    result = purge(Reading.objects.filter(at__lt=at(3)))
+
+    # January's statistics give its rows without reading it; February, never analyzed, is counted.
+    assert result["dropped_partitions"] == [
+        {"name": names[0], "rows": round(estimate)},
+        {"name": names[1], "rows": 4},
+    ]
+    assert result["deleted"] == {"testapp.Reading": round(estimate) + 4}
+    assert months_left() == [3, 3, 3, 3]

@@ -9,8 +9,8 @@ and compared by the server itself, in the column's own type, never parsed into v
 - When the purged queryset's only condition is ``field < value`` or ``field <= value`` on that
   column, every partition whose upper bound is at most the cutoff holds only rows the purge
   deletes: it is detached (``DETACH PARTITION … CONCURRENTLY`` outside a transaction on
-  PostgreSQL 14+, a plain ``DETACH`` otherwise), its rows counted (and archived, with
-  ``archive``) and the table dropped (:func:`drop_partition`). Nothing else may depend on its
+  PostgreSQL 14+, a plain ``DETACH`` otherwise), its rows estimated (:func:`_rows`) and archived
+  (with ``archive``), and the table dropped (:func:`drop_partition`). Nothing else may depend on its
   rows: the deletion plan must reach no other table (no relation to cascade into, update or be
   protected by), no foreign-key constraint may reference the table, the model must have no delete
   receivers, and no row of that partition may be under a legal hold — otherwise its rows are
@@ -390,8 +390,16 @@ def _relation(using: str, partition: Partition) -> str:
     return f"{quote(partition.schema)}.{quote(partition.name)}"
 
 
-def _count(using: str, relation: str) -> int:
+def _rows(using: str, relation: str) -> int:
+    """The rows of a partition: PostgreSQL's estimate (``pg_class.reltuples``, exact after a
+    ``VACUUM``, kept by autovacuum and ``ANALYZE``) — counting them would read the whole
+    partition, the very cost dropping it saves — or, for a partition with no statistics yet
+    (never vacuumed nor analyzed), its exact count."""
     with connections[using].cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", [relation])
+        row = cursor.fetchone()
+        if row is not None and row[0] is not None and row[0] >= 0:
+            return round(float(row[0]))
         cursor.execute(f"SELECT count(*) FROM {relation}")
         row = cursor.fetchone()
     return int(row[0]) if row else 0
@@ -399,14 +407,16 @@ def _count(using: str, relation: str) -> int:
 
 def _archive(
     model: type[Model], using: str, relation: str, append: Callable[[Sequence[Model]], Any]
-) -> None:
-    """Append every row of a detached partition to the archive, a batch of keys at a time."""
+) -> int:
+    """Append every row of a detached partition to the archive, a batch of keys at a time; how
+    many there were."""
     connection = connections[using]
     pk = model._meta.pk
     assert pk is not None
     column = connection.ops.quote_name(str(pk.column))
     manager = model._base_manager.db_manager(using)
     last: Any = None
+    archived = 0
     while True:
         where = "" if last is None else f"WHERE {column} > %s "
         params: list[Any] = [] if last is None else [last]
@@ -417,11 +427,12 @@ def _archive(
             )
         )
         if not rows:
-            return
+            return archived
         append(rows)
+        archived += len(rows)
         last = pk.get_db_prep_value(rows[-1].pk, connection)
         if len(rows) < ARCHIVE_BATCH:
-            return
+            return archived
 
 
 def drop_partition(
@@ -434,15 +445,16 @@ def drop_partition(
     held: Callable[[], dict[type[Model], set[Any]]] | None,
     append: Callable[[Sequence[Model]], Any] | None,
 ) -> int | None:
-    """Detach and drop ``partition`` (count its rows in a dry run); the rows it held, or None when
-    a row of it is under a legal hold (it stays, and its rows go by batches)."""
+    """Detach and drop ``partition`` (only estimate its rows in a dry run); the rows it held (see
+    :func:`_rows`; exact when archived), or None when a row of it is under a legal hold (it
+    stays, and its rows go by batches)."""
     connection = connections[using]
     quote = connection.ops.quote_name
     relation = _relation(using, partition)
     if held is not None and _held_in(model, using, relation, held):
         return None
     if dry_run:
-        return _count(using, relation)
+        return _rows(using, relation)
     parent = quote(layout.table)
     # CONCURRENTLY: PostgreSQL 14+, outside a transaction, and never beside a DEFAULT partition.
     concurrently = (
@@ -458,14 +470,16 @@ def drop_partition(
                 + (" CONCURRENTLY" if concurrently else "")
             )
         try:
-            # Detached: no row can come or go (a hold placed now finds no row), so the count and
-            # the archive are exact. A hold placed before the detach keeps the partition.
+            # Detached: no row can come or go (a hold placed now finds no row), so the archive is
+            # exact. A hold placed before the detach keeps the partition.
             if held is not None and _held_in(model, using, relation, held):
                 _attach(using, parent, relation, partition)
                 return None
-            rows = _count(using, relation)
-            if append is not None:
-                _archive(model, using, relation, append)
+            # Archived, its rows were all read: their number is exact.
+            if append is None:
+                rows = _rows(using, relation)
+            else:
+                rows = _archive(model, using, relation, append)
             with connection.cursor() as cursor:
                 cursor.execute(f"DROP TABLE {relation}")
         except BaseException:
