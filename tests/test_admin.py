@@ -298,6 +298,7 @@ def test_change_page_shows_the_result_as_pretty_json(admin_client: Client) -> No
         "  &quot;deleted&quot;: {\n"
         "    &quot;testapp.Thread&quot;: 1\n"
         "  },\n"
+        "  &quot;dropped_partitions&quot;: [],\n"
         "  &quot;dry_run&quot;: false,\n"
     ) in content
     assert "  &quot;total&quot;: 1\n}</pre>" in content
@@ -348,6 +349,30 @@ def test_change_page_lays_a_purge_out_per_model(admin_client: Client) -> None:
     assert (
         '<details class="housekeeping-raw"><summary>Raw JSON</summary><pre>{\n'
         "  &quot;archive&quot;: &quot;archives/testapp.thread-1.jsonl.gz&quot;,"
+    ) in content
+
+
+@pytest.mark.django_db
+def test_change_page_lists_the_dropped_partitions_and_why_others_went_by_batches(
+    admin_client: Client,
+) -> None:
+    result = {
+        "deleted": {"testapp.Reading": 812_350},
+        "total": 812_350,
+        "dropped_partitions": [{"name": "testapp_reading_2025_01", "rows": 812_345}],
+        "partitions": "batched testapp_reading_2025_02: rows on both sides of the cutoff",
+    }
+    run = make_run("threads", result=result)
+
+    content = squeezed(admin_client.get(change_url(run)).content.decode())
+
+    assert (
+        '<ul class="housekeeping-partitions"><li>dropped partition testapp_reading_2025_01 '
+        "(≈812,345 rows)</li></ul>"
+    ) in content
+    assert (
+        '<p class="housekeeping-partitions-note">batched testapp_reading_2025_02: rows on both '
+        "sides of the cutoff</p>"
     ) in content
 
 

@@ -830,6 +830,8 @@ DETAILS_KEYS = {
     "numbers",
     "members",
     "cutoffs",
+    "partitions",
+    "partitions_note",
 }
 
 
@@ -868,6 +870,8 @@ def test_details_of_a_purge() -> None:
         "numbers": [],
         "members": [],
         "cutoffs": [],
+        "partitions": [],
+        "partitions_note": None,
     }
 
 
@@ -955,6 +959,43 @@ def test_details_of_a_purge_that_kept_protected_and_held_rows() -> None:
     ]
     assert details["summary"] == (
         "deleted 1 (testapp.Post 1); 3 protected rows kept; 3 held rows kept"
+    )
+
+
+def test_details_of_a_purge_that_dropped_partitions() -> None:
+    result = {
+        "deleted": {"chat.Event": 1_624_700},
+        "total": 1_624_700,
+        "dropped_partitions": [
+            {"name": "chat_event_2025_01", "rows": 812_345},
+            {"name": "chat_event_2025_02", "rows": 812_345},
+            {"rows": 3},
+        ],
+        "partitions": "batched chat_event_2025_03: rows on both sides of the cutoff",
+    }
+    details = details_of(result)
+    assert [row["line"] for row in details["partitions"]] == [
+        "dropped partition chat_event_2025_01 (≈812,345 rows)",
+        "dropped partition chat_event_2025_02 (≈812,345 rows)",
+    ]
+    assert details["partitions_note"] == result["partitions"]
+    assert details["summary"] == (
+        "deleted 1624700 (chat.Event 1624700); dropped 2 partitions (≈1,624,690 rows)"
+    )
+    one = details_of({**result, "dry_run": True, "dropped_partitions": [{"name": "e", "rows": 2}]})
+    assert one["summary"] == (
+        "would delete 1624700 (chat.Event 1624700); would drop partition e (≈2 rows)"
+    )
+    batched = details_of(
+        {
+            **result,
+            "dropped_partitions": [],
+            "partitions": "batched: chat.Event has a delete receiver",
+        }
+    )
+    assert batched["partitions"] == []
+    assert batched["summary"] == (
+        "deleted 1624700 (chat.Event 1624700); batched: chat.Event has a delete receiver"
     )
 
 

@@ -37,3 +37,19 @@ class Number(models.Model):
 
     def __str__(self) -> str:
         return str(self.n)
+
+
+class Event(models.Model):
+    """benchmarks/partitions.py: a time series, on PostgreSQL partitioned by month on ``at``
+    (the benchmark creates the table; its primary key is ``(id, at)``)."""
+
+    id = models.BigAutoField(primary_key=True)
+    at = models.DateTimeField()
+    value = models.IntegerField()
+    payload = models.TextField()
+
+    class Meta:
+        db_table = "bench_event"
+
+    def __str__(self) -> str:
+        return f"event {self.pk}"

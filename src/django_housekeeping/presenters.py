@@ -193,6 +193,8 @@ def _details(kind: str, summary: str, **fields: Any) -> dict[str, Any]:
         "numbers": [],
         "members": [],
         "cutoffs": [],
+        "partitions": [],
+        "partitions_note": None,
         **fields,
     }
 
@@ -254,6 +256,17 @@ def _read_purge(result: dict[str, Any]) -> dict[str, Any]:
         kept = sum(counts[key].values())
         if kept:
             summary += f"; {_rows(kept, key)} kept"
+    partitions = _read_partitions(result)
+    if len(partitions) == 1:
+        summary += f"; {partitions[0]['line']}"
+    elif partitions:
+        rows = sum(partition["rows"] for partition in partitions)
+        dropped = "would drop" if result.get("dry_run") else "dropped"
+        summary += f"; {dropped} {len(partitions)} partitions (≈{rows:,} rows)"
+    note = result.get("partitions")
+    note = note if isinstance(note, str) and note else None
+    if note is not None and note.startswith("batched:"):
+        summary += f"; {note}"
     if archive is not None:
         summary += f"; archived to {PurePath(archive).name}"
     if partial:
@@ -275,7 +288,33 @@ def _read_purge(result: dict[str, Any]) -> dict[str, Any]:
         partial=partial,
         archive=archive,
         cutoffs=cutoffs,
+        partitions=partitions,
+        partitions_note=note,
     )
+
+
+def _read_partitions(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The partitions a purge dropped (``result["dropped_partitions"]``): ``name``, ``rows`` and
+    the ``line`` a face shows ("dropped partition chat_event_2025_01 (≈812,345 rows)"); anything
+    malformed is left out."""
+    dropped = result.get("dropped_partitions")
+    if not isinstance(dropped, list):
+        return []
+    verb = "would drop" if result.get("dry_run") else "dropped"
+    partitions = []
+    for item in dropped:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            continue
+        rows = item.get("rows")
+        rows = rows if _is_count(rows) else 0
+        partitions.append(
+            {
+                "name": item["name"],
+                "rows": rows,
+                "line": f"{verb} partition {item['name']} (≈{rows:,} rows)",
+            }
+        )
+    return partitions
 
 
 def _read_cutoffs(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -368,7 +407,10 @@ def result_details(run: TaskRun) -> dict[str, Any]:
     - ``summary``: the one line of :func:`run_summary`;
     - a purge's ``verb`` (``deleted`` / ``would delete``), ``models`` (one row per model with
       ``deleted``, ``protected`` and ``held`` rows, sorted by model), ``total``, ``partial``
-      (stopped at ``max_seconds``) and ``archive`` (the archive file);
+      (stopped at ``max_seconds``), ``archive`` (the archive file), ``partitions`` (the
+      partitions dropped whole: ``[{"name", "rows", "line"}]``, ``line`` reading "dropped
+      partition chat_event_2025_01 (≈812,345 rows)") and ``partitions_note`` (why partitions
+      were purged by batches instead, or None);
     - ``numbers``: ``[{"key", "value"}]`` sorted by key; ``members``: a group's
       ``[{"task", "status", "summary"}]``.
     """

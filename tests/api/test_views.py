@@ -1004,6 +1004,8 @@ def test_runs_lay_their_results_out_in_details(client: APIClient) -> None:
             "numbers": [],
             "members": [],
             "cutoffs": [],
+            "partitions": [],
+            "partitions_note": None,
         }
     )
     assert runs[stats.pk]["details"]["kind"] == "numbers"

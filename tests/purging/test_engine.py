@@ -37,6 +37,8 @@ RESULT_KEYS = {
     "max_batch_seconds",
     "partial",
     "archive",
+    "dropped_partitions",
+    "partitions",
 }
 
 
@@ -99,6 +101,8 @@ def test_a_real_purge_deletes_with_cascades_and_reports_per_model(forum: dict[st
     assert result["partial"] is False
     assert result["archive"] is None
     assert result["protected_by"] == {}
+    assert result["dropped_partitions"] == []  # not a partitioned table: the same keys
+    assert result["partitions"] is None
     assert result["seconds"] >= result["max_batch_seconds"] >= 0
     assert list(Thread.objects.values_list("title", flat=True)) == ["young"]
     assert set(Post.objects.values_list("pk", flat=True)) == {

@@ -222,3 +222,30 @@ class ChatLine(models.Model):
 
     chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="lines")
     text = models.CharField(max_length=100, blank=True)
+
+
+# --- Partitioned tables: on PostgreSQL, migration 0004 creates these tables PARTITION BY RANGE
+# (at), primary key (id, at); plain tables elsewhere. The tests create the partitions. ---
+
+
+class Reading(models.Model):
+    """A time series nothing references: its old partitions may be dropped whole."""
+
+    id = models.BigAutoField(primary_key=True)
+    at = models.DateTimeField()
+    value = models.IntegerField(default=0)
+
+
+class Sample(models.Model):
+    """A partitioned table a foreign key references: its rows go by batches, with their notes."""
+
+    id = models.BigAutoField(primary_key=True)
+    at = models.DateTimeField()
+
+
+class SampleNote(models.Model):
+    # No constraint: a partitioned table's key is (id, at), so nothing can reference id alone.
+    sample = models.ForeignKey(
+        Sample, on_delete=models.CASCADE, related_name="notes", db_constraint=False
+    )
+    text = models.CharField(max_length=100, blank=True)

@@ -221,6 +221,14 @@ class CutoffSerializer(serializers.Serializer):  # type: ignore[type-arg]
     )
 
 
+class DroppedPartitionSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    name = serializers.CharField(help_text="The partition (table) dropped.")
+    rows = serializers.IntegerField(help_text="The rows it held.")
+    line = serializers.CharField(
+        help_text='"dropped partition chat_event_2025_01 (≈812,345 rows)", or "would drop …".'
+    )
+
+
 class ResultDetailsSerializer(serializers.Serializer):  # type: ignore[type-arg]
     """A run's result laid out for a person, read once by the presenter every face uses."""
 
@@ -248,6 +256,13 @@ class ResultDetailsSerializer(serializers.Serializer):  # type: ignore[type-arg]
     members = MemberSummarySerializer(many=True, help_text="A group's members, in its order.")
     cutoffs = CutoffSerializer(
         many=True, help_text="A retention policy's cutoffs, one per window (empty otherwise)."
+    )
+    partitions = DroppedPartitionSerializer(
+        many=True, help_text="The partitions a purge dropped whole (would drop, in a dry run)."
+    )
+    partitions_note = serializers.CharField(
+        allow_null=True,
+        help_text="Why rows of a partitioned table were purged by batches instead (or null).",
     )
 
 

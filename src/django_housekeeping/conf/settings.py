@@ -264,6 +264,14 @@ class HousekeepingSettings:
         "`True`: every purge writes the rows it deletes, cascades included, to an archive "
         'first; a task\'s `purge={"archive": ...}` decides for that task.',
     )
+    PURGE_PARTITIONS = Setting(
+        True,
+        BOOLEAN,
+        "`True`: on a PostgreSQL table range-partitioned on the purge's cutoff column, the "
+        "partitions wholly before the cutoff are detached and dropped instead of deleted row by "
+        'row, when nothing would be lost by it; a task\'s `purge={"partitions": ...}` decides '
+        "for that task (see [partitioned tables](purge.md#partitioned-tables)).",
+    )
     PURGE_ARCHIVE_DIR: Setting[str | os.PathLike[str] | None] = Setting(
         None,
         Rule(lambda value: isinstance(value, str | os.PathLike), "a directory path").or_none(),

@@ -45,6 +45,7 @@ from django.db.models.deletion import (
 from django.db.models.signals import post_delete, pre_delete
 
 from django_housekeeping.conf import housekeeping_settings
+from django_housekeeping.purging import partitions as partitioning
 from django_housekeeping.purging import planner as planning
 from django_housekeeping.purging.archive import (
     ArchiveOrigin,
@@ -53,6 +54,7 @@ from django_housekeeping.purging.archive import (
     default_archive_path,
 )
 from django_housekeeping.purging.options import check_purge_value
+from django_housekeeping.purging.partitions import DroppedPartition
 from django_housekeeping.purging.planner import Scope, concrete, in_keys
 
 ProgressCallback = Callable[[int, "int | None"], None]
@@ -81,7 +83,11 @@ class PurgeResult(TypedDict):
     names those relations. ``held`` maps ``"app_label.Model"`` to the rows kept because of a
     legal hold: the queryset's rows that are held or whose deletion would cascade into a held
     row, and the rows their deletion would have cascaded to (held rows included). ``partial``
-    is true when ``max_seconds`` stopped the purge early.
+    is true when ``max_seconds`` stopped the purge early. ``dropped_partitions`` lists the
+    partitions dropped whole (``{"name", "rows"}``; in a dry run, those that would be), and
+    ``partitions`` says why rows of a partitioned table were deleted by batches instead (None on
+    a table that is not partitioned, or when there is nothing to say): see
+    :mod:`django_housekeeping.purging.partitions`.
     """
 
     deleted: dict[str, int]
@@ -96,6 +102,8 @@ class PurgeResult(TypedDict):
     max_batch_seconds: float
     partial: bool
     archive: str | None
+    dropped_partitions: list[DroppedPartition]
+    partitions: str | None
 
 
 class PurgeLimitExceeded(Exception):
@@ -134,6 +142,7 @@ def purge(
     archive: bool | str | os.PathLike[str] | None = None,
     progress: ProgressCallback | None = None,
     archive_origin: ArchiveOrigin | None = None,
+    partitions: bool | None = None,
 ) -> PurgeResult:
     """Delete ``queryset`` and its cascades in batches; with ``dry_run`` only count what would go.
 
@@ -148,7 +157,10 @@ def purge(
     ``None`` follows ``HOUSEKEEPING["PURGE_ARCHIVE"]``. ``archive_origin``: the task and run
     (:class:`~django_housekeeping.purging.archive.ArchiveOrigin`) the archive's manifest names
     (``ctx.purge`` passes its own). ``progress(done, total)`` is called after every batch with the
-    queryset's rows handled so far and the number selected at the start.
+    queryset's rows handled so far and the number selected at the start. ``partitions``: on a
+    PostgreSQL table range-partitioned on the cutoff's column, drop the partitions wholly before
+    the cutoff instead of deleting their rows (default ``HOUSEKEEPING["PURGE_PARTITIONS"]``; see
+    :mod:`~django_housekeeping.purging.partitions`).
     """
     if not isinstance(queryset, QuerySet):
         raise TypeError(f"purge() needs a QuerySet, got {type(queryset).__name__}")
@@ -161,6 +173,9 @@ def purge(
     check_purge_value("max_seconds", max_seconds)
     if archive is None:
         archive = bool(housekeeping_settings.PURGE_ARCHIVE)
+    if partitions is None:
+        partitions = housekeeping_settings.PURGE_PARTITIONS
+    check_purge_value("partitions", partitions)
     deletion = _deletion_queryset(queryset)
     archive_file: Path | None = None
     if archive and not dry_run:
@@ -181,6 +196,7 @@ def purge(
         archive=archive_file,
         archive_origin=archive_origin,
         progress=progress,
+        partitions=partitions,
     ).run()
 
 
@@ -227,6 +243,7 @@ class _Purge:
         archive: Path | None,
         progress: ProgressCallback | None,
         archive_origin: ArchiveOrigin | None = None,
+        partitions: bool = True,
     ) -> None:
         self.queryset = queryset
         self.deletion = deletion
@@ -286,6 +303,27 @@ class _Purge:
             self.held_keys = HeldKeys(self.hold_models, self.using)
         # Dry run: the keys of rows more than one path reaches, so each is counted once.
         self.seen: dict[str, set[Any]] = {}
+        # A range-partitioned table: partitions dropped whole, and the batches one partition at a
+        # time (the partition's bounds added to the root rows' condition).
+        self.layout = partitioning.read_layout(
+            deletion, using=self.using, plan=self.plan, enabled=partitions
+        )
+        self.dropped: list[DroppedPartition] = []
+        self.held_partitions: list[str] = []
+        self.segments: list[partitioning.Partition] | None = None
+        self.root_filter: Any = None
+        # A batch of a partition that deletes its rows alone (no cascade, no guard, no receiver,
+        # no join): its statement selects a range of keys in that partition rather than a list of
+        # them, which PostgreSQL reads in one pass instead of one index lookup per key.
+        self.range_batches = (
+            self.layout is not None
+            and self.plan is not None
+            and len(self.plan.nodes) == 1
+            and not self.plan.guarded
+            and not self.use_collector
+            and len(deletion.query.alias_map) <= 1
+        )
+        self.fetched = 0
 
     # the loop -----------------------------------------------------------------------------------
 
@@ -293,7 +331,7 @@ class _Purge:
         started = clock()
         selected = self._check_limits()
         batches = 0
-        done = 0
+        done = self._drop_partitions(selected)
         longest = 0.0
         partial = False
         last: Any = None
@@ -339,6 +377,8 @@ class _Purge:
             max_batch_seconds=round(longest, 3),
             partial=partial,
             archive=str(self.archive.path) if self.archive and self.archive.objects else None,
+            dropped_partitions=self.dropped,
+            partitions=self.layout.note(self.held_partitions) if self.layout else None,
         )
 
     def _transaction(self) -> AbstractContextManager[Any]:
@@ -374,10 +414,60 @@ class _Purge:
 
     def _next_roots(self, last: Any, batch_size: int) -> tuple[list[Any], int]:
         """The next batch of the queryset's primary keys after ``last``, in order, and how many
-        rows the query returned (a join in the queryset may repeat a key)."""
-        rows = self.deletion if last is None else self.deletion.filter(pk__gt=last)
+        rows the query returned (a join in the queryset may repeat a key).
+
+        On a partitioned table, the keys of one partition (segment) at a time: a segment's last
+        batch reports a full batch while other segments follow, and the next starts afresh."""
+        if self.segments is None:
+            return self._keys_after(self.deletion, last, batch_size)
+        while self.segments:
+            segment = self.segments[0]
+            if self.root_filter is not segment.condition:
+                self.root_filter, last = segment.condition, None
+            keys, fetched = self._keys_after(
+                self.deletion.filter(segment.condition), last, batch_size
+            )
+            self.fetched = len(keys)
+            if fetched == batch_size:
+                return keys, fetched
+            self.segments.pop(0)
+            if keys:
+                return keys, batch_size if self.segments else fetched
+        return [], 0
+
+    def _keys_after(self, rows: QuerySet[Any], last: Any, batch_size: int) -> tuple[list[Any], int]:
+        if last is not None:
+            rows = rows.filter(pk__gt=last)
         keys = list(rows.order_by("pk").values_list("pk", flat=True)[:batch_size])
         return list(dict.fromkeys(keys)), len(keys)
+
+    def _drop_partitions(self, selected: int | None) -> int:
+        """Drop the partitions wholly before the cutoff (after the limits were checked); the rows
+        they held, which count as handled."""
+        if self.layout is None:
+            return 0
+        done = 0
+        append = self.archive.append if self.archive is not None else None
+        for partition in self.layout.droppable:
+            rows = partitioning.drop_partition(
+                self.model,
+                self.using,
+                self.layout,
+                partition,
+                dry_run=self.dry_run,
+                held=self.held_keys,
+                append=(lambda batch: append([batch])) if append is not None else None,
+            )
+            if rows is None:
+                self.held_partitions.append(partition.name)
+                continue
+            self.dropped.append(DroppedPartition(name=partition.name, rows=rows))
+            self.deleted[self.label] += rows
+            done += rows
+            if self.progress is not None:
+                self.progress(done, selected)
+        self.segments = self.layout.segments([p["name"] for p in self.dropped])
+        return done
 
     def _rows(self) -> int:
         """Rows deleted (or, in a dry run, counted) so far."""
@@ -412,7 +502,24 @@ class _Purge:
 
     def _scope(self, roots: Sequence[Any]) -> Any:
         assert self.plan is not None
-        return Scope(self.plan, self.using, roots, self.param_limit)
+        return Scope(
+            self.plan,
+            self.using,
+            roots,
+            self.param_limit,
+            root_filter=self.root_filter,
+            root_rows=self._root_range(roots),
+        )
+
+    def _root_range(self, roots: Sequence[Any]) -> QuerySet[Any] | None:
+        """A whole fetched batch of one partition, when it deletes its rows alone: the rows of
+        the queryset in that partition between its first and last key — the batch's rows (and
+        any row that came to match them since, as a later batch would delete it)."""
+        if not self.range_batches or self.root_filter is None or not roots:
+            return None
+        if len(roots) != self.fetched:  # some of the batch stays (a hold): its keys, one by one
+            return None
+        return self.deletion.filter(self.root_filter, pk__gte=roots[0], pk__lte=roots[-1])
 
     def _plan_guard(self, roots: Sequence[Any]) -> str | None:
         assert self.plan is not None
@@ -545,6 +652,8 @@ class _Purge:
         rows = self.model._base_manager.db_manager(self.using).filter(
             in_keys(self.model, "pk", roots)
         )
+        if self.root_filter is not None:
+            rows = rows.filter(self.root_filter)
         if self.lean_roots:
             rows = rows.only(*self.lean_roots)
         collector = Collector(using=self.using, origin=self.queryset)

@@ -12,7 +12,14 @@ from typing import Any
 
 from django_housekeeping.conf.settings import BOOLEAN, POSITIVE_INT, SECONDS, Rule, is_positive
 
-PURGE_OPTION_KEYS = ("archive", "batch_size", "max_fraction", "max_rows", "max_seconds")
+PURGE_OPTION_KEYS = (
+    "archive",
+    "batch_size",
+    "max_fraction",
+    "max_rows",
+    "max_seconds",
+    "partitions",
+)
 
 
 # The rules of the settings table, so that a rule is written once (``batch_size`` here and
@@ -25,6 +32,7 @@ _RULES: dict[str, Rule] = {
     ).or_none(),
     "max_rows": POSITIVE_INT.or_none(),
     "max_seconds": SECONDS.or_none(),
+    "partitions": BOOLEAN,
 }
 
 

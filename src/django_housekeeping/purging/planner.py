@@ -418,10 +418,24 @@ def chunked(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 class Scope:
     """The deletion tree evaluated for one batch of root primary keys."""
 
-    def __init__(self, plan: Plan, using: str, root_pks: Sequence[Any], param_limit: int) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        using: str,
+        root_pks: Sequence[Any],
+        param_limit: int,
+        root_filter: Q | None = None,
+        root_rows: QuerySet[Any] | None = None,
+    ) -> None:
         self.plan = plan
         self.using = using
         self.root_pks = list(root_pks)
+        # A condition the root rows meet besides their keys (a partition's bounds, so that
+        # PostgreSQL prunes the statements to that partition).
+        self.root_filter = root_filter
+        # The root rows as a queryset of their own (a range of keys in one partition), instead of
+        # the list of their keys.
+        self.root_rows = root_rows
         self.param_limit = param_limit
         self._literals: dict[Node, Sequence[Any]] = {}
         self._content_types: dict[Any, int] = {}
@@ -433,7 +447,10 @@ class Scope:
         """The rows of ``node`` this batch reaches, as a lazy queryset (nothing is read)."""
         rows = self.manager(node)
         if node.kind == ROOT:
-            return rows.filter(in_keys(node.model, "pk", self.root_pks))
+            if self.root_rows is not None:
+                return self.root_rows
+            rows = rows.filter(in_keys(node.model, "pk", self.root_pks))
+            return rows if self.root_filter is None else rows.filter(self.root_filter)
         assert node.parent is not None
         if node.kind == FOREIGN_KEY:
             target = node.link.target_field

@@ -154,7 +154,8 @@ OVERRIDES: Mapping[str, Override] = MappingProxyType(
                 purge_option_errors,
                 8,
                 "A dict merged over the decorator's `purge={...}`: `batch_size`, `max_rows`, "
-                "`max_fraction`, `max_seconds`, `archive` (see [purge](purge.md#options)).",
+                "`max_fraction`, `max_seconds`, `archive`, `partitions` (see "
+                "[purge](purge.md#options)).",
             ),
         )
     }

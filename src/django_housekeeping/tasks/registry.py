@@ -209,7 +209,7 @@ def housekeeping_task(
     Works bare (``@housekeeping_task``) and with arguments. The function takes no argument or one
     :class:`~django_housekeeping.tasks.context.TaskContext`. ``purge`` holds the options
     ``ctx.purge`` uses (``batch_size``, ``max_rows``, ``max_fraction``, ``max_seconds``,
-    ``archive``).
+    ``archive``, ``partitions``).
     ``destructive=False`` declares a read-only task (statistics, say): the admin runs it without
     asking for a confirmation first.
     ``expect_success_every`` (a ``timedelta``) is how long the task may go without succeeding

@@ -281,7 +281,7 @@ class Command(BaseCommand):
             return
         models = details["models"]
         kept = any(row["protected"] or row["held"] for row in models)
-        if len(models) <= 1 and not kept and not details["archive"]:
+        if len(models) <= 1 and not kept and not details["archive"] and not details["partitions"]:
             return
         self.stdout.write(f"\n{run.task_name}:")
         if models:
@@ -294,6 +294,8 @@ class Command(BaseCommand):
                     headers=["Model", details["verb"].capitalize(), "Protected", "Held"],
                 )
             )
+        for partition in details["partitions"]:
+            self.stdout.write(partition["line"][:1].upper() + partition["line"][1:])
         if details["archive"]:
             self.stdout.write(f"Archive: {details['archive']}")
 
