@@ -452,3 +452,40 @@ def test_a_dropped_partitions_rows_are_postgresqls_estimate_once_it_has_statisti
     ]
     assert result["deleted"] == {"testapp.Reading": round(estimate) + 4}
     assert months_left() == [3, 3, 3, 3]
+
+
+@postgres
+@pytest.mark.parametrize("batch_size", [3, None])
+def test_batches_by_key_range_and_by_key_list_delete_and_count_the_same_rows(
+    partitioned: Callable[..., list[str]], batch_size: int | None
+) -> None:
+    # A batch of one partition whose rows go alone is deleted by its range of keys, without
+    # reading the keys; with a legal hold on a row of the model, batches read their keys (to
+    # leave the held ones). Both must delete, and a dry run count, the same rows.
+    partitioned(Reading, range(1, 6))
+    queryset = Reading.objects.filter(at__lt=at(3, 15))
+    outcomes = []
+    for hold in (False, True):
+        Reading.objects.all().delete()
+        readings(range(1, 6), per_month=4)
+        if hold:  # a row the purge does not select: nothing is kept, only the path changes
+            holds.place(Reading.objects.latest("at"), reason="Dispute #2")
+        with CaptureQueriesContext(connection) as dry_queries:
+            dry = purge(queryset, dry_run=True, partitions=False, batch_size=batch_size)
+        assert Reading.objects.count() == 20
+        with CaptureQueriesContext(connection) as real_queries:
+            real = purge(queryset, partitions=False, batch_size=batch_size)
+        assert dry["deleted"] == real["deleted"] == {"testapp.Reading": 10}
+        assert dry["batches"] == real["batches"]
+        assert dry["held"] == real["held"] == {}
+        assert months_left() == [3, 3, 4, 4, 4, 4, 5, 5, 5, 5]
+        key_reads = [
+            query["sql"]
+            for query in dry_queries.captured_queries + real_queries.captured_queries
+            if query["sql"].startswith('SELECT "testapp_reading"."id"')
+        ]
+        assert key_reads
+        # The range path reads one key per batch (its last), the key-list path all of them.
+        assert all(("LIMIT 1 OFFSET" in sql) != hold for sql in key_reads)
+        outcomes.append((dry["deleted"], dry["batches"], months_left()))
+    assert outcomes[0] == outcomes[1]

@@ -314,7 +314,8 @@ class _Purge:
         self.root_filter: Any = None
         # A batch of a partition that deletes its rows alone (no cascade, no guard, no receiver,
         # no join): its statement selects a range of keys in that partition rather than a list of
-        # them, which PostgreSQL reads in one pass instead of one index lookup per key.
+        # them, which PostgreSQL reads in one pass instead of one index lookup per key; without a
+        # legal hold on the model, the keys are not even read (_range_step).
         self.range_batches = (
             self.layout is not None
             and self.plan is not None
@@ -340,15 +341,12 @@ class _Purge:
             rows_before = self._rows()
             batch_size = self.batch_size
             with self._transaction():
-                roots, fetched = self._next_roots(last, batch_size)
-                if roots:
-                    self._batch(roots)
-            if not roots:
+                handled, last, fetched = self._step(last, batch_size)
+            if not handled:
                 break
             longest = max(longest, clock() - batch_started)
             batches += 1
-            done += len(roots)
-            last = roots[-1]
+            done += handled
             if self.progress is not None:
                 self.progress(done, selected)
             if fetched < batch_size:
@@ -411,6 +409,54 @@ class _Purge:
                 max_fraction=self.max_fraction,
             )
         return selected
+
+    def _step(self, last: Any, batch_size: int) -> tuple[int, Any, int]:
+        """One batch, in the current transaction: (rows of the queryset handled, the last key,
+        how many rows the batch's query returned)."""
+        if self.range_batches and self.segments is not None and not self._held_roots():
+            return self._range_step(last, batch_size)
+        roots, fetched = self._next_roots(last, batch_size)
+        if roots:
+            self._batch(roots)
+        return len(roots), roots[-1] if roots else None, fetched
+
+    def _held_roots(self) -> bool:
+        """Whether a legal hold keeps a row of the queryset's model (read in the batch's
+        transaction)."""
+        if self.held_keys is None:
+            return False
+        return bool(self.held_keys().get(concrete(self.model)))
+
+    def _range_step(self, last: Any, batch_size: int) -> tuple[int, Any, int]:
+        """A batch of one partition that deletes its rows alone, without reading its keys: the
+        key ``batch_size`` rows after ``last`` is found in the partition's index, and the rows
+        up to it deleted (counted, in a dry run) by one statement on that range."""
+        while self.segments:
+            segment = self.segments[0]
+            if self.root_filter is not segment.condition:
+                self.root_filter, last = segment.condition, None
+            rows = self.deletion.filter(segment.condition)
+            if last is not None:
+                rows = rows.filter(pk__gt=last)
+            upper = partitioning.upper_key(rows, batch_size)
+            if upper is not None:
+                return self._delete_range(rows.filter(pk__lte=upper)), upper, batch_size
+            self.segments.pop(0)  # the rest of the partition
+            handled = self._delete_range(rows)
+            if handled:
+                return handled, None, batch_size if self.segments else handled
+        return 0, None, 0
+
+    def _delete_range(self, rows: QuerySet[Any]) -> int:
+        """Delete (count, in a dry run) the rows of one batch given as a queryset; how many."""
+        if self.dry_run:
+            count = rows.count()
+        else:
+            if self.archive is not None:
+                self.archive.append([rows])
+            count = rows._raw_delete(self.using)
+        self.deleted[self.label] += count
+        return count
 
     def _next_roots(self, last: Any, batch_size: int) -> tuple[list[Any], int]:
         """The next batch of the queryset's primary keys after ``last``, in order, and how many

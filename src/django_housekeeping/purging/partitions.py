@@ -18,7 +18,8 @@ and compared by the server itself, in the column's own type, never parsed into v
 - Every partition that may hold rows of the queryset is a *segment* of the batched purge: its
   bounds are added to the root rows' condition (:attr:`Partition.condition`), both where the
   engine fetches the next keys and in the statement that deletes them, so PostgreSQL prunes each
-  statement to one partition and its own index.
+  statement to one partition and its own index. A batch whose rows go alone reads no keys: the
+  engine asks :func:`upper_key` for its last one and deletes the range up to it.
 """
 
 from __future__ import annotations
@@ -360,6 +361,14 @@ def _why_not_drop(
     if constraint is not None:
         return f"batched: the foreign key {constraint[0]} of {constraint[1]} references {table}"
     return None
+
+
+def upper_key(rows: QuerySet[Any], batch_size: int) -> Any:
+    """The primary key of the ``batch_size``-th of ``rows`` in key order (None: fewer rows),
+    read from the index (``ORDER BY pk OFFSET batch_size - 1 LIMIT 1``): the keys before it
+    never leave the server."""
+    keys = list(rows.order_by("pk").values_list("pk", flat=True)[batch_size - 1 : batch_size])
+    return keys[0] if keys else None
 
 
 # dropping ---------------------------------------------------------------------------------------
