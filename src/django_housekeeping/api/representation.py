@@ -20,8 +20,26 @@ from rest_framework import serializers
 Converter = Callable[[Any], Any]
 
 
+# Compiled once per serializer class: the library's serializers declare their fields on the
+# class, and none of them reads the request or the context while writing a value.
+_compiled: dict[type[serializers.Serializer[Any]], Converter | None] = {}
+
+
 def compile_representation(serializer: serializers.Serializer[Any]) -> Converter | None:
-    """A function writing a dict as ``serializer.to_representation`` would, or ``None``."""
+    """A function writing a dict as ``serializer.to_representation`` would, or ``None``
+    (compiled once per class: for serializers whose fields are the same for every instance)."""
+    kind = type(serializer)
+    if kind not in _compiled:
+        try:
+            # A fresh instance: what is kept holds no request or context of a first caller.
+            fresh = kind()
+        except TypeError:
+            return _compile(serializer)
+        _compiled[kind] = _compile(fresh)
+    return _compiled[kind]
+
+
+def _compile(serializer: serializers.Serializer[Any]) -> Converter | None:
     parts: list[tuple[str, str, Converter]] = []
     for field in serializer._readable_fields:
         source_attrs = getattr(field, "source_attrs", None)

@@ -415,7 +415,10 @@ class RunPagination(BasePagination):
     form, a ``page_size`` that is no integer from 1 to 500, or a ``page`` (the page numbers of
     earlier versions) is a 400, and the schema says so."""
 
-    page_size = 50
+    # A page's rows are the one cost of the endpoint that grows with the page (each run laid out
+    # for a person: its summary, its per-model table): 25 keeps a page within twice the cost of
+    # an empty one (docs/benchmarks.md#a-long-history-history_scalepy); ask for up to 500.
+    page_size = 25
     page_size_query_param = "page_size"
     max_page_size = 500
     cursor_query_param = "cursor"
