@@ -3,7 +3,7 @@ kind of run; and what the converter does not handle is written by DRF."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +16,8 @@ from django_housekeeping.api.representation import (
     represent,
 )
 from django_housekeeping.api.serializers import (
+    PointSerializer,
+    PointsField,
     RunDetailSerializer,
     RunSerializer,
     StatisticsSerializer,
@@ -127,3 +129,26 @@ def test_the_statistics_are_what_drf_writes(settings: Any) -> None:
     assert written == StatisticsSerializer(payload).data
     users = next(series for series in written["series"] if series["key"] == "total_users")
     assert [point["value"] for point in users["points"]] == [10, 11, 12]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/St_Johns"])
+def test_a_series_points_times_are_what_drfs_datetime_field_writes(
+    settings: Any, zone: str
+) -> None:
+    settings.TIME_ZONE = zone
+    moments = [
+        datetime(2026, 3, 29, 0, 59, 59, 999999, tzinfo=UTC),  # around a DST change in Berlin
+        datetime(2026, 3, 29, 1, 0, tzinfo=UTC),
+        datetime(2026, 11, 30, 12, 0, 0, 1, tzinfo=UTC),
+    ]
+    points = [{"at": moment, "value": 1, "run_id": 7} for moment in moments]
+    written = PointsField().to_representation(points)
+    assert written == [dict(PointSerializer(point).data) for point in points]
+    if zone == "UTC":
+        assert written[0]["at"] == "2026-03-29T00:59:59.999999Z"
+
+
+def test_a_custom_datetime_format_is_drfs(settings: Any) -> None:
+    settings.REST_FRAMEWORK = {"DATETIME_FORMAT": "%Y-%m-%d %H:%M"}
+    point = {"at": datetime(2026, 11, 30, 12, 0, tzinfo=UTC), "value": 1, "run_id": 7}
+    assert PointsField().to_representation([point])[0]["at"] == "2026-11-30 13:00"

@@ -10,9 +10,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
+from rest_framework.settings import api_settings
 
 from django_housekeeping.api.representation import CompiledListSerializer
 from django_housekeeping.models import ErasureRecord, TaskRun
@@ -403,16 +405,21 @@ class PointsField(serializers.Field):  # type: ignore[type-arg]
     up to 400 points, and a serializer per point would cost most of the response's time."""
 
     def to_representation(self, value: Any) -> Any:
-        # The current time zone looked up once, not once a point (what DateTimeField does).
-        at = serializers.DateTimeField(
-            default_timezone=serializers.DateTimeField().default_timezone()
-        )
+        at = serializers.DateTimeField()
+        zone = at.default_timezone()  # looked up once, not once a point
+
+        def written(moment: Any) -> Any:
+            # DateTimeField's ISO 8601 (its default format), without its checks per call: the
+            # points' times are aware datetimes from the database.
+            if not isinstance(moment, datetime) or zone is None or timezone.is_naive(moment):
+                return at.to_representation(moment)
+            text = moment.astimezone(zone).isoformat()
+            return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+        if api_settings.DATETIME_FORMAT not in (None, ISO_8601):
+            written = at.to_representation
         return [
-            {
-                "at": at.to_representation(point["at"]),
-                "value": point["value"],
-                "run_id": point["run_id"],
-            }
+            {"at": written(point["at"]), "value": point["value"], "run_id": point["run_id"]}
             for point in value
         ]
 
