@@ -677,7 +677,7 @@ def housekeeping_statistics(since: datetime, now: datetime) -> dict[str, Any]:
         return tasks.setdefault(name, {"runs": {}, "rows_deleted": 0, "duration_seconds": {}})
 
     buckets: dict[str, dict[int, tuple[int, float]]] = {}
-    # Closed days from the sums this process keeps, yesterday and today from the database.
+    # Closed days from the sums this process keeps, today from the database.
     closed_last = min(last, rollup_last_closed_day())
     sums = [rollup_closed_window(first, closed_last)] if first <= closed_last else []
     sums.append(rollup_window(max(first, closed_last + timedelta(days=1)), last))

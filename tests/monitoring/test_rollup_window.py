@@ -3,7 +3,7 @@ run or a rebuild changes them, and yesterday and today from the database."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -41,20 +41,34 @@ def test_closed_days_are_read_once_until_they_change(django_assert_num_queries: 
     assert sum(row[3] for row in rollup.closed_window(first, last).deletions) == 10
 
 
-def test_a_run_of_today_or_yesterday_leaves_the_closed_days_alone() -> None:
+def test_a_run_of_today_leaves_the_closed_days_alone() -> None:
     make_run("purge", age=timedelta(days=6))
     before = generation()
     make_run("purge")
-    make_run("purge", age=timedelta(days=1))
     assert generation() == before
 
 
 def test_a_run_recorded_late_and_a_rebuild_move_the_generation() -> None:
     before = generation()
     make_run("purge", age=timedelta(days=3))
-    assert generation() == before + 1
-    rollup.rebuild()
+    make_run("purge", age=timedelta(days=1))
     assert generation() == before + 2
+    rollup.rebuild()
+    assert generation() == before + 3
+
+
+@pytest.mark.parametrize(
+    ("clock", "closed"),
+    [
+        (datetime(2026, 11, 30, 0, 4, 59), date(2026, 11, 28)),  # yesterday may still commit
+        (datetime(2026, 11, 30, 0, 5), date(2026, 11, 29)),
+        (datetime(2026, 11, 30, 23, 59), date(2026, 11, 29)),
+    ],
+)
+def test_a_day_closes_five_minutes_after_its_midnight(clock: datetime, closed: date) -> None:
+    local = timezone.make_aware(clock)  # the site's time zone
+    assert rollup.last_closed_day(local) == closed
+    assert rollup.last_closed_day(local.astimezone(UTC)) == closed
 
 
 def test_the_statistics_count_closed_and_open_days_once_each() -> None:

@@ -14,12 +14,13 @@ nothing. It adds the run to two small tables, incremented in the database as the
 So the statistics of a window read a few rows per task and day however long the history is
 (docs/observability.md#statistics), and pruning the history does not lower them.
 
-**Closed days.** The days before yesterday change only when a run that started on one of them
-is recorded late (it ran past midnight twice), or when the rollup is rebuilt: both move the
+**Closed days.** The days before today change only when a run that started on one of them is
+recorded late (it ran past midnight), or when the rollup is rebuilt: both move the
 :class:`~django_housekeeping.models.RollupGeneration` counter. :func:`closed_window` keeps the
 sums of a window's closed days in memory, per process, until that counter moves, so the
-statistics read one counter and the rows of yesterday and today: a window of a year costs what a
-window of two days does.
+statistics read one counter and the rows of today: a window of a year costs what a window of a
+day does. A day closes five minutes after its midnight (:data:`CLOSING_GRACE`), so that a run
+recorded a moment before midnight has committed by then.
 
 **Durations.** A run's duration falls in bucket ``b`` when it lies in
 ``(2^((b-1)/4), 2^(b/4)]`` milliseconds (bucket 0: up to 1 ms; -1: no duration): four buckets
@@ -62,8 +63,9 @@ MAX_BUCKET = 32767  # a SmallIntegerField
 ACTIVE_STATUSES = {str(status) for status in TaskRun.ACTIVE_STATUSES}
 # The RollupGeneration row counting the changes of closed days.
 CLOSED_DAYS = "closed_days"
-# Yesterday stays open: a run recorded a moment before midnight may commit a moment after it.
-OPEN_DAYS = 2
+# A day closes this long after its midnight: a run recorded a moment before midnight may commit
+# a moment after it.
+CLOSING_GRACE = timedelta(minutes=5)
 # The windows remembered per process (a window is a few hundred tuples).
 MAX_REMEMBERED_WINDOWS = 16
 
@@ -106,7 +108,7 @@ def record(run: TaskRun) -> None:
     )
     for label, rows in sorted(deletion_counts(run.result, members=False).items()):
         increment(DeletionDay, {"task_name": run.task_name, "day": day, "model": label}, rows=rows)
-    if day <= last_closed_day():
+    if day < run_day(timezone.now()):
         increment(RollupGeneration, {"name": CLOSED_DAYS}, generation=1)
 
 
@@ -202,9 +204,13 @@ def window(first: date, last: date) -> Window:
     return Window(runs=tuple(runs), deletions=tuple(deletions))
 
 
-def last_closed_day() -> date:
-    """The last day whose rollup no longer changes as runs finish (the day before yesterday)."""
-    return run_day(timezone.now()) - timedelta(days=OPEN_DAYS)
+def last_closed_day(now: datetime | None = None) -> date:
+    """The last day whose rollup no longer changes as runs finish: yesterday, or the day before
+    in the first minutes after midnight (:data:`CLOSING_GRACE`)."""
+    now = now or timezone.now()
+    local = timezone.localtime(now) if timezone.is_aware(now) else now
+    since_midnight = timedelta(hours=local.hour, minutes=local.minute, seconds=local.second)
+    return local.date() - timedelta(days=1 if since_midnight >= CLOSING_GRACE else 2)
 
 
 _remembered: dict[tuple[str, date, date], tuple[int, Window]] = {}
