@@ -416,10 +416,9 @@ class PointsField(serializers.Field):  # type: ignore[type-arg]
             text = moment.astimezone(zone).isoformat()
             return text[:-6] + "Z" if text.endswith("+00:00") else text
 
-        if api_settings.DATETIME_FORMAT not in (None, ISO_8601):
-            written = at.to_representation
+        write = written if api_settings.DATETIME_FORMAT == ISO_8601 else at.to_representation
         return [
-            {"at": written(point["at"]), "value": point["value"], "run_id": point["run_id"]}
+            {"at": write(point["at"]), "value": point["value"], "run_id": point["run_id"]}
             for point in value
         ]
 
