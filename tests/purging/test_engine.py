@@ -37,6 +37,7 @@ RESULT_KEYS = {
     "max_batch_seconds",
     "partial",
     "archive",
+    "throttle",
 }
 
 

@@ -29,6 +29,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from datetime import timedelta
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, TypedDict
@@ -54,6 +55,7 @@ from django_housekeeping.purging.archive import (
 )
 from django_housekeeping.purging.options import check_purge_value
 from django_housekeeping.purging.planner import Scope, concrete, in_keys
+from django_housekeeping.purging.throttle import Notify, Throttle, ThrottleResult, build_throttle
 
 ProgressCallback = Callable[[int, "int | None"], None]
 
@@ -81,7 +83,8 @@ class PurgeResult(TypedDict):
     names those relations. ``held`` maps ``"app_label.Model"`` to the rows kept because of a
     legal hold: the queryset's rows that are held or whose deletion would cascade into a held
     row, and the rows their deletion would have cascaded to (held rows included). ``partial``
-    is true when ``max_seconds`` stopped the purge early.
+    is true when ``max_seconds`` stopped the purge early. ``throttle`` is the time spent
+    throttled (:class:`~django_housekeeping.purging.throttle.ThrottleResult`).
     """
 
     deleted: dict[str, int]
@@ -96,6 +99,7 @@ class PurgeResult(TypedDict):
     max_batch_seconds: float
     partial: bool
     archive: str | None
+    throttle: ThrottleResult
 
 
 class PurgeLimitExceeded(Exception):
@@ -134,6 +138,9 @@ def purge(
     archive: bool | str | os.PathLike[str] | None = None,
     progress: ProgressCallback | None = None,
     archive_origin: ArchiveOrigin | None = None,
+    pause: float | None = None,
+    max_replica_lag: timedelta | float | None = None,
+    notify: Notify | None = None,
 ) -> PurgeResult:
     """Delete ``queryset`` and its cascades in batches; with ``dry_run`` only count what would go.
 
@@ -148,7 +155,12 @@ def purge(
     ``None`` follows ``HOUSEKEEPING["PURGE_ARCHIVE"]``. ``archive_origin``: the task and run
     (:class:`~django_housekeeping.purging.archive.ArchiveOrigin`) the archive's manifest names
     (``ctx.purge`` passes its own). ``progress(done, total)`` is called after every batch with the
-    queryset's rows handled so far and the number selected at the start.
+    queryset's rows handled so far and the number selected at the start. ``pause``: sleep this
+    many times each batch's duration after it (default ``HOUSEKEEPING["PURGE_PAUSE"]``);
+    ``max_replica_lag``: before each batch, wait while a replica of ``HOUSEKEEPING["REPLICAS"]``
+    lags more (default ``HOUSEKEEPING["MAX_REPLICA_LAG"]``); ``notify(message)`` is told
+    ``"paused: replica lag 7 s"`` while the purge waits, and ``None`` when it goes on
+    (:mod:`django_housekeeping.purging.throttle`).
     """
     if not isinstance(queryset, QuerySet):
         raise TypeError(f"purge() needs a QuerySet, got {type(queryset).__name__}")
@@ -159,6 +171,8 @@ def purge(
     check_purge_value("max_rows", max_rows)
     check_purge_value("max_fraction", max_fraction)
     check_purge_value("max_seconds", max_seconds)
+    check_purge_value("pause", pause)
+    check_purge_value("max_replica_lag", max_replica_lag)
     if archive is None:
         archive = bool(housekeeping_settings.PURGE_ARCHIVE)
     deletion = _deletion_queryset(queryset)
@@ -181,6 +195,13 @@ def purge(
         archive=archive_file,
         archive_origin=archive_origin,
         progress=progress,
+        throttle=build_throttle(
+            pause=pause,
+            max_replica_lag=max_replica_lag,
+            dry_run=dry_run,
+            clock=lambda: clock(),  # read at call time: tests replace the module's clock
+            notify=notify,
+        ),
     ).run()
 
 
@@ -227,6 +248,7 @@ class _Purge:
         archive: Path | None,
         progress: ProgressCallback | None,
         archive_origin: ArchiveOrigin | None = None,
+        throttle: Throttle | None = None,
     ) -> None:
         self.queryset = queryset
         self.deletion = deletion
@@ -239,6 +261,7 @@ class _Purge:
         self.max_seconds = max_seconds
         self.force = force
         self.progress = progress
+        self.throttle = throttle if throttle is not None else Throttle(clock=clock)
         self.param_limit = planning.max_query_params(self.using)
         self.plan: planning.Plan | None
         try:
@@ -290,7 +313,15 @@ class _Purge:
     # the loop -----------------------------------------------------------------------------------
 
     def run(self) -> PurgeResult:
+        try:
+            return self._run()
+        finally:
+            self.throttle.close()
+
+    def _run(self) -> PurgeResult:
         started = clock()
+        if self.max_seconds is not None:
+            self.throttle.deadline = started + self.max_seconds
         selected = self._check_limits()
         batches = 0
         done = 0
@@ -298,6 +329,9 @@ class _Purge:
         partial = False
         last: Any = None
         while True:
+            if not self.throttle.before_batch():  # max_seconds ran out waiting on a replica
+                partial = True
+                break
             batch_started = clock()
             rows_before = self._rows()
             batch_size = self.batch_size
@@ -307,7 +341,8 @@ class _Purge:
                     self._batch(roots)
             if not roots:
                 break
-            longest = max(longest, clock() - batch_started)
+            batch_seconds = clock() - batch_started
+            longest = max(longest, batch_seconds)
             batches += 1
             done += len(roots)
             last = roots[-1]
@@ -317,6 +352,7 @@ class _Purge:
                 break
             if self.adaptive:
                 self._resize(rows=self._rows() - rows_before)
+            self.throttle.after_batch(batch_seconds)
             if self.max_seconds is not None and clock() - started >= self.max_seconds:
                 partial = True
                 break
@@ -339,6 +375,7 @@ class _Purge:
             max_batch_seconds=round(longest, 3),
             partial=partial,
             archive=str(self.archive.path) if self.archive and self.archive.objects else None,
+            throttle=self.throttle.result(),
         )
 
     def _transaction(self) -> AbstractContextManager[Any]:
