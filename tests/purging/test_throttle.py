@@ -258,6 +258,23 @@ def test_the_max_replica_lag_setting_and_a_purge_that_sets_its_own(
 
 
 @pytest.mark.usefixtures("threads")
+def test_a_replica_seen_caught_up_lags_no_more_than_the_time_since(
+    fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a quiet hour, the last transaction a replica replayed is an hour old: what it has
+    still to replay was written since the purge last saw it caught up."""
+    fake_replicas(monkeypatch, {"replica": [0.0, 3600.0, 0.0]})
+    notes: list[str | None] = []
+    with override_settings(HOUSEKEEPING={"REPLICAS": ["replica"]}):
+        result = purge(old_threads(), batch_size=4, max_replica_lag=1, notify=notes.append)
+
+    assert notes == ["paused: replica lag 2 s (replica)", None]  # the first batch's 2 s
+    assert result["throttle"]["max_replica_lag"] == BATCH_SECONDS
+    assert result["throttle"]["replica_wait_seconds"] == POLL_SECONDS
+    assert result["total"] == 16
+
+
+@pytest.mark.usefixtures("threads")
 def test_without_replicas_nothing_is_read(
     fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -269,7 +286,7 @@ def test_without_replicas_nothing_is_read(
 
 @pytest.mark.usefixtures("threads")
 def test_max_seconds_bounds_the_wait(fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_replicas(monkeypatch, {"replica": [0.0, 30.0]})
+    fake_replicas(monkeypatch, {"replica": [1.0, 30.0]})
     with override_settings(HOUSEKEEPING={"REPLICAS": ["replica"]}):
         result = purge(old_threads(), batch_size=2, max_replica_lag=2, max_seconds=10.5)
 

@@ -211,6 +211,7 @@ class Throttle:
     max_replica_lag: float | None = None
     unreadable: dict[str, str] = field(default_factory=dict)
     _retry_at: dict[str, float] = field(default_factory=dict)
+    _caught_up_at: dict[str, float] = field(default_factory=dict)
 
     @property
     def watches_replicas(self) -> bool:
@@ -279,11 +280,24 @@ class Throttle:
                 self._retry_at[alias] = self.clock() + RETRY_SECONDS
                 continue
             self._retry_at.pop(alias, None)
+            lag = self._bounded(alias, lag)
             if self.max_replica_lag is None or lag > self.max_replica_lag:
                 self.max_replica_lag = lag
             if highest is None or lag > highest:
                 highest, highest_alias = lag, alias
         return highest, highest_alias
+
+    def _bounded(self, alias: str, lag: float) -> float:
+        """A replica that had replayed everything when this purge last read it is behind by no
+        more than the time since: after a quiet hour on the primary, the age of the last
+        transaction the replica replayed is an hour, but what it has still to replay was written
+        since it was last seen caught up."""
+        now = self.clock()
+        if lag <= 0:
+            self._caught_up_at[alias] = now
+            return 0.0
+        caught_up_at = self._caught_up_at.get(alias)
+        return min(lag, now - caught_up_at) if caught_up_at is not None else lag
 
     def close(self) -> None:
         close = getattr(self.read_lag, "close", None)
