@@ -197,7 +197,9 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(rank, len(ordered)) - 1]
 
 
-def measure(cluster: Cluster, args: argparse.Namespace, throttled: bool) -> dict[str, Any]:
+def measure(
+    cluster: Cluster, args: argparse.Namespace, duty: float, throttled: bool
+) -> dict[str, Any]:
     from benchapp.models import Conversation
     from django.db import connections
 
@@ -206,7 +208,7 @@ def measure(cluster: Cluster, args: argparse.Namespace, throttled: bool) -> dict
     rows = seed(args.conversations, args.messages_per)
     wait_caught_up(cluster)
     sampler = Sampler(cluster, args.sample)
-    handicap = Handicap(cluster, args.replay_duty) if args.replay_duty < 1 else None
+    handicap = Handicap(cluster, duty) if duty < 1 else None
     sampler.start()
     if handicap is not None:
         handicap.start()
@@ -229,6 +231,7 @@ def measure(cluster: Cluster, args: argparse.Namespace, throttled: bool) -> dict
     assert result["total"] == rows, (result["total"], rows)
     throttle = result["throttle"]
     return {
+        "replay_duty": duty,
         "variant": "throttled" if throttled else "unthrottled",
         "rows": rows,
         "seconds": round(ended - started, 2),
@@ -277,15 +280,24 @@ def main() -> int:
     parser.add_argument("--max-lag", type=float, default=2.0, help="max_replica_lag, seconds")
     parser.add_argument("--sample", type=float, default=0.5, help="seconds between samples")
     parser.add_argument(
-        "--replay-duty", type=float, default=1.0, help="fraction of the time the replica replays"
+        "--replay-duty",
+        type=float,
+        nargs="+",
+        default=[1.0],
+        help="fractions of the time the replica replays (each measured, with and without throttle)",
     )
     parser.add_argument("--output", type=Path, help="write the results as JSON")
     args = parser.parse_args()
 
+    load_before = os.getloadavg()
     cluster = start_cluster()
     try:
         configure(cluster)
-        results = [measure(cluster, args, throttled) for throttled in (False, True)]
+        results = [
+            measure(cluster, args, duty, throttled)
+            for duty in args.replay_duty
+            for throttled in (False, True)
+        ]
     finally:
         cluster.stop()
 
@@ -294,24 +306,28 @@ def main() -> int:
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
-        "load_average": [round(value, 2) for value in load],
+        "load_average_before": [round(value, 2) for value in load_before],
+        "load_average_after": [round(value, 2) for value in load],
         "max_replica_lag": args.max_lag,
-        "replay_duty": args.replay_duty,
         "results": results,
     }
     columns = [
-        "variant", "rows", "seconds", "rows_per_second", "replica_wait_seconds", "max_lag",
-        "p95_lag", "max_wal_behind_mib", "catch_up_seconds",
+        "replay_duty", "variant", "rows", "seconds", "rows_per_second", "replica_wait_seconds",
+        "max_lag", "p95_lag", "max_wal_behind_mib", "catch_up_seconds",
     ]  # fmt: skip
-    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; replay duty {args.replay_duty}")
+    print(
+        f"load average before {load_before[0]:.2f}, after {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
     print(" | ".join(columns))
     for row in results:
         print(" | ".join(str(row[column]) for column in columns))
-    unthrottled, throttled = results
-    ratio = throttled["seconds"] / unthrottled["seconds"]
-    print(f"time ratio throttled / unthrottled: {ratio:.2f}")
-    met = "met" if throttled["max_lag"] < TARGET_MAX_LAG else "NOT met"
-    print(f"target: lag under {TARGET_MAX_LAG:g} s with the throttle: {met}")
+    for unthrottled, throttled in zip(results[::2], results[1::2], strict=True):
+        ratio = throttled["seconds"] / unthrottled["seconds"]
+        met = "met" if throttled["max_lag"] < TARGET_MAX_LAG else "NOT met"
+        print(
+            f"replay duty {throttled['replay_duty']:g}: time throttled / unthrottled "
+            f"{ratio:.2f}; lag under {TARGET_MAX_LAG:g} s with the throttle: {met}"
+        )
     if args.output:
         args.output.write_text(json.dumps(report, indent=2) + "\n")
     return 0

@@ -121,6 +121,7 @@ class ReplicaLag:
             source = connections[alias]
             settings_dict = dict(source.settings_dict)
             options = dict(settings_dict.get("OPTIONS") or {})
+            options.pop("pool", None)  # one connection, for as long as the purge runs
             configured = options.get("connect_timeout")
             if source.vendor in ("postgresql", "mysql"):
                 options["connect_timeout"] = (
