@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import OperationalError, connection, connections
 from django.test import override_settings
 from django.utils import timezone
 
@@ -22,7 +22,12 @@ from django_housekeeping.models import TaskRun
 from django_housekeeping.presenters import run_summary, summarize_result
 from django_housekeeping.purging import throttle as throttle_module
 from django_housekeeping.purging.engine import purge
-from django_housekeeping.purging.throttle import POLL_SECONDS, RETRY_SECONDS, ReplicaUnreadable
+from django_housekeeping.purging.throttle import (
+    POLL_SECONDS,
+    RETRY_SECONDS,
+    TRANSIENT_FAILURES,
+    ReplicaUnreadable,
+)
 from tests.testapp.models import Post, Thread
 
 pytestmark = pytest.mark.django_db
@@ -345,6 +350,59 @@ def test_an_unreadable_replica_is_tried_again_after_a_while(
     assert result["throttle"]["unreadable_replicas"] == {"flaky": "timeout"}
     assert result["throttle"]["max_replica_lag"] == 9.0
     assert result["throttle"]["replica_wait_seconds"] == POLL_SECONDS
+
+
+@pytest.mark.usefixtures("threads")
+def test_a_reading_that_fails_on_a_live_replica_keeps_its_last_lag(
+    fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conflict = ReplicaUnreadable("OperationalError: conflict with recovery", transient=True)
+    lag = fake_replicas(monkeypatch, {"replica": [5.0, conflict, 0.0]})
+    with override_settings(HOUSEKEEPING={"REPLICAS": ["replica"]}):
+        result = purge(old_threads(), batch_size=4, max_replica_lag=2)
+
+    assert result["throttle"]["replica_wait_seconds"] == 2 * POLL_SECONDS  # 5 s, still 5 s, 0
+    assert result["throttle"]["unreadable_replicas"] == {
+        "replica": "OperationalError: conflict with recovery"
+    }
+    assert lag.reads.count("replica") == 5
+    assert result["total"] == 16
+
+
+@pytest.mark.usefixtures("threads")
+def test_a_replica_whose_readings_keep_failing_is_left_alone(
+    fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conflict = ReplicaUnreadable("OperationalError: permission denied", transient=True)
+    lag = fake_replicas(monkeypatch, {"replica": [conflict, conflict, conflict, 30.0]})
+    with override_settings(HOUSEKEEPING={"REPLICAS": ["replica"]}):
+        result = purge(old_threads(), batch_size=2, max_replica_lag=2)
+
+    assert lag.reads == ["replica"] * TRANSIENT_FAILURES
+    assert result["throttle"]["replica_wait_seconds"] == 0
+    assert result["total"] == 16
+
+
+def test_a_failed_query_on_a_live_connection_is_transient(
+    monkeypatch: pytest.MonkeyPatch, extra_database: Callable[..., None]
+) -> None:
+    extra_database("same", dict(connection.settings_dict))
+
+    def cancelled(wrapper: Any) -> float:
+        wrapper.ensure_connection()
+        raise OperationalError("canceling statement due to conflict with recovery")
+
+    monkeypatch.setattr(throttle_module, "_read", cancelled)
+    reader = throttle_module.ReplicaLag()
+    try:
+        with pytest.raises(ReplicaUnreadable) as raised:
+            reader("same")
+    finally:
+        reader.close()
+    assert raised.value.transient is True
+    assert str(raised.value) == (
+        "OperationalError: canceling statement due to conflict with recovery"
+    )
 
 
 # --- the run: progress note and summary -----------------------------------------------------------

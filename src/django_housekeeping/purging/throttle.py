@@ -13,7 +13,9 @@ is no replica (yet), its replication is stopped, its database has no lag to read
 reported (``unreadable_replicas`` in the result, one warning in the log) and **not waited on**: the
 purge goes on, throttled by the replicas it can read, and tries the unreadable one again after
 :data:`RETRY_SECONDS`. A replica that cannot be read does not stop a retention job; a replica that
-lags does.
+lags does. A reading that fails on a replica that answers (PostgreSQL cancels a hot standby's
+queries that conflict with what it replays) is reported too, but the replica's last lag stands
+until the next reading, up to :data:`TRANSIENT_FAILURES` failures in a row.
 
 ``max_seconds`` bounds the waits too: when the purge's time runs out while it waits, it stops
 there, ``"partial": True``, and the next run continues.
@@ -45,6 +47,9 @@ POLL_SECONDS = 1.0
 CONNECT_TIMEOUT = 2
 # Seconds before a replica whose lag could not be read is tried again.
 RETRY_SECONDS = 60.0
+# Readings in a row that may fail on a replica that answers (a query cancelled by a recovery
+# conflict) before it is left alone for RETRY_SECONDS; until then its last lag stands.
+TRANSIENT_FAILURES = 3
 
 # PostgreSQL, on the replica: 0 when it has replayed all the WAL it received (an idle primary
 # writes no transaction, so the age of the last replayed one is no lag), else the age of the last
@@ -62,7 +67,15 @@ Notify = Callable[[str | None], None]
 
 
 class ReplicaUnreadable(Exception):
-    """The lag of a replica could not be read; the message says why, in a few words."""
+    """The lag of a replica could not be read; the message says why, in a few words.
+
+    ``transient``: the replica answered, but this query failed (PostgreSQL cancels a hot
+    standby's queries that conflict with what it replays): the next reading may well succeed.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class ThrottleResult(TypedDict):
@@ -111,7 +124,9 @@ class ReplicaLag:
             return _read(wrapper)
         except ReplicaUnreadable:
             raise
-        except Exception as error:  # connection refused, timed out, dropped, no privilege
+        except Exception as error:  # connection refused, timed out, dropped; a query cancelled
+            if wrapper.connection is not None and wrapper.is_usable():
+                raise ReplicaUnreadable(_reason(error), transient=True) from error
             self._drop(alias)
             raise ReplicaUnreadable(_reason(error)) from error
 
@@ -213,6 +228,8 @@ class Throttle:
     unreadable: dict[str, str] = field(default_factory=dict)
     _retry_at: dict[str, float] = field(default_factory=dict)
     _caught_up_at: dict[str, float] = field(default_factory=dict)
+    _last_lag: dict[str, float] = field(default_factory=dict)
+    _failures: dict[str, int] = field(default_factory=dict)
 
     @property
     def watches_replicas(self) -> bool:
@@ -269,24 +286,39 @@ class Throttle:
             if retry_at is not None and self.clock() < retry_at:
                 continue
             try:
-                lag = self.read_lag(alias)
+                lag = self._bounded(alias, self.read_lag(alias))
             except ReplicaUnreadable as error:
-                if alias not in self.unreadable:
-                    logger.warning(
-                        "replica %r: its lag cannot be read (%s); the purge does not wait on it",
-                        alias,
-                        error,
-                    )
-                self.unreadable[alias] = str(error)
-                self._retry_at[alias] = self.clock() + RETRY_SECONDS
-                continue
-            self._retry_at.pop(alias, None)
-            lag = self._bounded(alias, lag)
+                last = self._unreadable(alias, error)
+                if last is None:
+                    continue
+                lag = last
+            else:
+                self._retry_at.pop(alias, None)
+                self._failures.pop(alias, None)
+                self._last_lag[alias] = lag
             if self.max_replica_lag is None or lag > self.max_replica_lag:
                 self.max_replica_lag = lag
             if highest is None or lag > highest:
                 highest, highest_alias = lag, alias
         return highest, highest_alias
+
+    def _unreadable(self, alias: str, error: ReplicaUnreadable) -> float | None:
+        """Report a replica whose lag could not be read; the lag to go by meanwhile: its last
+        one after a transient failure (the next reading will tell), else none — it is left alone
+        for :data:`RETRY_SECONDS`."""
+        if alias not in self.unreadable:
+            logger.warning(
+                "replica %r: its lag cannot be read (%s); the purge does not wait on it",
+                alias,
+                error,
+            )
+        self.unreadable[alias] = str(error)
+        failures = self._failures[alias] = self._failures.get(alias, 0) + 1
+        if error.transient and failures < TRANSIENT_FAILURES:
+            return self._last_lag.get(alias)
+        self._retry_at[alias] = self.clock() + RETRY_SECONDS
+        self._failures.pop(alias, None)
+        return None
 
     def _bounded(self, alias: str, lag: float) -> float:
         """A replica that had replayed everything when this purge last read it is behind by no
