@@ -374,13 +374,13 @@ def test_a_replica_whose_readings_keep_failing_is_left_alone(
     fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     conflict = ReplicaUnreadable("OperationalError: permission denied", transient=True)
-    lag = fake_replicas(monkeypatch, {"replica": [conflict, conflict, conflict, 30.0]})
+    lag = fake_replicas(monkeypatch, {"replica": [conflict] * TRANSIENT_FAILURES + [30.0]})
     with override_settings(HOUSEKEEPING={"REPLICAS": ["replica"]}):
-        result = purge(old_threads(), batch_size=2, max_replica_lag=2)
+        result = purge(Thread.objects.all(), batch_size=1, max_replica_lag=2)
 
     assert lag.reads == ["replica"] * TRANSIENT_FAILURES
     assert result["throttle"]["replica_wait_seconds"] == 0
-    assert result["total"] == 16
+    assert result["total"] == 20
 
 
 def test_a_failed_query_on_a_live_connection_is_transient(
@@ -388,8 +388,11 @@ def test_a_failed_query_on_a_live_connection_is_transient(
 ) -> None:
     extra_database("same", dict(connection.settings_dict))
 
+    attempts: list[int] = []
+
     def cancelled(wrapper: Any) -> float:
         wrapper.ensure_connection()
+        attempts.append(1)
         raise OperationalError("canceling statement due to conflict with recovery")
 
     monkeypatch.setattr(throttle_module, "_read", cancelled)
@@ -400,6 +403,7 @@ def test_a_failed_query_on_a_live_connection_is_transient(
     finally:
         reader.close()
     assert raised.value.transient is True
+    assert len(attempts) == throttle_module.ATTEMPTS  # tried again at once
     assert str(raised.value) == (
         "OperationalError: canceling statement due to conflict with recovery"
     )

@@ -47,9 +47,11 @@ POLL_SECONDS = 1.0
 CONNECT_TIMEOUT = 2
 # Seconds before a replica whose lag could not be read is tried again.
 RETRY_SECONDS = 60.0
-# Readings in a row that may fail on a replica that answers (a query cancelled by a recovery
-# conflict) before it is left alone for RETRY_SECONDS; until then its last lag stands.
-TRANSIENT_FAILURES = 3
+# A query a replica that answers cancels (a recovery conflict) is tried again at once, this many
+# times in all; a reading that still fails is reported and the replica's last lag stands, for up
+# to TRANSIENT_FAILURES readings in a row, before it is left alone for RETRY_SECONDS.
+ATTEMPTS = 3
+TRANSIENT_FAILURES = 5
 
 # PostgreSQL, on the replica: 0 when it has replayed all the WAL it received (an idle primary
 # writes no transaction, so the age of the last replayed one is no lag), else the age of the last
@@ -120,15 +122,18 @@ class ReplicaLag:
             wrapper = self._connection(alias)
         except Exception as error:  # an unknown alias, a backend that fails to load
             raise ReplicaUnreadable(_reason(error)) from error
-        try:
-            return _read(wrapper)
-        except ReplicaUnreadable:
-            raise
-        except Exception as error:  # connection refused, timed out, dropped; a query cancelled
-            if wrapper.connection is not None and wrapper.is_usable():
-                raise ReplicaUnreadable(_reason(error), transient=True) from error
-            self._drop(alias)
-            raise ReplicaUnreadable(_reason(error)) from error
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return _read(wrapper)
+            except ReplicaUnreadable:
+                raise
+            except Exception as error:  # connection refused, timed out, dropped; query cancelled
+                if wrapper.connection is None or not wrapper.is_usable():
+                    self._drop(alias)
+                    raise ReplicaUnreadable(_reason(error)) from error
+                if attempt == ATTEMPTS:
+                    raise ReplicaUnreadable(_reason(error), transient=True) from error
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _connection(self, alias: str) -> BaseDatabaseWrapper:
         wrapper = self._connections.get(alias)
