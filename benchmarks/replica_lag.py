@@ -66,6 +66,21 @@ SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
 """
 
 
+def fetch(conn: Any, sql: str, params: Any = None) -> Any:
+    """One row; a query the hot standby cancels (a conflict with what it replays: "User query
+    might have needed to see row versions that must be removed") is run again."""
+    import psycopg
+
+    for attempt in range(50):
+        try:
+            return conn.execute(sql, params).fetchone()
+        except psycopg.errors.SerializationFailure:
+            if attempt == 49:
+                raise
+            time.sleep(0.01)
+    raise AssertionError("unreachable")
+
+
 def configure(cluster: Cluster) -> None:
     import django
     from django.conf import settings
@@ -128,10 +143,10 @@ class Sampler(threading.Thread):
         self.caught_up_at: float | None = None
 
     def sample(self) -> tuple[float, float, int]:
-        lag, replayed = self.replica.execute(LAG_SQL).fetchone()  # type: ignore[misc]
-        (behind,) = self.primary.execute(
-            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)", [replayed]
-        ).fetchone()  # type: ignore[misc]
+        lag, replayed = fetch(self.replica, LAG_SQL)
+        (behind,) = fetch(
+            self.primary, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)", [replayed]
+        )
         now = time.monotonic()
         lag = float(lag)
         # The throttle's estimate: no more behind than since it was last seen caught up (the
@@ -166,9 +181,7 @@ class Handicap(threading.Thread):
         with psycopg.connect(
             host="127.0.0.1", port=cluster.replica.port, user="postgres", autocommit=True
         ) as conn:
-            row = conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE backend_type = 'startup'"
-            ).fetchone()
+            row = fetch(conn, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'startup'")
         assert row is not None, "no startup (recovery) process on the replica"
         self.pid = int(row[0])
         self.duty = duty
@@ -268,12 +281,14 @@ def wait_caught_up(cluster: Cluster, since: float | None = None, timeout: float 
             host="127.0.0.1", port=cluster.replica.port, user="postgres", autocommit=True
         ) as replica,
     ):
-        (target,) = primary.execute("SELECT pg_current_wal_lsn()::text").fetchone()  # type: ignore[misc]
+        (target,) = fetch(primary, "SELECT pg_current_wal_lsn()::text")
         deadline = time.monotonic() + timeout
         while True:
-            (done,) = replica.execute(
-                "SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), %s::pg_lsn) >= 0", [target]
-            ).fetchone()  # type: ignore[misc]
+            (done,) = fetch(
+                replica,
+                "SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), %s::pg_lsn) >= 0",
+                [target],
+            )
             if done:
                 return time.monotonic() - since
             if time.monotonic() > deadline:
