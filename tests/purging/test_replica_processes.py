@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import connections
+from django.db import OperationalError, connections
 from django.test import override_settings
 from django.utils import timezone
 
@@ -69,13 +69,22 @@ def cluster(django_db_setup: None, django_db_blocker: Any) -> Iterator[Cluster]:
 
 
 def on_replica(cluster: Cluster, sql: str) -> Any:
-    """One value read on the replica, on a connection of its own, closed at once (any thread)."""
+    """One value read on the replica, on a connection of its own, closed at once (any thread).
+
+    A hot standby cancels a query that conflicts with what it replays: it is run again.
+    """
     source = connections["replica"]
     wrapper = type(source)(dict(source.settings_dict), alias="replica (test)")
     try:
-        with wrapper.cursor() as cursor:
-            cursor.execute(sql)
-            row = cursor.fetchone()
+        for attempt in range(1, 21):
+            try:
+                with wrapper.cursor() as cursor:
+                    cursor.execute(sql)
+                    row = cursor.fetchone()
+                break
+            except OperationalError as error:
+                if "conflict with recovery" not in str(error) or attempt == 20:
+                    raise
     finally:
         wrapper.close()
     return row[0] if row else None
