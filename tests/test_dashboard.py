@@ -192,7 +192,12 @@ def test_data_has_statistics_runs_and_running_runs(operator: User, settings: Any
     assert [p["value"] for p in data["statistics"]["series"][0]["points"]] == [3, 4]
     assert data["statistics"]["housekeeping"]["tasks"]["stats"]["runs"] == {"succeeded": 2}
     assert [run["id"] for run in data["running"]] == [running.pk]
-    assert data["running"][0]["progress"] == {"done": 1, "total": 4, "percent": 25.0}
+    assert data["running"][0]["progress"] == {
+        "done": 1,
+        "total": 4,
+        "percent": 25.0,
+        "note": None,
+    }
     assert data["running"][0]["url"] == f"{DASHBOARD}runs/{running.pk}/"
     assert data["runs"][0]["id"] == running.pk
 

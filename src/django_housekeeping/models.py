@@ -52,6 +52,12 @@ def deletion_counts(result: Any, *, members: bool = True) -> dict[str, int]:
     return counts
 
 
+# The key of an active run's result while it says what it is doing without progressing
+# (``{"progress_note": "paused: replica lag 7 s"}``, see ``TaskContext.note``); the run's own
+# result replaces it when the run ends.
+PROGRESS_NOTE = "progress_note"
+
+
 class TaskRun(models.Model):
     """One execution of a housekeeping task: who started it, what it did, how it ended."""
 

@@ -32,6 +32,7 @@ from django_housekeeping.conf import housekeeping_settings
 # deletion_counts lives with the models, so that the run totals (monitoring, a lower layer) read a
 # result as the faces show it; re-exported here for the faces.
 from django_housekeeping.models import (
+    PROGRESS_NOTE,
     ErasureRecord,
     SchedulerLease,
     TaskRun,
@@ -271,6 +272,9 @@ def _read_purge(result: dict[str, Any]) -> dict[str, Any]:
         summary += f"; archived to {PurePath(archive).name}"
     if partial:
         summary += "; partial: stopped at max_seconds, the next run continues"
+    throttled = _read_throttle(result.get("throttle"))
+    if throttled:
+        summary += f"; {throttled}"
     cutoffs = _read_cutoffs(result)
     if cutoffs:
         policy = result.get("policy")
@@ -315,6 +319,32 @@ def _read_partitions(result: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return partitions
+
+
+def _read_throttle(throttle: Any) -> str | None:
+    """A purge's throttle (``result["throttle"]``) in a few words: ``"throttled: paused 12.0 s,
+    waited 8.5 s on replicas (lag up to 7 s), replica 'eu' unreadable"``; ``None`` when it was
+    not throttled."""
+    if not isinstance(throttle, dict):
+        return None
+    parts = []
+    paused = _number(throttle.get("paused_seconds"))
+    if paused is not None and paused > 0:
+        parts.append(f"paused {paused:.1f} s")
+    waited = _number(throttle.get("replica_wait_seconds"))
+    if waited is not None and waited > 0:
+        lag = _number(throttle.get("max_replica_lag"))
+        most = f" (lag up to {lag:.0f} s)" if lag is not None else ""
+        parts.append(f"waited {waited:.1f} s on replicas{most}")
+    unreadable = throttle.get("unreadable_replicas")
+    if isinstance(unreadable, dict) and unreadable:
+        aliases = ", ".join(repr(str(alias)) for alias in sorted(unreadable, key=str))
+        parts.append(f"replica{'s' if len(unreadable) > 1 else ''} {aliases} unreadable")
+    return f"throttled: {', '.join(parts)}" if parts else None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _read_cutoffs(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -416,10 +446,13 @@ def result_details(run: TaskRun) -> dict[str, Any]:
     """
     if run.error:
         return _details("error", error_summary(run.error))
-    if run.result is None:
+    if run.result is None or _progress_note(run) is not None:
         if run.status == TaskRun.Status.QUEUED:
             return _details("none", "queued…")
-        return _details("none", "running…" if run.status == TaskRun.Status.RUNNING else "")
+        if run.status != TaskRun.Status.RUNNING:
+            return _details("none", "")
+        note = _progress_note(run)
+        return _details("none", f"running… {note}" if note else "running…")
     return read_result(run.result)
 
 
@@ -443,6 +476,15 @@ def status_label(status: str) -> str:
 def trigger_label(trigger: str) -> str:
     """A run trigger's label."""
     return choice_label(TaskRun.Trigger, trigger)
+
+
+def _progress_note(run: TaskRun) -> str | None:
+    """What an active run says it is doing (``"paused: replica lag 7 s"``), if anything."""
+    result = run.result
+    if isinstance(result, dict) and set(result) == {PROGRESS_NOTE}:
+        note = result[PROGRESS_NOTE]
+        return note if isinstance(note, str) and note else None
+    return None
 
 
 def run_summary(run: TaskRun) -> str:
@@ -499,7 +541,12 @@ def run_payload(run: TaskRun, run_url: RunUrl | None = None) -> dict[str, Any]:
     percent = None
     if done is not None and total:
         percent = round(min(done / total, 1.0) * 100, 1)
-    data["progress"] = {"done": done, "total": total, "percent": percent}
+    data["progress"] = {
+        "done": done,
+        "total": total,
+        "percent": percent,
+        "note": _progress_note(run) if not run.is_finished else None,
+    }
     data["heartbeat_at"] = run.heartbeat_at
     details = result_details(run)
     data["summary"] = details["summary"]

@@ -951,7 +951,7 @@ def test_run_detail_with_live_progress(client: APIClient) -> None:
     data = client.get(f"{API}runs/{run.pk}").json()
 
     assert data["status"] == "running"
-    assert data["progress"] == {"done": 250, "total": 1000, "percent": 25.0}
+    assert data["progress"] == {"done": 250, "total": 1000, "percent": 25.0, "note": None}
     assert data["summary"] == "running…"
     assert data["finished_at"] is None
     assert data["children"] == []

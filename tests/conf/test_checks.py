@@ -104,9 +104,9 @@ def test_e003_unknown_key() -> None:
     assert errors[0].hint == (
         "Valid keys: ALERT_MAIL_ADMINS, API_PERMISSION_CLASSES, AUTOSTART, DEFAULT_TIMEOUT, "
         "EXECUTOR, EXECUTOR_BACKEND, EXECUTOR_QUEUE, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, "
-        "HISTORY_DAYS, LEASE_TTL, MAX_WAIT, METRICS_TOKEN, MISFIRE_GRACE, PURGE_ARCHIVE, "
-        "PURGE_ARCHIVE_DIR, PURGE_BATCH_SIZE, PURGE_PARTITIONS, QUEUE_TIMEOUT, STATISTICS_TASK, "
-        "TASKS, TRIGGER_THROTTLE_RATE."
+        "HISTORY_DAYS, LEASE_TTL, MAX_REPLICA_LAG, MAX_WAIT, METRICS_TOKEN, MISFIRE_GRACE, "
+        "PURGE_ARCHIVE, PURGE_ARCHIVE_DIR, PURGE_BATCH_SIZE, PURGE_PARTITIONS, PURGE_PAUSE, "
+        "QUEUE_TIMEOUT, REPLICAS, STATISTICS_TASK, TASKS, TRIGGER_THROTTLE_RATE."
     )
 
 
@@ -266,7 +266,7 @@ def test_groups_of_groups_and_disabled_tasks_are_fine() -> None:
         (
             {"max_row": 10},
             "has an unknown key 'max_row' (valid keys: archive, batch_size, max_fraction, "
-            "max_rows, max_seconds, partitions)",
+            "max_replica_lag, max_rows, max_seconds, partitions, pause)",
         ),
         ({"max_rows": 0}, "['max_rows'] must be a positive integer or None, got 0"),
         ({"max_fraction": 2}, "['max_fraction'] must be a number above 0 and at most 1 or None"),

@@ -39,6 +39,7 @@ RESULT_KEYS = {
     "archive",
     "dropped_partitions",
     "partitions",
+    "throttle",
 }
 
 

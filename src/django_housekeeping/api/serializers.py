@@ -190,6 +190,11 @@ class ProgressSerializer(serializers.Serializer):  # type: ignore[type-arg]
     done = serializers.IntegerField(allow_null=True, help_text="Items done so far.")
     total = serializers.IntegerField(allow_null=True, help_text="Items in all, when known.")
     percent = serializers.FloatField(allow_null=True, help_text="done / total, in percent.")
+    note = serializers.CharField(
+        allow_null=True,
+        help_text='What a running run does while it does not progress ("paused: replica lag '
+        '7 s (replica)"), if anything.',
+    )
 
 
 class ModelCountsSerializer(serializers.Serializer):  # type: ignore[type-arg]

@@ -19,6 +19,7 @@ Every check has a stable ID, documented in docs/checks.md:
   policy without ``keep_by``).
 - ``django_housekeeping.E013`` a retention policy's ``keep_by`` does not resolve to one value per
   row (a field, through forward relations).
+- ``django_housekeeping.E014`` ``REPLICAS`` names a database alias that is not in ``DATABASES``.
 - ``django_housekeeping.W001`` one of the library's named URLs resolves to another view.
 - ``django_housekeeping.W002`` a retention policy's ``field`` has no index: each run scans the
   table.
@@ -37,7 +38,13 @@ from django.db import models
 from django.urls import URLPattern, get_resolver, resolve, reverse
 from django.urls.resolvers import RoutePattern
 
-from django_housekeeping.conf.settings import DEFAULTS, SETTING_NAME, SETTINGS, is_positive
+from django_housekeeping.conf.settings import (
+    DEFAULTS,
+    SETTING_NAME,
+    SETTINGS,
+    is_aliases,
+    is_positive,
+)
 from django_housekeeping.tasks.options import OVERRIDES
 from django_housekeeping.tasks.registry import ALL, registry
 from django_housekeeping.tasks.retention import RetentionPolicy, policies
@@ -272,6 +279,28 @@ def check_purge_archive(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
             "['PURGE_ARCHIVE_DIR'] is not set.",
             hint="Set it to a directory the process may write to (it is created if missing).",
         )
+    ]
+
+
+@register(TAG)
+def check_replicas(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every alias in ``REPLICAS`` is a database of ``DATABASES`` (the purges read its lag)."""
+    user_settings = getattr(settings, SETTING_NAME, {})
+    if not isinstance(user_settings, Mapping):
+        return []
+    replicas = user_settings.get("REPLICAS", [])
+    if not is_aliases(replicas):
+        return []  # E005
+    return [
+        _error(
+            14,
+            f"{SETTING_NAME}['REPLICAS'] names {alias!r}, which is not a database alias of "
+            "DATABASES.",
+            hint="List the aliases of your read replicas as DATABASES names them; a purge reads "
+            "their replay lag on them.",
+        )
+        for alias in replicas
+        if alias not in settings.DATABASES
     ]
 
 

@@ -16,10 +16,12 @@ change: :data:`django_housekeeping.tasks.options.OVERRIDES`.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
@@ -65,11 +67,37 @@ def is_non_negative_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+def is_non_negative(value: Any) -> bool:
+    """A finite number of zero or more (not a bool)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )
+
+
+def is_lag(value: Any) -> bool:
+    """A positive ``timedelta``, or a positive finite number of seconds (not a bool)."""
+    if isinstance(value, timedelta):
+        return value > timedelta(0)
+    return is_non_negative(value) and value > 0
+
+
+def is_aliases(value: Any) -> bool:
+    """A list or tuple of database aliases (non-empty strings)."""
+    return isinstance(value, list | tuple) and all(
+        isinstance(alias, str) and bool(alias) for alias in value
+    )
+
+
 BOOLEAN = Rule(lambda value: isinstance(value, bool), "True or False")
 SECONDS = Rule(is_positive, "a positive number of seconds")
 DAYS = Rule(is_positive, "a positive number of days")
 POSITIVE_INT = Rule(is_positive_int, "a positive integer")
 MAPPING = Rule(lambda value: isinstance(value, Mapping), "a dict")
+PAUSE = Rule(is_non_negative, "a number of 0 or more")
+LAG = Rule(is_lag, "a positive timedelta or number of seconds")
 
 
 @dataclass(frozen=True)
@@ -277,6 +305,27 @@ class HousekeepingSettings:
         Rule(lambda value: isinstance(value, str | os.PathLike), "a directory path").or_none(),
         "The directory archives are written to (created if missing). Required as soon as "
         "anything archives (`E009`).",
+    )
+    PURGE_PAUSE: Setting[float] = Setting(
+        0,
+        PAUSE,
+        "After each batch, every purge that does not set `pause` sleeps this many times the "
+        "batch's duration (`0.5`: a purge takes about 1.5 times as long and leaves the database "
+        "idle a third of the time); `0`: no pause. See [throttling](purge.md#throttling).",
+    )
+    REPLICAS: Setting[list[str] | tuple[str, ...]] = Setting(
+        [],
+        Rule(is_aliases, "a list of database aliases"),
+        "Database aliases (of `DATABASES`, `E014`) of the read replicas whose replay lag a purge "
+        "reads before each batch, waiting while any is above `MAX_REPLICA_LAG`. See "
+        "[throttling](purge.md#throttling).",
+    )
+    MAX_REPLICA_LAG: Setting[timedelta | float | None] = Setting(
+        timedelta(seconds=10),
+        LAG.or_none(),
+        "With `REPLICAS`: the replay lag (a `timedelta` or seconds) above which every purge that "
+        "does not set `max_replica_lag` waits before its next batch; `None`: purges do not wait "
+        "on replicas unless they set `max_replica_lag`.",
     )
 
     ALERT_MAIL_ADMINS = Setting(

@@ -29,6 +29,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from datetime import timedelta
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, TypedDict
@@ -56,6 +57,7 @@ from django_housekeeping.purging.archive import (
 from django_housekeeping.purging.options import check_purge_value
 from django_housekeeping.purging.partitions import DroppedPartition
 from django_housekeeping.purging.planner import Scope, concrete, in_keys
+from django_housekeeping.purging.throttle import Notify, Throttle, ThrottleResult, build_throttle
 
 ProgressCallback = Callable[[int, "int | None"], None]
 
@@ -87,7 +89,8 @@ class PurgeResult(TypedDict):
     partitions dropped whole (``{"name", "rows"}``; in a dry run, those that would be), and
     ``partitions`` says why rows of a partitioned table were deleted by batches instead (None on
     a table that is not partitioned, or when there is nothing to say): see
-    :mod:`django_housekeeping.purging.partitions`.
+    :mod:`django_housekeeping.purging.partitions`. ``throttle`` is the time spent throttled
+    (:class:`~django_housekeeping.purging.throttle.ThrottleResult`).
     """
 
     deleted: dict[str, int]
@@ -104,6 +107,7 @@ class PurgeResult(TypedDict):
     archive: str | None
     dropped_partitions: list[DroppedPartition]
     partitions: str | None
+    throttle: ThrottleResult
 
 
 class PurgeLimitExceeded(Exception):
@@ -143,6 +147,9 @@ def purge(
     progress: ProgressCallback | None = None,
     archive_origin: ArchiveOrigin | None = None,
     partitions: bool | None = None,
+    pause: float | None = None,
+    max_replica_lag: timedelta | float | None = None,
+    notify: Notify | None = None,
 ) -> PurgeResult:
     """Delete ``queryset`` and its cascades in batches; with ``dry_run`` only count what would go.
 
@@ -160,7 +167,12 @@ def purge(
     queryset's rows handled so far and the number selected at the start. ``partitions``: on a
     PostgreSQL table range-partitioned on the cutoff's column, drop the partitions wholly before
     the cutoff instead of deleting their rows (default ``HOUSEKEEPING["PURGE_PARTITIONS"]``; see
-    :mod:`~django_housekeeping.purging.partitions`).
+    :mod:`~django_housekeeping.purging.partitions`). ``pause``: sleep this
+    many times each batch's duration after it (default ``HOUSEKEEPING["PURGE_PAUSE"]``);
+    ``max_replica_lag``: before each batch, wait while a replica of ``HOUSEKEEPING["REPLICAS"]``
+    lags more (default ``HOUSEKEEPING["MAX_REPLICA_LAG"]``); ``notify(message)`` is told
+    ``"paused: replica lag 7 s"`` while the purge waits, and ``None`` when it goes on
+    (:mod:`django_housekeeping.purging.throttle`).
     """
     if not isinstance(queryset, QuerySet):
         raise TypeError(f"purge() needs a QuerySet, got {type(queryset).__name__}")
@@ -171,6 +183,8 @@ def purge(
     check_purge_value("max_rows", max_rows)
     check_purge_value("max_fraction", max_fraction)
     check_purge_value("max_seconds", max_seconds)
+    check_purge_value("pause", pause)
+    check_purge_value("max_replica_lag", max_replica_lag)
     if archive is None:
         archive = bool(housekeeping_settings.PURGE_ARCHIVE)
     if partitions is None:
@@ -197,6 +211,13 @@ def purge(
         archive_origin=archive_origin,
         progress=progress,
         partitions=partitions,
+        throttle=build_throttle(
+            pause=pause,
+            max_replica_lag=max_replica_lag,
+            dry_run=dry_run,
+            clock=lambda: clock(),  # read at call time: tests replace the module's clock
+            notify=notify,
+        ),
     ).run()
 
 
@@ -244,6 +265,7 @@ class _Purge:
         progress: ProgressCallback | None,
         archive_origin: ArchiveOrigin | None = None,
         partitions: bool = True,
+        throttle: Throttle | None = None,
     ) -> None:
         self.queryset = queryset
         self.deletion = deletion
@@ -256,6 +278,7 @@ class _Purge:
         self.max_seconds = max_seconds
         self.force = force
         self.progress = progress
+        self.throttle = throttle if throttle is not None else Throttle(clock=clock)
         self.param_limit = planning.max_query_params(self.using)
         self.plan: planning.Plan | None
         try:
@@ -329,7 +352,15 @@ class _Purge:
     # the loop -----------------------------------------------------------------------------------
 
     def run(self) -> PurgeResult:
+        try:
+            return self._run()
+        finally:
+            self.throttle.close()
+
+    def _run(self) -> PurgeResult:
         started = clock()
+        if self.max_seconds is not None:
+            self.throttle.deadline = started + self.max_seconds
         selected = self._check_limits()
         batches = 0
         done = self._drop_partitions(selected)
@@ -337,6 +368,9 @@ class _Purge:
         partial = False
         last: Any = None
         while True:
+            if not self.throttle.before_batch():  # max_seconds ran out waiting on a replica
+                partial = True
+                break
             batch_started = clock()
             rows_before = self._rows()
             batch_size = self.batch_size
@@ -344,7 +378,8 @@ class _Purge:
                 handled, last, fetched = self._step(last, batch_size)
             if not handled:
                 break
-            longest = max(longest, clock() - batch_started)
+            batch_seconds = clock() - batch_started
+            longest = max(longest, batch_seconds)
             batches += 1
             done += handled
             if self.progress is not None:
@@ -353,6 +388,7 @@ class _Purge:
                 break
             if self.adaptive:
                 self._resize(rows=self._rows() - rows_before)
+            self.throttle.after_batch(batch_seconds)
             if self.max_seconds is not None and clock() - started >= self.max_seconds:
                 partial = True
                 break
@@ -377,6 +413,7 @@ class _Purge:
             archive=str(self.archive.path) if self.archive and self.archive.objects else None,
             dropped_partitions=self.dropped,
             partitions=self.layout.note(self.held_partitions) if self.layout else None,
+            throttle=self.throttle.result(),
         )
 
     def _transaction(self) -> AbstractContextManager[Any]:

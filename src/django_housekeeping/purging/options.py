@@ -10,15 +10,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django_housekeeping.conf.settings import BOOLEAN, POSITIVE_INT, SECONDS, Rule, is_positive
+from django_housekeeping.conf.settings import (
+    BOOLEAN,
+    LAG,
+    PAUSE,
+    POSITIVE_INT,
+    SECONDS,
+    Rule,
+    is_positive,
+)
 
 PURGE_OPTION_KEYS = (
     "archive",
     "batch_size",
     "max_fraction",
+    "max_replica_lag",
     "max_rows",
     "max_seconds",
     "partitions",
+    "pause",
 )
 
 
@@ -30,9 +40,11 @@ _RULES: dict[str, Rule] = {
     "max_fraction": Rule(
         lambda value: is_positive(value) and value <= 1, "a number above 0 and at most 1"
     ).or_none(),
+    "max_replica_lag": LAG.or_none(),
     "max_rows": POSITIVE_INT.or_none(),
     "max_seconds": SECONDS.or_none(),
     "partitions": BOOLEAN,
+    "pause": PAUSE.or_none(),
 }
 
 

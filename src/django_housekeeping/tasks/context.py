@@ -19,7 +19,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from django_housekeeping.conf import housekeeping_settings
-from django_housekeeping.models import TaskRun
+from django_housekeeping.models import PROGRESS_NOTE, TaskRun
 from django_housekeeping.purging.archive import ArchiveOrigin, default_archive_path
 from django_housekeeping.purging.engine import PurgeResult, purge
 
@@ -79,7 +79,8 @@ class TaskContext:
 
         Uses the task's ``purge`` options (declared, overridden in settings), updated with
         ``kwargs`` (any keyword argument of :func:`~django_housekeeping.purging.engine.purge` but
-        ``dry_run``); reports progress after every batch and archives into a file named after the
+        ``dry_run``); reports progress after every batch (and :meth:`note` while the purge waits
+        on a replica) and archives into a file named after the
         task and the run, whose manifest names them too.
         """
         if "dry_run" in kwargs:
@@ -87,6 +88,7 @@ class TaskContext:
         options: dict[str, Any] = {**self.task.purge_options, **kwargs}
         options.setdefault("force", self.force)
         options.setdefault("progress", self.progress)
+        options.setdefault("notify", self.note)
         archive = options.get("archive")
         if archive is None:
             archive = housekeeping_settings.PURGE_ARCHIVE
@@ -120,3 +122,15 @@ class TaskContext:
             )
         for observer in _observers.get():
             observer(self, done, total)
+
+    def note(self, message: str | None) -> None:
+        """Say what the run is doing while it does not progress (``"paused: replica lag 7 s"``);
+        ``None`` clears it.
+
+        Kept, while the run is active, as its result ``{"progress_note": message}``: the faces show
+        it beside the progress (:func:`django_housekeeping.presenters.result_details`), and the
+        run's real result replaces it when it ends.
+        """
+        TaskRun.objects.filter(pk=self.run.pk, status__in=TaskRun.ACTIVE_STATUSES).update(
+            result={PROGRESS_NOTE: message} if message else None
+        )
