@@ -44,6 +44,7 @@ from django_housekeeping.models import is_count as _is_count
 from django_housekeeping.monitoring.rollup import closed_window as rollup_closed_window
 from django_housekeeping.monitoring.rollup import last_closed_day as rollup_last_closed_day
 from django_housekeeping.monitoring.rollup import nearest_rank as rollup_nearest_rank
+from django_housekeeping.monitoring.rollup import remember_closed as rollup_remember_closed
 from django_housekeeping.monitoring.rollup import run_day
 from django_housekeeping.monitoring.rollup import window as rollup_window
 from django_housekeeping.purging import holds
@@ -657,15 +658,28 @@ def statistics_payload(
 
 
 def _site_statistics(task_name: str, since: datetime) -> dict[str, Any]:
-    """The latest numbers of ``task_name``'s succeeded real runs and their series."""
+    """The latest numbers of ``task_name``'s succeeded real runs and their series: the newest
+    :data:`MAX_STATISTICS_POINTS` runs of the window, those of closed days as this process keeps
+    them (:func:`~django_housekeeping.monitoring.rollup.remember_closed`)."""
     succeeded = TaskRun.objects.filter(
         task_name=task_name, status=TaskRun.Status.SUCCEEDED, dry_run=False
     )
-    window = list(
-        succeeded.filter(started_at__gte=since)
-        .order_by("-started_at", "-id")
-        .values_list("id", "started_at", "result")[:MAX_STATISTICS_POINTS]
-    )
+
+    def newest(runs: QuerySet[TaskRun]) -> list[tuple[int, datetime, Any]]:
+        return list(
+            runs.order_by("-started_at", "-id").values_list("id", "started_at", "result")[
+                :MAX_STATISTICS_POINTS
+            ]
+        )
+
+    today = day_start(rollup_last_closed_day() + timedelta(days=1))
+    window = newest(succeeded.filter(started_at__gte=max(since, today)))
+    if since < today and len(window) < MAX_STATISTICS_POINTS:
+        closed = rollup_remember_closed(
+            ("series", task_name, since, today),
+            lambda: newest(succeeded.filter(started_at__gte=since, started_at__lt=today)),
+        )
+        window = (window + closed)[:MAX_STATISTICS_POINTS]
     # The window has no end: its newest run, if any, is the latest one. Else the latest is older.
     latest = (
         window[0]
@@ -675,7 +689,7 @@ def _site_statistics(task_name: str, since: datetime) -> dict[str, Any]:
         .values_list("id", "started_at", "result")
         .first()
     )
-    window.reverse()
+    window = window[::-1]  # oldest first (and not the list this process keeps)
 
     values = _numbers(latest[2]) if latest is not None else {}
     series: dict[str, list[dict[str, Any]]] = {key: [] for key in values}
@@ -694,11 +708,16 @@ def _site_statistics(task_name: str, since: datetime) -> dict[str, Any]:
 DURATION_STATUSES = (TaskRun.Status.SUCCEEDED, TaskRun.Status.FAILED)
 
 
+def day_start(day: date) -> datetime:
+    """The midnight that starts ``day`` in the site's time zone."""
+    start = datetime.combine(day, time.min)
+    return timezone.make_aware(start) if settings.USE_TZ else start
+
+
 def window_start(since: datetime) -> datetime:
     """The start of the statistics' window that ``since`` falls in: its day's midnight in the
     site's time zone (the statistics count whole days)."""
-    start = datetime.combine(run_day(since), time.min)
-    return timezone.make_aware(start) if settings.USE_TZ else start
+    return day_start(run_day(since))
 
 
 def housekeeping_statistics(since: datetime, now: datetime) -> dict[str, Any]:

@@ -9,9 +9,14 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from django_housekeeping import housekeeping_task
 from django_housekeeping.models import RollupGeneration, TaskRun
 from django_housekeeping.monitoring import rollup
-from django_housekeeping.presenters import housekeeping_statistics, window_start
+from django_housekeeping.presenters import (
+    housekeeping_statistics,
+    statistics_payload,
+    window_start,
+)
 from tests.helpers import make_run
 
 pytestmark = pytest.mark.django_db
@@ -87,3 +92,30 @@ def test_the_statistics_count_closed_and_open_days_once_each() -> None:
 def test_an_open_day_is_refused() -> None:
     with pytest.raises(ValueError, match="not a closed day"):
         rollup.closed_window(rollup.last_closed_day(), rollup.last_closed_day() + timedelta(days=1))
+
+
+@pytest.mark.usefixtures("temporary_tasks")
+def test_the_series_keep_the_runs_of_closed_days_until_they_change(settings: Any) -> None:
+    settings.HOUSEKEEPING = {"STATISTICS_TASK": "stats"}
+    housekeeping_task(name="stats", destructive=False)(lambda: {})
+    for age, users in ((4, 10), (3, 11), (0, 12)):
+        make_run("stats", result={"users": users}, age=timedelta(days=age, minutes=1))
+
+    def users() -> list[Any]:
+        return [point["value"] for point in statistics_payload()["series"][0]["points"]]
+
+    assert users() == [10, 11, 12]
+    # A row written by hand (no rollup.record): the kept runs of closed days do not see it...
+    TaskRun.objects.create(
+        task_name="stats",
+        status=TaskRun.Status.SUCCEEDED,
+        trigger=TaskRun.Trigger.SCHEDULE,
+        started_at=timezone.now() - timedelta(days=2),
+        result={"users": 99},
+    )
+    assert users() == [10, 11, 12]
+    # ...until closed days are said to have changed (as pruning the history does).
+    rollup.closed_days_changed()
+    assert users() == [10, 11, 99, 12]
+    make_run("stats", result={"users": 5}, age=timedelta(days=5))  # recorded late
+    assert users() == [5, 10, 11, 99, 12]

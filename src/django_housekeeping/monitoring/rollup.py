@@ -38,10 +38,10 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.db import router, transaction
 from django.db.models import Model, Sum
@@ -66,8 +66,11 @@ CLOSED_DAYS = "closed_days"
 # A day closes this long after its midnight: a run recorded a moment before midnight may commit
 # a moment after it.
 CLOSING_GRACE = timedelta(minutes=5)
-# The windows remembered per process (a window is a few hundred tuples).
-MAX_REMEMBERED_WINDOWS = 16
+# What is remembered of closed days per process (a window is a few hundred tuples, a series up
+# to MAX_STATISTICS_POINTS runs).
+MAX_REMEMBERED_WINDOWS = 32
+
+T = TypeVar("T")
 
 
 def duration_bucket(seconds: float | None) -> int:
@@ -213,7 +216,36 @@ def last_closed_day(now: datetime | None = None) -> date:
     return local.date() - timedelta(days=1 if since_midnight >= CLOSING_GRACE else 2)
 
 
-_remembered: dict[tuple[str, date, date], tuple[int, Window]] = {}
+_remembered: dict[tuple[Any, ...], tuple[int, Any]] = {}
+
+
+def closed_days_changed() -> None:
+    """Say that runs of closed days changed other than by :func:`record` or :func:`rebuild`
+    (the history was pruned): every process computes what it keeps of them again."""
+    increment(RollupGeneration, {"name": CLOSED_DAYS}, generation=1)
+
+
+def remember_closed(key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+    """``compute()``, a function of closed days only (of the rollup, or of the history's runs
+    that started on them), computed once per process and ``key`` until the
+    :class:`~django_housekeeping.models.RollupGeneration` counter moves."""
+    using = router.db_for_read(RunDay)
+    # Read before computing: a change committed meanwhile moves the counter past what is kept.
+    generation = (
+        RollupGeneration.objects.using(using)
+        .filter(name=CLOSED_DAYS)
+        .values_list("generation", flat=True)
+        .first()
+    ) or 0
+    full_key = (using, *key)
+    kept = _remembered.get(full_key)
+    if kept is not None and kept[0] == generation:
+        return cast(T, kept[1])
+    value = compute()
+    while len(_remembered) >= MAX_REMEMBERED_WINDOWS:
+        _remembered.pop(next(iter(_remembered)), None)
+    _remembered[full_key] = (generation, value)
+    return value
 
 
 def closed_window(first: date, last: date) -> Window:
@@ -221,23 +253,7 @@ def closed_window(first: date, last: date) -> Window:
     per process until the :class:`~django_housekeeping.models.RollupGeneration` counter moves."""
     if last > last_closed_day():
         raise ValueError(f"{last} is not a closed day of the rollup")
-    using = router.db_for_read(RunDay)
-    # Read before the sums: a change committed meanwhile moves the counter past what is kept.
-    generation = (
-        RollupGeneration.objects.using(using)
-        .filter(name=CLOSED_DAYS)
-        .values_list("generation", flat=True)
-        .first()
-    ) or 0
-    key = (using, first, last)
-    kept = _remembered.get(key)
-    if kept is not None and kept[0] == generation:
-        return kept[1]
-    sums = window(first, last)
-    while len(_remembered) >= MAX_REMEMBERED_WINDOWS:
-        _remembered.pop(next(iter(_remembered)), None)
-    _remembered[key] = (generation, sums)
-    return sums
+    return remember_closed(("window", first, last), lambda: window(first, last))
 
 
 def forget() -> None:

@@ -27,6 +27,7 @@ from django.utils import timezone
 from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.models import TaskRun, TaskState
 from django_housekeeping.monitoring.alerts import check_overdue
+from django_housekeeping.monitoring.rollup import closed_days_changed
 from django_housekeeping.running.heartbeats import fail_lost_runs, mark_interrupted
 from django_housekeeping.running.history import prune_history
 from django_housekeeping.running.retries import retry_interrupted
@@ -222,6 +223,7 @@ class SchedulerService:
         self._pruned_monotonic = now
         pruned = prune_history()
         if pruned:
+            closed_days_changed()  # the statistics' series may have lost runs of closed days
             logger.info("Pruned %s rows of run history", pruned)
 
     def _check_overdue_if_due(self) -> None:
