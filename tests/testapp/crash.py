@@ -25,52 +25,41 @@ QUERYSETS = {
 }
 
 
-def main() -> None:
+def hold_open_at(verb: str) -> Any:
+    """A database execute wrapper that, at the ``HOUSEKEEPING_CRASH_AT``-th ``verb`` statement
+    (``"DELETE FROM"``, ``"INSERT INTO"``) on ``HOUSEKEEPING_CRASH_TABLE``, announces this process
+    in ``HOUSEKEEPING_CRASH_MARKER`` and holds the batch's transaction open until SIGKILL."""
     marker = Path(os.environ["HOUSEKEEPING_CRASH_MARKER"])
     table = os.environ["HOUSEKEEPING_CRASH_TABLE"]
     stop_at = int(os.environ["HOUSEKEEPING_CRASH_AT"])
-    archive = os.environ.get("HOUSEKEEPING_CRASH_ARCHIVE") or None
-    deletes = 0
+    seen = 0
 
     def hold_open(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        nonlocal deletes
+        nonlocal seen
         result = execute(sql, params, many, context)
         words = sql.replace('"', " ").replace("`", " ").split()
-        if words[:3] == ["DELETE", "FROM", table]:
-            deletes += 1
-            if deletes == stop_at:
+        if words[:3] == [*verb.split(), table]:
+            seen += 1
+            if seen == stop_at:
                 assert connection.in_atomic_block
                 marker.write_text(str(os.getpid()))
                 while True:  # inside the batch's transaction, until SIGKILL
                     time.sleep(1)
         return result
 
-    with connection.execute_wrapper(hold_open):
+    return hold_open
+
+
+def main() -> None:
+    """Purge ``HOUSEKEEPING_CRASH_PURGE`` in batches of 4, held open at the N-th ``DELETE``."""
+    archive = os.environ.get("HOUSEKEEPING_CRASH_ARCHIVE") or None
+    with connection.execute_wrapper(hold_open_at("DELETE FROM")):
         purge(QUERYSETS[os.environ["HOUSEKEEPING_CRASH_PURGE"]](), batch_size=4, archive=archive)
     raise SystemExit("the purge finished before the test could kill it")
 
 
 def restore_main() -> None:
-    """Restore ``HOUSEKEEPING_CRASH_ARCHIVE``; at the N-th ``INSERT`` into the table, announce
-    itself in the marker file and hold the batch's transaction open until SIGKILL."""
-    marker = Path(os.environ["HOUSEKEEPING_CRASH_MARKER"])
-    table = os.environ["HOUSEKEEPING_CRASH_TABLE"]
-    stop_at = int(os.environ["HOUSEKEEPING_CRASH_AT"])
-    inserts = 0
-
-    def hold_open(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        nonlocal inserts
-        result = execute(sql, params, many, context)
-        words = sql.replace('"', " ").replace("`", " ").split()
-        if words[:3] == ["INSERT", "INTO", table]:
-            inserts += 1
-            if inserts == stop_at:
-                assert connection.in_atomic_block
-                marker.write_text(str(os.getpid()))
-                while True:  # inside the batch's transaction, until SIGKILL
-                    time.sleep(1)
-        return result
-
-    with connection.execute_wrapper(hold_open):
+    """Restore ``HOUSEKEEPING_CRASH_ARCHIVE``, held open at the N-th ``INSERT``."""
+    with connection.execute_wrapper(hold_open_at("INSERT INTO")):
         restore(os.environ["HOUSEKEEPING_CRASH_ARCHIVE"])
     raise SystemExit("the restore finished before the test could kill it")

@@ -456,13 +456,13 @@ class Command(BaseCommand):
         self, *, file: str, database: str, json: bool, force: bool, **options: Any
     ) -> None:
         # Every refusal and every malformed archive is one line on stderr and exit status 1.
-        bar = RestoreBar(self.stderr) if self.stderr.isatty() and not json else None
+        bar = ProgressBars(self.stderr) if self.stderr.isatty() and not json else None
         try:
             stats = restore(
                 file,
                 using=database,
                 force=force,
-                progress=bar.update if bar is not None else None,
+                progress=bar.restore_update if bar is not None else None,
             )
         except ArchiveError as exc:  # its message starts with the file
             raise CommandError(f"cannot restore {exc}", returncode=EXIT_FAILED) from None
@@ -571,23 +571,34 @@ class Command(BaseCommand):
 
 
 class ProgressBars:
-    """tqdm progress bars for the purges of a ``run`` (only ever drawn on a terminal): one line per
-    run that reports progress, so each member of a group gets its own."""
+    """tqdm progress bars (only ever drawn on a terminal): one line per thing that reports
+    progress — each run of a ``run`` (so each member of a group gets its own), each phase of a
+    ``restore`` (validating, then restoring)."""
 
-    def __init__(self, stdout: OutputWrapper) -> None:
-        self.stream = _Unterminated(stdout)
+    def __init__(self, stream: OutputWrapper) -> None:
+        self.stream = _Unterminated(stream)
         self.bar: tqdm[Any] | None = None
-        self.run_id: int | None = None
+        self.key: Any = None
 
-    def update(self, ctx: TaskContext, done: int, total: int | None) -> None:
-        if self.bar is None or ctx.run.pk != self.run_id:
+    def show(self, key: Any, description: str, done: int, total: int | None) -> None:
+        """Draw ``done`` of ``total``: on the current line while ``key`` is the same, else on a
+        new one."""
+        if self.bar is None or key != self.key:
             self.finish()
             self.bar = tqdm(
-                total=total, desc=ctx.task.name, unit=" rows", file=self.stream, mininterval=0.1
+                total=total, desc=description, unit=" rows", file=self.stream, mininterval=0.1
             )
-            self.run_id = ctx.run.pk
+            self.key = key
         self.bar.total = total
         self.bar.update(done - self.bar.n)
+
+    def update(self, ctx: TaskContext, done: int, total: int | None) -> None:
+        """A run's progress (``observe_progress``'s observer)."""
+        self.show(ctx.run.pk, ctx.task.name, done, total)
+
+    def restore_update(self, phase: str, done: int, total: int | None) -> None:
+        """A restore's progress (``restore(progress=...)``)."""
+        self.show(phase, phase, done, total)
 
     def finish(self) -> None:
         """Close the current bar (its final state stays on the screen, on a line of its own)."""
@@ -607,31 +618,6 @@ class _Unterminated:
 
     def flush(self) -> None:
         self.stdout.flush()
-
-
-class RestoreBar:
-    """The tqdm progress bar of a ``restore`` (only ever drawn on a terminal, on stderr): one line
-    while the archive's rows are validated, then one while they are loaded."""
-
-    def __init__(self, stderr: OutputWrapper) -> None:
-        self.stream = _Unterminated(stderr)
-        self.bar: tqdm[Any] | None = None
-        self.phase = ""
-
-    def update(self, phase: str, done: int, total: int | None) -> None:
-        if self.bar is None or phase != self.phase:
-            self.finish()
-            self.bar = tqdm(
-                total=total, desc=phase, unit=" rows", file=self.stream, mininterval=0.1
-            )
-            self.phase = phase
-        self.bar.total = total
-        self.bar.update(done - self.bar.n)
-
-    def finish(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-        self.bar = None
 
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
