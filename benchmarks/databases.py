@@ -28,3 +28,18 @@ def database_settings(db: str, sqlite_path: str, default_urls: Mapping[str, str]
     if db == "mysql":
         settings["OPTIONS"] = {"charset": "utf8mb4"}
     return settings
+
+
+def create_database() -> None:
+    """Create the default database on its server when it is missing (SQLite creates its file)."""
+    from django.db import connection  # Django is set up by the benchmark before this is called
+
+    name = connection.settings_dict["NAME"]
+    if connection.vendor == "postgresql":
+        with connection._nodb_cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            if cursor.fetchone() is None:
+                cursor.execute(f'CREATE DATABASE "{name}"')
+    elif connection.vendor == "mysql":
+        with connection._nodb_cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4")

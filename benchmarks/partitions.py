@@ -36,7 +36,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from databases import database_settings  # benchmarks/databases.py: run as a script from there
+from databases import (  # benchmarks/databases.py: run as a script from there
+    create_database,
+    database_settings,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -66,16 +69,6 @@ def setup_django() -> None:
         HOUSEKEEPING={},
     )
     django.setup()
-
-
-def create_database() -> None:
-    from django.db import connection
-
-    name = connection.settings_dict["NAME"]
-    with connection._nodb_cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if cursor.fetchone() is None:
-            cursor.execute(f'CREATE DATABASE "{name}"')
 
 
 def seed(rows: int) -> None:

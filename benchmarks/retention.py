@@ -46,7 +46,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from databases import database_settings  # benchmarks/databases.py: run as a script from there
+from databases import (  # benchmarks/databases.py: run as a script from there
+    create_database,
+    database_settings,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -100,20 +103,6 @@ def setup_django(db: str, sqlite_path: str, with_app: bool = False) -> None:
 
 
 # --- seeding --------------------------------------------------------------------------------------
-
-
-def create_database() -> None:
-    from django.db import connection
-
-    name = connection.settings_dict["NAME"]
-    if connection.vendor == "postgresql":
-        with connection._nodb_cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-            if cursor.fetchone() is None:
-                cursor.execute(f'CREATE DATABASE "{name}"')
-    elif connection.vendor == "mysql":
-        with connection._nodb_cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4")
 
 
 def seed(conversations: int, messages_per: int, young: int) -> None:

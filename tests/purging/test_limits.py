@@ -23,17 +23,6 @@ pytestmark = pytest.mark.django_db
 purge_module = importlib.import_module("django_housekeeping.purging.engine")
 
 
-@pytest.fixture
-def threads() -> None:
-    """Ten threads, eight of them old, each with one post."""
-    now = timezone.now()
-    for i in range(10):
-        thread = Thread.objects.create(
-            title=str(i), created_at=now - timedelta(days=40 if i < 8 else 1)
-        )
-        Post.objects.create(thread=thread)
-
-
 def old_threads() -> Any:
     return Thread.objects.filter(created_at__lt=timezone.now() - timedelta(days=30))
 

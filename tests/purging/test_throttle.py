@@ -28,7 +28,7 @@ from django_housekeeping.purging.throttle import (
     TRANSIENT_FAILURES,
     ReplicaUnreadable,
 )
-from tests.testapp.models import Post, Thread
+from tests.testapp.models import Thread
 
 pytestmark = pytest.mark.django_db
 
@@ -94,17 +94,6 @@ def fake_replicas(
     fake = FakeLag(script)
     monkeypatch.setattr(throttle_module, "ReplicaLag", lambda: fake)
     return fake
-
-
-@pytest.fixture
-def threads() -> None:
-    """Ten threads, eight of them old, each with one post."""
-    now = timezone.now()
-    for i in range(10):
-        thread = Thread.objects.create(
-            title=str(i), created_at=now - timedelta(days=40 if i < 8 else 1)
-        )
-        Post.objects.create(thread=thread)
 
 
 def old_threads() -> Any:
