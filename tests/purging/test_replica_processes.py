@@ -22,7 +22,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from django_housekeeping.purging.engine import purge
-from django_housekeeping.purging.throttle import ReplicaLag, ReplicaUnreadable
+from django_housekeeping.purging.throttle import Reading, ReplicaLag, ReplicaUnreadable
 from tests.helpers import free_port, wait_for
 from tests.pgcluster import Cluster, start_cluster
 from tests.testapp.models import SlotRecord
@@ -117,7 +117,10 @@ def test_the_purge_waits_while_the_replica_lags_and_completes(cluster: Cluster) 
         old_records(1)
         reader = ReplicaLag()
         try:
-            wait_for(lambda: reader("replica") > 1.5, 30, "the replica's lag to pass 1.5 s")
+            wait_for(lambda: reader("replica").lag > 1.5, 30, "the replica's lag to pass 1.5 s")
+            reading = reader("replica")
+            assert reading.behind is not None
+            assert reading.behind > 0  # the row's WAL, received and not replayed
         finally:
             reader.close()
 
@@ -203,9 +206,11 @@ def test_an_idle_primary_is_no_lag(cluster: Cluster) -> None:
         30,
         "the last replayed transaction to be 2 s old",
     )
+    replayed = on_replica(cluster, "SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')")
     reader = ReplicaLag()
     try:
-        assert reader("replica") == 0.0
+        # Nothing to replay: no lag, no backlog, and its replay position in bytes.
+        assert reader("replica") == Reading(0.0, behind=0, replayed=int(replayed))
         with pytest.raises(ReplicaUnreadable, match="not a replica"):
             reader("primary")
     finally:

@@ -7,6 +7,7 @@ is in test_replica_processes.py)."""
 from __future__ import annotations
 
 import importlib
+import itertools
 import logging
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -24,8 +25,10 @@ from django_housekeeping.purging import throttle as throttle_module
 from django_housekeeping.purging.engine import purge
 from django_housekeeping.purging.throttle import (
     POLL_SECONDS,
+    PROBE_SECONDS,
     RETRY_SECONDS,
     TRANSIENT_FAILURES,
+    Reading,
     ReplicaUnreadable,
 )
 from tests.testapp.models import Thread
@@ -75,11 +78,11 @@ class FakeLag:
     """Replica lags read from a script: ``{alias: [lag, lag, ...]}`` (the last one repeats); an
     exception in the script is raised."""
 
-    def __init__(self, script: dict[str, list[float | Exception]]) -> None:
+    def __init__(self, script: dict[str, list[float | Reading | Exception]]) -> None:
         self.script = script
         self.reads: list[str] = []
 
-    def __call__(self, alias: str) -> float:
+    def __call__(self, alias: str) -> float | Reading:
         self.reads.append(alias)
         lags = self.script[alias]
         value = lags.pop(0) if len(lags) > 1 else lags[0]
@@ -89,7 +92,7 @@ class FakeLag:
 
 
 def fake_replicas(
-    monkeypatch: pytest.MonkeyPatch, script: dict[str, list[float | Exception]]
+    monkeypatch: pytest.MonkeyPatch, script: dict[str, list[float | Reading | Exception]]
 ) -> FakeLag:
     fake = FakeLag(script)
     monkeypatch.setattr(throttle_module, "ReplicaLag", lambda: fake)
@@ -277,6 +280,164 @@ def test_max_seconds_bounds_the_wait(fake_time: FakeTime, monkeypatch: pytest.Mo
     assert result["seconds"] == pytest.approx(10.5)
     assert result["throttle"]["replica_wait_seconds"] == pytest.approx(10.5 - BATCH_SECONDS)
     assert result["throttle"]["max_replica_lag"] == 30.0
+
+
+# --- a replica slower than its primary (PostgreSQL's backlog in bytes) ---------------------------
+
+
+class SlowReplica:
+    """A replica that replays ``speed`` bytes a second of the WAL a purge writes (``per_row``
+    bytes per row deleted, received when its batch commits), read as PostgreSQL tells it: the lag
+    (how long ago the oldest change not yet replayed was committed), the bytes received and not
+    replayed, the replay position. ``staleness()``: for each commit, how long after it the
+    replica had replayed it — the lag the replica showed at its worst."""
+
+    def __init__(self, fake: FakeTime, *, speed: float, per_row: int) -> None:
+        self.fake, self.speed, self.per_row = fake, speed, per_row
+        self.commits: list[tuple[float, int]] = []  # (committed at, WAL position after it)
+        self.reads = 0
+
+    def commit(self, rows: int) -> None:
+        end = self.commits[-1][1] if self.commits else 0
+        self.commits.append((self.fake.now, end + rows * self.per_row))
+
+    def replayed_by(self) -> list[tuple[float, float]]:
+        """(committed at, replayed at) of each commit, the replica replaying them in order."""
+        done, position, times = 0.0, 0, []
+        for committed, end in self.commits:
+            done = max(done, committed) + (end - position) / self.speed
+            position = end
+            times.append((committed, done))
+        return times
+
+    def __call__(self, alias: str) -> Reading:
+        self.reads += 1
+        now = self.fake.now
+        received = max((end for committed, end in self.commits if committed <= now), default=0)
+        replayed, lag = received, 0.0
+        position = 0
+        for (committed, end), (_, done) in zip(self.commits, self.replayed_by(), strict=True):
+            if committed > now:
+                break
+            if done > now:  # being replayed: the oldest change not replayed is this commit's
+                replayed = end - int((done - now) * self.speed)
+                lag = now - committed
+                break
+            position = end
+        replayed = max(replayed, position)
+        return Reading(lag, behind=received - replayed, replayed=replayed)
+
+    def staleness(self) -> float:
+        return max(replayed - committed for committed, replayed in self.replayed_by())
+
+
+@pytest.fixture
+def many_threads() -> None:
+    old = timezone.now() - timedelta(days=40)
+    Thread.objects.bulk_create(Thread(title=str(i), created_at=old) for i in range(5000))
+
+
+def slow_replica(
+    monkeypatch: pytest.MonkeyPatch, fake: FakeTime, *, speed: float, per_row: int
+) -> SlowReplica:
+    """A :class:`SlowReplica` as the replica ``replica``, told of every batch's commit."""
+    replica = SlowReplica(fake, speed=speed, per_row=per_row)
+    monkeypatch.setattr(throttle_module, "ReplicaLag", lambda: replica)
+    batch = engine._Purge._batch
+
+    def committing(self: Any, roots: list[Any]) -> None:
+        batch(self, roots)
+        replica.commit(len(roots))
+
+    monkeypatch.setattr(engine._Purge, "_batch", committing)
+    return replica
+
+
+# Rows of 1,000 bytes of WAL, replayed at 250 rows a second; every batch takes the primary 2 s,
+# whatever its size: a first batch of 1,000 rows takes the replica 4 s, the next (4,000) 16 s.
+SLOW = {"speed": 250_000.0, "per_row": 1000}
+
+
+@pytest.mark.usefixtures("many_threads")
+def test_a_replica_slower_than_its_primary_stays_under_the_limit(
+    fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lag in seconds cannot see the backlog: without the replica's backlog in bytes, it
+    stays under 10 s while the primary writes what takes the replica far longer to replay."""
+    replica = slow_replica(monkeypatch, fake_time, **SLOW)
+    with override_settings(HOUSEKEEPING={"REPLICAS": ["replica"]}):
+        result = purge(old_threads(), max_replica_lag=10, notify=lambda message: None)
+
+    assert result["total"] == 5000
+    assert result["partial"] is False
+    assert replica.staleness() <= 10
+    # After its speed is known, no batch takes it more than half the limit to replay: 1,250 rows.
+    assert (
+        max(
+            end - start for (_, start), (_, end) in itertools.pairwise([(0.0, 0)] + replica.commits)
+        )
+        <= 1000 * 1250
+    )
+    assert result["throttle"]["replica_wait_seconds"] > 0
+    assert result["throttle"]["max_replica_lag"] <= 10
+
+
+@pytest.mark.usefixtures("many_threads")
+def test_without_its_backlog_the_same_replica_falls_behind(
+    fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same purge and replica, read by its lag alone (what MySQL and MariaDB tell): the
+    purge never waits, and the replica ends up far behind."""
+    replica = slow_replica(monkeypatch, fake_time, **SLOW)
+
+    def lag_only(alias: str) -> float:
+        return replica(alias).lag
+
+    monkeypatch.setattr(throttle_module, "ReplicaLag", lambda: lag_only)
+    with override_settings(HOUSEKEEPING={"REPLICAS": ["replica"]}):
+        result = purge(old_threads(), max_replica_lag=10)
+
+    assert result["total"] == 5000
+    assert result["throttle"]["replica_wait_seconds"] == 0
+    assert replica.staleness() > 10
+
+
+@pytest.mark.usefixtures("many_threads")
+def test_a_purge_with_its_own_batch_size_keeps_it(
+    fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    replica = slow_replica(monkeypatch, fake_time, **SLOW)
+    with override_settings(HOUSEKEEPING={"REPLICAS": ["replica"]}):
+        result = purge(old_threads(), batch_size=2000, max_replica_lag=10)
+
+    assert [
+        end - start for (_, start), (_, end) in itertools.pairwise([(0.0, 0)] + replica.commits)
+    ] == [2000 * 1000, 2000 * 1000, 1000 * 1000]
+    assert result["total"] == 5000
+    # It waits before each batch until the replica can replay what it has in half the limit.
+    assert result["throttle"]["replica_wait_seconds"] > 0
+
+
+@pytest.mark.usefixtures("threads")
+def test_a_replica_behind_at_an_unknown_speed_is_read_again_shortly(
+    fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before its first batch, the replica has a backlog and the purge knows nothing of its
+    speed: it reads it again after PROBE_SECONDS, finds it caught up, and goes on."""
+    readings = [
+        Reading(0.5, behind=4000, replayed=10_000),
+        Reading(0.0, behind=0, replayed=14_000),
+    ]
+    lag = fake_replicas(monkeypatch, {"replica": [*readings]})
+    notes: list[str | None] = []
+    with override_settings(HOUSEKEEPING={"REPLICAS": ["replica"]}):
+        result = purge(old_threads(), max_replica_lag=2, notify=notes.append)
+
+    assert fake_time.sleeps == [PROBE_SECONDS]
+    assert notes == []  # too short to be worth a "paused"
+    assert result["throttle"]["replica_wait_seconds"] == PROBE_SECONDS
+    assert result["total"] == 16
+    assert lag.reads.count("replica") >= 2
 
 
 @pytest.mark.usefixtures("threads")

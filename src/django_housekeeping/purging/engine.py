@@ -371,6 +371,8 @@ class _Purge:
             if not self.throttle.before_batch():  # max_seconds ran out waiting on a replica
                 partial = True
                 break
+            if self.adaptive:  # no longer than a lagging replica replays in time
+                self.batch_size = self.throttle.batch_size(self.batch_size)
             batch_started = clock()
             rows_before = self._rows()
             batch_size = self.batch_size
@@ -388,7 +390,7 @@ class _Purge:
                 break
             if self.adaptive:
                 self._resize(rows=self._rows() - rows_before)
-            self.throttle.after_batch(batch_seconds)
+            self.throttle.after_batch(batch_seconds, units=handled)
             if self.max_seconds is not None and clock() - started >= self.max_seconds:
                 partial = True
                 break

@@ -8,6 +8,24 @@ pt-archiver's ``--sleep-coef`` and ``--max-lag``, for the purge engine's batch l
   in ``HOUSEKEEPING["REPLICAS"]`` and waits while any of them is above the limit, reading again
   every :data:`POLL_SECONDS`.
 
+A lag in seconds is the age of the last transaction a replica replayed: it cannot see the WAL the
+replica has received and not yet replayed. A replica twenty times slower than its primary shows
+a lag under the limit while the primary writes a backlog it needs half a minute to replay, and
+the lag climbs after the purge has stopped writing. So on PostgreSQL, where a replica tells how
+many bytes it has still to replay (``pg_last_wal_receive_lsn() - pg_last_wal_replay_lsn()``), the
+throttle also measures how fast it replays (the bytes it replayed between two readings while it
+had a backlog) and how much WAL a batch writes (the bytes it received across one batch), and
+goes by the lag **the replica will reach**:
+
+- it waits while the replica's lag, or the time it needs to replay its backlog, is above half the
+  limit (:data:`BATCH_SHARE` of it);
+- an adaptive purge (no ``batch_size``) cuts its batches so that one batch takes the replica no
+  more than the other half of the limit to replay.
+
+The lag then stays about under the limit, whatever the replica's speed. A replica that is behind
+before its speed is known is read again after :data:`PROBE_SECONDS`. MySQL and MariaDB tell no
+backlog in bytes that compares with the primary's: their ``Seconds_Behind_Source`` is the limit.
+
 A replica whose lag cannot be read — it does not answer within :data:`CONNECT_TIMEOUT` seconds, it
 is no replica (yet), its replication is stopped, its database has no lag to read (SQLite) — is
 reported (``unreadable_replicas`` in the result, one warning in the log) and **not waited on**: the
@@ -27,7 +45,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, TypedDict
 
@@ -43,6 +61,14 @@ sleep = time.sleep
 
 # Seconds between two readings of the replicas' lag while a purge waits on them.
 POLL_SECONDS = 1.0
+# Seconds before a replica that is behind, and whose replay speed is not known yet, is read again
+# to learn it.
+PROBE_SECONDS = 0.25
+# The share of max_replica_lag one batch may take a replica to replay (PostgreSQL): the purge
+# waits while the replica needs more than the rest of the limit to replay what it has.
+BATCH_SHARE = 0.5
+# Readings further apart than this tell no replay speed (the replica may have been idle between).
+SPEED_WINDOW = 10.0
 # Seconds a replica has to accept a connection: one that does not answer costs no more.
 CONNECT_TIMEOUT = 2
 # Seconds before a replica whose lag could not be read is tried again.
@@ -53,19 +79,57 @@ RETRY_SECONDS = 60.0
 ATTEMPTS = 3
 TRANSIENT_FAILURES = 5
 
-# PostgreSQL, on the replica: 0 when it has replayed all the WAL it received (an idle primary
-# writes no transaction, so the age of the last replayed one is no lag), else the age of the last
-# transaction it replayed. NULL when the server is not in recovery (no replica).
+# PostgreSQL, on the replica: its lag, 0 when it has replayed all the WAL it received (an idle
+# primary writes no transaction, so the age of the last replayed one is no lag), else the age of
+# the last transaction it replayed; NULL when the server is not in recovery (no replica). Then the
+# bytes of WAL it has received and not replayed, and its replay position in bytes (NULL when no
+# WAL receiver streams to it).
 POSTGRES_LAG = """
 SELECT CASE
     WHEN NOT pg_is_in_recovery() THEN NULL
     WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
     ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)
-END, pg_is_in_recovery()
+END,
+pg_is_in_recovery(),
+GREATEST(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0),
+pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')
 """
+# Milliseconds the lag query may take on a replica that accepted the connection.
+STATEMENT_TIMEOUT_MS = 2000
 
 
 Notify = Callable[[str | None], None]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one reading of a replica tells: its ``lag`` in seconds and, where the server tells
+    them (PostgreSQL), the bytes of WAL it has received and not yet replayed (``behind``) and
+    its replay position in bytes (``replayed``)."""
+
+    lag: float
+    behind: int | None = None
+    replayed: int | None = None
+
+    @property
+    def received(self) -> int | None:
+        """The replica's receive position in bytes."""
+        if self.behind is None or self.replayed is None:
+            return None
+        return self.replayed + self.behind
+
+
+@dataclass
+class _Replay:
+    """What the throttle has learnt of one replica's replay: its last reading and when it was
+    read, its replay speed (bytes a second) and the WAL one batch unit writes (bytes per root
+    row of a batch)."""
+
+    reading: Reading | None = None
+    read_at: float = 0.0
+    speed: float | None = None
+    bytes_per_unit: float | None = None
+    received_before_batch: int | None = None
 
 
 class ReplicaUnreadable(Exception):
@@ -116,8 +180,8 @@ class ReplicaLag:
     def __init__(self) -> None:
         self._connections: dict[str, BaseDatabaseWrapper] = {}
 
-    def __call__(self, alias: str) -> float:
-        """The lag of ``alias`` in seconds; raises :class:`ReplicaUnreadable`."""
+    def __call__(self, alias: str) -> Reading:
+        """A :class:`Reading` of ``alias``; raises :class:`ReplicaUnreadable`."""
         try:
             wrapper = self._connection(alias)
         except Exception as error:  # an unknown alias, a backend that fails to load
@@ -165,16 +229,21 @@ class ReplicaLag:
             self._drop(alias)
 
 
-def _read(wrapper: BaseDatabaseWrapper) -> float:
+def _read(wrapper: BaseDatabaseWrapper) -> Reading:
     if wrapper.vendor == "postgresql":
+        new = wrapper.connection is None
         with wrapper.cursor() as cursor:
+            if new:  # a replica that accepts the connection and never answers costs no more
+                cursor.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
             cursor.execute(POSTGRES_LAG)
-            lag, in_recovery = cursor.fetchone()
+            lag, in_recovery, behind, replayed = cursor.fetchone()
         if not in_recovery:
             raise ReplicaUnreadable("not a replica (the server is not in recovery)")
-        return float(lag)
+        if behind is None or replayed is None:
+            return Reading(float(lag))
+        return Reading(float(lag), behind=int(behind), replayed=int(replayed))
     if wrapper.vendor == "mysql":
-        return _mysql_lag(wrapper)
+        return Reading(_mysql_lag(wrapper))
     raise ReplicaUnreadable(f"no replica lag to read on {wrapper.vendor}")
 
 
@@ -212,12 +281,13 @@ def _reason(error: Exception) -> str:
 
 @dataclass
 class Throttle:
-    """The throttle of one purge; the engine calls :meth:`before_batch` and :meth:`after_batch`.
+    """The throttle of one purge; the engine calls :meth:`before_batch`, :meth:`batch_size` and
+    :meth:`after_batch`.
 
     ``clock`` is the purge's clock and ``deadline`` the clock's value at which its ``max_seconds``
-    run out (``None``: no bound). ``read_lag(alias)`` returns a replica's lag in seconds or raises
-    :class:`ReplicaUnreadable`. ``notify(message)`` is told ``"paused: replica lag 7 s"`` while
-    the purge waits, and ``None`` when it goes on.
+    run out (``None``: no bound). ``read_lag(alias)`` returns a replica's :class:`Reading` (or its
+    lag in seconds) or raises :class:`ReplicaUnreadable`. ``notify(message)`` is told ``"paused:
+    replica lag 7 s"`` while the purge waits, and ``None`` when it goes on.
     """
 
     clock: Callable[[], float]
@@ -225,7 +295,7 @@ class Throttle:
     max_lag: float | None = None
     replicas: Sequence[str] = ()
     deadline: float | None = None
-    read_lag: Callable[[str], float] = field(default_factory=ReplicaLag)
+    read_lag: Callable[[str], Reading | float] = field(default_factory=ReplicaLag)
     notify: Notify | None = None
     paused_seconds: float = 0.0
     replica_wait_seconds: float = 0.0
@@ -235,42 +305,61 @@ class Throttle:
     _caught_up_at: dict[str, float] = field(default_factory=dict)
     _last_lag: dict[str, float] = field(default_factory=dict)
     _failures: dict[str, int] = field(default_factory=dict)
+    _replay: dict[str, _Replay] = field(default_factory=dict)
+    _batch_units: int | None = None  # the root rows of the batch run since the last readings
 
     @property
     def watches_replicas(self) -> bool:
         return self.max_lag is not None and bool(self.replicas)
 
     def before_batch(self) -> bool:
-        """Wait while a replica lags more than ``max_lag``; ``False`` when the purge's time ran
-        out while it waited (the purge stops, partial)."""
+        """Wait while a replica lags more than ``max_lag`` (or will: see the module); ``False``
+        when the purge's time ran out while it waited (the purge stops, partial)."""
         if not self.watches_replicas:
             return True
-        assert self.max_lag is not None
         waited_since: float | None = None
+        notified = False
         try:
             while True:
-                lag, alias = self._highest_lag()
-                if lag is None or lag <= self.max_lag:
+                wait, message = self._wait()
+                if wait <= 0:
                     return True
                 now = self.clock()
                 if waited_since is None:
                     waited_since = now
                 if self.deadline is not None and now >= self.deadline:
                     return False
-                if self.notify is not None:
-                    self.notify(f"paused: replica lag {lag:.0f} s ({alias})")
-                wait = POLL_SECONDS
+                if message is not None and self.notify is not None:
+                    self.notify(message)
+                    notified = True
                 if self.deadline is not None:
                     wait = min(wait, max(self.deadline - now, 0.0))
                 sleep(wait)
         finally:
             if waited_since is not None:
                 self.replica_wait_seconds += self.clock() - waited_since
-                if self.notify is not None:
-                    self.notify(None)
+            if notified and self.notify is not None:
+                self.notify(None)
 
-    def after_batch(self, batch_seconds: float) -> None:
-        """Sleep ``pause * batch_seconds`` (no longer than the purge's time left)."""
+    def batch_size(self, size: int) -> int:
+        """The root rows the next batch may have (of ``size`` wanted): on a replica whose replay
+        speed and WAL per row are known, as many as it replays in :data:`BATCH_SHARE` of the
+        limit (at least one)."""
+        if not self.watches_replicas:
+            return size
+        assert self.max_lag is not None
+        for alias in self.replicas:
+            replay = self._replay.get(alias)
+            if replay is None or not replay.speed or not replay.bytes_per_unit:
+                continue
+            units = BATCH_SHARE * self.max_lag * replay.speed / replay.bytes_per_unit
+            size = max(1, min(size, int(units)))
+        return size
+
+    def after_batch(self, batch_seconds: float, units: int | None = None) -> None:
+        """A batch of ``units`` root rows took ``batch_seconds``: sleep ``pause * batch_seconds``
+        (no longer than the purge's time left)."""
+        self._batch_units = units
         if self.pause <= 0 or batch_seconds <= 0:
             return
         wait = self.pause * batch_seconds
@@ -282,30 +371,85 @@ class Throttle:
         sleep(wait)
         self.paused_seconds += self.clock() - started
 
-    def _highest_lag(self) -> tuple[float | None, str | None]:
-        """The highest lag among the replicas that can be read, and whose it is."""
-        highest: float | None = None
-        highest_alias: str | None = None
+    def _wait(self) -> tuple[float, str | None]:
+        """How long to wait before the next batch (0: go on), and what to say meanwhile: the
+        replicas are read, and the one that needs the longest wait decides."""
+        assert self.max_lag is not None
+        wait, message = 0.0, None
         for alias in self.replicas:
-            retry_at = self._retry_at.get(alias)
-            if retry_at is not None and self.clock() < retry_at:
+            reading = self._reading(alias)
+            if reading is None:
                 continue
-            try:
-                lag = self._bounded(alias, self.read_lag(alias))
-            except ReplicaUnreadable as error:
-                last = self._unreadable(alias, error)
-                if last is None:
-                    continue
-                lag = last
+            replay = self._replay.get(alias)
+            lag = reading.lag
+            if reading.behind is None or replay is None or not reading.behind:
+                ahead, limit = lag, self.max_lag
+            elif replay.speed is None:
+                # Behind, at an unknown speed: read it again shortly, and learn its speed.
+                if wait < PROBE_SECONDS:
+                    wait, message = PROBE_SECONDS, None
+                continue
             else:
-                self._retry_at.pop(alias, None)
-                self._failures.pop(alias, None)
-                self._last_lag[alias] = lag
-            if self.max_replica_lag is None or lag > self.max_replica_lag:
-                self.max_replica_lag = lag
-            if highest is None or lag > highest:
-                highest, highest_alias = lag, alias
-        return highest, highest_alias
+                # The lag the replica will reach: the time it needs to replay what it has (no
+                # end while its replay is stalled), and the next batch's share of the limit.
+                backlog = reading.behind / replay.speed if replay.speed > 0 else float("inf")
+                ahead, limit = max(lag, backlog), (1 - BATCH_SHARE) * self.max_lag
+            if ahead > limit:
+                shown = ahead if ahead != float("inf") else lag
+                wait, message = POLL_SECONDS, f"paused: replica lag {shown:.0f} s ({alias})"
+        self._batch_units = None  # the batch's WAL is learnt from the first readings after it
+        return wait, message
+
+    def _reading(self, alias: str) -> Reading | None:
+        """A reading of ``alias`` (its lag bounded, see :meth:`_bounded`) and what it teaches of
+        its replay; ``None`` while it is left alone."""
+        retry_at = self._retry_at.get(alias)
+        if retry_at is not None and self.clock() < retry_at:
+            return None
+        try:
+            value = self.read_lag(alias)
+        except ReplicaUnreadable as error:
+            last = self._unreadable(alias, error)
+            if last is None:
+                return None
+            reading = Reading(last)
+        else:
+            reading = value if isinstance(value, Reading) else Reading(float(value))
+            reading = replace(reading, lag=self._bounded(alias, reading.lag))
+            self._retry_at.pop(alias, None)
+            self._failures.pop(alias, None)
+            self._last_lag[alias] = reading.lag
+            self._learn(alias, reading)
+        if self.max_replica_lag is None or reading.lag > self.max_replica_lag:
+            self.max_replica_lag = reading.lag
+        return reading
+
+    def _learn(self, alias: str, reading: Reading) -> None:
+        """A replica's replay speed, from two readings between which it was behind all along
+        (a rough one, while it was behind at the second only, when it is all there is), and the
+        WAL a batch's root row writes, from its receive position across the last batch."""
+        now = self.clock()
+        replay = self._replay.setdefault(alias, _Replay())
+        previous, read_at = replay.reading, replay.read_at
+        replay.reading, replay.read_at = reading, now
+        if reading.behind is None or reading.replayed is None:
+            return
+        received = reading.received
+        if self._batch_units and replay.received_before_batch is not None and received is not None:
+            written = received - replay.received_before_batch
+            if written > 0:
+                replay.bytes_per_unit = max(written / self._batch_units, 1.0)
+        replay.received_before_batch = received
+        if previous is None or previous.replayed is None or not reading.behind:
+            return
+        seconds = now - read_at
+        if seconds <= 0 or seconds > SPEED_WINDOW:
+            return
+        speed = max(reading.replayed - previous.replayed, 0) / seconds
+        if previous.behind:
+            replay.speed = speed if not replay.speed else (replay.speed + speed) / 2
+        elif replay.speed is None and speed > 0:
+            replay.speed = speed  # no more than it replayed: it may have waited for the WAL
 
     def _unreadable(self, alias: str, error: ReplicaUnreadable) -> float | None:
         """Report a replica whose lag could not be read; the lag to go by meanwhile: its last
