@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from django_housekeeping import NotRegistered, group, housekeeping_task, registry, run_task
 from django_housekeeping.models import TaskRun
+from django_housekeeping.running.heartbeats import mark_interrupted
 from django_housekeeping.running.runner import AlreadyRunning
 from tests.helpers import make_run
 from tests.testapp.models import Post, Reaction, SlotRecord, Thread
@@ -480,6 +481,27 @@ def test_a_run_whose_heartbeat_stopped_is_interrupted_and_does_not_block() -> No
     assert stale.finished_at is not None
     assert "host web-7, pid 4242" in stale.error
     assert "HEARTBEAT_TIMEOUT" in stale.error
+
+
+def test_a_run_that_died_paused_keeps_no_progress_note_as_its_result() -> None:
+    """A run killed while it said "paused: replica lag 7 s" has no result; one that had a
+    result keeps it."""
+    paused = running_row("record", heartbeat_age=timedelta(seconds=65))
+    paused.result = {"progress_note": "paused: replica lag 7 s (replica)"}
+    paused.save()
+    other = running_row("fail", heartbeat_age=timedelta(seconds=65))
+    other.result = {"progress_note": "x", "deleted": {}}
+    other.save()
+
+    mark_interrupted()
+
+    paused.refresh_from_db()
+    other.refresh_from_db()
+    assert (paused.status, paused.result) == (TaskRun.Status.INTERRUPTED, None)
+    assert (other.status, other.result) == (
+        TaskRun.Status.INTERRUPTED,
+        {"progress_note": "x", "deleted": {}},
+    )
 
 
 @override_settings(HOUSEKEEPING={"HEARTBEAT_INTERVAL": 5, "HEARTBEAT_TIMEOUT": 30})

@@ -28,7 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from django_housekeeping.conf import housekeeping_settings
-from django_housekeeping.models import TaskRun
+from django_housekeeping.models import PROGRESS_NOTE, TaskRun
 from django_housekeeping.signals import task_failed, task_finished
 from django_housekeeping.tasks.registry import registry
 
@@ -131,6 +131,10 @@ def is_stale(run: TaskRun, now: datetime | None = None) -> bool:
 _BEATING = Q(status=Status.RUNNING) | Q(status=Status.QUEUED, enqueued_at__isnull=True)
 
 
+def _is_progress_note(result: object) -> bool:
+    return isinstance(result, dict) and set(result) == {PROGRESS_NOTE}
+
+
 def mark_interrupted(
     *, task_name: str | None = None, run_id: int | None = None, now: datetime | None = None
 ) -> list[TaskRun]:
@@ -153,6 +157,9 @@ def mark_interrupted(
     for run in stale.order_by("pk"):
         error = interruption_message(run)
         duration = max(now - run.started_at, timedelta(0))
+        # A run that died while it said what it was doing ("paused: replica lag 7 s") has no
+        # result: the note was only ever its progress.
+        result = None if _is_progress_note(run.result) else run.result
         updated = TaskRun.objects.filter(
             pk=run.pk, status=run.status, heartbeat_at=run.heartbeat_at
         ).update(
@@ -161,10 +168,12 @@ def mark_interrupted(
             finished_at=now,
             duration=duration,
             error=error,
+            result=result,
         )
         if not updated:
             continue
         run.status, run.active_task, run.error = Status.INTERRUPTED, None, error
+        run.result = result
         run.finished_at, run.duration = now, duration
         logger.error("Interrupted %s (run #%s): %s", run.task_name, run.pk, error)
         transaction.on_commit(
