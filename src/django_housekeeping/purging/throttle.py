@@ -17,8 +17,8 @@ throttle also measures how fast it replays (the bytes it replayed between two re
 had a backlog) and how much WAL a batch writes (the bytes it received across one batch), and
 goes by the lag **the replica will reach**:
 
-- it waits while the replica's lag, or the time it needs to replay its backlog, is above half the
-  limit (:data:`BATCH_SHARE` of it);
+- it waits while the time the replica needs to replay its backlog is above half the limit (the
+  rest of it, :data:`BATCH_SHARE`, is for the next batch), or while its lag is above the limit;
 - an adaptive purge (no ``batch_size``) cuts its batches so that one batch takes the replica no
   more than the other half of the limit to replay.
 
@@ -382,21 +382,27 @@ class Throttle:
                 continue
             replay = self._replay.get(alias)
             lag = reading.lag
-            if reading.behind is None or replay is None or not reading.behind:
-                ahead, limit = lag, self.max_lag
-            elif replay.speed is None:
-                # Behind, at an unknown speed: read it again shortly, and learn its speed.
-                if wait < PROBE_SECONDS:
-                    wait, message = PROBE_SECONDS, None
-                continue
-            else:
-                # The lag the replica will reach: the time it needs to replay what it has (no
-                # end while its replay is stalled), and the next batch's share of the limit.
-                backlog = reading.behind / replay.speed if replay.speed > 0 else float("inf")
-                ahead, limit = max(lag, backlog), (1 - BATCH_SHARE) * self.max_lag
-            if ahead > limit:
-                shown = ahead if ahead != float("inf") else lag
-                wait, message = POLL_SECONDS, f"paused: replica lag {shown:.0f} s ({alias})"
+            pause, shown = POLL_SECONDS, lag
+            over = lag > self.max_lag
+            if reading.behind and replay is not None:
+                if replay.speed is None:
+                    # Behind, at an unknown speed: read it again shortly, and learn its speed.
+                    if not over:
+                        wait = max(wait, PROBE_SECONDS)
+                        continue
+                else:
+                    # The lag the replica will reach: the time it needs to replay what it has
+                    # (no end while its replay is stalled), with the next batch's share of the
+                    # limit to come; its lag in seconds stays the safety net.
+                    room = (1 - BATCH_SHARE) * self.max_lag
+                    backlog = reading.behind / replay.speed if replay.speed > 0 else float("inf")
+                    if backlog > room:
+                        over = True
+                        pause = min(POLL_SECONDS, max(PROBE_SECONDS, backlog - room))
+                        if backlog != float("inf"):
+                            shown = max(lag, backlog)
+            if over and pause >= wait:
+                wait, message = pause, f"paused: replica lag {shown:.0f} s ({alias})"
         self._batch_units = None  # the batch's WAL is learnt from the first readings after it
         return wait, message
 
