@@ -403,6 +403,22 @@ def test_without_its_backlog_the_same_replica_falls_behind(
 
 
 @pytest.mark.usefixtures("many_threads")
+def test_a_replica_faster_than_its_primary_costs_one_probe(
+    fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replica that replays a batch in a fraction of its time: read again once to learn its
+    speed (it got through its backlog: at least that fast), then never waited on, and the batches
+    are the purge's own."""
+    replica = slow_replica(monkeypatch, fake_time, speed=1000 * 250_000.0, per_row=1000)
+    with override_settings(HOUSEKEEPING={"REPLICAS": ["replica"]}):
+        result = purge(old_threads(), max_replica_lag=2)
+
+    assert result["throttle"]["replica_wait_seconds"] == PROBE_SECONDS
+    assert replica.batches() == [1000 * 1000, 4000 * 1000]  # as without a replica
+    assert replica.staleness() < 0.1
+
+
+@pytest.mark.usefixtures("many_threads")
 def test_a_purge_with_its_own_batch_size_keeps_it(
     fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
@@ -67,7 +68,8 @@ PROBE_SECONDS = 0.25
 # The share of max_replica_lag one batch may take a replica to replay (PostgreSQL): the purge
 # waits while the replica needs more than the rest of the limit to replay what it has.
 BATCH_SHARE = 0.5
-# Readings further apart than this tell no replay speed (the replica may have been idle between).
+# A replica's replay speed is measured over its last SPEED_WINDOW seconds of replaying; readings
+# further apart tell nothing of it.
 SPEED_WINDOW = 10.0
 # Seconds a replica has to accept a connection: one that does not answer costs no more.
 CONNECT_TIMEOUT = 2
@@ -122,14 +124,30 @@ class Reading:
 @dataclass
 class _Replay:
     """What the throttle has learnt of one replica's replay: its last reading and when it was
-    read, its replay speed (bytes a second) and the WAL one batch unit writes (bytes per root
-    row of a batch)."""
+    read, the intervals (seconds, bytes replayed) it was replaying all along, its replay speed
+    (bytes a second) and the WAL one batch unit writes (bytes per root row of a batch)."""
 
     reading: Reading | None = None
     read_at: float = 0.0
+    busy: deque[tuple[float, int]] = field(default_factory=deque)
     speed: float | None = None
     bytes_per_unit: float | None = None
     received_before_batch: int | None = None
+
+    def learn_speed(self, seconds: float, behind: int, replayed: int) -> None:
+        """Learn from two readings ``seconds`` apart: the replica was ``behind`` bytes at the
+        first and ``replayed`` bytes between them. A replica that did not get through the
+        backlog it had at the first was replaying all along: the bytes it replayed tell its
+        speed (summed over the last :data:`SPEED_WINDOW` seconds of such intervals, so that a
+        replica paused or slowed for an instant does not read as stopped). One that got through
+        it may have waited for WAL: it is at least that fast."""
+        if behind and replayed < behind:
+            self.busy.append((seconds, replayed))
+            while len(self.busy) > 1 and sum(s for s, _ in self.busy) > SPEED_WINDOW:
+                self.busy.popleft()
+            self.speed = sum(b for _, b in self.busy) / sum(s for s, _ in self.busy)
+        elif replayed and (self.speed is None or replayed / seconds > self.speed):
+            self.speed = replayed / seconds
 
 
 class ReplicaUnreadable(Exception):
@@ -431,9 +449,8 @@ class Throttle:
         return reading
 
     def _learn(self, alias: str, reading: Reading) -> None:
-        """A replica's replay speed, from two readings between which it was behind all along
-        (a rough one, while it was behind at the second only, when it is all there is), and the
-        WAL a batch's root row writes, from its receive position across the last batch."""
+        """What a reading teaches: the replica's replay speed (:meth:`_Replay.learn_speed`) and
+        the WAL a batch's root row writes, from its receive position across the last batch."""
         now = self.clock()
         replay = self._replay.setdefault(alias, _Replay())
         previous, read_at = replay.reading, replay.read_at
@@ -446,16 +463,16 @@ class Throttle:
             if written > 0:
                 replay.bytes_per_unit = max(written / self._batch_units, 1.0)
         replay.received_before_batch = received
-        if previous is None or previous.replayed is None or not reading.behind:
-            return
         seconds = now - read_at
-        if seconds <= 0 or seconds > SPEED_WINDOW:
-            return
-        speed = max(reading.replayed - previous.replayed, 0) / seconds
-        if previous.behind:
-            replay.speed = speed if not replay.speed else (replay.speed + speed) / 2
-        elif replay.speed is None and speed > 0:
-            replay.speed = speed  # no more than it replayed: it may have waited for the WAL
+        if (
+            previous is not None
+            and previous.behind is not None
+            and previous.replayed is not None
+            and 0 < seconds <= SPEED_WINDOW
+        ):
+            replay.learn_speed(
+                seconds, previous.behind, max(reading.replayed - previous.replayed, 0)
+            )
 
     def _unreadable(self, alias: str, error: ReplicaUnreadable) -> float | None:
         """Report a replica whose lag could not be read; the lag to go by meanwhile: its last
