@@ -745,6 +745,49 @@ def test_run_draws_a_progress_bar_on_a_terminal() -> None:
 
 
 @pytest.mark.django_db
+def test_the_progress_bar_says_what_a_paused_run_waits_for(temporary_tasks: None) -> None:
+    from django_housekeeping import housekeeping_task
+
+    @housekeeping_task(name="hk_test.replicated")
+    def replicated(ctx: Any) -> Any:
+        ctx.progress(1, 3)
+        ctx.note("paused: replica lag 7 s (replica)")
+        ctx.note(None)
+        ctx.progress(3, 3)
+        return {"done": 3}
+
+    out = Terminal()
+
+    call_command("housekeeping", "run", "hk_test.replicated", stdout=out)
+
+    bar = out.getvalue().split("\n", 1)[0]
+    frames = bar.split("\r")
+    paused_frames = [frame for frame in frames if "paused: replica lag 7 s (replica)" in frame]
+    assert paused_frames
+    assert paused_frames[0].startswith("hk_test.replicated:  33%|")
+    assert paused_frames[0].endswith(", paused: replica lag 7 s (replica)]")
+    assert frames[-1].startswith("hk_test.replicated: 100%|")
+    assert "replica lag" not in frames[-1]
+
+
+@pytest.mark.django_db
+def test_a_note_before_any_progress_opens_the_bar(temporary_tasks: None) -> None:
+    from django_housekeeping import housekeeping_task
+
+    @housekeeping_task(name="hk_test.waits")
+    def waits(ctx: Any) -> Any:
+        ctx.note("paused: replica lag 3 s (replica)")
+        return {}
+
+    out = Terminal()
+
+    call_command("housekeeping", "run", "hk_test.waits", stdout=out)
+
+    assert out.getvalue().split("\n", 1)[0].split("\r")[-1].startswith("hk_test.waits: 0 rows")
+    assert "paused: replica lag 3 s (replica)]" in out.getvalue()
+
+
+@pytest.mark.django_db
 @override_settings(HOUSEKEEPING={"PURGE_BATCH_SIZE": 1})
 def test_run_draws_no_progress_bar_elsewhere() -> None:
     for _ in range(3):

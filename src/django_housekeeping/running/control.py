@@ -48,6 +48,7 @@ from django_housekeeping.purging.erase import preview as erasure_preview
 from django_housekeeping.running.runner import AlreadyRunning, DispatchedRun, run_task, start_runs
 from django_housekeeping.running.throttle import take
 from django_housekeeping.tasks.context import (
+    NoteObserver,
     ProgressObserver,
     forcing_purge_limits,
     observe_progress,
@@ -325,19 +326,21 @@ def run_here(
     dry_run: bool = False,
     force: bool = False,
     progress: ProgressObserver | None = None,
+    notes: NoteObserver | None = None,
     after_each: Callable[[TaskRun], None] | None = None,
 ) -> Outcome:
     """Run the named tasks one after the other in this process (the command line: not a request).
 
     A task that already has an active run is not run; its :class:`Conflict` is reported.
-    ``force`` lets purges exceed their limits; ``progress`` observes ``ctx.progress`` calls.
+    ``force`` lets purges exceed their limits; ``progress`` observes ``ctx.progress`` calls and
+    ``notes`` the ``ctx.note`` calls.
     """
     require(actor, RUN)
     validated = task_names(names)
     outcome = Outcome()
     with (
         forcing_purge_limits() if force else nullcontext(),
-        observe_progress(progress) if progress is not None else nullcontext(),
+        observe_progress(progress, notes=notes) if progress is not None else nullcontext(),
     ):
         for name in validated:
             try:

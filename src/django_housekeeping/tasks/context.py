@@ -2,8 +2,9 @@
 
 Two context managers let the code that calls ``run_task`` (the command line, say) reach into the
 runs it starts without new ``run_task`` arguments: :func:`observe_progress` sees every
-``ctx.progress`` call (to draw a progress bar), :func:`forcing_purge_limits` lets the purges of
-those runs exceed their ``max_rows``/``max_fraction``.
+``ctx.progress`` call (to draw a progress bar) and, if asked, every ``ctx.note``;
+:func:`forcing_purge_limits` lets the purges of those runs exceed their
+``max_rows``/``max_fraction``.
 """
 
 from __future__ import annotations
@@ -27,20 +28,32 @@ if TYPE_CHECKING:
     from django_housekeeping.tasks.task import HousekeepingTask
 
 ProgressObserver = Callable[["TaskContext", int, "int | None"], None]
+NoteObserver = Callable[["TaskContext", "str | None"], None]
 
 _observers: ContextVar[tuple[ProgressObserver, ...]] = ContextVar(
     "housekeeping_progress_observers", default=()
+)
+_note_observers: ContextVar[tuple[NoteObserver, ...]] = ContextVar(
+    "housekeeping_note_observers", default=()
 )
 _force: ContextVar[bool] = ContextVar("housekeeping_force_purge_limits", default=False)
 
 
 @contextmanager
-def observe_progress(observer: ProgressObserver) -> Iterator[None]:
-    """Call ``observer(ctx, done, total)`` on every ``ctx.progress`` of the runs started inside."""
+def observe_progress(
+    observer: ProgressObserver, *, notes: NoteObserver | None = None
+) -> Iterator[None]:
+    """Call ``observer(ctx, done, total)`` on every ``ctx.progress`` of the runs started inside,
+    and ``notes(ctx, message)`` on every ``ctx.note`` (``"paused: replica lag 7 s"``, then
+    ``None``)."""
     token = _observers.set((*_observers.get(), observer))
+    note_token = _note_observers.set(
+        (*_note_observers.get(), notes) if notes is not None else _note_observers.get()
+    )
     try:
         yield
     finally:
+        _note_observers.reset(note_token)
         _observers.reset(token)
 
 
@@ -134,3 +147,5 @@ class TaskContext:
         TaskRun.objects.filter(pk=self.run.pk, status__in=TaskRun.ACTIVE_STATUSES).update(
             result={PROGRESS_NOTE: message} if message else None
         )
+        for observer in _note_observers.get():
+            observer(self, message)

@@ -202,6 +202,7 @@ class Command(BaseCommand):
                 dry_run=dry_run,
                 force=force,
                 progress=bar.update if bar is not None else None,
+                notes=bar.note if bar is not None else None,
                 after_each=(lambda run: bar.finish()) if bar is not None else None,
             )
         except control.ControlError as exc:
@@ -595,6 +596,14 @@ class ProgressBars:
     def update(self, ctx: TaskContext, done: int, total: int | None) -> None:
         """A run's progress (``observe_progress``'s observer)."""
         self.show(ctx.run.pk, ctx.task.name, done, total)
+
+    def note(self, ctx: TaskContext, message: str | None) -> None:
+        """What a run says while it does not progress (``ctx.note``), after its bar: ``paused:
+        replica lag 7 s (replica)``; ``None`` clears it."""
+        if self.bar is None or self.key != ctx.run.pk:
+            self.show(ctx.run.pk, ctx.task.name, ctx.run.progress_done or 0, ctx.run.progress_total)
+        assert self.bar is not None
+        self.bar.set_postfix_str(message or "")
 
     def restore_update(self, phase: str, done: int, total: int | None) -> None:
         """A restore's progress (``restore(progress=...)``)."""
