@@ -115,14 +115,11 @@ def test_the_purge_waits_while_the_replica_lags_and_completes(cluster: Cluster) 
         # The replica receives this row but does not replay it: its lag is the age of the last
         # transaction it replayed, which grows.
         old_records(1)
-        reader = ReplicaLag()
-        try:
+        with ReplicaLag() as reader:
             wait_for(lambda: reader("replica").lag > 1.5, 30, "the replica's lag to pass 1.5 s")
             reading = reader("replica")
-            assert reading.behind is not None
-            assert reading.behind > 0  # the row's WAL, received and not replayed
-        finally:
-            reader.close()
+        assert reading.behind is not None
+        assert reading.behind > 0  # the row's WAL, received and not replayed
 
         def resume_once_waiting() -> None:
             try:
@@ -207,11 +204,8 @@ def test_an_idle_primary_is_no_lag(cluster: Cluster) -> None:
         "the last replayed transaction to be 2 s old",
     )
     replayed = on_replica(cluster, "SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')")
-    reader = ReplicaLag()
-    try:
+    with ReplicaLag() as reader:
         # Nothing to replay: no lag, no backlog, and its replay position in bytes.
         assert reader("replica") == Reading(0.0, behind=0, replayed=int(replayed))
         with pytest.raises(ReplicaUnreadable, match="not a replica"):
             reader("primary")
-    finally:
-        reader.close()

@@ -635,17 +635,18 @@ def extra_database() -> Iterator[Callable[[str, dict[str, Any]], None]]:
         del connections.settings[alias]
 
 
+def unreadable(alias: str) -> str:
+    """Why the lag of ``alias`` cannot be read (its reader closed afterwards)."""
+    with throttle_module.ReplicaLag() as read_lag, pytest.raises(ReplicaUnreadable) as raised:
+        read_lag(alias)
+    return str(raised.value)
+
+
 def test_the_primary_itself_is_no_replica(extra_database: Callable[..., None]) -> None:
     """The lag reader of the test database's own vendor: the primary is reported, not read."""
     extra_database("same", dict(connection.settings_dict))
-    reader = throttle_module.ReplicaLag()
-    try:
-        with pytest.raises(ReplicaUnreadable) as raised:
-            reader("same")
-    finally:
-        reader.close()
     assert (
-        str(raised.value)
+        unreadable("same")
         == {
             "sqlite": "no replica lag to read on sqlite",
             "postgresql": "not a replica (the server is not in recovery)",
@@ -661,19 +662,10 @@ def test_a_replica_nobody_answers_is_unreadable_at_once(
     settings_dict = dict(connection.settings_dict)
     settings_dict.update(HOST="127.0.0.1", PORT="1")
     extra_database("nowhere", settings_dict)
-    reader = throttle_module.ReplicaLag()
-    try:
-        with pytest.raises(ReplicaUnreadable) as raised:
-            reader("nowhere")
-    finally:
-        reader.close()
-    assert str(raised.value).startswith("OperationalError: ")
+    assert unreadable("nowhere").startswith("OperationalError: ")
 
 
 def test_an_unknown_alias_is_unreadable() -> None:
-    reader = throttle_module.ReplicaLag()
-    with pytest.raises(ReplicaUnreadable) as raised:
-        reader("no-such-alias")
-    assert str(raised.value) == (
+    assert unreadable("no-such-alias") == (
         "ConnectionDoesNotExist: The connection 'no-such-alias' doesn't exist."
     )

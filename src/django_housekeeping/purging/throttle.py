@@ -246,6 +246,12 @@ class ReplicaLag:
         for alias in list(self._connections):
             self._drop(alias)
 
+    def __enter__(self) -> ReplicaLag:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 def _read(wrapper: BaseDatabaseWrapper) -> Reading:
     if wrapper.vendor == "postgresql":
