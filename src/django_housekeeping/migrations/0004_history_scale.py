@@ -14,6 +14,7 @@ def fill_the_rollup(apps: Any, schema_editor: Any) -> None:
         apps.get_model("django_housekeeping", "TaskRun"),
         apps.get_model("django_housekeeping", "RunDay"),
         apps.get_model("django_housekeeping", "DeletionDay"),
+        using=schema_editor.connection.alias,  # the database being migrated
     )
 
 

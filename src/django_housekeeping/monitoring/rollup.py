@@ -121,13 +121,17 @@ def rebuild(
     deletion_day_model: type[Model] = DeletionDay,
     *,
     chunk_size: int = 5000,
+    using: str | None = None,
 ) -> None:
     """Recompute the rollup from the history, in one transaction (the models may be a
-    migration's historical ones)."""
+    migration's historical ones), on the database ``using`` (default: the router's for the
+    rollup)."""
     runs: dict[tuple[str, date, str, int], list[float]] = defaultdict(lambda: [0, 0.0])
     deletions: dict[tuple[str, date, str], int] = defaultdict(int)
+    using = using or router.db_for_write(run_day_model)
     history = (
-        run_model._default_manager.filter(dry_run=False)
+        run_model._default_manager.db_manager(using)
+        .filter(dry_run=False)
         .exclude(status__in=ACTIVE_STATUSES)
         .values_list("task_name", "status", "started_at", "duration", "result")
     )
@@ -139,7 +143,6 @@ def rebuild(
         totals[1] += max(seconds or 0.0, 0.0)
         for label, rows in deletion_counts(result, members=False).items():
             deletions[(name, day, label)] += rows
-    using = router.db_for_write(run_day_model)
     with transaction.atomic(using=using):
         run_day_model._default_manager.db_manager(using).all().delete()
         deletion_day_model._default_manager.db_manager(using).all().delete()
