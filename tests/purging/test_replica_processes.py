@@ -53,9 +53,9 @@ def cluster(django_db_setup: None, django_db_blocker: Any) -> Iterator[Cluster]:
         connections.settings["nowhere"] = nowhere
         with django_db_blocker.unblock():
             # The apps the purge reads (the test app's models, the library's legal holds) and
-            # what they depend on. (Two data migrations read the default database whatever
-            # database is migrated: django_apscheduler's, which fails on a migrated default
-            # database, is not needed here.)
+            # what they depend on. (django_apscheduler's data migration reads the default
+            # database whatever database is migrated, and fails on a migrated default database:
+            # it is not needed here.)
             for app_label in ("testapp", "django_housekeeping"):
                 call_command("migrate", app_label, database="primary", verbosity=0)
             yield started
