@@ -8,23 +8,28 @@ pt-archiver's ``--sleep-coef`` and ``--max-lag``, for the purge engine's batch l
   in ``HOUSEKEEPING["REPLICAS"]`` and waits while any of them is above the limit, reading again
   every :data:`POLL_SECONDS`.
 
-A lag in seconds is the age of the last transaction a replica replayed: it cannot see the WAL the
-replica has received and not yet replayed. A replica twenty times slower than its primary shows
-a lag under the limit while the primary writes a backlog it needs half a minute to replay, and
-the lag climbs after the purge has stopped writing. So on PostgreSQL, where a replica tells how
-many bytes it has still to replay (``pg_last_wal_receive_lsn() - pg_last_wal_replay_lsn()``), the
-throttle also measures how fast it replays (the bytes it replayed between two readings while it
-had a backlog) and how much WAL a batch writes (the bytes it received across one batch), and
-goes by the lag **the replica will reach**:
+A lag in seconds is the age of the last transaction a replica replayed. It cannot see the WAL
+the replica has received and not yet replayed: a replica twenty times slower than its primary
+shows a lag under the limit while the primary writes a backlog it needs half a minute to replay,
+and the lag climbs after the purge has stopped writing. Nor does it tell a backlog of
+transactions from one of WAL that holds none: after a large purge, the replica replays the
+autovacuum's WAL, and the age of its last transaction grows with no transaction to replay. So on
+PostgreSQL, where a replica tells how many bytes it has still to replay
+(``pg_last_wal_receive_lsn() - pg_last_wal_replay_lsn()``), the throttle measures how fast it
+replays (:meth:`_Replay.learn_speed`) and how much WAL a batch writes (the bytes it received
+across one batch), and once it knows the speed, it goes by the lag **the replica will reach**:
+the time it needs to replay what it has.
 
-- it waits while the time the replica needs to replay its backlog is above half the limit (the
-  rest of it, :data:`BATCH_SHARE`, is for the next batch), or while its lag is above the limit;
+- it waits while that time is above half the limit (the rest of it, :data:`BATCH_SHARE`, is for
+  the next batch), reading again when it should be down to half;
 - an adaptive purge (no ``batch_size``) cuts its batches so that one batch takes the replica no
   more than the other half of the limit to replay.
 
 The lag then stays about under the limit, whatever the replica's speed. A replica that is behind
-before its speed is known is read again after :data:`PROBE_SECONDS`. MySQL and MariaDB tell no
-backlog in bytes that compares with the primary's: their ``Seconds_Behind_Source`` is the limit.
+before its speed is known is read again after :data:`PROBE_SECONDS` (meanwhile, its lag in
+seconds is the limit); one whose replay stalls is waited on until it replays again. MySQL and
+MariaDB tell no backlog in bytes that compares with the primary's: their
+``Seconds_Behind_Source`` is the limit.
 
 A replica whose lag cannot be read — it does not answer within :data:`CONNECT_TIMEOUT` seconds, it
 is no replica (yet), its replication is stopped, its database has no lag to read (SQLite) — is
@@ -165,8 +170,9 @@ class ReplicaUnreadable(Exception):
 class ThrottleResult(TypedDict):
     """The time a purge spent throttled: ``paused_seconds`` (the ``pause`` after its batches),
     ``replica_wait_seconds`` (waiting while a replica lagged), ``max_replica_lag`` (the highest
-    lag read, in seconds; ``None`` when none was read) and ``unreadable_replicas`` (alias → why
-    its lag could not be read)."""
+    lag the throttle went by, in seconds — on PostgreSQL, once it knows a replica's speed, the
+    time the replica needs to replay its backlog; ``None`` when none was read) and
+    ``unreadable_replicas`` (alias → why its lag could not be read)."""
 
     paused_seconds: float
     replica_wait_seconds: float
@@ -406,29 +412,34 @@ class Throttle:
                 continue
             replay = self._replay.get(alias)
             lag = reading.lag
-            pause, shown = POLL_SECONDS, lag
-            over = lag > self.max_lag
+            pause, over = POLL_SECONDS, lag > self.max_lag
             if reading.behind and replay is not None:
                 if replay.speed is None:
                     # Behind, at an unknown speed: read it again shortly, and learn its speed.
                     if not over:
+                        self._highest(lag)
                         wait = max(wait, PROBE_SECONDS)
                         continue
-                else:
-                    # The lag the replica will reach: the time it needs to replay what it has
-                    # (no end while its replay is stalled), with the next batch's share of the
-                    # limit to come; its lag in seconds stays the safety net.
+                elif replay.speed > 0:
+                    # The lag the replica will reach: the time it needs to replay what it has,
+                    # with the next batch's share of the limit to come. (The age of the last
+                    # transaction it replayed is no lag when what it has still to replay holds
+                    # none: the WAL of the autovacuum that follows a large purge, say.)
                     room = (1 - BATCH_SHARE) * self.max_lag
-                    backlog = reading.behind / replay.speed if replay.speed > 0 else float("inf")
-                    if backlog > room:
-                        over = True
-                        pause = min(POLL_SECONDS, max(PROBE_SECONDS, backlog - room))
-                        if backlog != float("inf"):
-                            shown = max(lag, backlog)
+                    lag = reading.behind / replay.speed
+                    over = lag > room
+                    pause = min(POLL_SECONDS, max(PROBE_SECONDS, lag - room))
+                else:  # its replay stalled: no end to its backlog; its lag grows
+                    over = True
+            self._highest(lag)
             if over and pause >= wait:
-                wait, message = pause, f"paused: replica lag {shown:.0f} s ({alias})"
+                wait, message = pause, f"paused: replica lag {lag:.0f} s ({alias})"
         self._batch_units = None  # the batch's WAL is learnt from the first readings after it
         return wait, message
+
+    def _highest(self, lag: float) -> None:
+        if self.max_replica_lag is None or lag > self.max_replica_lag:
+            self.max_replica_lag = lag
 
     def _reading(self, alias: str) -> Reading | None:
         """A reading of ``alias`` (its lag bounded, see :meth:`_bounded`) and what it teaches of
@@ -450,8 +461,6 @@ class Throttle:
             self._failures.pop(alias, None)
             self._last_lag[alias] = reading.lag
             self._learn(alias, reading)
-        if self.max_replica_lag is None or reading.lag > self.max_replica_lag:
-            self.max_replica_lag = reading.lag
         return reading
 
     def _learn(self, alias: str, reading: Reading) -> None:
