@@ -15,12 +15,16 @@ data:
 - ``throttled``: ``purge(queryset, max_replica_lag=--max-lag)`` with ``REPLICAS = ["replica"]``;
 - ``throttled-small`` (with ``--small-batch N``): the same in batches of N conversations.
 
-Meanwhile a thread samples the replica every ``--sample`` seconds: its lag as the throttle reads it
-(0 when it has replayed all it received, else the age of the last transaction it replayed) and
-the bytes of WAL it has still to replay (the primary's ``pg_current_wal_lsn()`` against the
-replica's replay position). It prints, per run: the purge's time, its rows/s, the throttle's wait,
-the maximum and 95th percentile of the lag from the purge's start until the replica has replayed
-all of it, and how long the replica took to catch up once the purge had ended.
+Meanwhile a thread samples the replica every ``--sample`` seconds (0.2 by default): its lag — how
+long ago the oldest of the purge's commits it has not yet replayed was made, 0 when it has
+replayed them all (each commit's time and the primary's WAL position right after it are recorded
+as the purge commits) — the age of the last transaction it replayed (PostgreSQL's
+``now() - pg_last_xact_replay_timestamp()``, which grows while the replica replays WAL that holds
+no transaction, the autovacuum's after a large purge), and the bytes of WAL it has still to
+replay (the primary's ``pg_current_wal_lsn()`` against the replica's replay position). It prints,
+per run: the purge's time, its rows/s, the throttle's wait, the maximum and 95th percentile of
+the lag and the maximum age from the purge's start until the replica has replayed all of it, and
+how long the replica took to catch up once the purge had ended.
 
 ``--replay-duty F`` (default 1: none) handicaps the replica: its recovery process is stopped
 (SIGSTOP) ``1 - F`` of every 100 ms and continued (SIGCONT) for the rest, so it replays at most
@@ -33,6 +37,7 @@ cannot.
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import os
 import platform
@@ -40,6 +45,8 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -124,38 +131,72 @@ def seed(conversations: int, messages_per: int) -> int:
     return conversations * (1 + messages_per)
 
 
-class Sampler(threading.Thread):
-    """Samples the replica's lag (seconds, as the throttle reads it) and WAL bytes to replay."""
+class Commits:
+    """The purge's commits on the primary: (when, the primary's WAL position just after), in
+    order. Django's connection commits each batch; right after, this reads the position, which
+    the replica must have replayed to show the batch."""
 
-    def __init__(self, cluster: Cluster, every: float) -> None:
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.positions: list[int] = []
+
+    @contextmanager
+    def recording(self, connection: Any) -> Iterator[None]:
+        commit = connection.commit
+
+        def recorded() -> None:
+            commit()
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')")
+                (position,) = cursor.fetchone()
+            commit()  # the transaction of that query (the connection is not in autocommit yet)
+            self.times.append(time.monotonic())
+            self.positions.append(int(position))
+
+        connection.commit = recorded
+        try:
+            yield
+        finally:
+            del connection.commit  # the class's again
+
+    def oldest_not_replayed(self, replayed: int) -> float | None:
+        """When the oldest commit the replica has not replayed was made (None: it has them all)."""
+        index = bisect.bisect_right(self.positions, replayed)
+        return self.times[index] if index < len(self.times) else None
+
+
+class Sampler(threading.Thread):
+    """Samples the replica: its lag (how long ago the oldest of the purge's commits it has not
+    replayed was made; 0 when it has replayed them all), the age of the last transaction it
+    replayed (what PostgreSQL calls its lag), and the WAL bytes it has to replay."""
+
+    def __init__(self, cluster: Cluster, every: float, commits: Commits) -> None:
         super().__init__(daemon=True)
         import psycopg
 
         self.every = every
+        self.commits = commits
         self.replica = psycopg.connect(
             host="127.0.0.1", port=cluster.replica.port, user="postgres", autocommit=True
         )
         self.primary = psycopg.connect(
             host="127.0.0.1", port=cluster.primary.port, user="postgres", autocommit=True
         )
-        self.samples: list[tuple[float, float, int]] = []
+        self.samples: list[tuple[float, float, float, int]] = []
         self.stopping = threading.Event()
-        self.caught_up_at: float | None = None
 
-    def sample(self) -> tuple[float, float, int]:
-        lag, replayed = fetch(self.replica, LAG_SQL)
-        (behind,) = fetch(
-            self.primary, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)", [replayed]
+    def sample(self) -> tuple[float, float, float, int]:
+        age, replayed = fetch(self.replica, LAG_SQL)
+        behind, position = fetch(
+            self.primary,
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn), "
+            "pg_wal_lsn_diff(%s::pg_lsn, '0/0')",
+            [replayed, replayed],
         )
         now = time.monotonic()
-        lag = float(lag)
-        # The throttle's estimate: no more behind than since it was last seen caught up (the
-        # last transaction it replayed may be the seeding, long before the purge began).
-        if lag <= 0:
-            self.caught_up_at = now
-        elif self.caught_up_at is not None:
-            lag = min(lag, now - self.caught_up_at)
-        return now, lag, int(behind)
+        made = self.commits.oldest_not_replayed(int(position))
+        lag = now - made if made is not None else 0.0
+        return now, lag, float(age), int(behind)
 
     def run(self) -> None:
         while not self.stopping.is_set():
@@ -222,24 +263,26 @@ def measure(
 
     rows = seed(args.conversations, args.messages_per)
     wait_caught_up(cluster)
-    sampler = Sampler(cluster, args.sample)
+    commits = Commits()
+    sampler = Sampler(cluster, args.sample, commits)
     handicap = Handicap(cluster, duty) if duty < 1 else None
     sampler.start()
     if handicap is not None:
         handicap.start()
     try:
         queryset = Conversation.objects.filter(created_at__lt=CUTOFF)
-        started = time.monotonic()
-        if variant == "unthrottled":
-            with override_settings(HOUSEKEEPING={}):  # no REPLICAS: nothing to wait on
-                result = purge(queryset)
-        else:
-            result = purge(
-                queryset,
-                max_replica_lag=timedelta(seconds=args.max_lag),
-                batch_size=args.small_batch if variant == "throttled-small" else None,
-            )
-        ended = time.monotonic()
+        with commits.recording(connections["default"]):
+            started = time.monotonic()
+            if variant == "unthrottled":
+                with override_settings(HOUSEKEEPING={}):  # no REPLICAS: nothing to wait on
+                    result = purge(queryset)
+            else:
+                result = purge(
+                    queryset,
+                    max_replica_lag=timedelta(seconds=args.max_lag),
+                    batch_size=args.small_batch if variant == "throttled-small" else None,
+                )
+            ended = time.monotonic()
         caught_up = wait_caught_up(cluster, since=ended)
     finally:
         if handicap is not None:
@@ -247,8 +290,10 @@ def measure(
         sampler.stop()
         connections.close_all()
     # From the purge's start until the replica has caught up with it.
-    during = [lag for at, lag, _ in sampler.samples if at >= started]
-    behind = [size for at, _, size in sampler.samples if at >= started]
+    samples = [sample for sample in sampler.samples if sample[0] >= started]
+    during = [lag for _, lag, _, _ in samples]
+    ages = [age for _, _, age, _ in samples]
+    behind = [size for _, _, _, size in samples]
     assert result["total"] == rows, (result["total"], rows)
     throttle = result["throttle"]
     return {
@@ -263,6 +308,7 @@ def measure(
         "samples": len(during),
         "max_lag": round(max(during, default=0.0), 2),
         "p95_lag": round(percentile(during, 0.95), 2),
+        "max_age": round(max(ages, default=0.0), 2),
         "max_wal_behind_mib": round(max(behind, default=0) / 2**20, 1),
         "catch_up_seconds": round(caught_up, 2),
     }
@@ -301,7 +347,7 @@ def main() -> int:
     parser.add_argument("--conversations", type=int, default=500_000)
     parser.add_argument("--messages-per", type=int, default=9)
     parser.add_argument("--max-lag", type=float, default=2.0, help="max_replica_lag, seconds")
-    parser.add_argument("--sample", type=float, default=0.5, help="seconds between samples")
+    parser.add_argument("--sample", type=float, default=0.2, help="seconds between samples")
     parser.add_argument(
         "--replay-duty",
         type=float,
@@ -343,7 +389,7 @@ def main() -> int:
     }
     columns = [
         "replay_duty", "variant", "rows", "seconds", "rows_per_second", "replica_wait_seconds",
-        "max_lag", "p95_lag", "max_wal_behind_mib", "catch_up_seconds",
+        "max_lag", "p95_lag", "max_age", "max_wal_behind_mib", "catch_up_seconds",
     ]  # fmt: skip
     print(
         f"load average before {load_before[0]:.2f}, after {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
