@@ -20,10 +20,12 @@ replays (:meth:`_Replay.learn_speed`) and how much WAL a batch writes (the bytes
 across one batch), and once it knows the speed, it goes by the lag **the replica will reach**:
 the time it needs to replay what it has.
 
-- it waits while that time is above half the limit (the rest of it, :data:`BATCH_SHARE`, is for
-  the next batch), reading again when it should be down to half;
+- it waits while that time is above :data:`BACKLOG_SHARE` of the limit (40 %), reading again when
+  it should be down to it;
 - an adaptive purge (no ``batch_size``) cuts its batches so that one batch takes the replica no
-  more than the other half of the limit to replay.
+  more than :data:`BATCH_SHARE` of the limit (35 %) to replay;
+
+the rest of the limit is a margin for the replay speed, an estimate.
 
 The lag then stays about under the limit, whatever the replica's speed. A replica that is behind
 before its speed is known is read again after :data:`PROBE_SECONDS` (meanwhile, its lag in
@@ -70,9 +72,12 @@ POLL_SECONDS = 1.0
 # Seconds before a replica that is behind, and whose replay speed is not known yet, is read again
 # to learn it.
 PROBE_SECONDS = 0.25
-# The share of max_replica_lag one batch may take a replica to replay (PostgreSQL): the purge
-# waits while the replica needs more than the rest of the limit to replay what it has.
-BATCH_SHARE = 0.5
+# On PostgreSQL, the shares of max_replica_lag the throttle plans with: the purge waits while a
+# replica needs more than BACKLOG_SHARE of it to replay its backlog, and one batch may take the
+# replica BATCH_SHARE of it to replay. The rest is a margin for the replay speed, an estimate
+# (a replica replays some WAL faster than other: the autovacuum's pages faster than row deletes).
+BACKLOG_SHARE = 0.4
+BATCH_SHARE = 0.35
 # A replica's replay speed is measured over its last SPEED_WINDOW seconds of replaying; readings
 # further apart tell nothing of it.
 SPEED_WINDOW = 10.0
@@ -130,12 +135,14 @@ class Reading:
 class _Replay:
     """What the throttle has learnt of one replica's replay: its last reading and when it was
     read, the intervals (seconds, bytes replayed) it was replaying all along, its replay speed
-    (bytes a second) and the WAL one batch unit writes (bytes per root row of a batch)."""
+    measured on them and the least it can be (bytes a second), and the WAL one batch unit writes
+    (bytes per root row of a batch)."""
 
     reading: Reading | None = None
     read_at: float = 0.0
     busy: deque[tuple[float, int]] = field(default_factory=deque)
     speed: float | None = None
+    at_least: float | None = None
     bytes_per_unit: float | None = None
     received_before_batch: int | None = None
 
@@ -151,8 +158,10 @@ class _Replay:
             while len(self.busy) > 1 and sum(s for s, _ in self.busy) > SPEED_WINDOW:
                 self.busy.popleft()
             self.speed = sum(b for _, b in self.busy) / sum(s for s, _ in self.busy)
-        elif replayed and (self.speed is None or replayed / seconds > self.speed):
-            self.speed = replayed / seconds
+        elif replayed:
+            self.at_least = max(self.at_least or 0.0, replayed / seconds)
+            if self.speed is not None and self.at_least > self.speed:
+                self.speed = self.at_least  # faster than measured a while ago
 
 
 class ReplicaUnreadable(Exception):
@@ -413,20 +422,23 @@ class Throttle:
             replay = self._replay.get(alias)
             lag = reading.lag
             pause, over = POLL_SECONDS, lag > self.max_lag
+            room = BACKLOG_SHARE * self.max_lag
             if reading.behind and replay is not None:
-                if replay.speed is None:
-                    # Behind, at an unknown speed: read it again shortly, and learn its speed.
+                if replay.speed is None and (
+                    not replay.at_least or reading.behind / replay.at_least > room
+                ):
+                    # Behind, at a speed not known well enough: read it again shortly, and
+                    # learn it.
                     if not over:
                         self._highest(lag)
                         wait = max(wait, PROBE_SECONDS)
                         continue
-                elif replay.speed > 0:
+                elif replay.speed is None or replay.speed > 0:
                     # The lag the replica will reach: the time it needs to replay what it has,
                     # with the next batch's share of the limit to come. (The age of the last
                     # transaction it replayed is no lag when what it has still to replay holds
                     # none: the WAL of the autovacuum that follows a large purge, say.)
-                    room = (1 - BATCH_SHARE) * self.max_lag
-                    lag = reading.behind / replay.speed
+                    lag = reading.behind / (replay.speed or replay.at_least or 1.0)
                     over = lag > room
                     pause = min(POLL_SECONDS, max(PROBE_SECONDS, lag - room))
                 else:  # its replay stalled: no end to its backlog; its lag grows
