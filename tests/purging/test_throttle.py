@@ -417,6 +417,7 @@ def test_a_replica_faster_than_its_primary_costs_a_few_probes(
         result = purge(old_threads(), max_replica_lag=2, notify=notes.append)
 
     assert fake_time.sleeps == [PROBE_SECONDS, PROBE_SECONDS]
+    assert result["throttle"]["replica_wait_seconds"] == 2 * PROBE_SECONDS
     assert notes == []
     assert replica.batches() == [1000 * 1000, 4000 * 1000]  # as without a replica
     assert replica.staleness() < 0.1
