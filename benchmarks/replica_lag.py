@@ -307,6 +307,9 @@ def measure(
         "max_lag_read_by_throttle": throttle["max_replica_lag"],
         "samples": len(during),
         "max_lag": round(max(during, default=0.0), 2),
+        "max_lag_after_seconds": round(
+            max(samples, key=lambda sample: sample[1])[0] - started if samples else 0.0, 2
+        ),
         "p95_lag": round(percentile(during, 0.95), 2),
         "max_age": round(max(ages, default=0.0), 2),
         "max_wal_behind_mib": round(max(behind, default=0) / 2**20, 1),

@@ -20,10 +20,10 @@ replays (:meth:`_Replay.learn_speed`) and how much WAL a batch writes (the bytes
 across one batch), and once it knows the speed, it goes by the lag **the replica will reach**:
 the time it needs to replay what it has.
 
-- it waits while that time is above :data:`BACKLOG_SHARE` of the limit (40 %), reading again when
+- it waits while that time is above :data:`BACKLOG_SHARE` of the limit (35 %), reading again when
   it should be down to it;
 - an adaptive purge (no ``batch_size``) cuts its batches so that one batch takes the replica no
-  more than :data:`BATCH_SHARE` of the limit (35 %) to replay;
+  more than :data:`BATCH_SHARE` of the limit (30 %) to replay;
 
 the rest of the limit is a margin for the replay speed, an estimate.
 
@@ -76,8 +76,8 @@ PROBE_SECONDS = 0.25
 # replica needs more than BACKLOG_SHARE of it to replay its backlog, and one batch may take the
 # replica BATCH_SHARE of it to replay. The rest is a margin for the replay speed, an estimate
 # (a replica replays some WAL faster than other: the autovacuum's pages faster than row deletes).
-BACKLOG_SHARE = 0.4
-BATCH_SHARE = 0.35
+BACKLOG_SHARE = 0.35
+BATCH_SHARE = 0.3
 # A replica's replay speed is measured over its last SPEED_WINDOW seconds of replaying; readings
 # further apart tell nothing of it.
 SPEED_WINDOW = 10.0
