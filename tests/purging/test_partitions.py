@@ -548,7 +548,7 @@ def test_batches_by_span_of_pages_go_on_past_pages_holding_no_row_of_the_purge(
 
 
 @postgres
-def test_a_row_added_below_the_cutoff_during_batches_by_span_is_purged_too(
+def test_rows_added_below_the_cutoff_during_batches_by_span_are_purged_too(
     partitioned: Callable[..., list[str]],
 ) -> None:
     partitioned(Reading, [3, 4])
@@ -556,15 +556,17 @@ def test_a_row_added_below_the_cutoff_during_batches_by_span_is_purged_too(
     added: list[Reading] = []
 
     def add(done: int, total: int | None) -> None:
-        if not added:  # after the first batch: a new row lands in the partition's last page
-            added.append(Reading.objects.create(at=at(3, 2)))
+        # After the first batch: more rows than a page holds, so some land in pages the
+        # partition did not have when its batches started (its last span has no end).
+        if not added:
+            added.extend(Reading.objects.bulk_create(Reading(at=at(3, 2)) for _ in range(200)))
 
     result = purge(
         Reading.objects.filter(at__lt=at(3, 15)), partitions=False, batch_size=300, progress=add
     )
 
     assert added
-    assert result["deleted"] == {"testapp.Reading": 1001}
+    assert result["deleted"] == {"testapp.Reading": 1200}
     assert not Reading.objects.filter(at__lt=at(3, 15)).exists()
     assert Reading.objects.count() == 1000
 

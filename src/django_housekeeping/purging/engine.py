@@ -338,7 +338,8 @@ class _Purge:
         # A batch of a partition that deletes its rows alone (no cascade, no guard, no receiver,
         # no join): its statement selects a range of keys in that partition rather than a list of
         # them, which PostgreSQL reads in one pass instead of one index lookup per key; without a
-        # legal hold on the model, the keys are not even read (_range_step).
+        # legal hold on the model, the keys are not even read: a span of the partition's pages on
+        # PostgreSQL 14+, else the range up to the batch's last key (_range_step).
         self.range_batches = (
             self.layout is not None
             and self.plan is not None
