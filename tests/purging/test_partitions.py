@@ -455,37 +455,140 @@ def test_a_dropped_partitions_rows_are_postgresqls_estimate_once_it_has_statisti
 
 
 @postgres
-@pytest.mark.parametrize("batch_size", [3, None])
-def test_batches_by_key_range_and_by_key_list_delete_and_count_the_same_rows(
-    partitioned: Callable[..., list[str]], batch_size: int | None
+@pytest.mark.parametrize("path", ["spans", "key range", "key range before 14", "key list"])
+def test_every_batch_path_deletes_and_counts_the_same_rows(
+    partitioned: Callable[..., list[str]], path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A batch of one partition whose rows go alone is deleted by its range of keys, without
-    # reading the keys; with a legal hold on a row of the model, batches read their keys (to
-    # leave the held ones). Both must delete, and a dry run count, the same rows.
+    # A batch of one partition whose rows go alone is a span of the partition's pages on
+    # PostgreSQL 14+; a range of keys up to the batch's last key when it is smaller than a page
+    # or the server older; with a legal hold on a row of the model, batches read their keys (to
+    # leave the held ones). All must delete, and a dry run count, the same rows.
     partitioned(Reading, range(1, 6))
+    readings(range(1, 6), per_month=4)
+    batch_size = 3 if path == "key range" else None
+    if path == "key range before 14":
+        monkeypatch.setattr(partitions, "_version", lambda using: 130000)
+    if path == "key list":  # a row the purge does not select: nothing is kept, only the path
+        holds.place(Reading.objects.latest("at"), reason="Dispute #2")
     queryset = Reading.objects.filter(at__lt=at(3, 15))
-    outcomes = []
-    for hold in (False, True):
-        Reading.objects.all().delete()
-        readings(range(1, 6), per_month=4)
-        if hold:  # a row the purge does not select: nothing is kept, only the path changes
-            holds.place(Reading.objects.latest("at"), reason="Dispute #2")
-        with CaptureQueriesContext(connection) as dry_queries:
-            dry = purge(queryset, dry_run=True, partitions=False, batch_size=batch_size)
-        assert Reading.objects.count() == 20
-        with CaptureQueriesContext(connection) as real_queries:
-            real = purge(queryset, partitions=False, batch_size=batch_size)
-        assert dry["deleted"] == real["deleted"] == {"testapp.Reading": 10}
-        assert dry["batches"] == real["batches"]
-        assert dry["held"] == real["held"] == {}
-        assert months_left() == [3, 3, 4, 4, 4, 4, 5, 5, 5, 5]
-        key_reads = [
-            query["sql"]
-            for query in dry_queries.captured_queries + real_queries.captured_queries
-            if query["sql"].startswith('SELECT "testapp_reading"."id"')
-        ]
+
+    with CaptureQueriesContext(connection) as dry_queries:
+        dry = purge(queryset, dry_run=True, partitions=False, batch_size=batch_size)
+    assert Reading.objects.count() == 20
+    with CaptureQueriesContext(connection) as real_queries:
+        real = purge(queryset, partitions=False, batch_size=batch_size)
+
+    assert dry["deleted"] == real["deleted"] == {"testapp.Reading": 10}
+    assert dry["batches"] == real["batches"]
+    assert dry["held"] == real["held"] == {}
+    assert months_left() == [3, 3, 4, 4, 4, 4, 5, 5, 5, 5]
+    queries = [q["sql"] for q in dry_queries.captured_queries + real_queries.captured_queries]
+    key_reads = [sql for sql in queries if sql.startswith('SELECT "testapp_reading"."id"')]
+    spans = [sql for sql in queries if ".ctid >= " in sql]
+    if path == "spans":  # no key is read: each statement takes a span of pages
+        assert not key_reads
+        assert spans
+    else:  # the range path reads one key per batch (its last), the key-list path all of them
         assert key_reads
-        # The range path reads one key per batch (its last), the key-list path all of them.
-        assert all(("LIMIT 1 OFFSET" in sql) != hold for sql in key_reads)
-        outcomes.append((dry["deleted"], dry["batches"], months_left()))
-    assert outcomes[0] == outcomes[1]
+        assert not spans
+        assert all(("LIMIT 1 OFFSET" in sql) == (path != "key list") for sql in key_reads)
+
+
+def mixed_march(layout: list[tuple[int, int]]) -> list[int]:
+    """Readings in March's partition in this order, ``(count, day)`` at a time; the keys of
+    those before the 15th (the cutoff of the tests below)."""
+    Reading.objects.bulk_create(
+        Reading(at=at(3, day, hour % 24), value=day)
+        for count, day in layout
+        for hour in range(count)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f'ANALYZE "{partition_name("testapp_reading", 3)}"')
+    return sorted(Reading.objects.filter(at__lt=at(3, 15)).values_list("pk", flat=True))
+
+
+# Pages of rows to purge, a page where they alternate with rows after the cutoff, pages of rows
+# after the cutoff only, pages of rows to purge again (a page holds about 150 readings).
+MIXED = [(400, 1), *[(1, 2), (1, 20)] * 200, (1200, 21), (400, 3)]
+
+
+@postgres
+def test_batches_by_span_of_pages_go_on_past_pages_holding_no_row_of_the_purge(
+    partitioned: Callable[..., list[str]],
+) -> None:
+    names = partitioned(Reading, [3, 4])
+    purged = mixed_march(MIXED)
+    assert len(purged) == 1000
+    kept = set(Reading.objects.filter(at__gte=at(3, 15)).values_list("pk", flat=True))
+    queryset = Reading.objects.filter(at__lt=at(3, 15))
+
+    with CaptureQueriesContext(connection) as dry_queries:
+        dry = purge(queryset, dry_run=True, partitions=False, batch_size=300)
+    with CaptureQueriesContext(connection) as queries:
+        real = purge(queryset, partitions=False, batch_size=300)
+
+    assert dry["deleted"] == real["deleted"] == {"testapp.Reading": 1000}
+    assert dry["batches"] == real["batches"]
+    assert set(Reading.objects.values_list("pk", flat=True)) == kept
+    spans = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("DELETE")]
+    assert all(".ctid >= " in sql for sql in spans)
+    assert [q["sql"] for q in dry_queries.captured_queries if ".ctid >= " in q["sql"]] == [
+        sql.replace("DELETE", 'SELECT COUNT(*) AS "__count"', 1) for sql in spans
+    ]
+    # Some spans held only rows after the cutoff: the purge went on past them to the last one.
+    assert len(spans) > real["batches"]
+    assert ".ctid < " not in spans[-1]  # the partition's last span goes to its end
+
+    # Each statement is a TID Range Scan of March's partition alone.
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {spans[1]}")
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+    assert f"Tid Range Scan on {names[0]}" in plan
+    assert names[1] not in plan
+
+
+@postgres
+def test_rows_added_below_the_cutoff_during_batches_by_span_are_purged_too(
+    partitioned: Callable[..., list[str]],
+) -> None:
+    partitioned(Reading, [3, 4])
+    mixed_march([(1000, 1), (1000, 20)])
+    added: list[Reading] = []
+
+    def add(done: int, total: int | None) -> None:
+        # After the first batch: more rows than a page holds, so some land in pages the
+        # partition did not have when its batches started (its last span has no end).
+        if not added:
+            added.extend(Reading.objects.bulk_create(Reading(at=at(3, 2)) for _ in range(200)))
+
+    result = purge(
+        Reading.objects.filter(at__lt=at(3, 15)), partitions=False, batch_size=300, progress=add
+    )
+
+    assert added
+    assert result["deleted"] == {"testapp.Reading": 1200}
+    assert not Reading.objects.filter(at__lt=at(3, 15)).exists()
+    assert Reading.objects.count() == 1000
+
+
+@postgres
+def test_batches_by_span_archive_the_rows_they_delete_and_restore_them(
+    partitioned: Callable[..., list[str]], tmp_path: Path
+) -> None:
+    partitioned(Reading, [3, 4])
+    mixed_march(MIXED)
+    before = list(Reading.objects.order_by("pk").values())
+    archive = tmp_path / "readings.jsonl.gz"
+
+    result = purge(
+        Reading.objects.filter(at__lt=at(3, 15)),
+        partitions=False,
+        batch_size=300,
+        archive=archive,
+    )
+
+    assert result["deleted"] == {"testapp.Reading": 1000}
+    assert Reading.objects.count() == 1400
+    outcome = housekeeping("restore", str(archive))
+    assert outcome.returncode == 0, outcome
+    assert list(Reading.objects.order_by("pk").values()) == before

@@ -338,7 +338,8 @@ class _Purge:
         # A batch of a partition that deletes its rows alone (no cascade, no guard, no receiver,
         # no join): its statement selects a range of keys in that partition rather than a list of
         # them, which PostgreSQL reads in one pass instead of one index lookup per key; without a
-        # legal hold on the model, the keys are not even read (_range_step).
+        # legal hold on the model, the keys are not even read: a span of the partition's pages on
+        # PostgreSQL 14+, else the range up to the batch's last key (_range_step).
         self.range_batches = (
             self.layout is not None
             and self.plan is not None
@@ -348,6 +349,10 @@ class _Purge:
             and len(deletion.query.alias_map) <= 1
         )
         self.fetched = 0
+        # The heap pages of the partition (heap_of) a range batch deletes from: None where
+        # batches go by key range instead.
+        self.heap_of: partitioning.Partition | None = None
+        self.heap: partitioning.Heap | None = None
 
     # the loop -----------------------------------------------------------------------------------
 
@@ -377,16 +382,17 @@ class _Purge:
             rows_before = self._rows()
             batch_size = self.batch_size
             with self._transaction():
-                handled, last, fetched = self._step(last, batch_size)
-            if not handled:
-                break
+                handled, last, more = self._step(last, batch_size)
             batch_seconds = clock() - batch_started
-            longest = max(longest, batch_seconds)
-            batches += 1
-            done += handled
-            if self.progress is not None:
-                self.progress(done, selected)
-            if fetched < batch_size:
+            if handled:
+                longest = max(longest, batch_seconds)
+                batches += 1
+                done += handled
+                if self.progress is not None:
+                    self.progress(done, selected)
+            elif more:  # a span of pages holding none of the rows: a batch's time all the same
+                longest = max(longest, batch_seconds)
+            if not more:
                 break
             if self.adaptive:
                 self._resize(rows=self._rows() - rows_before)
@@ -449,15 +455,15 @@ class _Purge:
             )
         return selected
 
-    def _step(self, last: Any, batch_size: int) -> tuple[int, Any, int]:
+    def _step(self, last: Any, batch_size: int) -> tuple[int, Any, bool]:
         """One batch, in the current transaction: (rows of the queryset handled, the last key,
-        how many rows the batch's query returned)."""
+        whether another batch follows)."""
         if self.range_batches and self.segments is not None and not self._held_roots():
             return self._range_step(last, batch_size)
         roots, fetched = self._next_roots(last, batch_size)
         if roots:
             self._batch(roots)
-        return len(roots), roots[-1] if roots else None, fetched
+        return len(roots), roots[-1] if roots else None, bool(roots) and fetched >= batch_size
 
     def _held_roots(self) -> bool:
         """Whether a legal hold keeps a row of the queryset's model (read in the batch's
@@ -466,25 +472,39 @@ class _Purge:
             return False
         return bool(self.held_keys().get(concrete(self.model)))
 
-    def _range_step(self, last: Any, batch_size: int) -> tuple[int, Any, int]:
-        """A batch of one partition that deletes its rows alone, without reading its keys: the
-        key ``batch_size`` rows after ``last`` is found in the partition's index, and the rows
-        up to it deleted (counted, in a dry run) by one statement on that range."""
+    def _range_step(self, last: Any, batch_size: int) -> tuple[int, Any, bool]:
+        """A batch of one partition that deletes its rows alone, without reading its keys.
+
+        On PostgreSQL 14+, a span of the partition's heap pages (about ``batch_size`` rows, by
+        the partition's rows per page): one statement deletes (counts, in a dry run) the rows of
+        the queryset in those pages, a TID Range Scan. A span may hold none of them (pages of
+        rows after the cutoff): the purge goes on with the next span, and ends once the last
+        span of the last partition is done. Elsewhere (see :func:`partitioning.heap`), the key
+        ``batch_size`` rows after ``last`` is found in the partition's index, and the rows up to
+        it are deleted by one statement on that range."""
         while self.segments:
             segment = self.segments[0]
             if self.root_filter is not segment.condition:
                 self.root_filter, last = segment.condition, None
+            if self.heap_of is not segment:
+                self.heap_of, self.heap = segment, partitioning.heap(self.using, segment)
             rows = self.deletion.filter(segment.condition)
+            if self.heap is not None and batch_size >= self.heap.rows_per_page:
+                first, end = self.heap.span(batch_size)
+                if end is None:  # the partition's last span
+                    self.segments.pop(0)
+                handled = self._delete_range(partitioning.in_pages(rows, first, end))
+                return handled, None, bool(self.segments)
             if last is not None:
                 rows = rows.filter(pk__gt=last)
             upper = partitioning.upper_key(rows, batch_size)
             if upper is not None:
-                return self._delete_range(rows.filter(pk__lte=upper)), upper, batch_size
+                return self._delete_range(rows.filter(pk__lte=upper)), upper, True
             self.segments.pop(0)  # the rest of the partition
             handled = self._delete_range(rows)
             if handled:
-                return handled, None, batch_size if self.segments else handled
-        return 0, None, 0
+                return handled, None, bool(self.segments)
+        return 0, None, False
 
     def _delete_range(self, rows: QuerySet[Any]) -> int:
         """Delete (count, in a dry run) the rows of one batch given as a queryset; how many."""

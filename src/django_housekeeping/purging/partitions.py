@@ -18,12 +18,17 @@ and compared by the server itself, in the column's own type, never parsed into v
 - Every partition that may hold rows of the queryset is a *segment* of the batched purge: its
   bounds are added to the root rows' condition (:attr:`Partition.condition`), both where the
   engine fetches the next keys and in the statement that deletes them, so PostgreSQL prunes each
-  statement to one partition and its own index. A batch whose rows go alone reads no keys: the
-  engine asks :func:`upper_key` for its last one and deletes the range up to it.
+  statement to one partition and its own index. A batch whose rows go alone reads no keys: on
+  PostgreSQL 14+ it is a span of the partition's heap pages (:class:`Heap`, :func:`in_pages`:
+  ``ctid >= '(b,0)' AND ctid < '(e,0)'``, a TID Range Scan), so the partition is read in one
+  sequential pass cut into batches; elsewhere (older servers, the DEFAULT partition, a
+  sub-partitioned partition, a batch smaller than a page) the engine asks :func:`upper_key` for
+  the batch's last key and deletes the range up to it.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -31,8 +36,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from django.db import connections, transaction
-from django.db.models import Model, Q, QuerySet
-from django.db.models.expressions import Col
+from django.db.models import BooleanField, Model, Q, QuerySet
+from django.db.models.expressions import Col, RawSQL
 from django.db.models.lookups import LessThan, LessThanOrEqual
 from django.db.models.signals import post_delete, pre_delete
 from django.db.models.sql.where import AND, WhereNode
@@ -46,6 +51,12 @@ _RANGE_BOUND = re.compile(r"FOR VALUES FROM \((?P<lower>.*)\) TO \((?P<upper>.*)
 _DISCRETE_TYPES = ("smallint", "integer", "bigint", "date")
 # Rows read from a detached partition per archive batch.
 ARCHIVE_BATCH = 10_000
+# A partition without statistics: its rows per page are counted in its first pages (at most
+# these many); when those hold none, a page is taken to hold as many rows as it can
+# (MaxHeapTuplesPerPage: a 24-byte page header, then 4 bytes of line pointer and a 24-byte tuple
+# header per row), so a span never holds more rows than its batch.
+SAMPLE_PAGES = 32
+_PAGE_HEADER, _ROW_OVERHEAD = 24, 28
 
 
 class DroppedPartition(TypedDict):
@@ -361,6 +372,80 @@ def _why_not_drop(
     if constraint is not None:
         return f"batched: the foreign key {constraint[0]} of {constraint[1]} references {table}"
     return None
+
+
+@dataclass
+class Heap:
+    """The heap pages of one partition, deleted from a span of pages a batch (PostgreSQL 14+).
+
+    ``pages``: the partition's pages when its batches started (the last span has no end, so rows
+    added after it are read too); ``rows_per_page``: from the statistics
+    (``reltuples / relpages``), else counted in the first pages (see :data:`SAMPLE_PAGES`);
+    ``start``: the first page of the next span.
+    """
+
+    partition: Partition
+    pages: int
+    rows_per_page: float
+    start: int = 0
+
+    def span(self, batch_size: int) -> tuple[int, int | None]:
+        """The next span of about ``batch_size`` rows, ``(first page, end page)`` (end None: to
+        the end of the partition, its last span), and move past it."""
+        first = self.start
+        end = first + max(1, math.ceil(batch_size / self.rows_per_page))
+        if end >= self.pages:
+            self.start = self.pages
+            return first, None
+        self.start = end
+        return first, end
+
+
+def heap(using: str, partition: Partition) -> Heap | None:
+    """The heap of ``partition`` for batches by span of pages, or None when they do not apply:
+    before PostgreSQL 14 (no TID Range Scan), for the DEFAULT partition (its condition does not
+    let PostgreSQL prune a statement to it) or a partition that is not a plain table (itself
+    partitioned, or foreign)."""
+    if partition.default or _version(using) < 140000:
+        return None
+    relation = _relation(using, partition)
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relkind, c.relpages, c.reltuples, "
+            "pg_relation_size(c.oid) / current_setting('block_size')::int, "
+            "current_setting('block_size')::int FROM pg_class c WHERE c.oid = to_regclass(%s)",
+            [relation],
+        )
+        row = cursor.fetchone()
+        if row is None or row[0] != "r":
+            return None
+        _kind, relpages, reltuples, pages, block_size = row
+        if relpages > 0 and reltuples > 0:
+            rows_per_page = float(reltuples) / relpages
+        else:  # never vacuumed nor analyzed (reltuples -1, or 0 before PostgreSQL 14)
+            sample = min(int(pages), SAMPLE_PAGES)
+            counted = 0
+            if sample:
+                cursor.execute(
+                    f"SELECT count(*) FROM {relation} WHERE ctid < %s::tid", [f"({sample},0)"]
+                )
+                counted = cursor.fetchone()[0]
+            rows_per_page = (
+                counted / sample if counted else (block_size - _PAGE_HEADER) // _ROW_OVERHEAD
+            )
+    return Heap(partition=partition, pages=int(pages), rows_per_page=max(rows_per_page, 1.0))
+
+
+def in_pages(rows: QuerySet[Any], first: int, end: int | None) -> QuerySet[Any]:
+    """``rows`` in the heap pages ``first`` to ``end`` (excluded; None: to the end), a condition
+    on ``ctid`` that PostgreSQL 14+ reads with a TID Range Scan of only those pages."""
+    table = connections[rows.db].ops.quote_name(rows.model._meta.db_table)
+    sql = f"{table}.ctid >= %s::tid"
+    params = [f"({first},0)"]
+    if end is not None:
+        sql += f" AND {table}.ctid < %s::tid"
+        params.append(f"({end},0)")
+    return rows.filter(RawSQL(sql, params, output_field=BooleanField()))
 
 
 def upper_key(rows: QuerySet[Any], batch_size: int) -> Any:
