@@ -10,7 +10,7 @@ import pytest
 from django.db import IntegrityError, OperationalError, connections, transaction
 from django.utils import timezone
 
-from django_housekeeping import NotRegistered, housekeeping_task
+from django_housekeeping import NotRegistered, housekeeping_task, run_task
 from django_housekeeping.models import TaskRun
 from django_housekeeping.running import runner
 from django_housekeeping.running.reconnect import is_deadlock
@@ -295,3 +295,52 @@ def test_a_deadlock_every_time_gives_up(monkeypatch: pytest.MonkeyPatch) -> None
     with pytest.raises(OperationalError):
         start_runs(["record"])
     assert calls == ["record"] * runner.DEADLOCK_ATTEMPTS
+
+
+def deadlocking_insert(monkeypatch: pytest.MonkeyPatch, times: int) -> list[str]:
+    """The run's insert deadlocks its first ``times`` attempts (the row is not inserted, as the
+    database rolled it back); the attempts' task names."""
+    real = runner._insert
+    attempts: list[str] = []
+
+    def insert(run: TaskRun) -> None:
+        attempts.append(run.task_name)
+        if len(attempts) <= times:
+            raise deadlock()
+        real(run)
+
+    monkeypatch.setattr(runner, "_insert", insert)
+    return attempts
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_insert_deadlocks_is_recorded_on_the_next_attempt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    attempts = deadlocking_insert(monkeypatch, times=1)
+
+    run = run_task("record")
+
+    assert attempts == ["record", "record"]
+    assert list(TaskRun.objects.values_list("pk", "status")) == [(run.pk, TaskRun.Status.SUCCEEDED)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_insert_always_deadlocks_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    attempts = deadlocking_insert(monkeypatch, times=runner.DEADLOCK_ATTEMPTS)
+
+    with pytest.raises(OperationalError):
+        run_task("record")
+    assert attempts == ["record"] * runner.DEADLOCK_ATTEMPTS
+    assert not TaskRun.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_insert_deadlocks_in_the_callers_transaction_is_not_tried_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    attempts = deadlocking_insert(monkeypatch, times=1)
+
+    with pytest.raises(OperationalError), transaction.atomic():
+        run_task("record")
+    assert attempts == ["record"]

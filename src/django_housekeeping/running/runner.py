@@ -39,7 +39,14 @@ from typing import Any, Literal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, OperationalError, connections, router, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    OperationalError,
+    connections,
+    router,
+    transaction,
+)
 from django.utils import timezone
 
 from django_housekeeping.conf import housekeeping_settings
@@ -501,9 +508,13 @@ def _claim(run: TaskRun) -> TaskRun | None:
 
     Returns ``None`` when the run is recorded, or the run that holds the claim. A holder whose
     heartbeat stopped is marked ``interrupted`` first, and the claim taken over. A slot that
-    another process recorded first raises :class:`SlotAlreadyClaimed`.
+    another process recorded first raises :class:`SlotAlreadyClaimed`. An insert the database
+    picks as a deadlock's victim (InnoDB, when processes insert the same active task while
+    another run of it ends) is tried again, outside a caller's transaction (inside, the whole
+    transaction is lost: the caller's to handle, as :func:`start_runs` does).
     """
-    for _attempt in range(3):
+    error: DatabaseError
+    for _attempt in range(DEADLOCK_ATTEMPTS):
         try:
             _insert(run)
             return None
@@ -511,6 +522,12 @@ def _claim(run: TaskRun) -> TaskRun | None:
             raise
         except IntegrityError as exc:
             error = exc
+        except OperationalError as exc:
+            if not is_deadlock(exc) or connections[router.db_for_write(TaskRun)].in_atomic_block:
+                raise
+            logger.info("A deadlock while recording a run of %s; trying again", run.task_name)
+            run.pk, error = None, exc
+            continue
         holder = TaskRun.objects.filter(active_task=run.task_name).first()
         if holder is None:
             continue  # it ended between our insert and this read: try again
