@@ -122,7 +122,7 @@ def assert_no_lock_errors(processes: Processes) -> None:
 def test_four_scheduler_processes_run_each_slot_once_through_failures(processes):
     """4 ``housekeeping scheduler`` processes for 45 s, with the leader killed (-9), the next one
     stopped for longer than the TTL and resumed, and (on a server database) every database
-    connection killed between runs."""
+    connection killed (the runs that start afterwards succeed)."""
     for number in range(4):
         processes.django(f"scheduler-{number}", "housekeeping", "scheduler")
     first = wait_for(first_tick, 60, "the first tick")
@@ -174,7 +174,9 @@ def test_four_scheduler_processes_run_each_slot_once_through_failures(processes)
         "ticks after the stopped leader resumed",
     )
 
-    # Kill every database connection between runs: the next run still succeeds on time.
+    # Kill every database connection: the next run still succeeds on time, and no run that
+    # started afterwards fails. (A run in the middle of a query when its connection is killed
+    # fails, as it should: the kill may land in one, a tick runs every second.)
     if connection.vendor != "sqlite":
         assert kill_database_connections() > 0
         killed_connections_at = timezone.now()
@@ -186,7 +188,9 @@ def test_four_scheduler_processes_run_each_slot_once_through_failures(processes)
             "a tick after the connections were killed",
         )
         assert (next_tick.executed_at - next_tick.slot).total_seconds() < 2
-        assert not TaskRun.objects.filter(task_name="tick", status=TaskRun.Status.FAILED).exists()
+        failed = TaskRun.objects.filter(task_name="tick", status=TaskRun.Status.FAILED)
+        assert not failed.filter(started_at__gt=killed_connections_at).exists()
+        assert failed.count() <= 1  # the run the kill may have landed in, if any
 
     wait_for(
         lambda: TickRecord.objects.filter(
