@@ -85,4 +85,3 @@ def test_rebuild_makes_the_totals_the_historys_after_a_hand_edit() -> None:
     assert housekeeping("rebuild", "--json").json() == {
         "rebuilt": ["run totals", "deletion totals", "daily rollup"]
     }
-

@@ -24,9 +24,7 @@ def test_the_totals_are_filled_from_the_history_of_the_database_migrated(
     call_command("migrate", *BEFORE[:1], BEFORE[1], database=second_database, verbosity=0)
     state = MigrationExecutor(connections[second_database]).loader.project_state(BEFORE)
     runs = state.apps.get_model("django_housekeeping", "TaskRun").objects.using(second_database)
-    totals = state.apps.get_model("django_housekeeping", "RunTotal").objects.using(
-        second_database
-    )
+    totals = state.apps.get_model("django_housekeeping", "RunTotal").objects.using(second_database)
     now = timezone.now()
     for hours, status, deleted in [(5, "succeeded", 3), (4, "failed", 0), (3, "succeeded", 4)]:
         started = now - timedelta(hours=hours)

@@ -83,9 +83,7 @@ def check(stdout: OutputWrapper, *, scope: str, json: bool) -> None:
             if problem.code != CHECK:  # a failing check's line is above
                 stdout.write(f"{problem.code}: {problem.message}")
         if state.healthy:
-            stdout.write(
-                "A scheduler is running." if scope == LIVE else "Housekeeping is healthy."
-            )
+            stdout.write("A scheduler is running." if scope == LIVE else "Housekeeping is healthy.")
     if not state.healthy:
         count = len(state.problems)
         what = "not live" if scope == LIVE else "unhealthy"
