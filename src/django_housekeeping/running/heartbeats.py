@@ -176,7 +176,15 @@ def mark_interrupted(
         run.status, run.active_task, run.error = Status.INTERRUPTED, None, error
         run.result = result
         run.finished_at, run.duration = now, duration
-        logger.error("Interrupted %s (run #%s): %s", run.task_name, run.pk, error)
+        if superseded(run):  # found late: a later run already succeeded (no alert either)
+            logger.warning(
+                "Interrupted %s (run #%s), superseded by a later success: %s",
+                run.task_name,
+                run.pk,
+                error,
+            )
+        else:
+            logger.error("Interrupted %s (run #%s): %s", run.task_name, run.pk, error)
         transaction.on_commit(
             lambda run=run: _send_failed(run),  # type: ignore[misc]
             using=router.db_for_write(TaskRun),
