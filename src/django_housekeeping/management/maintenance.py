@@ -77,7 +77,8 @@ def check(stdout: OutputWrapper, *, scope: str, json: bool) -> None:
     else:
         state = health(messages=messages)
     if json:
-        stdout.write(to_json({**state.as_dict(), **({"checks": checks} if checks else {})}))
+        extra = {} if scope == LIVE else {"checks": checks}  # liveness runs no check
+        stdout.write(to_json({**state.as_dict(), **extra}))
     else:
         for problem in state.problems:
             if problem.code != CHECK:  # a failing check's line is above
