@@ -80,7 +80,10 @@ def previous_release(into: Path) -> Path:
         )
     tree = into / "previous"
     with tarfile.open(archive) as tar:
-        tar.extractall(tree, filter="data")
+        if hasattr(tarfile, "data_filter"):  # Python 3.11.4+: say that it is plain data
+            tar.extractall(tree, filter="data")
+        else:
+            tar.extractall(tree)
     shutil.copytree(APP, tree / "tests" / "upgradeapp")
     return tree
 

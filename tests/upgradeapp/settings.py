@@ -14,5 +14,4 @@ HOUSEKEEPING = {
     "HEARTBEAT_INTERVAL": 0.5,
     "HEARTBEAT_TIMEOUT": 3.0,
     "PURGE_ARCHIVE_DIR": os.environ["HOUSEKEEPING_UPGRADE_ARCHIVES"],
-    "METRICS_TOKEN": "an-upgrade-test-scraper-token",
 }
