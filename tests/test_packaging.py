@@ -3,7 +3,6 @@
 import os
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import django_housekeeping
@@ -21,11 +20,6 @@ def test_importing_the_package_needs_no_settings_and_imports_no_models():
         "assert callable(purge)\n"
     )
     subprocess.run([sys.executable, "-c", script], env=environment, check=True, timeout=60)
-
-
-def test_the_version_is_the_distributions():
-    metadata = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert django_housekeeping.__version__ == metadata["project"]["version"]
 
 
 def test_the_package_is_typed():

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from django_housekeeping.running.runner import run_task
     from django_housekeeping.tasks.context import TaskContext
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the one place: pyproject reads it (dynamic), the API schema too
 
 __all__ = [
     "AlreadyRegistered",

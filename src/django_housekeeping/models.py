@@ -121,6 +121,7 @@ class TaskRun(models.Model):
     attempt = models.PositiveSmallIntegerField(
         _("attempt"),
         default=1,
+        db_default=1,  # the previous release inserts runs without it (a rolling deploy)
         help_text=_("1 for the first run of a slot; 2, 3, … for its retries."),
     )
     retry_of = models.OneToOneField(

@@ -478,7 +478,7 @@ def test_history_rejects_an_unknown_status() -> None:
 def test_a_subcommand_is_required() -> None:
     outcome = housekeeping()
     assert outcome.returncode != 0
-    assert "{list,run,history,status,scheduler,check,restore,erase}" in outcome.message
+    assert "{list,run,history,status,scheduler,check,rebuild,restore,erase}" in outcome.message
 
 
 # check ---------------------------------------------------------------------------------------

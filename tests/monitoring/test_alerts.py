@@ -10,10 +10,10 @@ from django.core import mail
 from django.test import override_settings
 
 from django_housekeeping import housekeeping_task, run_task
-from django_housekeeping.models import TaskAlert, TaskRun, TaskState
+from django_housekeeping.models import RunTotal, TaskAlert, TaskRun, TaskState
 from django_housekeeping.monitoring import alerts
 from django_housekeeping.running.heartbeats import mark_interrupted
-from django_housekeeping.signals import alert_raised, alert_resolved
+from django_housekeeping.signals import alert_raised, alert_resolved, task_failed
 from tests.helpers import make_lease, make_run
 
 # Transactional: the alert signals are sent once the alert's row commits.
@@ -149,6 +149,40 @@ def test_an_interrupted_run_raises_a_failed_alert(signals: list[tuple[str, Any]]
     )
     assert alert.reason.startswith(f"run #{run.pk} was interrupted: Interrupted: the process")
     assert mail.outbox[0].subject.endswith("Housekeeping: threads failed")
+
+
+@MAILING
+def test_a_run_found_interrupted_after_a_later_success_raises_nothing(
+    signals: list[tuple[str, Any]],
+) -> None:
+    """The run of a process killed before an upgrade (0.1.0 wrote it: no active-run claim), marked
+    ``interrupted`` by the first new leader although a later run already succeeded: that streak
+    ended, so no alert, no mail and no ``task_failed``; the history and the totals still say so."""
+    failures: list[TaskRun] = []
+
+    def failed(sender: Any, run: TaskRun, **kwargs: Any) -> None:
+        failures.append(run)
+
+    killed = make_run(
+        "threads", status=TaskRun.Status.RUNNING, age=timedelta(hours=3), active_task=None
+    )
+    make_run("threads", age=timedelta(hours=2))
+    task_failed.connect(failed)
+    try:
+        assert mark_interrupted() == [killed]
+    finally:
+        task_failed.disconnect(failed)
+
+    assert TaskRun.objects.get(pk=killed.pk).status == TaskRun.Status.INTERRUPTED
+    assert (signals, failures, mail.outbox) == ([], [], [])
+    assert not TaskAlert.objects.exists()
+    assert RunTotal.objects.get(task_name="threads", status="interrupted").runs == 1
+
+    # A failure after that success is a new streak: it alerts.
+    later = make_run("threads", status=TaskRun.Status.RUNNING, age=timedelta(hours=1))
+    assert mark_interrupted() == [later]
+    (alert,) = TaskAlert.objects.all()
+    assert (alert.run_id, alert.is_open) == (later.pk, True)
 
 
 @MAILING

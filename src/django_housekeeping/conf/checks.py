@@ -23,6 +23,8 @@ Every check has a stable ID, documented in docs/checks.md:
 - ``django_housekeeping.W001`` one of the library's named URLs resolves to another view.
 - ``django_housekeeping.W002`` a retention policy's ``field`` has no index: each run scans the
   table.
+- ``django_housekeeping.W003`` a task named ``stats`` exists and ``STATISTICS_TASK`` is not set:
+  the statistics no longer show its results (0.1's default).
 """
 
 from __future__ import annotations
@@ -416,3 +418,27 @@ def _view_name(func: Any) -> str:
     """The dotted path of a view (a class-based view's class)."""
     view = getattr(func, "view_class", func)
     return f"{view.__module__}.{getattr(view, '__qualname__', repr(view))}"
+
+
+# The task 0.1 took the site's statistics from, before ``STATISTICS_TASK`` named it.
+OLD_STATISTICS_TASK = "stats"
+
+
+@register(TAG)
+def check_statistics_task(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``W003``: a site that relied on 0.1's statistics default (the task named ``stats``)."""
+    user_settings = getattr(settings, SETTING_NAME, None)
+    if isinstance(user_settings, Mapping) and "STATISTICS_TASK" in user_settings:
+        return []  # set, even to None: the site chose
+    if OLD_STATISTICS_TASK not in registry.as_mapping():
+        return []
+    return [
+        Warning(
+            f'A task named {OLD_STATISTICS_TASK!r} exists and HOUSEKEEPING["STATISTICS_TASK"] '
+            "is not set: since 0.2 the statistics (the API's and the dashboard's) no longer show "
+            "its results.",
+            hint=f'Add "STATISTICS_TASK": "{OLD_STATISTICS_TASK}" to HOUSEKEEPING (or None to keep '
+            "the library's numbers only).",
+            id="django_housekeeping.W003",
+        )
+    ]

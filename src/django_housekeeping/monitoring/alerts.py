@@ -9,7 +9,9 @@ here mail the site's ``ADMINS``.
 
 - A finished run (``after_run``, a receiver of ``task_finished``): failed or interrupted raises a
   ``failed`` alert; succeeded resolves the task's open alerts. Dry runs, skipped and missed slots
-  change nothing; a group's failure is its members' (each alerts for itself).
+  change nothing; a group's failure is its members' (each alerts for itself). A failure found
+  after a later run of the task already succeeded (the run of a process that stopped before an
+  upgrade, marked ``interrupted`` by the first new leader) raises nothing: that streak ended.
 - The scheduler's leader calls :func:`check_overdue` once a minute: ``overdue`` alerts for the
   tasks the health finds overdue, and resolves those no longer judged (paused, say).
 """
@@ -29,6 +31,7 @@ from django.utils import timezone
 from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.models import TaskAlert, TaskRun, error_summary
 from django_housekeeping.monitoring.health import overdue_problems
+from django_housekeeping.running.history import superseded
 from django_housekeeping.signals import alert_raised, alert_resolved
 from django_housekeeping.tasks.registry import registry
 
@@ -49,6 +52,8 @@ def after_run(run: TaskRun) -> None:
     task = registry.as_mapping().get(run.task_name)
     if task is not None and task.is_group:
         return
+    if superseded(run):
+        return  # a later run already succeeded (a run of a stopped process, found late)
     what = "was interrupted" if run.status == TaskRun.Status.INTERRUPTED else "failed"
     reason = f"run #{run.pk} {what}: {error_summary(run.error) or 'no error recorded'}"
     raise_alert(run.task_name, Kind.FAILED, reason, run=run)

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.models import PROGRESS_NOTE, TaskRun
+from django_housekeeping.running.history import superseded
 from django_housekeeping.signals import task_failed, task_finished
 from django_housekeeping.tasks.registry import registry
 
@@ -175,7 +176,15 @@ def mark_interrupted(
         run.status, run.active_task, run.error = Status.INTERRUPTED, None, error
         run.result = result
         run.finished_at, run.duration = now, duration
-        logger.error("Interrupted %s (run #%s): %s", run.task_name, run.pk, error)
+        if superseded(run):  # found late: a later run already succeeded (no alert either)
+            logger.warning(
+                "Interrupted %s (run #%s), superseded by a later success: %s",
+                run.task_name,
+                run.pk,
+                error,
+            )
+        else:
+            logger.error("Interrupted %s (run #%s): %s", run.task_name, run.pk, error)
         transaction.on_commit(
             lambda run=run: _send_failed(run),  # type: ignore[misc]
             using=router.db_for_write(TaskRun),
@@ -247,5 +256,6 @@ def fail_queued(run_id: int, error: str, *, now: datetime | None = None) -> Task
 
 def _send_failed(run: TaskRun) -> None:
     sender = registry.as_mapping().get(run.task_name)
-    task_failed.send(sender=sender, run=run, exception=None, reason=run.error)
+    if not superseded(run):  # a later run already succeeded: no failure to report now
+        task_failed.send(sender=sender, run=run, exception=None, reason=run.error)
     task_finished.send(sender=sender, run=run)

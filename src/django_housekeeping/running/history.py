@@ -1,4 +1,4 @@
-"""Pruning the run history to ``HOUSEKEEPING["HISTORY_DAYS"]``."""
+"""Pruning the run history to ``HOUSEKEEPING["HISTORY_DAYS"]``; what a later run already ended."""
 
 from __future__ import annotations
 
@@ -22,3 +22,19 @@ def prune_history(now: datetime | None = None) -> int:
         status__in=TaskRun.ACTIVE_STATUSES
     )
     return purge(old_runs)["total"]
+
+
+def superseded(run: TaskRun) -> bool:
+    """Whether a later run of ``run``'s task has already succeeded: a failure found after the fact
+    (a run of a stopped process, marked ``interrupted`` by the first leader of an upgrade, say)
+    ends no streak that is still going, so it raises no alert and sends no ``task_failed``."""
+    return (
+        TaskRun.objects.filter(
+            task_name=run.task_name,
+            status=TaskRun.Status.SUCCEEDED,
+            dry_run=False,
+            started_at__gt=run.started_at,
+        )
+        .exclude(pk=run.pk)
+        .exists()
+    )

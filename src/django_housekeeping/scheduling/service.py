@@ -42,7 +42,8 @@ logger = logging.getLogger("django_housekeeping.scheduler")
 TICK_SECONDS = 1.0
 PRUNE_EVERY_SECONDS = 3600.0
 OVERDUE_EVERY_SECONDS = 60.0
-JOB_FUNC = "django_housekeeping.scheduling.slots:run_scheduled_slot"
+# The stable entry point the job rows name, whichever release wrote them (see its docstring).
+JOB_FUNC = "django_housekeeping.executors:run_scheduled_slot"
 
 
 def sync_jobs(scheduler: BackgroundScheduler) -> None:

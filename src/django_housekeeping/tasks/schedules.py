@@ -15,7 +15,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from django_housekeeping.tasks.triggers import WallClockCronTrigger
+from django_housekeeping.triggers import WallClockCronTrigger
 
 
 class InvalidSchedule(ValueError):

@@ -1,32 +1,6 @@
-"""APScheduler triggers with crontab's behaviour at daylight-saving changes."""
+"""The triggers' former place inside the package (unreleased builds after 0.1.0 pickled job rows
+that name it): an alias of :mod:`django_housekeeping.triggers`, the stable import path."""
 
-from __future__ import annotations
+from django_housekeeping.triggers import WallClockCronTrigger
 
-from datetime import datetime, timedelta
-
-from apscheduler.triggers.cron import CronTrigger
-
-
-class WallClockCronTrigger(CronTrigger):  # type: ignore[misc]  # APScheduler 3 ships no types
-    """A cron trigger that never fires twice at the same wall-clock time.
-
-    When clocks go back, APScheduler 3 fires a job set for a time in the repeated hour twice (at
-    02:30 summer time and again at 02:30 winter time). As in crontab, a job runs once in the
-    repeated hour: the repeated wall-clock time is skipped. On the spring-forward day a time that
-    does not exist still runs once, an hour later, as APScheduler does.
-    """
-
-    def get_next_fire_time(
-        self, previous_fire_time: datetime | None, now: datetime
-    ) -> datetime | None:
-        next_fire_time: datetime | None = super().get_next_fire_time(previous_fire_time, now)
-        if next_fire_time is None or previous_fire_time is None:
-            return next_fire_time
-        previous_wall = previous_fire_time.astimezone(self.timezone).replace(tzinfo=None)
-        if next_fire_time.replace(tzinfo=None) != previous_wall:
-            return next_fire_time
-        # The repeated hour: look again from its end. (Asking APScheduler for the time right after
-        # an ambiguous time gives the same ambiguous time back.)
-        after_repeat = (next_fire_time + timedelta(hours=1)).astimezone(self.timezone)
-        following: datetime | None = super().get_next_fire_time(None, after_repeat)
-        return following
+__all__ = ["WallClockCronTrigger"]

@@ -1,4 +1,5 @@
-"""``manage.py housekeeping``: list, run, history, status, scheduler, check, restore, erase."""
+"""``manage.py housekeeping``: list, run, history, status, scheduler, check, rebuild, restore,
+erase."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from django.utils import timezone
 from tabulate import tabulate
 from tqdm import tqdm
 
+from django_housekeeping.management import maintenance
 from django_housekeeping.management.tables import missing_tables
 from django_housekeeping.models import ErasureRecord, TaskRun
-from django_housekeeping.monitoring.health import CHECK, health, housekeeping_messages
 from django_housekeeping.presenters import (
     erasure_as_dict,
     result_details,
@@ -52,7 +53,7 @@ class Command(BaseCommand):
         subcommands = parser.add_subparsers(
             dest="subcommand",
             required=True,
-            metavar="{list,run,history,status,scheduler,check,restore,erase}",
+            metavar="{list,run,history,status,scheduler,check,rebuild,restore,erase}",
         )
 
         def add(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -102,10 +103,29 @@ class Command(BaseCommand):
             "number of these may run: one leads, the others stand by.",
         )
 
-        add(
+        check = add(
             "check",
             "The system checks and the health: exit 1 if no scheduler runs, a task is overdue, "
-            "a last run failed or was interrupted, or a check fails.",
+            "a last run failed or was interrupted, or a check fails (--config and --live judge "
+            "one side of it).",
+        )
+        scope = check.add_mutually_exclusive_group()
+        scope.add_argument(
+            "--config",
+            action="store_true",
+            help="Only the configuration (the system checks): exit 1 on an error. Needs no "
+            "scheduler and no table: a release-phase gate.",
+        )
+        scope.add_argument(
+            "--live",
+            action="store_true",
+            help="Only the liveness: exit 1 if tasks are scheduled and no scheduler runs.",
+        )
+
+        add(
+            "rebuild",
+            "Recompute the run totals (the metrics' counters) and the statistics' daily rollup "
+            "from the history, after it was edited by hand.",
         )
 
         restore = add("restore", "Load the rows of a purge archive back into the database.")
@@ -417,39 +437,14 @@ class Command(BaseCommand):
 
     # check --------------------------------------------------------------------------------------
 
-    def handle_check(self, *, json: bool, **options: Any) -> None:
-        messages = housekeeping_messages(tagged_only=False)
-        if not json:
-            # The checks' own lines first (errors and warnings, with hints): they need no table.
-            for message in messages:
-                self.stdout.write(
-                    f"{message.id}: {message.msg}"
-                    + (f"\n    HINT: {message.hint}" if message.hint else "")
-                )
-        self._require_tables()
-        state = health(messages=messages)
-        if json:
-            self._print_json(
-                {
-                    **state.as_dict(),
-                    "checks": [
-                        {"id": m.id, "level": m.level, "msg": m.msg, "hint": m.hint}
-                        for m in messages
-                    ],
-                }
-            )
-        else:
-            for problem in state.problems:
-                if problem.code != CHECK:  # a failing check's line is above
-                    self.stdout.write(f"{problem.code}: {problem.message}")
-            if state.healthy:
-                self.stdout.write("Housekeeping is healthy.")
-        if not state.healthy:
-            count = len(state.problems)
-            raise CommandError(
-                f"housekeeping is unhealthy: {count} problem{'' if count == 1 else 's'}",
-                returncode=EXIT_FAILED,
-            )
+    def handle_check(self, *, json: bool, config: bool, live: bool, **options: Any) -> None:
+        scope = maintenance.CONFIG if config else maintenance.LIVE if live else maintenance.FULL
+        maintenance.check(self.stdout, scope=scope, json=json)
+
+    # rebuild ------------------------------------------------------------------------------------
+
+    def handle_rebuild(self, *, json: bool, **options: Any) -> None:
+        maintenance.rebuild(self.stdout, json=json)
 
     # restore ------------------------------------------------------------------------------------
 
