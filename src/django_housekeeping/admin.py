@@ -1150,8 +1150,13 @@ class LegalHoldAdminMixin:
         if getattr(self, "actions", ()) is None or IS_POPUP_VAR in request.GET:
             return actions
         actor = _actor(request)
-        for action, name in ((control.HOLD, "place_legal_hold"), (control.ERASE, "erase_objects")):
-            if control.allowed(actor, action):
+        offered = {
+            "place_legal_hold": control.allowed(actor, control.HOLD),
+            # Not on a model no erasure may touch (docs/retention.md#erasure-scope).
+            "erase_objects": control.may_erase(actor, self.model),
+        }
+        for name, allowed in offered.items():
+            if allowed:
                 entry = self.get_action(name, *where)  # type: ignore[attr-defined]
                 if entry is not None:  # None: not offered at this location (the change form)
                     actions[name] = entry
@@ -1217,6 +1222,10 @@ class LegalHoldAdminMixin:
         actor = _actor(request)
         if not control.allowed(actor, control.ERASE):
             raise PermissionDenied(control.denial_message(control.ERASE))
+        try:
+            control.erasable_model(self.opts.label)
+        except control.ControlError as exc:
+            raise PermissionDenied(exc.message) from None
         rows = list(queryset.order_by("pk")[: MAX_ERASE_ROWS + 1])
         if len(rows) > MAX_ERASE_ROWS:
             messages.error(

@@ -42,9 +42,11 @@ from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.conf.settings import parse_rate
 from django_housekeeping.models import ErasureRecord, LegalHold, TaskRun, TaskState
 from django_housekeeping.purging import holds
+from django_housekeeping.purging.erasable import NotErasable as EngineNotErasable
 from django_housekeeping.purging.erase import ErasurePreview, ErasureRefused
 from django_housekeeping.purging.erase import erase as erase_object
 from django_housekeeping.purging.erase import preview as erasure_preview
+from django_housekeeping.running.erasure_scope import refusal as erasure_refusal
 from django_housekeeping.running.runner import AlreadyRunning, DispatchedRun, run_task, start_runs
 from django_housekeeping.running.throttle import take
 from django_housekeeping.tasks.context import (
@@ -168,6 +170,11 @@ class NotFound(ControlError):
 
 class UnknownModel(NotFound):
     """A model label no installed app has (the API answers 404: no such resource)."""
+
+
+class NotErasable(InvalidRequest):
+    """A model no erasure may touch (never erasable, or outside ``ERASABLE_MODELS``): refused
+    before anything is looked up, deleted or recorded."""
 
 
 class Held(ControlError):
@@ -468,11 +475,28 @@ def model_named(label: object) -> type[Model]:
         raise UnknownModel(f"Unknown model {text!r}: no installed app has it.") from None
 
 
-def find_object(label: object, pk: object) -> Model:
-    """The row of the model ``label`` names with primary key ``pk`` (text or a number);
-    :class:`InvalidRequest` for a label that is no ``app_label.Model``, :class:`UnknownModel`,
-    and :class:`NotFound` when no row has that key (or it is no key of the model)."""
+def erasable(model: type[Model]) -> bool:
+    """Whether an erasure may delete rows of ``model`` (docs/retention.md#erasure-scope): not
+    one of the models never erased, and in ``ERASABLE_MODELS``."""
+    return erasure_refusal(model) is None
+
+
+def erasable_model(label: object) -> type[Model]:
+    """:func:`model_named`, then :class:`NotErasable` unless an erasure may touch that model."""
     model = model_named(label)
+    why = erasure_refusal(model)
+    if why is not None:
+        raise NotErasable(why)
+    return model
+
+
+def find_object(label: object, pk: object) -> Model:
+    """The row to erase: of the model ``label`` names, with primary key ``pk`` (text or a
+    number); :class:`InvalidRequest` for a label that is no ``app_label.Model``,
+    :class:`UnknownModel`, :class:`NotErasable` for a model no erasure may touch (checked before
+    any row is read), and :class:`NotFound` when no row has that key (or it is no key of the
+    model)."""
+    model = erasable_model(label)
     if isinstance(pk, bool) or not isinstance(pk, str | int) or str(pk).strip() == "":
         raise InvalidRequest("Give the primary key as a string or an integer.")
     pk_field = model._meta.pk
@@ -529,12 +553,23 @@ def erase(
         return erase_object(obj, reason=text, requested_by=actor.recorded_user, dry_run=dry_run)
     except ErasureRefused as exc:
         raise Held(exc) from None
+    except EngineNotErasable as exc:
+        raise NotErasable(f"{exc}.") from None
 
 
 def preview_erasure(actor: Actor, obj: Model) -> ErasurePreview:
-    """The blast radius of erasing ``obj`` (``actor`` needs :data:`ERASE`); nothing recorded."""
+    """The blast radius of erasing ``obj`` (``actor`` needs :data:`ERASE`, and the model must be
+    erasable); nothing recorded."""
     require(actor, ERASE)
+    why = erasure_refusal(type(obj))
+    if why is not None:
+        raise NotErasable(why)
     return erasure_preview(obj)
+
+
+def may_erase(actor: Actor, model: type[Model]) -> bool:
+    """Whether ``actor`` may erase rows of ``model``: the admin offers its erase action then."""
+    return allowed(actor, ERASE) and erasable(model)
 
 
 def may_see_erasures(actor: Actor) -> bool:
