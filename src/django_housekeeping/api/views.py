@@ -633,9 +633,11 @@ class PolicyListView(HousekeepingAPIView):
 
 
 def _state_change(actor: control.Actor, name: str, paused: bool) -> dict[str, Any]:
-    """Pause or resume through the control layer; an unknown name in the URL is a 404."""
+    """Pause or resume through the control layer; an unknown name in the URL is a 404.
+    Resuming needs ``run_task`` too; the API has no confirmation step: calling it is the
+    caller's confirmation (docs/api.md)."""
     try:
-        change = control.set_state(actor, name, paused=paused)
+        change = control.set_state(actor, name, paused=paused, confirmed=True)
     except control.UnknownTask as exc:
         raise exceptions.NotFound(exc.message) from None
     return {
@@ -677,7 +679,13 @@ class ResumeView(HousekeepingAPIView):
     @document(
         operation_id="tasks_resume",
         summary="Resume a task",
-        description="The scheduler schedules the task again (within seconds).",
+        description=(
+            "The scheduler schedules the task again (within seconds). Resuming starts the "
+            "task's work: it needs `django_housekeeping.run_task` besides "
+            "`django_housekeeping.change_taskstate` (403 otherwise, nothing changed); the call "
+            "is the confirmation (no dry-run step), and it is recorded (who, when, before → "
+            "after) as the Task states admin shows."
+        ),
         parameters=[TASK_NAME],
         request=None,
         responses=PAUSE_RESPONSES,

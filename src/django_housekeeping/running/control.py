@@ -9,7 +9,8 @@ The permission model (docs/permissions.md), the same on every face:
 
 - ``VIEW``: ``django_housekeeping.view_taskrun`` — the dashboard, the API's reads, the history.
 - ``RUN``: ``django_housekeeping.run_task`` — run or dry-run tasks, groups and ``all``.
-- ``CHANGE``: ``django_housekeeping.change_taskstate`` — pause, resume, override a schedule.
+- ``CHANGE``: ``django_housekeeping.change_taskstate`` — pause; resume and override a schedule
+  with ``RUN`` too (they start the task's work; a destructive task's dry run is confirmed first).
 - ``HOLD``: ``django_housekeeping.change_legalhold`` — place and release legal holds.
 - ``ERASE``: ``django_housekeeping.add_erasurerecord`` — carry out erasure requests.
 - The metrics: ``VIEW``, or a scraper's bearer token (``METRICS_TOKEN``).
@@ -35,12 +36,19 @@ from datetime import datetime
 from django.apps import apps
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.db import router, transaction
 from django.db.models import Model, QuerySet
 from django.utils.translation import gettext as _
 
 from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.conf.settings import parse_rate
-from django_housekeeping.models import ErasureRecord, LegalHold, TaskRun, TaskState
+from django_housekeeping.models import (
+    ErasureRecord,
+    LegalHold,
+    TaskRun,
+    TaskState,
+    TaskStateChange,
+)
 from django_housekeeping.purging import holds
 from django_housekeeping.purging.erasable import NotErasable as EngineNotErasable
 from django_housekeeping.purging.erase import ErasurePreview, ErasureRefused
@@ -63,6 +71,7 @@ RUN = "run"
 CHANGE = "change"
 HOLD = "hold"
 ERASE = "erase"
+START = "start"  # not a permission: CHANGE and RUN together (resume, reschedule)
 
 PERMISSIONS = {
     VIEW: "django_housekeeping.view_taskrun",
@@ -82,6 +91,9 @@ _DENIED = {
     '"django_housekeeping.change_legalhold".',
     ERASE: "You may not carry out erasure requests: that needs the permission "
     '"django_housekeeping.add_erasurerecord".',
+    START: "You may not resume or reschedule housekeeping tasks: that starts their work, so it "
+    'needs the permission "django_housekeeping.run_task" besides '
+    '"django_housekeeping.change_taskstate" (pausing needs only the latter).',
 }
 
 User = AbstractBaseUser | AnonymousUser
@@ -175,6 +187,20 @@ class UnknownModel(NotFound):
 class NotErasable(InvalidRequest):
     """A model no erasure may touch (never erasable, or outside ``ERASABLE_MODELS``): refused
     before anything is looked up, deleted or recorded."""
+
+
+class NeedsConfirmation(ControlError):
+    """Resuming or rescheduling a destructive task asks its dry run's confirmation first: the
+    face shows it, then asks again with ``confirmed=True``. Nothing changed."""
+
+    status = 409
+
+    def __init__(self, task: str) -> None:
+        super().__init__(
+            f"{task} deletes rows: resuming or rescheduling it starts that work, so confirm it "
+            "after its dry run."
+        )
+        self.task = task
 
 
 class Held(ControlError):
@@ -402,27 +428,57 @@ def resume(actor: Actor, name: object) -> StateChange:
 
 
 def set_state(
-    actor: Actor, name: object, *, paused: bool | None = None, schedule: str | None = None
+    actor: Actor,
+    name: object,
+    *,
+    paused: bool | None = None,
+    schedule: str | None = None,
+    confirmed: bool = False,
 ) -> StateChange:
     """Pause or resume a task and/or replace its schedule (``""`` keeps the task's own); the
-    scheduler follows within seconds. Records who asked on the task's state row."""
+    scheduler follows within seconds. Records who asked on the task's state row, and the change
+    (before → after) as a :class:`~django_housekeeping.models.TaskStateChange`.
+
+    Pausing needs :data:`CHANGE`. Resuming a paused task or changing its schedule starts its work:
+    that needs :data:`RUN` as well, and for a destructive task ``confirmed`` — the face showed the
+    dry run's confirmation (:class:`NeedsConfirmation` otherwise: nothing changed). The command
+    line and the API confirm by asking (docs/permissions.md#starting-destructive-work).
+    """
     require(actor, CHANGE)
     validated = task_name(name)
     if schedule is not None:
         schedule = schedule_override(schedule)
-    state = TaskState.objects.filter(task_name=validated).first()
-    before = (state.paused, state.schedule) if state is not None else (False, "")
-    after = (
-        before[0] if paused is None else paused,
-        before[1] if schedule is None else schedule,
-    )
-    changed = after != before
-    if changed:
-        if state is None:
-            state = TaskState(task_name=validated)
-        state.paused, state.schedule = after
-        state.updated_by = actor.recorded_user  # type: ignore[assignment]
-        state.save()
+    if not isinstance(confirmed, bool):
+        raise InvalidRequest("confirmed must be true or false.")
+    with transaction.atomic(using=router.db_for_write(TaskState)):
+        state = TaskState.objects.select_for_update().filter(task_name=validated).first()
+        before = (state.paused, state.schedule) if state is not None else (False, "")
+        after = (
+            before[0] if paused is None else paused,
+            before[1] if schedule is None else schedule,
+        )
+        changed = after != before
+        starts = starts_work(before, after)
+        if starts:
+            require_start(actor)
+            if is_destructive(validated) and not confirmed:
+                raise NeedsConfirmation(validated)
+        if changed:
+            if state is None:
+                state = TaskState(task_name=validated)
+            state.paused, state.schedule = after
+            state.updated_by = actor.recorded_user  # type: ignore[assignment]
+            state.save()
+            TaskStateChange.objects.create(
+                task_name=validated,
+                changed_by=actor.recorded_user,  # type: ignore[misc]
+                via=actor.via,
+                paused_before=before[0],
+                paused_after=after[0],
+                schedule_before=before[1],
+                schedule_after=after[1],
+                confirmed=starts and is_destructive(validated) and confirmed,
+            )
     return StateChange(
         task=validated,
         paused=after[0],
@@ -430,6 +486,30 @@ def set_state(
         changed=changed,
         detail=_state_message(validated, before, after, paused, schedule),
     )
+
+
+def starts_work(before: tuple[bool, str], after: tuple[bool, str]) -> bool:
+    """Whether going from ``before`` to ``after`` (paused, schedule override) starts a task's
+    work: resuming it, or setting, changing or removing its schedule override."""
+    return (before[0] and not after[0]) or before[1] != after[1]
+
+
+def is_destructive(name: str) -> bool:
+    """Whether the task (or group) ``name`` may delete rows (``destructive=True``, the default);
+    a stored state whose task is gone is not scheduled, so starts nothing."""
+    return name in registry and registry.is_destructive(name)
+
+
+def require_start(actor: Actor) -> None:
+    """Resuming or rescheduling needs :data:`RUN` besides :data:`CHANGE`."""
+    if not allowed(actor, RUN):
+        require(actor, RUN)  # NotAuthenticated for a visitor
+        raise Forbidden(_DENIED[START])
+
+
+def may_start(actor: Actor) -> bool:
+    """Whether ``actor`` may resume or reschedule tasks (:data:`CHANGE` and :data:`RUN`)."""
+    return allowed(actor, CHANGE) and allowed(actor, RUN)
 
 
 def _state_message(
