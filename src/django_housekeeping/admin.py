@@ -525,7 +525,7 @@ class TaskRunAdmin(TaskRunAdminBase):
             ],
             "runs": ",".join(str(run.pk) for run in previews),
             "state": token,
-            "state_changes": changes,
+            "state_changes": admin_states.describe(changes or []),
             "finished": finished,
             "succeeded": succeeded,
             "refresh_seconds": CONFIRM_REFRESH_SECONDS,

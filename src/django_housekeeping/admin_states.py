@@ -92,6 +92,24 @@ def changes_of(token: str) -> list[dict[str, Any]] | None:
     return items
 
 
+def describe(items: list[dict[str, Any]]) -> list[str]:
+    """``"threads: paused → resumed"`` for each pending change, from the task's state now."""
+    lines = []
+    for item in items:
+        name = str(item.get("task"))
+        state = TaskState.objects.filter(task_name=name).first()
+        paused, schedule = (state.paused, state.schedule) if state is not None else (False, "")
+        change = TaskStateChange(
+            task_name=name,
+            paused_before=paused,
+            paused_after=paused if item.get("paused") is None else bool(item["paused"]),
+            schedule_before=schedule,
+            schedule_after=schedule if item.get("schedule") is None else str(item["schedule"]),
+        )
+        lines.append(str(change))
+    return lines
+
+
 def apply_confirmed(
     request: HttpRequest, actor: control.Actor, items: list[dict[str, Any]]
 ) -> None:
