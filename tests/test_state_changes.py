@@ -11,14 +11,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.messages import get_messages
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from django_housekeeping.models import TaskRun, TaskState, TaskStateChange
 from django_housekeeping.running import control
 from django_housekeeping.running.runner import run_task
-from tests.helpers import API, SHORT_TEST_KEY, client_for, wait_for
+from tests.helpers import API, SHORT_TEST_KEY, client_for, make_user, wait_for
 from tests.testapp.models import Thread
 
 pytestmark = [
@@ -163,7 +162,7 @@ def test_the_resume_action_and_button_ask_the_confirmation_of_a_destructive_task
     staff_client: Any,
 ) -> None:
     TaskState.objects.create(task_name="threads", paused=True)
-    client, user = staff_client("view_taskrun", "run_task", "change_taskstate")
+    client, _user = staff_client("view_taskrun", "run_task", "change_taskstate")
 
     for response in (
         client.post(reverse(PAUSE), {"task": "threads", "paused": "0"}),
@@ -223,8 +222,6 @@ def test_the_control_layer_refuses_an_unconfirmed_start_of_a_destructive_task() 
 
 
 def _superuser() -> Any:
-    from tests.helpers import make_user
-
     return make_user("root", superuser=True)
 
 
