@@ -735,7 +735,11 @@ class ErasureView(HousekeepingAPIView):
             "sent), and keeps an erasure record. 201 with the record when erased (or kept by a "
             "PROTECT/RESTRICT relation: `status` says `protected`); 200 for a dry run; 409 with "
             "the held rows when a legal hold is in the way (nothing deleted); 404 when there is "
-            "no such row. Needs `django_housekeeping.add_erasurerecord`."
+            "no such row (or no such model); 400 for a model no erasure may touch (outside "
+            "`ERASABLE_MODELS`, or never erasable: this library's models, the job store, "
+            "`contenttypes`, auth permissions and groups, sessions, the admin log), dry runs "
+            "included, with nothing deleted nor recorded. Needs "
+            "`django_housekeeping.add_erasurerecord`."
         ),
         request=api.ErasureRequestSerializer,
         responses={
