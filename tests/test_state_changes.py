@@ -221,6 +221,24 @@ def test_the_control_layer_refuses_an_unconfirmed_start_of_a_destructive_task() 
     assert TaskStateChange.objects.count() == 2
 
 
+def test_a_paused_task_may_be_rescheduled_with_change_taskstate_alone(staff_client: Any) -> None:
+    """Its new schedule starts nothing while it stays paused; resuming it is what needs run_task."""
+    _client, user = staff_client("view_taskrun", "change_taskstate")
+    operator = control.person(user, TaskRun.Trigger.ADMIN)
+    control.set_state(operator, "threads", paused=True)
+
+    change = control.set_state(operator, "threads", schedule=EVERY_MINUTE)
+
+    assert (change.paused, change.schedule, change.changed) == (True, EVERY_MINUTE, True)
+    with pytest.raises(control.Forbidden, match=r"django_housekeeping\.run_task"):
+        control.set_state(operator, "threads", paused=False, confirmed=True)
+    assert TaskState.objects.get(task_name="threads").paused
+    assert [c.describe() for c in TaskStateChange.objects.order_by("id")] == [
+        "running → paused",
+        f"schedule (own) → {EVERY_MINUTE}",
+    ]
+
+
 def _superuser() -> Any:
     return make_user("root", superuser=True)
 

@@ -691,7 +691,7 @@ class TaskStateForm(TaskStatePausedForm):
 
 
 @admin.register(TaskState)
-class TaskStateAdmin(admin_states.ConfirmingStateAdmin, TaskStateAdminBase):
+class TaskStateAdmin(admin_states.ConfirmingStateAdmin):
     """Pause or resume a task, or replace its schedule; the running scheduler follows in seconds."""
 
     form = TaskStateForm

@@ -11,7 +11,7 @@ sure" makes them, confirmed. Each change is recorded by the control layer
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django import forms
@@ -164,12 +164,16 @@ def history(state: TaskState) -> SafeString:
     )
 
 
-class ConfirmingStateAdmin:
+if TYPE_CHECKING:
+    StateAdminBase = admin.ModelAdmin[TaskState]
+else:
+    StateAdminBase = admin.ModelAdmin
+
+
+class ConfirmingStateAdmin(StateAdminBase):
     """The Task states admin's saving: through the control layer, and, for a change that starts
     a destructive task's work, through the confirmation page first (nothing is saved nor logged
     by the admin meanwhile). Also lists the recorded changes on the change page (``changes``)."""
-
-    admin_site: admin.AdminSite
 
     @admin.display(description=_("changes"))
     def changes(self, state: TaskState) -> SafeString:

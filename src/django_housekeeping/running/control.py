@@ -490,8 +490,9 @@ def set_state(
 
 def starts_work(before: tuple[bool, str], after: tuple[bool, str]) -> bool:
     """Whether going from ``before`` to ``after`` (paused, schedule override) starts a task's
-    work: resuming it, or setting, changing or removing its schedule override."""
-    return (before[0] and not after[0]) or before[1] != after[1]
+    work: resuming it, or setting, changing or removing the schedule override of a task that is
+    not paused afterwards (a paused task's new schedule starts nothing until it is resumed)."""
+    return not after[0] and (before[0] or before[1] != after[1])
 
 
 def is_destructive(name: str) -> bool:

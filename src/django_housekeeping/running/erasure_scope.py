@@ -38,7 +38,7 @@ def default_labels() -> list[str]:
 
 
 def _labels() -> list[str]:
-    configured = housekeeping_settings.ERASABLE_MODELS
+    configured: object = housekeeping_settings.ERASABLE_MODELS  # what the settings say, E005 or not
     if configured is None:
         return default_labels()
     if not isinstance(configured, list | tuple):
