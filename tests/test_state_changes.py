@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.messages import get_messages
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -255,3 +256,8 @@ def test_a_scheduled_run_names_the_latest_state_change() -> None:
     assert scheduled.state_change == latest
     assert by_hand.state_change is None
     assert TaskRun.objects.get(pk=scheduled.pk).state_change_id == latest.pk
+    # The run's admin page names it.
+    client = Client()
+    client.force_login(_superuser())
+    page = client.get(reverse("admin:django_housekeeping_taskrun_change", args=[scheduled.pk]))
+    assert f"record: schedule (own) → {EVERY_MINUTE} (the system, " in page.content.decode()

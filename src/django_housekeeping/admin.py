@@ -191,6 +191,7 @@ class TaskRunAdmin(TaskRunAdminBase):
         "dry_run",
         "trigger",
         "triggered_by",
+        "state_change",
         "slot",
         "attempt",
         "retry_of",

@@ -106,7 +106,7 @@ def describe(items: list[dict[str, Any]]) -> list[str]:
             schedule_before=schedule,
             schedule_after=schedule if item.get("schedule") is None else str(item["schedule"]),
         )
-        lines.append(str(change))
+        lines.append(f"{name}: {change.describe()}")
     return lines
 
 

@@ -318,7 +318,8 @@ class TaskStateChange(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.task_name}: {self.describe()}"
+        who = self.changed_by or "the system"
+        return f"{self.task_name}: {self.describe()} ({who}, {self.changed_at:%Y-%m-%d %H:%M} UTC)"
 
     @classmethod
     def latest(cls, task_name: str) -> TaskStateChange | None:
