@@ -220,6 +220,11 @@ class ConfirmingStateAdmin(StateAdminBase):
     def _asked(self, request: HttpRequest) -> bool:
         return bool(request.__dict__.get(PENDING))
 
+    def message_user(self, request: HttpRequest, message: Any, *args: Any, **kwargs: Any) -> None:
+        # Not "changed successfully" for a change that waits for its confirmation.
+        if not self._asked(request):
+            super().message_user(request, message, *args, **kwargs)
+
     def log_addition(self, request: HttpRequest, obj: TaskState, message: Any) -> Any:
         return None if self._asked(request) else super().log_addition(request, obj, message)
 
