@@ -190,6 +190,38 @@ def test_the_resume_action_and_button_ask_the_confirmation_of_a_destructive_task
     assert (change.paused_before, change.paused_after, change.confirmed) == (True, False, True)
 
 
+def changelist_resume(client: Any, state: TaskState) -> Any:
+    """The change list's editable "paused" column, unticked and saved."""
+    return client.post(
+        reverse(CHANGELIST),
+        {
+            "form-TOTAL_FORMS": "1",
+            "form-INITIAL_FORMS": "1",
+            "form-MIN_NUM_FORMS": "0",
+            "form-MAX_NUM_FORMS": "1000",
+            "form-0-id": str(state.pk),
+            "_save": "Save",
+        },
+    )
+
+
+def test_unticking_paused_on_the_change_list_asks_the_confirmation_too(
+    staff_client: Any,
+) -> None:
+    state = TaskState.objects.create(task_name="threads", paused=True)
+    pauser, _ = staff_client("view_taskrun", "change_taskstate")
+    assert changelist_resume(pauser, state).status_code == 403
+    operator, _ = staff_client("view_taskrun", "run_task", "change_taskstate")
+
+    response = changelist_resume(operator, state)
+
+    [preview], _state = confirmation(response)
+    finished(preview)
+    assert TaskState.objects.get().paused
+    assert not TaskStateChange.objects.exists()
+    assert not any("successfully" in text for _level, text in messages_of(response))
+
+
 def test_a_non_destructive_task_resumes_at_once_and_the_api_resume_is_its_own_confirmation(
     staff_client: Any,
 ) -> None:
