@@ -165,18 +165,16 @@ def test_the_resume_action_and_button_ask_the_confirmation_of_a_destructive_task
     TaskState.objects.create(task_name="threads", paused=True)
     client, _user = staff_client("view_taskrun", "run_task", "change_taskstate")
 
-    for response in (
-        client.post(reverse(PAUSE), {"task": "threads", "paused": "0"}),
-        client.post(
+    # The button, then the action (each once the previous dry run has finished: a task runs once
+    # at a time).
+    for resume in (
+        lambda: client.post(reverse(PAUSE), {"task": "threads", "paused": "0"}),
+        lambda: client.post(
             reverse(CHANGELIST),
-            {
-                "action": "resume",
-                "_selected_action": [TaskState.objects.get().pk],
-                "index": "0",
-            },
+            {"action": "resume", "_selected_action": [TaskState.objects.get().pk], "index": "0"},
         ),
     ):
-        [preview], state = confirmation(response)
+        [preview], state = confirmation(resume())
         assert TaskState.objects.get().paused
         assert not TaskStateChange.objects.exists()
         finished(preview)
