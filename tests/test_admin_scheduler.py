@@ -196,20 +196,22 @@ def test_pause_action_pauses_the_selected_tasks_and_tells_the_scheduler(
 
 @pytest.mark.django_db
 def test_resume_action_resumes_the_selected_tasks(admin_client: Client) -> None:
-    threads = TaskState.objects.create(task_name="threads", paused=True, schedule="30 5 * * *")
-    record = TaskState.objects.create(task_name="record", paused=True)
-    assert "threads" not in planned_jobs()
+    # A read-only task resumes at once (a destructive one asks its dry run's confirmation first:
+    # tests/test_state_changes.py).
+    record = TaskState.objects.create(task_name="record", paused=True, schedule="30 5 * * *")
+    threads = TaskState.objects.create(task_name="threads", paused=True)
+    assert "record" not in planned_jobs()
 
-    response = post_action(admin_client, "resume", [threads])
+    response = post_action(admin_client, "resume", [record])
 
     assert response.status_code == 302
     threads.refresh_from_db()
     record.refresh_from_db()
-    assert threads.paused is False
-    assert threads.schedule == "30 5 * * *"  # resuming keeps the schedule override
-    assert record.paused is True
+    assert record.paused is False
+    assert record.schedule == "30 5 * * *"  # resuming keeps the schedule override
+    assert threads.paused is True
     assert messages_of(response) == ["Resumed 1 task. The scheduler picks this up within seconds."]
-    assert str(planned_jobs()["threads"].schedule) == "cron('30 5 * * *')"
+    assert str(planned_jobs()["record"].schedule) == "cron('30 5 * * *')"
 
 
 @pytest.mark.django_db
@@ -271,7 +273,8 @@ def test_staff_who_may_change_task_states_can_pause(staff_client: Any, admin_use
 
     response = client.get(reverse(STATES))
 
-    assert action_names(response) == {"pause", "resume", "delete_selected"}
+    # Resuming starts the task's work: it needs run_task too (tests/test_state_changes.py).
+    assert action_names(response) == {"pause", "delete_selected"}
     assert post_action(client, "pause", [state]).status_code == 302
     state.refresh_from_db()
     assert state.paused is True
@@ -322,15 +325,16 @@ def test_add_form_prefills_the_task_from_the_query_string(admin_client: Client) 
 @pytest.mark.django_db
 def test_adding_an_override(admin_client: Client) -> None:
     response = admin_client.post(
-        reverse(STATE_ADD), {"task_name": "threads", "schedule": "  30   5 * *  mon ", "paused": ""}
+        reverse(STATE_ADD), {"task_name": "record", "schedule": "  30   5 * *  mon ", "paused": ""}
     )
 
+    # A read-only task: no confirmation step (a destructive one: tests/test_state_changes.py).
     assert response.status_code == 302
     state = TaskState.objects.get()
-    assert state.task_name == "threads"
+    assert state.task_name == "record"
     assert state.paused is False
     assert state.schedule == "30 5 * * mon"  # whitespace tidied
-    assert str(planned_jobs()["threads"].schedule) == "cron('30 5 * * mon')"
+    assert str(planned_jobs()["record"].schedule) == "cron('30 5 * * mon')"
 
 
 @pytest.mark.django_db
@@ -410,7 +414,7 @@ def test_change_form_keeps_the_task_and_changes_the_schedule(admin_client: Clien
 
 @pytest.mark.django_db
 def test_change_form_of_an_invalid_stored_schedule_says_so(admin_client: Client) -> None:
-    state = TaskState.objects.create(task_name="threads", schedule="0 3 * *")
+    state = TaskState.objects.create(task_name="record", schedule="0 3 * *")
 
     content = admin_client.get(state_url(state)).content.decode()
     fixed = admin_client.post(state_url(state), {"schedule": "0 3 * * *"})
@@ -491,18 +495,18 @@ def test_tasks_page_shows_where_the_effective_schedule_comes_from(
 
 @pytest.mark.django_db
 def test_pause_button_creates_the_state_and_resume_updates_it(admin_client: Client) -> None:
-    paused = admin_client.post(reverse(PAUSE), {"task": "threads", "paused": "1"})
+    paused = admin_client.post(reverse(PAUSE), {"task": "record", "paused": "1"})
 
     assert paused.status_code == 302
     assert paused.url == reverse(TASKS)
     state = TaskState.objects.get()
-    assert state.task_name == "threads"
+    assert state.task_name == "record"
     assert state.paused is True
-    assert messages_of(paused) == ["Paused threads. The scheduler picks this up within seconds."]
-    assert "threads" not in planned_jobs()
+    assert messages_of(paused) == ["Paused record. The scheduler picks this up within seconds."]
+    assert "record" not in planned_jobs()
     paused_at = state.updated_at
 
-    resumed = admin_client.post(reverse(PAUSE), {"task": "threads", "paused": "0"}, follow=True)
+    resumed = admin_client.post(reverse(PAUSE), {"task": "record", "paused": "0"}, follow=True)
 
     state.refresh_from_db()
     assert state.paused is False
@@ -510,9 +514,9 @@ def test_pause_button_creates_the_state_and_resume_updates_it(admin_client: Clie
     assert TaskState.objects.count() == 1
     assert resumed.redirect_chain == [(reverse(TASKS), 302)]
     content = resumed.content.decode()
-    assert "Resumed threads. The scheduler picks this up within seconds." in content
-    assert '<td class="paused">no' in row_of(content, "threads")
-    assert "threads" in planned_jobs()
+    assert "Resumed record. The scheduler picks this up within seconds." in content
+    assert '<td class="paused">no' in row_of(content, "record")
+    assert "record" in planned_jobs()
 
 
 @pytest.mark.django_db

@@ -17,7 +17,7 @@ from django.test import Client
 from django.urls import reverse
 
 from django_housekeeping import housekeeping_task
-from django_housekeeping.models import TaskRun, TaskState
+from django_housekeeping.models import TaskRun, TaskState, TaskStateChange
 from django_housekeeping.running import control
 from django_housekeeping.signals import task_started
 from tests.helpers import (
@@ -31,6 +31,8 @@ from tests.helpers import (
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("api_settings"), SHORT_TEST_KEY]
 
 VIEW, RUN, CHANGE = control.VIEW, control.RUN, control.CHANGE
+# Resuming or rescheduling starts a task's work: CHANGE and RUN together.
+START = control.START
 
 # The users of the matrix (all staff, so that the admin lets them log in) and what the permission
 # table says each may do.
@@ -40,6 +42,7 @@ USERS: dict[str, list[str] | None] = {
     "view only": ["view_taskrun"],
     "view and run": ["view_taskrun", "run_task"],
     "view and change state": ["view_taskrun", "change_taskstate"],
+    "view, run and change state": ["view_taskrun", "run_task", "change_taskstate"],
     "superuser": ["*"],
 }
 MAY = {
@@ -48,7 +51,8 @@ MAY = {
     "view only": {VIEW},
     "view and run": {VIEW, RUN},
     "view and change state": {VIEW, CHANGE},
-    "superuser": {VIEW, RUN, CHANGE},
+    "view, run and change state": {VIEW, RUN, CHANGE, START},
+    "superuser": {VIEW, RUN, CHANGE, START},
 }
 
 
@@ -62,6 +66,8 @@ class Cell:
     request: Callable[[Client], Any]
     allowed: int
     anonymous: int
+    # What the request did when allowed (and did not when refused), beyond the status.
+    done: Callable[[], bool] | None = None
 
     def __str__(self) -> str:
         return f"{self.face}-{self.action}"
@@ -69,6 +75,45 @@ class Cell:
 
 def api_post(client: Client, path: str, body: Any = None) -> Any:
     return client.post(API + path, json.dumps(body or {}), content_type="application/json")
+
+
+def paused_record() -> None:
+    """``record`` (destructive=False: no confirmation step) paused, so resuming it changes it."""
+    TaskState.objects.create(task_name="record", paused=True)
+
+
+def api_resume(client: Client) -> Any:
+    paused_record()
+    return api_post(client, "tasks/record/resume")
+
+
+def admin_resume(client: Client) -> Any:
+    paused_record()
+    return client.post(
+        reverse("admin:django_housekeeping_pause"), {"task": "record", "paused": "0"}
+    )
+
+
+def admin_schedule(client: Client) -> Any:
+    return client.post(
+        reverse("admin:django_housekeeping_taskstate_add"),
+        {"task_name": "record", "schedule": "* * * * *"},
+    )
+
+
+def resumed() -> bool:
+    """``record`` resumed, and the change recorded before → after."""
+    change = TaskStateChange.objects.filter(task_name="record").first()
+    return TaskState.objects.filter(task_name="record", paused=False).exists() and (
+        change is not None and (change.paused_before, change.paused_after) == (True, False)
+    )
+
+
+def rescheduled() -> bool:
+    change = TaskStateChange.objects.filter(task_name="record").first()
+    return TaskState.objects.filter(task_name="record", schedule="* * * * *").exists() and (
+        change is not None and (change.schedule_before, change.schedule_after) == ("", "* * * * *")
+    )
 
 
 def dashboard_trigger(client: Client) -> Any:
@@ -84,6 +129,7 @@ CELLS = [
         "api", RUN, lambda c: api_post(c, "trigger", {"task": "record", "dry_run": True}), 202, 401
     ),
     Cell("api", CHANGE, lambda c: api_post(c, "tasks/record/pause"), 200, 401),
+    Cell("api", START + "-resume", api_resume, 200, 401, resumed),
     Cell("dashboard", VIEW, lambda c: c.get(DASHBOARD), 200, 302),
     Cell("dashboard", VIEW + "-data", lambda c: c.get(DASHBOARD + "data/"), 200, 401),
     Cell("dashboard", RUN, dashboard_trigger, 202, 401),
@@ -126,6 +172,8 @@ CELLS = [
         302,
         302,
     ),
+    Cell("admin", START + "-resume", admin_resume, 302, 302, resumed),
+    Cell("admin", START + "-schedule", admin_schedule, 302, 302, rescheduled),
 ]
 
 
@@ -159,6 +207,8 @@ def test_every_face_answers_as_the_permission_table_says(cell: Cell, user: str) 
         assert TaskRun.objects.exists() is allowed
     if action == CHANGE:
         assert TaskState.objects.filter(task_name="record", paused=True).exists() is allowed
+    if cell.done is not None:
+        assert cell.done() is allowed, (cell, user)
 
 
 @pytest.mark.parametrize("user", USERS)
@@ -168,6 +218,7 @@ def test_the_control_layer_is_the_table(user: str) -> None:
 
     for action in (VIEW, RUN, CHANGE):
         assert control.allowed(actor, action) is (action in MAY[user]), (user, action)
+    assert control.may_start(actor) is (START in MAY[user])
 
 
 def test_is_staff_alone_grants_nothing() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 # Imported for its registrations, so that they are in place to be replaced below whatever the
 # order of INSTALLED_APPS: its admin can run, add and delete jobs behind the library's back.
@@ -37,6 +38,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
+from django_housekeeping import admin_states
 from django_housekeeping.models import (
     DeletionTotal,
     ErasureRecord,
@@ -189,6 +191,7 @@ class TaskRunAdmin(TaskRunAdminBase):
         "dry_run",
         "trigger",
         "triggered_by",
+        "state_change",
         "slot",
         "attempt",
         "retry_of",
@@ -372,12 +375,13 @@ class TaskRunAdmin(TaskRunAdminBase):
             current_app=self.admin_site.name,
         )
 
-    def _confirm_url(self, previews: list[TaskRun]) -> str:
+    def _confirm_url(self, previews: list[TaskRun], state: str = "") -> str:
         url = reverse(
             f"{self.admin_site.name}:django_housekeeping_confirm",
             current_app=self.admin_site.name,
         )
-        return f"{url}?runs={','.join(str(run.pk) for run in previews)}"
+        query = {"runs": ",".join(str(run.pk) for run in previews)}
+        return f"{url}?{urlencode({**query, 'state': state} if state else query, safe=',')}"
 
     def get_urls(self) -> list[URLPattern]:
         return [
@@ -479,7 +483,14 @@ class TaskRunAdmin(TaskRunAdminBase):
         if not self.has_run_permission(request):
             raise PermissionDenied
         request.current_app = self.admin_site.name
-        previews = self._previews(request.GET.get("runs") or request.POST.get("runs") or "")
+        token = request.GET.get("state") or request.POST.get("state") or ""
+        # Resuming or rescheduling a destructive task: the changes asked for, with their dry runs.
+        changes = admin_states.changes_of(token) if token else None
+        if token and changes is None:
+            messages.error(request, _("That confirmation has expired: ask for the change again."))
+            return HttpResponseRedirect(self._tasks_url())
+        runs = ",".join(str(item.get("run")) for item in changes or ())
+        previews = self._previews(runs or request.GET.get("runs") or request.POST.get("runs") or "")
         if not previews:
             messages.error(request, _("Nothing to confirm: those dry runs do not exist."))
             return HttpResponseRedirect(self._tasks_url())
@@ -488,7 +499,10 @@ class TaskRunAdmin(TaskRunAdminBase):
         if request.method == "POST" and request.POST.get("post") == "yes":
             if not (finished and succeeded):
                 messages.error(request, _("Only a dry run that succeeded can be confirmed."))
-                return HttpResponseRedirect(self._confirm_url(previews))
+                return HttpResponseRedirect(self._confirm_url(previews, token))
+            if changes is not None:
+                admin_states.apply_confirmed(request, _actor(request), changes)
+                return HttpResponseRedirect(self._tasks_url())
             for preview in previews:
                 try:
                     (dispatched,) = control.trigger(_actor(request), [preview.task_name])
@@ -511,6 +525,8 @@ class TaskRunAdmin(TaskRunAdminBase):
                 for run in previews
             ],
             "runs": ",".join(str(run.pk) for run in previews),
+            "state": token,
+            "state_changes": admin_states.describe(changes or []),
             "finished": finished,
             "succeeded": succeeded,
             "refresh_seconds": CONFIRM_REFRESH_SECONDS,
@@ -601,17 +617,22 @@ class TaskRunAdmin(TaskRunAdminBase):
         if not self.has_pause_permission(request):
             raise PermissionDenied
         try:
-            change = control.set_state(
+            change = admin_states.set_state_or_ask(
+                request,
                 _actor(request),
                 request.POST.get("task", ""),
                 paused=request.POST.get("paused") == "1",
             )
+        except control.Forbidden as exc:
+            raise PermissionDenied(exc.message) from None
         except control.ControlError as exc:
             messages.error(request, exc.message)
         else:
-            level = messages.SUCCESS if change.changed else messages.INFO
-            messages.add_message(request, level, change.detail)
-        return HttpResponseRedirect(self._tasks_url())
+            if change is not None:
+                level = messages.SUCCESS if change.changed else messages.INFO
+                messages.add_message(request, level, change.detail)
+        confirm = admin_states.confirmation_redirect(request, self.admin_site.name)
+        return confirm or HttpResponseRedirect(self._tasks_url())
 
 
 # the operators' overrides --------------------------------------------------------------------
@@ -671,7 +692,7 @@ class TaskStateForm(TaskStatePausedForm):
 
 
 @admin.register(TaskState)
-class TaskStateAdmin(TaskStateAdminBase):
+class TaskStateAdmin(admin_states.ConfirmingStateAdmin):
     """Pause or resume a task, or replace its schedule; the running scheduler follows in seconds."""
 
     form = TaskStateForm
@@ -681,7 +702,7 @@ class TaskStateAdmin(TaskStateAdminBase):
     list_filter = ["paused"]
     search_fields = ["task_name"]
     actions = ["pause", "resume"]
-    readonly_fields = ["effective_schedule", "updated_at"]
+    readonly_fields = ["effective_schedule", "updated_at", "changes"]
 
     def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> type[TaskStateFormBase]:
         kwargs.setdefault("form", TaskStatePausedForm)
@@ -689,7 +710,9 @@ class TaskStateAdmin(TaskStateAdminBase):
 
     def get_fields(self, request: HttpRequest, obj: TaskState | None = None) -> tuple[str, ...]:
         editable = ("task_name", "paused", "schedule")
-        return editable if obj is None else (*editable, "effective_schedule", "updated_at")
+        return (
+            editable if obj is None else (*editable, "effective_schedule", "updated_at", "changes")
+        )
 
     @admin.display(description=_("schedule override"), ordering="schedule")
     def schedule_display(self, state: TaskState) -> str:
@@ -720,33 +743,31 @@ class TaskStateAdmin(TaskStateAdminBase):
     def has_delete_permission(self, request: HttpRequest, obj: TaskState | None = None) -> bool:
         return control.allowed(_actor(request), control.CHANGE)
 
-    def save_model(
-        self, request: HttpRequest, obj: TaskState, form: forms.Form, change: bool
-    ) -> None:
-        """Saved by the control layer, which records who asked."""
-        schedule = obj.schedule if "schedule" in form.fields else None
-        control.set_state(_actor(request), obj.task_name, paused=obj.paused, schedule=schedule)
-        # The admin goes on with the saved row (its id, for the redirect and the log entry); an
-        # override that changes nothing is kept as a row, as the person asked for one.
-        saved, _created = TaskState.objects.get_or_create(task_name=obj.task_name)
-        obj.pk = saved.pk
-        obj.refresh_from_db()
-
     @admin.action(description=_("Pause the selected tasks"), permissions=["change"])
     def pause(self, request: HttpRequest, queryset: QuerySet[TaskState]) -> None:
         self._set_paused(request, queryset, paused=True)
 
-    @admin.action(description=_("Resume the selected tasks"), permissions=["change"])
-    def resume(self, request: HttpRequest, queryset: QuerySet[TaskState]) -> None:
+    @admin.action(description=_("Resume the selected tasks"), permissions=["start"])
+    def resume(self, request: HttpRequest, queryset: QuerySet[TaskState]) -> HttpResponse | None:
         self._set_paused(request, queryset, paused=False)
+        return admin_states.confirmation_redirect(request, self.admin_site.name)
 
     def _set_paused(
         self, request: HttpRequest, queryset: QuerySet[TaskState], *, paused: bool
     ) -> None:
-        changes = [
-            control.set_state(_actor(request), name, paused=paused)
-            for name in queryset.values_list("task_name", flat=True)
-        ]
+        changes = []
+        for name in queryset.values_list("task_name", flat=True):
+            try:
+                change = admin_states.set_state_or_ask(
+                    request, _actor(request), name, paused=paused
+                )
+            except control.ControlError as exc:
+                messages.error(request, exc.message)
+                continue
+            if change is not None:
+                changes.append(change)
+        if not changes:
+            return
         changed = sum(change.changed for change in changes)
         unchanged = len(changes) - changed
         if paused:
@@ -1150,8 +1171,13 @@ class LegalHoldAdminMixin:
         if getattr(self, "actions", ()) is None or IS_POPUP_VAR in request.GET:
             return actions
         actor = _actor(request)
-        for action, name in ((control.HOLD, "place_legal_hold"), (control.ERASE, "erase_objects")):
-            if control.allowed(actor, action):
+        offered = {
+            "place_legal_hold": control.allowed(actor, control.HOLD),
+            # Not on a model no erasure may touch (docs/retention.md#erasure-scope).
+            "erase_objects": control.may_erase(actor, self.model),
+        }
+        for name, allowed in offered.items():
+            if allowed:
                 entry = self.get_action(name, *where)  # type: ignore[attr-defined]
                 if entry is not None:  # None: not offered at this location (the change form)
                     actions[name] = entry
@@ -1217,6 +1243,10 @@ class LegalHoldAdminMixin:
         actor = _actor(request)
         if not control.allowed(actor, control.ERASE):
             raise PermissionDenied(control.denial_message(control.ERASE))
+        try:
+            control.erasable_model(self.opts.label)
+        except control.ControlError as exc:
+            raise PermissionDenied(exc.message) from None
         rows = list(queryset.order_by("pk")[: MAX_ERASE_ROWS + 1])
         if len(rows) > MAX_ERASE_ROWS:
             messages.error(

@@ -134,6 +134,18 @@ class TaskRun(models.Model):
         editable=False,
         help_text=_("The interrupted run this run is a new attempt of."),
     )
+    state_change = models.ForeignKey(
+        "TaskStateChange",
+        verbose_name=_("after state change"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_(
+            "For a scheduled run: the latest change of its task's pause state or schedule, "
+            "which says who started the task's work."
+        ),
+    )
     enqueued_at = models.DateTimeField(
         _("enqueued"),
         null=True,
@@ -268,6 +280,63 @@ class TaskState(models.Model):
 
     def __str__(self) -> str:
         return self.task_name
+
+
+class TaskStateChange(models.Model):
+    """One change of a task's pause state or schedule override: who, when, through which face,
+    before → after (docs/permissions.md#starting-destructive-work). Written by the control layer
+    in the transaction of the change; never edited."""
+
+    task_name = models.CharField(_("task"), max_length=200)
+    changed_at = models.DateTimeField(_("changed"), default=timezone.now)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("changed by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    via = models.CharField(_("through"), max_length=20, choices=TaskRun.Trigger.choices)
+    paused_before = models.BooleanField(_("paused before"))
+    paused_after = models.BooleanField(_("paused after"))
+    schedule_before = models.CharField(_("schedule before"), max_length=100, blank=True)
+    schedule_after = models.CharField(_("schedule after"), max_length=100, blank=True)
+    confirmed = models.BooleanField(
+        _("confirmed"),
+        default=False,
+        help_text=_("The change starts destructive work and was confirmed after a dry run."),
+    )
+
+    class Meta:
+        verbose_name = _("task state change")
+        verbose_name_plural = _("task state changes")
+        ordering = ["-changed_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["task_name", "-changed_at", "-id"], name="housekeeping_state_change_task"
+            )
+        ]
+
+    def __str__(self) -> str:
+        who = self.changed_by or "the system"
+        return f"{self.task_name}: {self.describe()} ({who}, {self.changed_at:%Y-%m-%d %H:%M} UTC)"
+
+    @classmethod
+    def latest(cls, task_name: str) -> TaskStateChange | None:
+        """The latest change of ``task_name``'s state, if any."""
+        return cls.objects.filter(task_name=task_name).order_by("-changed_at", "-id").first()
+
+    def describe(self) -> str:
+        """``"paused → resumed; schedule (own) → */5 * * * *"``."""
+        parts = []
+        if self.paused_before != self.paused_after:
+            parts.append("paused → resumed" if self.paused_before else "running → paused")
+        if self.schedule_before != self.schedule_after:
+            parts.append(
+                f"schedule {self.schedule_before or '(own)'} → {self.schedule_after or '(own)'}"
+            )
+        return "; ".join(parts) or "unchanged"
 
 
 class TriggerWindow(models.Model):

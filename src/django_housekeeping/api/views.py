@@ -633,9 +633,11 @@ class PolicyListView(HousekeepingAPIView):
 
 
 def _state_change(actor: control.Actor, name: str, paused: bool) -> dict[str, Any]:
-    """Pause or resume through the control layer; an unknown name in the URL is a 404."""
+    """Pause or resume through the control layer; an unknown name in the URL is a 404.
+    Resuming needs ``run_task`` too; the API has no confirmation step: calling it is the
+    caller's confirmation (docs/api.md)."""
     try:
-        change = control.set_state(actor, name, paused=paused)
+        change = control.set_state(actor, name, paused=paused, confirmed=True)
     except control.UnknownTask as exc:
         raise exceptions.NotFound(exc.message) from None
     return {
@@ -677,7 +679,13 @@ class ResumeView(HousekeepingAPIView):
     @document(
         operation_id="tasks_resume",
         summary="Resume a task",
-        description="The scheduler schedules the task again (within seconds).",
+        description=(
+            "The scheduler schedules the task again (within seconds). Resuming starts the "
+            "task's work: it needs `django_housekeeping.run_task` besides "
+            "`django_housekeeping.change_taskstate` (403 otherwise, nothing changed); the call "
+            "is the confirmation (no dry-run step), and it is recorded (who, when, before → "
+            "after) as the Task states admin shows."
+        ),
         parameters=[TASK_NAME],
         request=None,
         responses=PAUSE_RESPONSES,
@@ -727,7 +735,11 @@ class ErasureView(HousekeepingAPIView):
             "sent), and keeps an erasure record. 201 with the record when erased (or kept by a "
             "PROTECT/RESTRICT relation: `status` says `protected`); 200 for a dry run; 409 with "
             "the held rows when a legal hold is in the way (nothing deleted); 404 when there is "
-            "no such row. Needs `django_housekeeping.add_erasurerecord`."
+            "no such row (or no such model); 400 for a model no erasure may touch (outside "
+            "`ERASABLE_MODELS`, or never erasable: this library's models, the job store, "
+            "`contenttypes`, auth permissions and groups, sessions, the admin log), dry runs "
+            "included, with nothing deleted nor recorded. Needs "
+            "`django_housekeeping.add_erasurerecord`."
         ),
         request=api.ErasureRequestSerializer,
         responses={

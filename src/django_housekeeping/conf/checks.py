@@ -20,6 +20,8 @@ Every check has a stable ID, documented in docs/checks.md:
 - ``django_housekeeping.E013`` a retention policy's ``keep_by`` does not resolve to one value per
   row (a field, through forward relations).
 - ``django_housekeeping.E014`` ``REPLICAS`` names a database alias that is not in ``DATABASES``.
+- ``django_housekeeping.E015`` ``ERASABLE_MODELS`` has a label that names no installed model or
+  app, or a model that is never erasable.
 - ``django_housekeeping.W001`` one of the library's named URLs resolves to another view.
 - ``django_housekeeping.W002`` a retention policy's ``field`` has no index: each run scans the
   table.
@@ -33,6 +35,7 @@ from collections.abc import Mapping
 from importlib.util import find_spec
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import FieldDoesNotExist
@@ -47,6 +50,7 @@ from django_housekeeping.conf.settings import (
     is_aliases,
     is_positive,
 )
+from django_housekeeping.purging.erasable import DENIED_APPS, denied
 from django_housekeeping.tasks.options import OVERRIDES
 from django_housekeeping.tasks.registry import ALL, registry
 from django_housekeeping.tasks.retention import RetentionPolicy, policies
@@ -304,6 +308,54 @@ def check_replicas(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         for alias in replicas
         if alias not in settings.DATABASES
     ]
+
+
+@register(TAG)
+def check_erasable_models(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every label of ``ERASABLE_MODELS`` names an installed model (``"app_label.Model"``) or an
+    installed app (``"app_label.*"``), and none names a model that is never erasable."""
+    user_settings = getattr(settings, SETTING_NAME, {})
+    if not isinstance(user_settings, Mapping):
+        return []
+    labels = user_settings.get("ERASABLE_MODELS")
+    if not isinstance(labels, list | tuple):
+        return []  # None (the default scope), or E005
+    errors: list[CheckMessage] = []
+    for label in labels:
+        if not isinstance(label, str):
+            continue  # E005
+        problem = erasable_label_problem(label)
+        if problem is not None:
+            errors.append(
+                _error(
+                    15,
+                    f"{SETTING_NAME}['ERASABLE_MODELS'] has {label!r}: {problem}.",
+                    hint='Name models as "app_label.Model" and whole apps as "app_label.*", as '
+                    "INSTALLED_APPS label them; see docs/retention.md#erasure-scope.",
+                )
+            )
+    return errors
+
+
+def erasable_label_problem(label: str) -> str | None:
+    """What is wrong with one label of ``ERASABLE_MODELS``, or ``None``."""
+    app_label, dot, model_name = label.partition(".")
+    if not dot or not app_label or not model_name or "." in model_name:
+        return 'not "app_label.Model" nor "app_label.*"'
+    try:
+        app_config = apps.get_app_config(app_label)
+    except LookupError:
+        return f"no installed app is labelled {app_label!r}"
+    if model_name == "*":
+        if app_label in DENIED_APPS:
+            return f"the models of {app_label} are never erasable"
+        return None
+    try:
+        model = app_config.get_model(model_name)
+    except LookupError:
+        return f"{app_label} has no model {model_name!r}"
+    why = denied(model)
+    return None if why is None else why.replace("never erased", "never erasable")
 
 
 @register(TAG)

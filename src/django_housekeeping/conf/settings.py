@@ -286,6 +286,21 @@ class HousekeepingSettings:
         "their cascades (10,000 on MySQL/MariaDB and when delete signals have receivers) — "
         "see [purge](purge.md).",
     )
+    ERASABLE_MODELS: Setting[list[str] | tuple[str, ...] | None] = Setting(
+        None,
+        Rule(
+            lambda value: (
+                isinstance(value, list | tuple) and all(isinstance(label, str) for label in value)
+            ),
+            'a list of model labels ("app_label.Model" or "app_label.*")',
+        ).or_none(),
+        "The models an erasure request may delete a row of, on every face: "
+        '`"app_label.Model"` or `"app_label.*"` labels (`E015` for one that names nothing). '
+        "`None`: `AUTH_USER_MODEL` and the models of the apps that declare housekeeping tasks "
+        "or retention policies. This library's models, the job store, `contenttypes`, "
+        "`auth.Permission`/`Group`, sessions, `admin.LogEntry` and the migrations are never "
+        "erasable, whatever it says (see [erasure scope](retention.md#erasure-scope)).",
+    )
     PURGE_ARCHIVE = Setting(
         False,
         BOOLEAN,

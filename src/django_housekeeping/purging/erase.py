@@ -37,6 +37,7 @@ from django.utils import timezone
 from django_housekeeping.models import ErasureRecord
 from django_housekeeping.purging import planner as planning
 from django_housekeeping.purging.engine import purge
+from django_housekeeping.purging.erasable import refuse_denied
 from django_housekeeping.purging.holds import BLANK, held_keys, recorded_user
 
 __all__ = ["ErasurePreview", "ErasureRefused", "erase", "held_rows", "preview"]
@@ -137,7 +138,9 @@ def _queryset(obj: Model) -> QuerySet[Any]:
 
 
 def preview(obj: Model) -> ErasurePreview:
-    """The blast radius of erasing ``obj`` (a dry run of its purge), recording nothing."""
+    """The blast radius of erasing ``obj`` (a dry run of its purge), recording nothing;
+    :class:`~django_housekeeping.purging.erasable.NotErasable` for a model never erased."""
+    refuse_denied(type(obj))
     queryset = _queryset(obj)
     result = purge(queryset, dry_run=True, batch_size=1, archive=False)
     receivers = sorted(
@@ -169,12 +172,15 @@ def erase(
     records what would go.
 
     Raises :class:`ErasureRefused` (nothing deleted, the record says ``refused``) when a legal
-    hold is on the object or on a row its deletion would cascade to; ``ValueError`` when
-    ``reason`` is empty or ``obj`` is unsaved. Any other failure of the deletion is raised
+    hold is on the object or on a row its deletion would cascade to;
+    :class:`~django_housekeeping.purging.erasable.NotErasable` (a ``ValueError``; nothing
+    recorded) for a model that is never erased (docs/retention.md#erasure-scope); ``ValueError``
+    when ``reason`` is empty or ``obj`` is unsaved. Any other failure of the deletion is raised
     after the record says ``failed``.
     """
     if not isinstance(obj, Model):
         raise TypeError(f"erase() needs a model instance, got {type(obj).__name__}")
+    refuse_denied(type(obj))
     if obj.pk is None:
         raise ValueError(f"cannot erase an unsaved {obj._meta.label}")
     reason = reason.strip(BLANK) if isinstance(reason, str) else ""

@@ -9,7 +9,8 @@ The permission model (docs/permissions.md), the same on every face:
 
 - ``VIEW``: ``django_housekeeping.view_taskrun`` — the dashboard, the API's reads, the history.
 - ``RUN``: ``django_housekeeping.run_task`` — run or dry-run tasks, groups and ``all``.
-- ``CHANGE``: ``django_housekeeping.change_taskstate`` — pause, resume, override a schedule.
+- ``CHANGE``: ``django_housekeeping.change_taskstate`` — pause; resume and override a schedule
+  with ``RUN`` too (they start the task's work; a destructive task's dry run is confirmed first).
 - ``HOLD``: ``django_housekeeping.change_legalhold`` — place and release legal holds.
 - ``ERASE``: ``django_housekeeping.add_erasurerecord`` — carry out erasure requests.
 - The metrics: ``VIEW``, or a scraper's bearer token (``METRICS_TOKEN``).
@@ -35,16 +36,25 @@ from datetime import datetime
 from django.apps import apps
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.db import router, transaction
 from django.db.models import Model, QuerySet
 from django.utils.translation import gettext as _
 
 from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.conf.settings import parse_rate
-from django_housekeeping.models import ErasureRecord, LegalHold, TaskRun, TaskState
+from django_housekeeping.models import (
+    ErasureRecord,
+    LegalHold,
+    TaskRun,
+    TaskState,
+    TaskStateChange,
+)
 from django_housekeeping.purging import holds
+from django_housekeeping.purging.erasable import NotErasable as EngineNotErasable
 from django_housekeeping.purging.erase import ErasurePreview, ErasureRefused
 from django_housekeeping.purging.erase import erase as erase_object
 from django_housekeeping.purging.erase import preview as erasure_preview
+from django_housekeeping.running.erasure_scope import refusal as erasure_refusal
 from django_housekeeping.running.runner import AlreadyRunning, DispatchedRun, run_task, start_runs
 from django_housekeeping.running.throttle import take
 from django_housekeeping.tasks.context import (
@@ -61,6 +71,7 @@ RUN = "run"
 CHANGE = "change"
 HOLD = "hold"
 ERASE = "erase"
+START = "start"  # not a permission: CHANGE and RUN together (resume, reschedule)
 
 PERMISSIONS = {
     VIEW: "django_housekeeping.view_taskrun",
@@ -80,6 +91,9 @@ _DENIED = {
     '"django_housekeeping.change_legalhold".',
     ERASE: "You may not carry out erasure requests: that needs the permission "
     '"django_housekeeping.add_erasurerecord".',
+    START: "You may not resume or reschedule housekeeping tasks: that starts their work, so it "
+    'needs the permission "django_housekeeping.run_task" besides '
+    '"django_housekeeping.change_taskstate" (pausing needs only the latter).',
 }
 
 User = AbstractBaseUser | AnonymousUser
@@ -168,6 +182,25 @@ class NotFound(ControlError):
 
 class UnknownModel(NotFound):
     """A model label no installed app has (the API answers 404: no such resource)."""
+
+
+class NotErasable(InvalidRequest):
+    """A model no erasure may touch (never erasable, or outside ``ERASABLE_MODELS``): refused
+    before anything is looked up, deleted or recorded."""
+
+
+class NeedsConfirmation(ControlError):
+    """Resuming or rescheduling a destructive task asks its dry run's confirmation first: the
+    face shows it, then asks again with ``confirmed=True``. Nothing changed."""
+
+    status = 409
+
+    def __init__(self, task: str) -> None:
+        super().__init__(
+            f"{task} deletes rows: resuming or rescheduling it starts that work, so confirm it "
+            "after its dry run."
+        )
+        self.task = task
 
 
 class Held(ControlError):
@@ -395,27 +428,57 @@ def resume(actor: Actor, name: object) -> StateChange:
 
 
 def set_state(
-    actor: Actor, name: object, *, paused: bool | None = None, schedule: str | None = None
+    actor: Actor,
+    name: object,
+    *,
+    paused: bool | None = None,
+    schedule: str | None = None,
+    confirmed: bool = False,
 ) -> StateChange:
     """Pause or resume a task and/or replace its schedule (``""`` keeps the task's own); the
-    scheduler follows within seconds. Records who asked on the task's state row."""
+    scheduler follows within seconds. Records who asked on the task's state row, and the change
+    (before → after) as a :class:`~django_housekeeping.models.TaskStateChange`.
+
+    Pausing needs :data:`CHANGE`. Resuming a paused task or changing its schedule starts its work:
+    that needs :data:`RUN` as well, and for a destructive task ``confirmed`` — the face showed the
+    dry run's confirmation (:class:`NeedsConfirmation` otherwise: nothing changed). The command
+    line and the API confirm by asking (docs/permissions.md#starting-destructive-work).
+    """
     require(actor, CHANGE)
     validated = task_name(name)
     if schedule is not None:
         schedule = schedule_override(schedule)
-    state = TaskState.objects.filter(task_name=validated).first()
-    before = (state.paused, state.schedule) if state is not None else (False, "")
-    after = (
-        before[0] if paused is None else paused,
-        before[1] if schedule is None else schedule,
-    )
-    changed = after != before
-    if changed:
-        if state is None:
-            state = TaskState(task_name=validated)
-        state.paused, state.schedule = after
-        state.updated_by = actor.recorded_user  # type: ignore[assignment]
-        state.save()
+    if not isinstance(confirmed, bool):
+        raise InvalidRequest("confirmed must be true or false.")
+    with transaction.atomic(using=router.db_for_write(TaskState)):
+        state = TaskState.objects.select_for_update().filter(task_name=validated).first()
+        before = (state.paused, state.schedule) if state is not None else (False, "")
+        after = (
+            before[0] if paused is None else paused,
+            before[1] if schedule is None else schedule,
+        )
+        changed = after != before
+        starts = starts_work(before, after)
+        if starts:
+            require_start(actor)
+            if is_destructive(validated) and not confirmed:
+                raise NeedsConfirmation(validated)
+        if changed:
+            if state is None:
+                state = TaskState(task_name=validated)
+            state.paused, state.schedule = after
+            state.updated_by = actor.recorded_user  # type: ignore[assignment]
+            state.save()
+            TaskStateChange.objects.create(
+                task_name=validated,
+                changed_by=actor.recorded_user,  # type: ignore[misc]
+                via=actor.via,
+                paused_before=before[0],
+                paused_after=after[0],
+                schedule_before=before[1],
+                schedule_after=after[1],
+                confirmed=starts and is_destructive(validated) and confirmed,
+            )
     return StateChange(
         task=validated,
         paused=after[0],
@@ -423,6 +486,31 @@ def set_state(
         changed=changed,
         detail=_state_message(validated, before, after, paused, schedule),
     )
+
+
+def starts_work(before: tuple[bool, str], after: tuple[bool, str]) -> bool:
+    """Whether going from ``before`` to ``after`` (paused, schedule override) starts a task's
+    work: resuming it, or setting, changing or removing the schedule override of a task that is
+    not paused afterwards (a paused task's new schedule starts nothing until it is resumed)."""
+    return not after[0] and (before[0] or before[1] != after[1])
+
+
+def is_destructive(name: str) -> bool:
+    """Whether the task (or group) ``name`` may delete rows (``destructive=True``, the default);
+    a stored state whose task is gone is not scheduled, so starts nothing."""
+    return name in registry and registry.is_destructive(name)
+
+
+def require_start(actor: Actor) -> None:
+    """Resuming or rescheduling needs :data:`RUN` besides :data:`CHANGE`."""
+    if not allowed(actor, RUN):
+        require(actor, RUN)  # NotAuthenticated for a visitor
+        raise Forbidden(_DENIED[START])
+
+
+def may_start(actor: Actor) -> bool:
+    """Whether ``actor`` may resume or reschedule tasks (:data:`CHANGE` and :data:`RUN`)."""
+    return allowed(actor, CHANGE) and allowed(actor, RUN)
 
 
 def _state_message(
@@ -468,11 +556,28 @@ def model_named(label: object) -> type[Model]:
         raise UnknownModel(f"Unknown model {text!r}: no installed app has it.") from None
 
 
-def find_object(label: object, pk: object) -> Model:
-    """The row of the model ``label`` names with primary key ``pk`` (text or a number);
-    :class:`InvalidRequest` for a label that is no ``app_label.Model``, :class:`UnknownModel`,
-    and :class:`NotFound` when no row has that key (or it is no key of the model)."""
+def erasable(model: type[Model]) -> bool:
+    """Whether an erasure may delete rows of ``model`` (docs/retention.md#erasure-scope): not
+    one of the models never erased, and in ``ERASABLE_MODELS``."""
+    return erasure_refusal(model) is None
+
+
+def erasable_model(label: object) -> type[Model]:
+    """:func:`model_named`, then :class:`NotErasable` unless an erasure may touch that model."""
     model = model_named(label)
+    why = erasure_refusal(model)
+    if why is not None:
+        raise NotErasable(why)
+    return model
+
+
+def find_object(label: object, pk: object) -> Model:
+    """The row to erase: of the model ``label`` names, with primary key ``pk`` (text or a
+    number); :class:`InvalidRequest` for a label that is no ``app_label.Model``,
+    :class:`UnknownModel`, :class:`NotErasable` for a model no erasure may touch (checked before
+    any row is read), and :class:`NotFound` when no row has that key (or it is no key of the
+    model)."""
+    model = erasable_model(label)
     if isinstance(pk, bool) or not isinstance(pk, str | int) or str(pk).strip() == "":
         raise InvalidRequest("Give the primary key as a string or an integer.")
     pk_field = model._meta.pk
@@ -529,12 +634,23 @@ def erase(
         return erase_object(obj, reason=text, requested_by=actor.recorded_user, dry_run=dry_run)
     except ErasureRefused as exc:
         raise Held(exc) from None
+    except EngineNotErasable as exc:
+        raise NotErasable(f"{exc}.") from None
 
 
 def preview_erasure(actor: Actor, obj: Model) -> ErasurePreview:
-    """The blast radius of erasing ``obj`` (``actor`` needs :data:`ERASE`); nothing recorded."""
+    """The blast radius of erasing ``obj`` (``actor`` needs :data:`ERASE`, and the model must be
+    erasable); nothing recorded."""
     require(actor, ERASE)
+    why = erasure_refusal(type(obj))
+    if why is not None:
+        raise NotErasable(why)
     return erasure_preview(obj)
+
+
+def may_erase(actor: Actor, model: type[Model]) -> bool:
+    """Whether ``actor`` may erase rows of ``model``: the admin offers its erase action then."""
+    return allowed(actor, ERASE) and erasable(model)
 
 
 def may_see_erasures(actor: Actor) -> bool:

@@ -50,7 +50,7 @@ from django.db import (
 from django.utils import timezone
 
 from django_housekeeping.conf import housekeeping_settings
-from django_housekeeping.models import TaskRun
+from django_housekeeping.models import TaskRun, TaskStateChange
 from django_housekeeping.running.heartbeats import beating, fail_queued, is_stale, mark_interrupted
 from django_housekeeping.running.reconnect import drop_broken_connection, is_deadlock
 from django_housekeeping.signals import task_failed, task_finished, task_started
@@ -500,6 +500,10 @@ def _new_run(
         attempt=attempt,
         retry_of=retry_of,
         enqueued_at=started_at if enqueued else None,
+        # A scheduled run names who last resumed or rescheduled its task (docs/permissions.md).
+        state_change=TaskStateChange.latest(task.name)
+        if trigger == "schedule" and not parent
+        else None,
     )
 
 
