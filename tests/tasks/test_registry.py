@@ -591,3 +591,36 @@ def test_all_is_every_enabled_task_but_groups_in_alphabetical_order() -> None:
         "hk_test.mike",
         "hk_test.zulu",
     ]
+
+
+FIRST_MODULE_WITH_A_MISTAKE = """
+from django_housekeeping import housekeeping_task
+
+
+@housekeeping_task(name="hk_helper_app_first.fine")
+def fine():
+    pass
+
+
+raise TypeError("hk_helper_app_first: the site's first mistake")
+"""
+
+
+def test_autodiscover_surfaces_the_error_of_the_first_module_imported_into_an_empty_registry(
+    app_configs: list[AppConfig], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A site's first housekeeping.py, with a mistake, imported while no task is registered yet:
+    # the site sees its own error, not Django's UnboundLocalError about the registry snapshot.
+    monkeypatch.setattr(registry, "_registry", {})
+    app_configs.append(make_app(tmp_path, "hk_helper_app_first", FIRST_MODULE_WITH_A_MISTAKE))
+
+    with pytest.raises(TypeError, match="the site's first mistake"):
+        autodiscover()
+
+    # The half-imported module's registration is rolled back, as for any failed import.
+    assert list(registry) == []
+
+
+def test_an_empty_registry_is_still_truthy() -> None:
+    assert len(TaskRegistry()) == 0
+    assert TaskRegistry()

@@ -115,6 +115,13 @@ class TaskRegistry:
     def __len__(self) -> int:
         return len(self._registry)
 
+    def __bool__(self) -> bool:
+        # Always true, like Django's admin site: autodiscover_modules(register_to=...) takes its
+        # snapshot of the registry only `if register_to:`, and an empty registry must not skip
+        # it (restoring a snapshot never taken hides the module's error behind an
+        # UnboundLocalError).
+        return True
+
     def as_mapping(self) -> Mapping[str, HousekeepingTask]:
         return MappingProxyType(self._registry)
 
