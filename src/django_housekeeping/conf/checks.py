@@ -20,6 +20,8 @@ Every check has a stable ID, documented in docs/checks.md:
 - ``django_housekeeping.E013`` a retention policy's ``keep_by`` does not resolve to one value per
   row (a field, through forward relations).
 - ``django_housekeeping.E014`` ``REPLICAS`` names a database alias that is not in ``DATABASES``.
+- ``django_housekeeping.E015`` a schedule declared in code (``@housekeeping_task``, ``group()``,
+  ``retention()``) is invalid.
 - ``django_housekeeping.W001`` one of the library's named URLs resolves to another view.
 - ``django_housekeeping.W002`` a retention policy's ``field`` has no index: each run scans the
   table.
@@ -46,7 +48,7 @@ from django_housekeeping.conf.settings import (
     is_positive,
 )
 from django_housekeeping.tasks.options import OVERRIDES
-from django_housekeeping.tasks.registry import ALL, registry
+from django_housekeeping.tasks.registry import ALL, discovery_errors, registry
 from django_housekeeping.tasks.retention import RetentionPolicy, policies
 
 # Every check of the library carries this tag: the health runs them alone
@@ -116,6 +118,31 @@ def _check_task_override(name: Any, override: Any) -> list[CheckMessage]:
                 _error(item.check_id, f"{where}[{key!r}] {problem}.")
                 for problem in item.problems(override[key])
             )
+    return errors
+
+
+@register(TAG)
+def check_declared_schedules(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``E015``: a schedule the code declares that cannot be read — kept by the decorator (or
+    by the discovery, for a ``cron(...)`` that raised in a module) rather than raised on import."""
+    errors: list[CheckMessage] = [
+        _error(
+            15,
+            f"Task {task.name!r} declares an invalid schedule: {task.declared.schedule_error}.",
+            hint=f"Declared at {task.origin}. A cron expression has 5 fields (minute hour day "
+            "month day_of_week); days of the week are 0-7 or sun, mon, … sat.",
+        )
+        for task in registry
+        if task.declared.schedule_error is not None
+    ]
+    errors.extend(
+        _error(
+            15,
+            f"{module} declares an invalid schedule: {error}.",
+            hint="None of this module's tasks is registered until it is fixed.",
+        )
+        for module, error in sorted(discovery_errors.items())
+    )
     return errors
 
 

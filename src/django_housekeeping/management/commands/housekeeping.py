@@ -14,6 +14,7 @@ from django.utils import timezone
 from tabulate import tabulate
 from tqdm import tqdm
 
+from django_housekeeping.conf.checks import TAG
 from django_housekeeping.management.tables import missing_tables
 from django_housekeeping.models import ErasureRecord, TaskRun
 from django_housekeeping.monitoring.health import CHECK, health, housekeeping_messages
@@ -133,6 +134,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, subcommand: str, **options: Any) -> None:
+        if subcommand != "check" and not options.get("skip_checks"):
+            # The library's system checks first, as Django's own commands run theirs: a
+            # configuration error stops the subcommand in one block (SystemCheckError).
+            self.check(tags=[TAG])
         if subcommand not in WITHOUT_TABLES:
             self._require_tables()
         getattr(self, f"handle_{subcommand}")(**options)
