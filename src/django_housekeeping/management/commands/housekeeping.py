@@ -320,8 +320,11 @@ class Command(BaseCommand):
                 f"--limit must be between 1 and {MAX_HISTORY_LIMIT}", returncode=EXIT_USAGE
             )
         runs = TaskRun.objects.select_related("triggered_by")
-        if task:
-            runs = runs.filter(task_name=task)
+        if task is not None:
+            try:
+                runs = runs.filter(task_name=control.run_history_task(task))
+            except control.ControlError as exc:
+                raise CommandError(exc.message, returncode=EXIT_USAGE) from None
         if status:
             runs = runs.filter(status=status)
         selected = list(runs[:limit])
