@@ -134,6 +134,7 @@ def test_the_page_loads_nothing_from_elsewhere(operator: User) -> None:
         "/static/django_housekeeping/dashboard.css",
         "/static/django_housekeeping/dashboard.js",
         "/admin/",
+        "/admin/django_housekeeping/",
         "/admin/logout/",
         "/static/django_housekeeping/favicon.svg",
     }

@@ -404,7 +404,10 @@ def _read_group(result: dict[str, Any]) -> dict[str, Any]:
                 "summary": summary,
             }
         )
-    summary = f"{len(members)} tasks" + (f", failed: {', '.join(failed)}" if failed else "")
+    count = len(members)
+    summary = f"{count} task{'' if count == 1 else 's'}" + (
+        f", failed: {', '.join(failed)}" if failed else ""
+    )
     return _details("group", summary, members=members)
 
 

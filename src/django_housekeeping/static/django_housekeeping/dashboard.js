@@ -229,7 +229,10 @@
   function resultView(run, line, open, where) {
     var d = runDetails(run);
     var key = (where || "runs") + "-" + run.id;
-    var nodes = [el("span", { "class": "hk-summary" + (d.kind === "error" ? " hk-error-text" : ""), text: line || d.summary })];
+    var text = line || d.summary;
+    // A statistics run's numbers are laid out below: its one line would say them twice.
+    if (d.numbers.length && text === d.summary) text = "";
+    var nodes = text ? [el("span", { "class": "hk-summary" + (d.kind === "error" ? " hk-error-text" : ""), text: text })] : [];
     if (d.partial) nodes.push(" ", badge("partial", "partial"));
     if (d.models.length) {
       nodes.push(fold("models-" + key, d.models.length === 1 ? "1 model" : d.models.length + " models", open,
