@@ -25,6 +25,8 @@ Every check has a stable ID, documented in docs/checks.md:
 - ``django_housekeeping.W001`` one of the library's named URLs resolves to another view.
 - ``django_housekeeping.W002`` a retention policy's ``field`` has no index: each run scans the
   table.
+- ``django_housekeeping.W003`` another package named ``django_housekeeping`` is installed (Debian's
+  ``python3-django-housekeeping`` is another project).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from django_housekeeping.conf.settings import (
     is_aliases,
     is_positive,
 )
+from django_housekeeping.conf.packages import imported_package, other_packages
 from django_housekeeping.tasks.options import OVERRIDES
 from django_housekeeping.tasks.registry import ALL, discovery_errors, registry
 from django_housekeeping.tasks.retention import RetentionPolicy, policies
@@ -144,6 +147,23 @@ def check_declared_schedules(app_configs: Any = None, **kwargs: Any) -> list[Che
         for module, error in sorted(discovery_errors.items())
     )
     return errors
+
+
+@register(TAG)
+def check_other_packages(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``W003``: another ``django_housekeeping`` on the import path, which a change of the path
+    (another virtualenv, ``--system-site-packages``) would import instead of this one."""
+    return [
+        Warning(
+            f"Another package named django_housekeeping is installed at {other.path}: "
+            f"{other.description}. This site imports {imported_package()}.",
+            hint="Both install the same import name and a `housekeeping` command; uninstall one "
+            "(apt remove python3-django-housekeeping, or pip uninstall in the other "
+            "environment). See the FAQ in docs/faq.md.",
+            id="django_housekeeping.W003",
+        )
+        for other in other_packages()
+    ]
 
 
 @register(TAG)
