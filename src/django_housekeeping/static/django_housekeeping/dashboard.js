@@ -361,7 +361,8 @@
     }
     return el("figure", { "class": "hk-chart", id: options.id || null }, [
       el("div", { "class": "hk-plot" }, [
-        el("div", { "class": "hk-axis-y", "aria-hidden": "true" }, options.svg ? options.yLabels.map(function (label) {
+        // One value (one point, or all equal): its label in the middle, beside the dot.
+        el("div", { "class": "hk-axis-y" + (options.yLabels && options.yLabels.length === 1 ? " hk-axis-y-one" : ""), "aria-hidden": "true" }, options.svg ? options.yLabels.map(function (label) {
           return el("span", { text: label });
         }) : null),
         plot,
