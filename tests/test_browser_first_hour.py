@@ -17,19 +17,16 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from django_housekeeping.models import TaskRun
+from tests import test_browser
 from tests.helpers import make_lease, make_run, make_user
-from tests.test_browser import (  # noqa: F401  (the browser fixtures)
-    _example_tasks,
-    _static_files,
-    admin_log_in,
-    async_unsafe,
-    browser,
-    live_server,
-    log_in,
-    only_tasks,
-    page,
-    save_screenshot,
-)
+from tests.test_browser import _example_tasks, admin_log_in, log_in, only_tasks, save_screenshot
+
+# The browser fixtures of tests/test_browser.py, for these tests too.
+_static_files = test_browser._static_files
+live_server = test_browser.live_server
+async_unsafe = test_browser.async_unsafe
+browser = test_browser.browser
+page = test_browser.page
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -110,7 +107,9 @@ def test_a_fresh_demo(page: Page, live_server: Any, tmp_path: Path) -> None:
     scheduler = page.locator("section[aria-labelledby='hk-scheduler-title']").bounding_box()
     facts = page.locator("#hk-scheduler").bounding_box()
     statistics = page.locator("section[aria-labelledby='hk-statistics-title']").bounding_box()
-    assert scheduler is not None and facts is not None and statistics is not None
+    assert scheduler is not None
+    assert facts is not None
+    assert statistics is not None
     assert statistics["height"] > scheduler["height"] + 100
     assert scheduler["y"] + scheduler["height"] - (facts["y"] + facts["height"]) <= 24
     # A statistics run says its numbers once (a list), not a line of them too.
@@ -136,7 +135,8 @@ def test_the_run_list_at_1400_px_shows_whole_results(
     # Nothing clipped: the result is as wide as its text, and the table fits its panel.
     assert result.evaluate("node => node.scrollWidth <= node.clientWidth + 1")
     cell = users.locator(".hk-result").bounding_box()
-    assert cell is not None and cell["width"] >= 400
+    assert cell is not None
+    assert cell["width"] >= 400
     wrap = page.locator("#hk-runs").evaluate(
         "table => table.parentElement.scrollWidth - table.parentElement.clientWidth"
     )
@@ -180,8 +180,7 @@ def test_the_admin_run_list_at_1400_px_shows_whole_results(
     cell = page.locator(f'#result_list tr:has(a[href$="/{users.pk}/change/"]) .field-summary span')
     expect(cell).to_have_text("deleted 3448 (accounts.EmailVerification 3429, accounts.User 19)")
     # Beside both of the admin's sidebars: wrapped, not cut after twenty characters.
-    assert cell.evaluate(
-        "node => node.scrollWidth <= node.clientWidth + 1 && node.scrollHeight <= node.clientHeight + 1"
-    )
+    assert cell.evaluate("node => node.scrollWidth <= node.clientWidth + 1")
+    assert cell.evaluate("node => node.scrollHeight <= node.clientHeight + 1")
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDE["width"]
     save_screenshot(page, tmp_path, "admin-runs.png", full_page=False)

@@ -42,6 +42,7 @@ from django.db import models
 from django.urls import URLPattern, get_resolver, resolve, reverse
 from django.urls.resolvers import RoutePattern
 
+from django_housekeeping.conf.packages import imported_package, other_packages
 from django_housekeeping.conf.settings import (
     DEFAULTS,
     SETTING_NAME,
@@ -49,7 +50,6 @@ from django_housekeeping.conf.settings import (
     is_aliases,
     is_positive,
 )
-from django_housekeeping.conf.packages import imported_package, other_packages
 from django_housekeeping.tasks.options import OVERRIDES
 from django_housekeeping.tasks.registry import ALL, discovery_errors, registry
 from django_housekeeping.tasks.retention import RetentionPolicy, policies

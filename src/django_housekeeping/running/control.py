@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeGuard
 
 from django.apps import apps
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -292,7 +293,7 @@ def run_history_task(value: object) -> str:
     raise UnknownTask([str(value)], registry.names())
 
 
-def storable(value: object) -> bool:
+def storable(value: object) -> TypeGuard[str]:
     """A non-empty string a database can compare: no NUL, which PostgreSQL refuses in a text
     value (a ``DataError``, a 500, rather than an unknown name)."""
     return isinstance(value, str) and bool(value) and "\x00" not in value

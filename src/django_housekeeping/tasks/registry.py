@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import inspect
 import traceback
-from importlib import import_module
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
+from importlib import import_module
 from types import MappingProxyType
 from typing import Any, overload
 
