@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.db import connection
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -32,6 +34,8 @@ HOUSEKEEPING = {"TASK": {"weekly": {"enabled": False}}}  # a typo: TASKS
 
 Run = Callable[..., "subprocess.CompletedProcess[str]"]
 
+pytestmark = pytest.mark.django_db
+
 
 @pytest.fixture
 def django_admin(tmp_path: Path) -> Run:
@@ -41,7 +45,13 @@ def django_admin(tmp_path: Path) -> Run:
     app.mkdir()
     (app / "__init__.py").write_text("")
     (app / "housekeeping.py").write_text(BAD_CRON_APP)
-    (tmp_path / "hk_bad_site_settings.py").write_text(SETTINGS)
+    name = settings.DATABASES["default"]["NAME"]
+    if connection.vendor == "sqlite":
+        name = os.path.abspath(name)
+    # On the test database: `check` goes on to the health, which reads it.
+    (tmp_path / "hk_bad_site_settings.py").write_text(
+        f'{SETTINGS}\nDATABASES["default"]["NAME"] = {name!r}  # noqa: F405\n'
+    )
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "hk_bad_site_settings",

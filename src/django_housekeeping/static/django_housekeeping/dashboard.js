@@ -230,8 +230,9 @@
     var d = runDetails(run);
     var key = (where || "runs") + "-" + run.id;
     var text = line || d.summary;
-    // A statistics run's numbers are laid out below: its one line would say them twice.
-    if (d.numbers.length && text === d.summary) text = "";
+    // A statistics run's numbers are laid out below: a line that lists them would say them twice.
+    var listsNumbers = d.numbers.every(function (item) { return text.indexOf(String(item.key)) !== -1; });
+    if (d.numbers.length && text === d.summary && listsNumbers) text = "";
     var nodes = text ? [el("span", { "class": "hk-summary" + (d.kind === "error" ? " hk-error-text" : ""), text: text })] : [];
     if (d.partial) nodes.push(" ", badge("partial", "partial"));
     if (d.models.length) {
