@@ -105,5 +105,5 @@ if django.VERSION >= (6, 1):
     MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 
 # A checkout's tests may run with its src/ on PYTHONPATH beside an installed copy of the package:
-# W003 would rightly name that copy in every check the tests make. Its own tests unsilence it.
-SILENCED_SYSTEM_CHECKS = ["django_housekeeping.W003"]
+# W004 would rightly name that copy in every check the tests make. Its own tests unsilence it.
+SILENCED_SYSTEM_CHECKS = ["django_housekeeping.W004"]

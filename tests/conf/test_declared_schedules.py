@@ -1,4 +1,4 @@
-"""E015: a schedule declared in code that cannot be read is a system-check error naming the task
+"""E016: a schedule declared in code that cannot be read is a system-check error naming the task
 and the value, not an exception while the app's ``housekeeping.py`` is imported."""
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ def test_valid_declared_schedules_are_fine() -> None:
     assert check_declared_schedules() == []
 
 
-def test_e015_a_bad_cron_string_in_the_decorator_names_the_task_and_the_value() -> None:
+def test_e016_a_bad_cron_string_in_the_decorator_names_the_task_and_the_value() -> None:
     @housekeeping_task(name="hk_test.weekly", schedule="0 3 * * sunday")
     def weekly() -> None: ...
 
     errors = check_declared_schedules()
 
-    assert [error.id for error in errors] == ["django_housekeeping.E015"]
+    assert [error.id for error in errors] == ["django_housekeeping.E016"]
     assert errors[0].msg == (
         "Task 'hk_test.weekly' declares an invalid schedule: schedule='0 3 * * sunday': invalid "
         "cron expression '0 3 * * sunday': invalid weekday name 'sunday'."
@@ -36,12 +36,12 @@ def test_e015_a_bad_cron_string_in_the_decorator_names_the_task_and_the_value() 
     assert "test_declared_schedules.py:" in errors[0].hint
 
 
-def test_e015_a_group_with_a_bad_schedule() -> None:
+def test_e016_a_group_with_a_bad_schedule() -> None:
     group("hk_test.daily", ["threads"], schedule="daily")
 
     errors = check_declared_schedules()
 
-    assert [error.id for error in errors] == ["django_housekeeping.E015"]
+    assert [error.id for error in errors] == ["django_housekeeping.E016"]
     assert "'hk_test.daily'" in errors[0].msg
     assert "schedule='daily'" in errors[0].msg
 
@@ -73,7 +73,7 @@ def weekly():
 """
 
 
-def test_e015_a_cron_that_raises_in_a_module_is_reported_and_the_module_rolled_back(
+def test_e016_a_cron_that_raises_in_a_module_is_reported_and_the_module_rolled_back(
     app_configs: list[AppConfig], tmp_path: Path
 ) -> None:
     package = tmp_path / "hk_cron_app"
@@ -86,7 +86,7 @@ def test_e015_a_cron_that_raises_in_a_module_is_reported_and_the_module_rolled_b
 
     assert "hk_cron_app.fine" not in registry
     errors = check_declared_schedules()
-    assert [error.id for error in errors] == ["django_housekeeping.E015"]
+    assert [error.id for error in errors] == ["django_housekeeping.E016"]
     assert errors[0].msg.startswith("hk_cron_app.housekeeping declares an invalid schedule: ")
     assert f"{package / 'housekeeping.py'}:10: " in errors[0].msg
     assert "invalid weekday name 'sunday'" in errors[0].msg

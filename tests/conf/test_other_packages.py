@@ -1,4 +1,4 @@
-"""W003: another package named ``django_housekeeping`` on the import path — Debian's
+"""W004: another package named ``django_housekeeping`` on the import path — Debian's
 ``python3-django-housekeeping`` (spanezz's project) or another copy of this one — is named by the
 system checks and by ``housekeeping check``."""
 
@@ -41,7 +41,7 @@ def test_the_debian_package_beside_this_one(
 
     (warning,) = [w for w in check_other_packages() if str(package.resolve()) in w.msg]
 
-    assert warning.id == "django_housekeeping.W003"
+    assert warning.id == "django_housekeeping.W004"
     assert warning.msg == (
         f"Another package named django_housekeeping is installed at {package.resolve()}: another "
         "project with the same import name (spanezz's django-housekeeping, Debian's and Ubuntu's "
@@ -73,5 +73,5 @@ def test_housekeeping_check_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
     outcome = housekeeping("check")
 
-    assert "django_housekeeping.W003: Another package named django_housekeeping" in outcome.out
+    assert "django_housekeeping.W004: Another package named django_housekeeping" in outcome.out
     assert "spanezz's django-housekeeping" in outcome.out

@@ -75,8 +75,8 @@ def django_admin(tmp_path: Path) -> Run:
 
 
 E003 = "(django_housekeeping.E003) HOUSEKEEPING has an unknown key 'TASK'."
-E015 = (
-    "(django_housekeeping.E015) Task 'weekly' declares an invalid schedule: "
+E016 = (
+    "(django_housekeeping.E016) Task 'weekly' declares an invalid schedule: "
     "schedule='0 3 * * sunday': invalid cron expression '0 3 * * sunday': invalid weekday name "
     "'sunday'."
 )
@@ -105,7 +105,7 @@ def test_every_subcommand_stops_with_the_check_errors(django_admin: Run, args: l
     assert "Traceback" not in outcome.stderr
     assert outcome.stderr.startswith("SystemCheckError: System check identified some issues:")
     assert E003 in outcome.stderr
-    assert E015 in outcome.stderr
+    assert E016 in outcome.stderr
     assert len(outcome.stderr.splitlines()) <= 12, outcome.stderr
 
 
@@ -115,7 +115,7 @@ def test_check_reports_them_and_exits_1(django_admin: Run) -> None:
     assert outcome.returncode == 1
     assert "Traceback" not in outcome.stderr
     assert "django_housekeeping.E003: HOUSEKEEPING has an unknown key 'TASK'." in outcome.stdout
-    assert "django_housekeeping.E015: Task 'weekly' declares an invalid schedule" in outcome.stdout
+    assert "django_housekeeping.E016: Task 'weekly' declares an invalid schedule" in outcome.stdout
 
 
 def test_a_bad_cron_in_a_decorator_stops_no_other_command(django_admin: Run) -> None:
@@ -130,4 +130,4 @@ def test_a_bad_cron_in_a_decorator_stops_no_other_command(django_admin: Run) -> 
     checked = django_admin("check", "--tag", "django_housekeeping")
     assert checked.returncode == 1
     assert "Traceback" not in checked.stderr
-    assert E015 in checked.stderr
+    assert E016 in checked.stderr

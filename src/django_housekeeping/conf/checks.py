@@ -20,12 +20,12 @@ Every check has a stable ID, documented in docs/checks.md:
 - ``django_housekeeping.E013`` a retention policy's ``keep_by`` does not resolve to one value per
   row (a field, through forward relations).
 - ``django_housekeeping.E014`` ``REPLICAS`` names a database alias that is not in ``DATABASES``.
-- ``django_housekeeping.E015`` a schedule declared in code (``@housekeeping_task``, ``group()``,
+- ``django_housekeeping.E016`` a schedule declared in code (``@housekeeping_task``, ``group()``,
   ``retention()``) is invalid.
 - ``django_housekeeping.W001`` one of the library's named URLs resolves to another view.
 - ``django_housekeeping.W002`` a retention policy's ``field`` has no index: each run scans the
   table.
-- ``django_housekeeping.W003`` another package named ``django_housekeeping`` is installed (Debian's
+- ``django_housekeeping.W004`` another package named ``django_housekeeping`` is installed (Debian's
   ``python3-django-housekeeping`` is another project).
 """
 
@@ -126,7 +126,7 @@ def _check_task_override(name: Any, override: Any) -> list[CheckMessage]:
 
 @register(TAG)
 def check_declared_schedules(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """``E015``: a schedule the code declares that cannot be read — kept by the decorator (or
+    """``E016``: a schedule the code declares that cannot be read — kept by the decorator (or
     by the discovery, for a ``cron(...)`` that raised in a module) rather than raised on import."""
     errors: list[CheckMessage] = [
         _error(
@@ -151,7 +151,7 @@ def check_declared_schedules(app_configs: Any = None, **kwargs: Any) -> list[Che
 
 @register(TAG)
 def check_other_packages(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """``W003``: another ``django_housekeeping`` on the import path, which a change of the path
+    """``W004``: another ``django_housekeeping`` on the import path, which a change of the path
     (another virtualenv, ``--system-site-packages``) would import instead of this one."""
     return [
         Warning(
@@ -160,7 +160,7 @@ def check_other_packages(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
             hint="Both install the same import name and a `housekeeping` command; uninstall one "
             "(apt remove python3-django-housekeeping, or pip uninstall in the other "
             "environment). See the FAQ in docs/faq.md.",
-            id="django_housekeeping.W003",
+            id="django_housekeeping.W004",
         )
         for other in other_packages()
     ]

@@ -3,7 +3,7 @@
 Debian and Ubuntu ship ``python3-django-housekeeping``, another project (spanezz's
 django-housekeeping, since 2014) with the same import name and a ``housekeeping`` command too.
 Whichever directory comes first on ``sys.path`` is imported and the other is invisible: this
-finds the others, so that the system check W003 can name them.
+finds the others, so that the system check W004 can name them.
 """
 
 from __future__ import annotations

@@ -168,7 +168,7 @@ def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 def declared_schedule(value: object) -> dict[str, Any]:
     """``schedule=`` as the code declares it, as ``TaskOptions`` keywords: a schedule that cannot
-    be read is kept as ``schedule_error`` (the system check E015 names the task and the value)
+    be read is kept as ``schedule_error`` (the system check E016 names the task and the value)
     instead of raising while the app's ``housekeeping.py`` is imported, which would stop every
     ``manage.py`` command, ``migrate`` included."""
     try:
@@ -189,7 +189,7 @@ class TaskOptions:
     expect_success_every: timedelta | None = None
     retries: int = 0
     purge: Mapping[str, Any] = field(default_factory=lambda: _frozen(None), hash=False)
-    # Why the declared schedule (E015) or an override's (E001) could not be read; the task's
+    # Why the declared schedule (E016) or an override's (E001) could not be read; the task's
     # schedule raises it.
     schedule_error: str | None = None
 

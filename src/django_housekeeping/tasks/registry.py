@@ -309,7 +309,7 @@ def _tags(tags: Iterable[str]) -> tuple[str, ...]:
 
 
 # The apps whose housekeeping.py raised InvalidSchedule when imported (a bad ``cron(...)`` in a
-# decorator's arguments), by module: what the system check E015 reports.
+# decorator's arguments), by module: what the system check E016 reports.
 discovery_errors: dict[str, str] = {}
 
 
