@@ -134,6 +134,7 @@ def test_the_page_loads_nothing_from_elsewhere(operator: User) -> None:
         "/static/django_housekeeping/dashboard.css",
         "/static/django_housekeeping/dashboard.js",
         "/admin/",
+        "/admin/django_housekeeping/",
         "/admin/logout/",
         "/static/django_housekeeping/favicon.svg",
     }
@@ -279,8 +280,21 @@ def test_trigger_starts_a_run_and_answers_202(operator: User) -> None:
 def test_trigger_needs_the_csrf_token(operator: User) -> None:
     response = post_json(client_for(operator, csrf=True), DASHBOARD + "trigger/", {"task": "boom"})
 
+    # In JSON, as every dashboard URL answers (docs/dashboard.md), not Django's HTML page.
     assert response.status_code == 403
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["detail"].startswith("CSRF verification failed: ")
     assert not TaskRun.objects.exists()
+
+
+def test_a_post_without_csrf_elsewhere_under_the_dashboard_is_json(operator: User) -> None:
+    client = client_for(operator, csrf=True)
+
+    page = client.post(DASHBOARD)
+    missing = client.post(DASHBOARD + "no-such-thing/")
+
+    assert (page.status_code, page["Content-Type"]) == (405, "application/json")
+    assert (missing.status_code, missing["Content-Type"]) == (404, "application/json")
 
 
 def test_trigger_needs_the_run_permission() -> None:

@@ -255,6 +255,7 @@ def test_summarize_a_group() -> None:
     failed = {"tasks": {"threads": {}, "boom": {}, "record": {}}, "failed": ["boom"]}
     assert summarize_result(ok) == "2 tasks"
     assert summarize_result(failed) == "3 tasks, failed: boom"
+    assert summarize_result({"tasks": {"threads": {}}, "failed": []}) == "1 task"
 
 
 def test_summarize_numbers_as_keys_and_values() -> None:

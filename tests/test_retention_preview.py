@@ -15,7 +15,7 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from django_housekeeping import holds, presenters, retention
+from django_housekeeping import group, holds, presenters, retention, run_task
 from django_housekeeping.models import TaskRun
 from django_housekeeping.running import control
 from tests.helpers import API, DASHBOARD, SHORT_TEST_KEY, client_for, make_run, make_user, wait_for
@@ -327,3 +327,19 @@ def _dispatch_real_run() -> int:
     """A real run of the policy, executed here (the command line's way)."""
     (run,) = control.run_here(control.SYSTEM, [NAME]).runs
     return int(run.pk)
+
+
+@pytest.mark.usefixtures("policy")
+def test_a_policy_run_inside_a_group_is_its_last_run(admin_client: Client) -> None:
+    # The example's "Daily Housekeeping" group runs its policies this way.
+    group("hk_test.daily", [NAME])
+    run_task("hk_test.daily", trigger=TaskRun.Trigger.SCHEDULE)
+
+    (policy,) = presenters.policies_payload()
+
+    assert policy["last_run"] is not None
+    assert policy["last_run"]["summary"].startswith("deleted 8 (")
+    html = admin_client.get(reverse(POLICIES)).content.decode()
+    assert "<small>deleted 8 (testapp.Chat 3, testapp.ChatLine 5);" in html
+    (listed,) = admin_client.get(API + "policies").json()
+    assert listed["last_run"]["summary"] == policy["last_run"]["summary"]

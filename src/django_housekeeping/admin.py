@@ -891,17 +891,29 @@ class TaskAlertAdmin(ReadOnlyForViewers, TaskAlertAdminBase):
         return format_html('<a href="{}">#{}</a>', url, alert.run_id)
 
 
+class InternalTable:
+    """A table the library keeps for itself (the metrics' counters): reachable by its URL, left
+    out of the admin's index, which lists what people work with."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
 @admin.register(RunTotal)
-class RunTotalAdmin(ReadOnlyForViewers, RunTotalAdminBase):
+class RunTotalAdmin(InternalTable, ReadOnlyForViewers, RunTotalAdminBase):
     """The counters the metrics read: finished non-dry runs per task and status."""
 
-    list_display = fields = readonly_fields = ("task_name", "status", "runs", "seconds")
+    list_display = fields = readonly_fields = ("task_name", "status", "runs", "seconds_display")
     list_filter = ("status",)
     ordering = ("task_name", "status")
 
+    @admin.display(description=_("seconds"), ordering="seconds")
+    def seconds_display(self, total: RunTotal) -> str:
+        return f"{total.seconds:,.3f}"
+
 
 @admin.register(DeletionTotal)
-class DeletionTotalAdmin(ReadOnlyForViewers, DeletionTotalAdminBase):
+class DeletionTotalAdmin(InternalTable, ReadOnlyForViewers, DeletionTotalAdminBase):
     """The counters the metrics read: rows deleted per task and model."""
 
     list_display = fields = readonly_fields = ("task_name", "model", "rows")

@@ -404,7 +404,10 @@ def _read_group(result: dict[str, Any]) -> dict[str, Any]:
                 "summary": summary,
             }
         )
-    summary = f"{len(members)} tasks" + (f", failed: {', '.join(failed)}" if failed else "")
+    count = len(members)
+    summary = f"{count} task{'' if count == 1 else 's'}" + (
+        f", failed: {', '.join(failed)}" if failed else ""
+    )
     return _details("group", summary, members=members)
 
 
@@ -973,9 +976,11 @@ def preview_payload(run: TaskRun, run_url: RunUrl | None = None) -> dict[str, An
 
 
 def _latest(name: str, *, dry_run: bool) -> TaskRun | None:
+    """The latest run of ``name``, on its own or as a member of a group (the way a site's daily
+    group runs its policies)."""
     return (
         TaskRun.objects.select_related("triggered_by")
-        .filter(task_name=name, dry_run=dry_run, parent__isnull=True)
+        .filter(task_name=name, dry_run=dry_run)
         .order_by("-started_at", "-id")
         .first()
     )

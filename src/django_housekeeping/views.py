@@ -19,9 +19,11 @@ from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 
 from django_housekeeping.bodies import BodyError, read_json_body
 from django_housekeeping.models import TaskRun
@@ -56,11 +58,28 @@ def _actor(request: HttpRequest) -> control.Actor:
     return control.person(request.user, TaskRun.Trigger.DASHBOARD)
 
 
+CSRF_MIDDLEWARE = "django.middleware.csrf.CsrfViewMiddleware"
+CSRF_FAILED = (
+    "CSRF verification failed: send the value of the CSRF cookie in an X-CSRFToken header (the "
+    "dashboard's page does), or reload the page."
+)
+
+
+def _csrf_refused(request: HttpRequest, view: View, args: Any, kwargs: Any) -> bool:
+    """Whether the project's CSRF middleware refuses this request: the check it would have made
+    before the view (the views are exempt from it so that a refusal is JSON, not its HTML)."""
+    if CSRF_MIDDLEWARE not in settings.MIDDLEWARE:
+        return False
+    middleware = CsrfViewMiddleware(lambda request: HttpResponse())
+    return middleware.process_view(request, view, args, kwargs) is not None
+
+
 def json_view(*methods: str, action: str = control.VIEW) -> Callable[[View], View]:
-    """For the JSON endpoints: the allowed methods (405 otherwise) and the control layer's
-    permission check, every refusal as JSON with its status."""
+    """For the JSON endpoints: the allowed methods (405 otherwise), CSRF (403) and the control
+    layer's permission check, every refusal as JSON with its status."""
 
     def decorator(view: View) -> View:
+        @csrf_exempt
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if request.method not in methods:
@@ -69,6 +88,8 @@ def json_view(*methods: str, action: str = control.VIEW) -> Callable[[View], Vie
                 )
                 response["Allow"] = ", ".join(methods)
                 return response
+            if _csrf_refused(request, view, args, kwargs):
+                return _json({"detail": CSRF_FAILED}, status=403)
             try:
                 control.require(_actor(request), action)
                 return view(request, *args, **kwargs)
@@ -149,6 +170,7 @@ def _admin_run_url() -> str | None:
         return None
 
 
+@csrf_exempt  # it only reads (405 to any other method, in JSON)
 def dashboard(request: HttpRequest) -> HttpResponse:
     if request.method not in ("GET", "HEAD"):
         return _json({"detail": f"Method {request.method} is not allowed here."}, status=405)
@@ -216,6 +238,7 @@ def trigger(request: HttpRequest) -> HttpResponse:
     return _json({"runs": [run_payload(item.run, run_url) for item in dispatched]}, status=202)
 
 
+@csrf_exempt  # it changes nothing: a 404 in JSON for every method
 def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     """Any other URL under the dashboard's prefix: a JSON 404, not the project's HTML page."""
     return _json({"detail": f"The dashboard has no {request.path_info!r}."}, status=404)

@@ -146,6 +146,7 @@ def test_the_served_schema_covers_every_operation(admin_token: str) -> None:
         for method in methods
     }
     assert operations == {
+        ("/", "get"),
         ("/status", "get"),
         ("/trigger", "post"),
         ("/statistics", "get"),

@@ -88,6 +88,8 @@ def test_run_housekeeping_dry_run_deletes_nothing(site: ExampleSite) -> None:
     before = site.python(DATA)
     process = site.manage("run_housekeeping", "--dry-run")
     assert "Running Housekeeping Tasks (dry run)\n" in process.stdout
+    # The site's INFO log lines of each run do not interleave with the report.
+    assert " INFO " not in process.stderr
     assert "\nWould delete: 1 conversations, 2 orphaned messages, 1 inactive users\n" in (
         process.stdout
     )

@@ -128,13 +128,28 @@ def test_schedule_argument_accepts_cron_strings_and_schedules(
     assert registry.get("hk_test.scheduled").schedule == expected
 
 
-def test_invalid_schedule_raises_and_registers_nothing() -> None:
-    with pytest.raises(InvalidSchedule, match="must have 5 fields"):
+def test_an_invalid_schedule_is_kept_for_the_system_checks_not_raised() -> None:
+    # Raising while an app's housekeeping.py is imported would stop every manage.py command.
+    @housekeeping_task(name="hk_test.bad_schedule", schedule="0 3 * * sunday")
+    def bad() -> None: ...
 
-        @housekeeping_task(name="hk_test.bad_schedule", schedule="every day")
-        def bad() -> None: ...
+    task = registry.get("hk_test.bad_schedule")
+    assert task.declared.schedule_error == (
+        "schedule='0 3 * * sunday': invalid cron expression '0 3 * * sunday': "
+        "invalid weekday name 'sunday'"
+    )
+    with pytest.raises(InvalidSchedule, match="invalid weekday name 'sunday'"):
+        task.schedule  # noqa: B018
 
-    assert "hk_test.bad_schedule" not in registry
+
+def test_a_valid_settings_schedule_replaces_an_invalid_declared_one() -> None:
+    @housekeeping_task(name="hk_test.bad_schedule", schedule="every day")
+    def bad() -> None: ...
+
+    with override_settings(
+        HOUSEKEEPING={"TASKS": {"hk_test.bad_schedule": {"schedule": "0 3 * * *"}}}
+    ):
+        assert registry.get("hk_test.bad_schedule").schedule == cron("0 3 * * *")
 
 
 def test_a_single_tag_string_is_one_tag() -> None:
@@ -591,3 +606,36 @@ def test_all_is_every_enabled_task_but_groups_in_alphabetical_order() -> None:
         "hk_test.mike",
         "hk_test.zulu",
     ]
+
+
+FIRST_MODULE_WITH_A_MISTAKE = """
+from django_housekeeping import housekeeping_task
+
+
+@housekeeping_task(name="hk_helper_app_first.fine")
+def fine():
+    pass
+
+
+raise TypeError("hk_helper_app_first: the site's first mistake")
+"""
+
+
+def test_autodiscover_surfaces_the_error_of_the_first_module_imported_into_an_empty_registry(
+    app_configs: list[AppConfig], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A site's first housekeeping.py, with a mistake, imported while no task is registered yet:
+    # the site sees its own error, not Django's UnboundLocalError about the registry snapshot.
+    monkeypatch.setattr(registry, "_registry", {})
+    app_configs.append(make_app(tmp_path, "hk_helper_app_first", FIRST_MODULE_WITH_A_MISTAKE))
+
+    with pytest.raises(TypeError, match="the site's first mistake"):
+        autodiscover()
+
+    # The half-imported module's registration is rolled back, as for any failed import.
+    assert list(registry) == []
+
+
+def test_an_empty_registry_is_still_truthy() -> None:
+    assert len(TaskRegistry()) == 0
+    assert TaskRegistry()

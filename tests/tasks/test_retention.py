@@ -259,7 +259,6 @@ def test_registering_a_name_twice_raises() -> None:
             ValueError,
             "retention\\(purge=...\\) \\['batch_size'\\] must be a positive",
         ),
-        ({"schedule": "not a cron"}, InvalidSchedule, "not a cron"),
     ],
 )
 def test_bad_arguments_raise_clear_errors(
@@ -271,6 +270,15 @@ def test_bad_arguments_raise_clear_errors(
     with pytest.raises(error, match=message):
         retention(source, **kwargs)
     assert "testapp.chat_retention" not in registry
+
+
+def test_a_bad_schedule_is_kept_for_the_system_checks_not_raised() -> None:
+    task = retention(Chat, field="updated_at", keep=30, schedule="not a cron")
+
+    assert task.declared.schedule_error is not None
+    assert "schedule='not a cron'" in task.declared.schedule_error
+    with pytest.raises(InvalidSchedule, match="not a cron"):
+        task.schedule  # noqa: B018
 
 
 def test_the_presenter_shows_the_cutoffs() -> None:

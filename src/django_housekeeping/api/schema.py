@@ -34,9 +34,11 @@ Status, statistics, run history and controls of the
 [django-housekeeping](https://github.com/django-housekeeping/django-housekeeping) scheduler.
 
 Authentication is the project's Django REST framework authentication (JWT and session in the
-example project); the permission is `IsAdminUser` unless
-`HOUSEKEEPING["API_PERMISSION_CLASSES"]` says otherwise. Errors are JSON objects with a `detail`
-message; a request that fails validation also gets the messages per field in `errors`.
+example project). Permissions are the housekeeping permissions, as in the admin and the
+dashboard: `view_taskrun` to read, `run_task` to start runs, `change_taskstate` to pause and
+resume (`is_staff` alone grants nothing); the classes in
+`HOUSEKEEPING["API_PERMISSION_CLASSES"]` can only add conditions. Errors are JSON objects with a
+`detail` message; a request that fails validation also gets the messages per field in `errors`.
 """
 
 
@@ -47,7 +49,7 @@ def housekeeping_endpoints(endpoints: list[Endpoint]) -> list[Endpoint]:
         for route, regex, method, callback in endpoints
         if isinstance(getattr(callback, "cls", None), type)
         and issubclass(callback.cls, HousekeepingAPIView)
-        and not route.endswith("/")
+        and (not route.endswith("/") or route.endswith(CONTRACT_PREFIX))  # the root has one
     ]
 
 

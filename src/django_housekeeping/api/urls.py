@@ -9,7 +9,7 @@ from django.db import transaction
 from django.http import HttpResponseBase
 from django.urls import URLPattern, path, re_path
 
-from django_housekeeping.api import schema, views
+from django_housekeeping.api import root, schema, views
 
 app_name = views.APP_NAME
 
@@ -20,6 +20,7 @@ def both(route: str, view: Callable[..., HttpResponseBase], name: str) -> list[U
 
 
 urlpatterns = [
+    path("", root.RootView.as_view(), name="root"),
     *both("status", views.StatusView.as_view(), "status"),
     # Not in the request's transaction (ATOMIC_REQUESTS): the runs start when their rows commit.
     *both("trigger", transaction.non_atomic_requests(views.TriggerView.as_view()), "trigger"),

@@ -22,11 +22,15 @@ Every check has a stable ID, documented in docs/checks.md:
 - ``django_housekeeping.E014`` ``REPLICAS`` names a database alias that is not in ``DATABASES``.
 - ``django_housekeeping.E015`` ``ERASABLE_MODELS`` has a label that names no installed model or
   app, or a model that is never erasable.
+- ``django_housekeeping.E016`` a schedule declared in code (``@housekeeping_task``, ``group()``,
+  ``retention()``) is invalid.
 - ``django_housekeeping.W001`` one of the library's named URLs resolves to another view.
 - ``django_housekeeping.W002`` a retention policy's ``field`` has no index: each run scans the
   table.
 - ``django_housekeeping.W003`` a task named ``stats`` exists and ``STATISTICS_TASK`` is not set:
   the statistics no longer show its results (0.1's default).
+- ``django_housekeeping.W004`` another package named ``django_housekeeping`` is installed (Debian's
+  ``python3-django-housekeeping`` is another project).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from django.db import models
 from django.urls import URLPattern, get_resolver, resolve, reverse
 from django.urls.resolvers import RoutePattern
 
+from django_housekeeping.conf.packages import imported_package, other_packages
 from django_housekeeping.conf.settings import (
     DEFAULTS,
     SETTING_NAME,
@@ -52,7 +57,7 @@ from django_housekeeping.conf.settings import (
 )
 from django_housekeeping.purging.erasable import DENIED_APPS, denied
 from django_housekeeping.tasks.options import OVERRIDES
-from django_housekeeping.tasks.registry import ALL, registry
+from django_housekeeping.tasks.registry import ALL, discovery_errors, registry
 from django_housekeeping.tasks.retention import RetentionPolicy, policies
 
 # Every check of the library carries this tag: the health runs them alone
@@ -123,6 +128,48 @@ def _check_task_override(name: Any, override: Any) -> list[CheckMessage]:
                 for problem in item.problems(override[key])
             )
     return errors
+
+
+@register(TAG)
+def check_declared_schedules(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``E016``: a schedule the code declares that cannot be read — kept by the decorator (or
+    by the discovery, for a ``cron(...)`` that raised in a module) rather than raised on import."""
+    errors: list[CheckMessage] = [
+        _error(
+            15,
+            f"Task {task.name!r} declares an invalid schedule: {task.declared.schedule_error}.",
+            hint=f"Declared at {task.origin}. A cron expression has 5 fields (minute hour day "
+            "month day_of_week); days of the week are 0-7 or sun, mon, … sat.",
+        )
+        for task in registry
+        if task.declared.schedule_error is not None
+    ]
+    errors.extend(
+        _error(
+            15,
+            f"{module} declares an invalid schedule: {error}.",
+            hint="None of this module's tasks is registered until it is fixed.",
+        )
+        for module, error in sorted(discovery_errors.items())
+    )
+    return errors
+
+
+@register(TAG)
+def check_other_packages(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``W004``: another ``django_housekeeping`` on the import path, which a change of the path
+    (another virtualenv, ``--system-site-packages``) would import instead of this one."""
+    return [
+        Warning(
+            f"Another package named django_housekeeping is installed at {other.path}: "
+            f"{other.description}. This site imports {imported_package()}.",
+            hint="Both install the same import name and a `housekeeping` command; uninstall one "
+            "(apt remove python3-django-housekeeping, or pip uninstall in the other "
+            "environment). See the FAQ in docs/faq.md.",
+            id="django_housekeeping.W004",
+        )
+        for other in other_packages()
+    ]
 
 
 @register(TAG)

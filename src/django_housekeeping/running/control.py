@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeGuard
 
 from django.apps import apps
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -309,9 +310,26 @@ def task_name(value: object) -> str:
     a stored state whose task is no longer registered (so that it can still be changed)."""
     if isinstance(value, str) and value in registry.as_mapping():
         return value
-    if isinstance(value, str) and value and TaskState.objects.filter(task_name=value).exists():
+    if storable(value) and TaskState.objects.filter(task_name=value).exists():
         return value
     raise UnknownTask([str(value)], registry.as_mapping())
+
+
+def run_history_task(value: object) -> str:
+    """A name to filter the run history by: a registered task or group, ``"all"``, or a name
+    with recorded runs (a task since removed); :class:`UnknownTask` otherwise — a typo is not an
+    empty history."""
+    if isinstance(value, str) and value in registry:
+        return value
+    if storable(value) and TaskRun.objects.filter(task_name=value).exists():
+        return value
+    raise UnknownTask([str(value)], registry.names())
+
+
+def storable(value: object) -> TypeGuard[str]:
+    """A non-empty string a database can compare: no NUL, which PostgreSQL refuses in a text
+    value (a ``DataError``, a 500, rather than an unknown name)."""
+    return isinstance(value, str) and bool(value) and "\x00" not in value
 
 
 # -- runs -----------------------------------------------------------------------------------------

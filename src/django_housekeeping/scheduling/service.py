@@ -20,12 +20,12 @@ from collections.abc import Hashable
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
-from django.db import DatabaseError, close_old_connections, connections
+from django.db import DatabaseError, close_old_connections, connection, connections
 from django.db.models import Count, Max
 from django.utils import timezone
 
 from django_housekeeping.conf import housekeeping_settings
-from django_housekeeping.models import TaskRun, TaskState
+from django_housekeeping.models import SchedulerLease, TaskRun, TaskState
 from django_housekeeping.monitoring.alerts import check_overdue
 from django_housekeeping.monitoring.rollup import closed_days_changed
 from django_housekeeping.running.heartbeats import fail_lost_runs, mark_interrupted
@@ -40,10 +40,20 @@ from django_housekeeping.tasks.plan import planned_jobs
 logger = logging.getLogger("django_housekeeping.scheduler")
 
 TICK_SECONDS = 1.0
+# Before `migrate`, the ticks back off up to this many seconds between two tries.
+UNMIGRATED_MAX_SECONDS = 60.0
 PRUNE_EVERY_SECONDS = 3600.0
 OVERDUE_EVERY_SECONDS = 60.0
 # The stable entry point the job rows name, whichever release wrote them (see its docstring).
 JOB_FUNC = "django_housekeeping.executors:run_scheduled_slot"
+
+
+def _tables_missing() -> bool:
+    """Whether the lease's table is missing (the database before ``migrate``)."""
+    try:
+        return SchedulerLease._meta.db_table not in connection.introspection.table_names()
+    except DatabaseError:
+        return False  # the database does not answer: not a missing migration
 
 
 def sync_jobs(scheduler: BackgroundScheduler) -> None:
@@ -115,6 +125,8 @@ class SchedulerService:
         self._fingerprint: Hashable = None
         self._pruned_monotonic: float | None = None
         self._overdue_checked_monotonic: float | None = None
+        # Seconds until the next tick while the tables do not exist yet (0: the normal interval).
+        self.unmigrated_wait = 0.0
 
     @property
     def is_leader(self) -> bool:
@@ -144,7 +156,7 @@ class SchedulerService:
             interval = min(TICK_SECONDS, self.lease.renew_every)
             while not self._stop.is_set():
                 self.tick()
-                self._stop.wait(interval)
+                self._stop.wait(self.unmigrated_wait or interval)
         finally:
             self._stand_by()
             try:
@@ -172,15 +184,35 @@ class SchedulerService:
                 self._prune_if_due()
                 self._check_overdue_if_due()
         except DatabaseError as exc:
-            logger.warning("Scheduler tick failed (%s); retrying", exc)
             close_old_connections()
-            leader = self.lease.held()
+            if _tables_missing():
+                self._wait_for_migrate()
+                leader = False
+            else:
+                logger.warning("Scheduler tick failed (%s); retrying", exc)
+                leader = self.lease.held()
         except Exception:
             # A bug must not kill the service silently: log it, stand by, try again next tick.
             logger.exception("Scheduler tick failed")
             leader = False
+        else:
+            if self.unmigrated_wait:
+                logger.info("The housekeeping tables exist now: the scheduler goes on")
+                self.unmigrated_wait = 0.0
         if not leader and self._scheduler is not None:
             self._stand_by()
+
+    def _wait_for_migrate(self) -> None:
+        """Before ``migrate`` (``runserver`` first, say): one line saying what to do, then ticks
+        further and further apart, without a line each."""
+        if not self.unmigrated_wait:
+            logger.warning(
+                "The housekeeping tables do not exist: run `python manage.py migrate`. The "
+                "scheduler waits for them."
+            )
+        self.unmigrated_wait = min(
+            UNMIGRATED_MAX_SECONDS, max(TICK_SECONDS, self.unmigrated_wait * 2)
+        )
 
     def _lead(self) -> None:
         scheduler = LeaderScheduler(

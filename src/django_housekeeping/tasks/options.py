@@ -166,6 +166,17 @@ def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping or {}))
 
 
+def declared_schedule(value: object) -> dict[str, Any]:
+    """``schedule=`` as the code declares it, as ``TaskOptions`` keywords: a schedule that cannot
+    be read is kept as ``schedule_error`` (the system check E016 names the task and the value)
+    instead of raising while the app's ``housekeeping.py`` is imported, which would stop every
+    ``manage.py`` command, ``migrate`` included."""
+    try:
+        return {"schedule": parse_schedule(value)}
+    except InvalidSchedule as exc:
+        return {"schedule_error": f"schedule={value!r}: {exc}"}
+
+
 @dataclass(frozen=True)
 class TaskOptions:
     """A task's options as the code declares them (or, merged, as they are in effect)."""
@@ -178,7 +189,8 @@ class TaskOptions:
     expect_success_every: timedelta | None = None
     retries: int = 0
     purge: Mapping[str, Any] = field(default_factory=lambda: _frozen(None), hash=False)
-    # Why an override's schedule could not be read (the task's schedule raises it; E001 says so).
+    # Why the declared schedule (E016) or an override's (E001) could not be read; the task's
+    # schedule raises it.
     schedule_error: str | None = None
 
     def merged(self, override: Mapping[str, Any]) -> TaskOptions:
@@ -189,6 +201,7 @@ class TaskOptions:
         if "schedule" in override:
             try:
                 changes["schedule"] = parse_schedule(override["schedule"])
+                changes["schedule_error"] = None  # a valid override replaces a bad declared one
             except InvalidSchedule as exc:
                 changes["schedule_error"] = str(exc)
         for name in ("options", "purge"):

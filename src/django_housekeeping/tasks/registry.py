@@ -9,17 +9,20 @@ the task's handle, still callable like the function.
 from __future__ import annotations
 
 import inspect
+import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
+from importlib import import_module
 from types import MappingProxyType
 from typing import Any, overload
 
-from django.utils.module_loading import autodiscover_modules
+from django.apps import apps
+from django.utils.module_loading import module_has_submodule
 
 from django_housekeeping.conf.settings import is_non_negative_int
 from django_housekeeping.purging.options import purge_option_errors
-from django_housekeeping.tasks.options import TaskOptions, as_duration
-from django_housekeeping.tasks.schedules import parse_schedule
+from django_housekeeping.tasks.options import TaskOptions, as_duration, declared_schedule
+from django_housekeeping.tasks.schedules import InvalidSchedule
 from django_housekeeping.tasks.task import HousekeepingTask
 
 ALL = "all"
@@ -114,6 +117,13 @@ class TaskRegistry:
 
     def __len__(self) -> int:
         return len(self._registry)
+
+    def __bool__(self) -> bool:
+        # Always true, like Django's admin site: autodiscover_modules(register_to=...) takes its
+        # snapshot of the registry only `if register_to:`, and an empty registry must not skip
+        # it (restoring a snapshot never taken hides the module's error behind an
+        # UnboundLocalError).
+        return True
 
     def as_mapping(self) -> Mapping[str, HousekeepingTask]:
         return MappingProxyType(self._registry)
@@ -239,7 +249,7 @@ def housekeeping_task(
                 name=_qualified_name(function) if name is None else name,
                 func=function,
                 declared=TaskOptions(
-                    schedule=parse_schedule(schedule),
+                    **declared_schedule(schedule),
                     options=MappingProxyType(dict(options or {})),
                     enabled=enabled,
                     misfire_grace=misfire_grace,
@@ -284,7 +294,7 @@ def group(
         HousekeepingTask(
             name=name,
             func=None,
-            declared=TaskOptions(schedule=parse_schedule(schedule), enabled=enabled),
+            declared=TaskOptions(**declared_schedule(schedule), enabled=enabled),
             description=description or f"Runs {', '.join(member_names)}",
             tags=_tags(tags),
             members=member_names,
@@ -298,6 +308,39 @@ def _tags(tags: Iterable[str]) -> tuple[str, ...]:
     return (tags,) if isinstance(tags, str) else tuple(tags)
 
 
+# The apps whose housekeeping.py raised InvalidSchedule when imported (a bad ``cron(...)`` in a
+# decorator's arguments), by module: what the system check E016 reports.
+discovery_errors: dict[str, str] = {}
+
+
 def autodiscover() -> None:
-    """Import ``housekeeping.py`` from every installed app, registering its tasks."""
-    autodiscover_modules("housekeeping", register_to=registry)
+    """Import ``housekeeping.py`` from every installed app, registering its tasks.
+
+    As Django's ``autodiscover_modules`` does (a module that fails to import leaves none of its
+    registrations behind and its error is raised), except that an ``InvalidSchedule`` is kept in
+    ``discovery_errors`` for the system checks: a mistyped cron expression is a configuration
+    error like one in the settings, and must not stop ``migrate`` or ``shell``.
+    """
+    for app_config in apps.get_app_configs():
+        module = f"{app_config.name}.housekeeping"
+        before_import = dict(registry._registry)
+        try:
+            import_module(module)
+        except InvalidSchedule as exc:
+            registry._registry = before_import
+            discovery_errors[module] = f"{_where(exc, module)}{exc}"
+        except Exception:
+            registry._registry = before_import
+            if module_has_submodule(app_config.module, "housekeeping"):
+                raise
+        else:
+            discovery_errors.pop(module, None)
+
+
+def _where(exc: BaseException, module: str) -> str:
+    """``"file:line: "`` of the line of ``module`` that raised ``exc``, or nothing."""
+    found = ""
+    for frame, line in traceback.walk_tb(exc.__traceback__):
+        if frame.f_globals.get("__name__") == module:
+            found = f"{frame.f_code.co_filename}:{line}: "
+    return found

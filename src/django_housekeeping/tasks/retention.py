@@ -27,9 +27,13 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Model, Q, QuerySet
 
 from django_housekeeping.purging.options import purge_option_errors
-from django_housekeeping.tasks.options import WINDOW_EXPECTED, TaskOptions, as_window
+from django_housekeeping.tasks.options import (
+    WINDOW_EXPECTED,
+    TaskOptions,
+    as_window,
+    declared_schedule,
+)
 from django_housekeeping.tasks.registry import registry
-from django_housekeeping.tasks.schedules import parse_schedule
 from django_housekeeping.tasks.task import HousekeepingTask
 
 if TYPE_CHECKING:
@@ -248,7 +252,7 @@ def retention(
             name=name,
             func=policy,
             declared=TaskOptions(
-                schedule=parse_schedule(schedule),
+                **declared_schedule(schedule),
                 purge=MappingProxyType(dict(purge or {})),
             ),
             description=description,

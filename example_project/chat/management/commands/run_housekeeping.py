@@ -5,6 +5,9 @@ The quick-start's command, kept for the people who learned it: a thin wrapper ov
 run is recorded in the run history with the trigger "cli".
 """
 
+import logging
+from contextlib import contextmanager
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django_housekeeping import run_task
@@ -30,6 +33,20 @@ DELETED = {
 }
 
 
+@contextmanager
+def quiet_unless_verbose(verbosity):
+    """The report alone on the terminal: the site logs every run at INFO (for the server's
+    console), which here would interleave with it; ``-v 2`` shows them, warnings always show."""
+    logger = logging.getLogger("django_housekeeping")
+    level = logger.level
+    if verbosity < 2:
+        logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 class Command(BaseCommand):
     help = "Run the housekeeping tasks now (all of them, or one)."
 
@@ -49,7 +66,8 @@ class Command(BaseCommand):
         self.stdout.write(f"\n{SEPARATOR}\n{title}\n{SEPARATOR}")
         self.stdout.write("")
 
-        run = run_task(TASKS[task], dry_run=dry_run, trigger=TaskRun.Trigger.CLI)
+        with quiet_unless_verbose(options["verbosity"]):
+            run = run_task(TASKS[task], dry_run=dry_run, trigger=TaskRun.Trigger.CLI)
         # A group's result holds each member's outcome; a single task is its own outcome.
         if isinstance(run.result, dict) and "tasks" in run.result:
             outcomes = run.result["tasks"]

@@ -15,6 +15,7 @@ from django.utils import timezone
 from tabulate import tabulate
 from tqdm import tqdm
 
+from django_housekeeping.conf.checks import TAG
 from django_housekeeping.management import maintenance
 from django_housekeeping.management.tables import missing_tables
 from django_housekeeping.models import ErasureRecord, TaskRun
@@ -153,6 +154,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, subcommand: str, **options: Any) -> None:
+        if subcommand != "check" and not options.get("skip_checks"):
+            # The library's system checks first, as Django's own commands run theirs: a
+            # configuration error stops the subcommand in one block (SystemCheckError).
+            self.check(tags=[TAG])
         if subcommand not in WITHOUT_TABLES:
             self._require_tables()
         getattr(self, f"handle_{subcommand}")(**options)
@@ -335,8 +340,11 @@ class Command(BaseCommand):
                 f"--limit must be between 1 and {MAX_HISTORY_LIMIT}", returncode=EXIT_USAGE
             )
         runs = TaskRun.objects.select_related("triggered_by")
-        if task:
-            runs = runs.filter(task_name=task)
+        if task is not None:
+            try:
+                runs = runs.filter(task_name=control.run_history_task(task))
+            except control.ControlError as exc:
+                raise CommandError(exc.message, returncode=EXIT_USAGE) from None
         if status:
             runs = runs.filter(status=status)
         selected = list(runs[:limit])

@@ -229,7 +229,11 @@
   function resultView(run, line, open, where) {
     var d = runDetails(run);
     var key = (where || "runs") + "-" + run.id;
-    var nodes = [el("span", { "class": "hk-summary" + (d.kind === "error" ? " hk-error-text" : ""), text: line || d.summary })];
+    var text = line || d.summary;
+    // A statistics run's numbers are laid out below: a line that lists them would say them twice.
+    var listsNumbers = d.numbers.every(function (item) { return text.indexOf(String(item.key)) !== -1; });
+    if (d.numbers.length && text === d.summary && listsNumbers) text = "";
+    var nodes = text ? [el("span", { "class": "hk-summary" + (d.kind === "error" ? " hk-error-text" : ""), text: text })] : [];
     if (d.partial) nodes.push(" ", badge("partial", "partial"));
     if (d.models.length) {
       nodes.push(fold("models-" + key, d.models.length === 1 ? "1 model" : d.models.length + " models", open,
@@ -358,7 +362,8 @@
     }
     return el("figure", { "class": "hk-chart", id: options.id || null }, [
       el("div", { "class": "hk-plot" }, [
-        el("div", { "class": "hk-axis-y", "aria-hidden": "true" }, options.svg ? options.yLabels.map(function (label) {
+        // One value (one point, or all equal): its label in the middle, beside the dot.
+        el("div", { "class": "hk-axis-y" + (options.yLabels && options.yLabels.length === 1 ? " hk-axis-y-one" : ""), "aria-hidden": "true" }, options.svg ? options.yLabels.map(function (label) {
           return el("span", { text: label });
         }) : null),
         plot,
