@@ -1,0 +1,28 @@
+from django.db import migrations, models
+
+
+def create_the_row(apps, schema_editor):
+    apps.get_model("django_housekeeping", "HoldLock").objects.using(
+        schema_editor.connection.alias
+    ).get_or_create(id=1)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("django_housekeeping", "0007_rollup_generation"),
+    ]
+
+    operations = [
+        migrations.CreateModel(
+            name="HoldLock",
+            fields=[
+                ("id", models.PositiveSmallIntegerField(primary_key=True, serialize=False)),
+            ],
+            options={
+                "verbose_name": "legal hold lock",
+                "verbose_name_plural": "legal hold locks",
+                "default_permissions": (),
+            },
+        ),
+        migrations.RunPython(create_the_row, migrations.RunPython.noop, elidable=True),
+    ]
