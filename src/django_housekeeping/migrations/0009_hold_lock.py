@@ -1,7 +1,11 @@
+"""The row placing a legal hold and deleting a batch serialize on (holds.lock)."""
+
+from typing import Any
+
 from django.db import migrations, models
 
 
-def create_the_row(apps, schema_editor):
+def create_the_row(apps: Any, schema_editor: Any) -> None:
     apps.get_model("django_housekeeping", "HoldLock").objects.using(
         schema_editor.connection.alias
     ).get_or_create(id=1)
