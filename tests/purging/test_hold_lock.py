@@ -5,6 +5,7 @@ itself, with real processes, is tests/purging/test_hold_race.py."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import Permission
-from django.db import connection
+from django.db import connection, connections, transaction
 from django.db.models.signals import post_save
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -164,3 +165,32 @@ def test_a_hold_refused_by_a_purge_is_one_message_on_the_admin_and_in_the_contro
     # The control layer says the same to the API and the CLI: NotFound, one line.
     with pytest.raises(control.NotFound, match=f"testapp.Thread {gone.pk} no longer exists"):
         control.place_hold(control.person(user, "api"), gone, reason="Again")
+
+
+@pytest.mark.databases("postgres", "mysql")
+@pytest.mark.django_db(transaction=True)
+def test_batches_of_purges_in_parallel_do_not_wait_for_each_other() -> None:
+    """Share mode: a batch holding the lock does not keep another purge's batch waiting."""
+    make_threads(4)
+    holds.lock(connection.alias, exclusive=False)  # the row a flush may have deleted
+    other: dict[str, Any] = {}
+
+    def second_purge() -> None:
+        try:
+            other["result"] = purge(Thread.objects.filter(title__in=["t2", "t3"]), batch_size=5)
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():  # a batch of the first purge, holding the lock in share mode
+        holds.lock(connection.alias, exclusive=False)
+        first = purge(Thread.objects.filter(title__in=["t0", "t1"]), batch_size=5)
+        thread = threading.Thread(target=second_purge)
+        thread.start()
+        # The second purge ends while the first still holds the lock (an exclusive lock would
+        # keep it waiting until this transaction ends, and this wait would fail).
+        thread.join(60)
+        assert not thread.is_alive(), "the second purge waited for the first one's lock"
+    assert (
+        first["deleted"] == other["result"]["deleted"] == {"testapp.Post": 2, "testapp.Thread": 2}
+    )
+    assert not Thread.objects.exists()
