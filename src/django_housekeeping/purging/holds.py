@@ -159,8 +159,9 @@ def place(
     ``reason`` is required (``ValueError`` when empty). A row may carry several holds; each is
     released by :func:`release`. Placing waits for the purge and erasure batches running at
     that moment to commit (:func:`lock`), then checks the row still exists: a hold on a row
-    that is gone (a batch deleted it, or the row or its parent) raises :class:`HoldRefused`
-    and places nothing. A hold returned keeps its row from every later batch.
+    that is gone (a batch deleted it, itself or through a cascade from its parent) raises
+    :class:`HoldRefused` and places nothing. A hold returned keeps its row from every later
+    batch.
     """
     obj = _saved(obj)
     reason = reason.strip(BLANK) if isinstance(reason, str) else ""
