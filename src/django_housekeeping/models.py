@@ -627,3 +627,26 @@ class ErasureRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model}:{self.object_pk} ({self.status})"
+
+
+class HoldLock(models.Model):
+    """One row (key 1) that serializes placing a legal hold with deleting a batch.
+
+    Every purge batch and every erasure locks it in share mode at the start of its transaction,
+    before it reads the active holds; :func:`django_housekeeping.holds.place` locks it exclusively
+    before it checks that the row still exists and writes the hold. So a hold is either committed
+    before a batch reads the holds (the batch sees it and keeps the row), or placed after the
+    batch committed (a row the batch deleted is gone, and the hold is refused). On SQLite the
+    database's single write lock does the same. The row holds nothing else; it is created again
+    when missing (a flushed database).
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True)
+
+    class Meta:
+        verbose_name = _("legal hold lock")
+        verbose_name_plural = _("legal hold locks")
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"legal hold lock {self.pk}"

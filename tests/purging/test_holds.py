@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection
 from django.db.models import Model, QuerySet
 from django.db.models.signals import pre_delete
@@ -280,9 +281,10 @@ def test_place_validates_and_release_counts(forum: dict[str, Any], admin_user: A
 def test_placing_a_hold_on_a_row_that_is_gone_raises(forum: dict[str, Any]) -> None:
     thread = forum["threads"][0]
     Thread.objects.filter(pk=thread.pk).delete()
-    with pytest.raises(Thread.DoesNotExist):
+    with pytest.raises(holds.HoldRefused, match=f"cannot hold testapp.Thread {thread.pk}: the row"):
         holds.place(thread, reason="too late")
     assert not LegalHold.objects.exists()
+    assert issubclass(holds.HoldRefused, ObjectDoesNotExist)
 
 
 def test_a_task_reports_held_rows_in_its_result_and_summary(

@@ -4,12 +4,13 @@ would be lost by it; everything else goes by batches, one partition at a time, a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models.signals import pre_delete
 from django.test.utils import CaptureQueriesContext
 
@@ -281,6 +282,38 @@ def test_archived_partitions_are_detached_concurrently_dropped_and_restored(
 
     assert outcome.returncode == 0, outcome
     assert list(Reading.objects.filter(at__lt=at(3)).order_by("pk").values()) == before
+
+
+@postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("concurrently", [True, False], ids=["concurrently", "in-a-transaction"])
+def test_a_partition_is_dropped_under_the_holds_lock_after_the_holds_are_read_again(
+    partitioned: Callable[..., list[str]], concurrently: bool
+) -> None:
+    """A hold placed during the detach either keeps the partition or finds its row gone: the
+    holds are read again, and the partition dropped, under the holds' lock (issue 22)."""
+    names = partitioned(Reading, range(1, 4))
+    readings(range(1, 4))
+    holds.lock(connection.alias, exclusive=False)  # the row a flush may have deleted
+
+    outer = nullcontext() if concurrently else transaction.atomic()
+    with CaptureQueriesContext(connection) as queries, outer:
+        result = purge(Reading.objects.filter(at__lt=at(3)))
+
+    assert [p["name"] for p in result["dropped_partitions"]] == names[:2]
+    statements = [q["sql"] for q in queries.captured_queries]
+    for name in names[:2]:
+        relation = f'"public"."{name}"'
+        detach = next(
+            i for i, sql in enumerate(statements) if f"DETACH PARTITION {relation}" in sql
+        )
+        drop = statements.index(f"DROP TABLE {relation}")
+        assert statements[detach].endswith("CONCURRENTLY") == concurrently
+        between = statements[detach:drop]
+        lock = next(i for i, sql in enumerate(between) if "FOR SHARE" in sql)
+        assert any("django_housekeeping_legalhold" in sql for sql in between[lock:])
+        if not concurrently:  # and before the detach, which locks the table
+            assert "FOR SHARE" in statements[detach - 1]
 
 
 # --- PostgreSQL: when nothing may be dropped -----------------------------------------------------

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("django_housekeeping", "0008_rolling_deploys"),
+        ("django_housekeeping", "0009_hold_lock"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -13,17 +13,20 @@ transaction, children before parents:
 
 Rows a ``PROTECT`` or ``RESTRICT`` relation forbids to delete are skipped and reported, never a
 crash. Rows under a legal hold (:mod:`django_housekeeping.purging.holds`), and every row whose
-deletion would cascade into one, are skipped and reported as ``held``: the active holds are read
-inside each batch's transaction, so a hold placed during a purge protects the rows not yet
-deleted. A dry run counts exactly what a real run deletes. ``max_rows`` and ``max_fraction`` refuse
-an unexpectedly large purge before it deletes anything (:class:`PurgeLimitExceeded`);
-``max_seconds`` stops between batches and reports ``"partial": True``. With ``archive``, each
-batch's rows are appended to a gzip-compressed JSON Lines file before they are deleted
+deletion would cascade into one, are skipped and reported as ``held``: each batch's transaction
+first takes the holds' lock in share mode (:func:`~django_housekeeping.purging.holds.lock`) and then
+reads the active holds, so a hold placed during a purge waits for the batch deleting at that moment
+and protects the rows not yet deleted (a hold on a row already deleted is refused). A dry run counts
+exactly what a real run deletes. ``max_rows`` and ``max_fraction`` refuse an unexpectedly large
+purge before it deletes anything (:class:`PurgeLimitExceeded`); ``max_seconds`` stops between
+batches and reports ``"partial": True``. With ``archive``, each batch's rows are appended to a
+gzip-compressed JSON Lines file before they are deleted
 (:mod:`django_housekeeping.purging.archive`).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections import Counter
@@ -317,13 +320,18 @@ class _Purge:
         )
         self.held: dict[str, set[Any]] = {}
         self.held_keys: Callable[[], dict[type[Model], set[Any]]] | None = None
+        # The lock a batch takes before it reads the holds (holds.lock: placing a hold waits
+        # for the batch to commit).
+        self.lock_holds: Callable[[], None] | None = None
         # Holds exist where the app is installed (its LegalHold table); purge() alone works
         # without it. Imported here, not at the top: holds read a model, and importing the
         # package (which imports this module) must import none.
         if apps.is_installed("django_housekeeping"):
-            from django_housekeeping.purging.holds import HeldKeys
+            from django_housekeeping.purging.holds import HeldKeys, lock
 
             self.held_keys = HeldKeys(self.hold_models, self.using)
+            if not dry_run:
+                self.lock_holds = functools.partial(lock, self.using, exclusive=False)
         # Dry run: the keys of rows more than one path reaches, so each is counted once.
         self.seen: dict[str, set[Any]] = {}
         # A range-partitioned table: partitions dropped whole, and the batches one partition at a
@@ -382,6 +390,8 @@ class _Purge:
             rows_before = self._rows()
             batch_size = self.batch_size
             with self._transaction():
+                if self.lock_holds is not None:  # first: the holds are read after it
+                    self.lock_holds()
                 handled, last, more = self._step(last, batch_size)
             batch_seconds = clock() - batch_started
             if handled:
@@ -561,6 +571,7 @@ class _Purge:
                 partition,
                 dry_run=self.dry_run,
                 held=self.held_keys,
+                lock=self.lock_holds,
                 append=(lambda batch: append([batch])) if append is not None else None,
             )
             if rows is None:

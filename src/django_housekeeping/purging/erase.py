@@ -18,17 +18,23 @@ transaction, so a deletion that fails half way deletes nothing and leaves a ``fa
 (the exception's type only: its message may quote the row's values), and a process that dies
 during it leaves a ``started`` record. Called inside a transaction of the caller's (say
 ``ATOMIC_REQUESTS``), the record commits or rolls back with that transaction.
+
+The deletion holds the legal holds' lock exclusively
+(:func:`~django_housekeeping.purging.holds.lock`): it waits for the purge batches deleting at
+that moment, and a hold placed while it runs waits for it (a hold on a row it erased is then
+refused: :class:`~django_housekeeping.purging.holds.HoldRefused`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import router
+from django.db import router, transaction
 from django.db.models import Model, QuerySet
 from django.db.models.deletion import Collector, ProtectedError, RestrictedError
 from django.db.models.signals import post_delete, pre_delete
@@ -38,7 +44,7 @@ from django_housekeeping.models import ErasureRecord
 from django_housekeeping.purging import planner as planning
 from django_housekeeping.purging.engine import purge
 from django_housekeeping.purging.erasable import refuse_denied
-from django_housekeeping.purging.holds import BLANK, held_keys, recorded_user
+from django_housekeeping.purging.holds import BLANK, held_keys, lock, recorded_user
 
 __all__ = ["ErasurePreview", "ErasureRefused", "erase", "held_rows", "preview"]
 
@@ -209,8 +215,13 @@ def erase(
     try:
         blocking = held_rows(queryset)
         if not blocking:
-            # One object: one batch, one transaction, holds checked again inside it.
-            result = purge(queryset, dry_run=dry_run, batch_size=1, archive=False)
+            # One object: one batch, one transaction, holds checked again inside it, after the
+            # holds' lock taken exclusively: no hold is placed and no purge batch deletes while
+            # the erasure does (a hold placed afterwards on a row it erased is refused).
+            with nullcontext() if dry_run else transaction.atomic(using=queryset.db):
+                if not dry_run:
+                    lock(queryset.db, exclusive=True)
+                result = purge(queryset, dry_run=dry_run, batch_size=1, archive=False)
             if result["held"]:
                 blocking = held_rows(queryset) or [f"{label}:{obj.pk}"]
     except Exception as exc:

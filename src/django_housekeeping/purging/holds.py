@@ -14,6 +14,14 @@ the engine does that (:mod:`django_housekeeping.purging.engine`). A hold behind 
 ``SET_DEFAULT`` or ``DO_NOTHING`` does not keep the parent: deleting the parent does not delete
 the held row.
 
+Placing a hold and deleting a batch serialize (:func:`lock`): each batch of a purge or an erasure
+locks one row (:class:`~django_housekeeping.models.HoldLock`) in share mode at the start of its
+transaction, before it reads the holds, and :func:`place` locks it exclusively before it checks
+that the row still exists and writes the hold. So a hold :func:`place` returned keeps its row
+from every batch that runs at that moment or later (a hold reaches through cascades: a hold on a
+child row keeps its parent), and a hold on a row a batch already deleted is refused
+(:class:`HoldRefused`), never confirmed.
+
 Holds are never deleted, only released (:class:`~django_housekeeping.models.LegalHold`).
 """
 
@@ -25,17 +33,77 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
-from django.db import router, transaction
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.db import connections, router, transaction
 from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
-from django_housekeeping.models import LegalHold
+from django_housekeeping.models import HoldLock, LegalHold
 
-__all__ = ["HeldKeys", "active", "held_keys", "is_held", "place", "release"]
+__all__ = ["HeldKeys", "HoldRefused", "active", "held_keys", "is_held", "lock", "place", "release"]
 
 # What a reason may not be made of alone: ASCII whitespace (the same in the API's schema).
 BLANK = " \t\n\r\f\v"
+
+
+# The key of the one HoldLock row.
+LOCK_ROW = 1
+
+
+class HoldRefused(ObjectDoesNotExist):
+    """A hold on a row that no longer exists (a purge or an erasure deleted it, or deletes it at
+    this moment and committed first): no hold was placed.
+
+    An ``ObjectDoesNotExist``, so code catching that keeps working; ``label`` and ``pk`` name
+    the row."""
+
+    def __init__(self, label: str, pk: Any) -> None:
+        self.label = label
+        self.pk = pk
+        super().__init__(
+            f"cannot hold {label} {pk}: the row no longer exists (a purge or an erasure "
+            "deleted it); no hold was placed"
+        )
+
+
+def lock(using: str, *, exclusive: bool) -> None:
+    """Serialize placing holds with deleting batches on database ``using``, until the current
+    transaction ends (call it inside one, first): a batch takes the lock in share mode before it
+    reads the holds (batches do not wait for each other), :func:`place` exclusively.
+
+    PostgreSQL: ``SELECT … FOR SHARE`` / ``FOR UPDATE`` on the :class:`HoldLock` row; MySQL and
+    MariaDB: ``LOCK IN SHARE MODE`` / ``FOR UPDATE``; SQLite: an ``UPDATE`` of the row, which
+    takes the database's write lock (SQLite has one writer at a time: batches serialize too);
+    another database with ``SELECT … FOR UPDATE``: that, in both modes. One statement when the
+    row exists; a missing row (a flushed database) is created again.
+    """
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    table, key = quote(HoldLock._meta.db_table), quote("id")
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            # Takes the write lock even when no row matches: nothing to create.
+            cursor.execute(f"UPDATE {table} SET {key} = {key} WHERE {key} = %s", [LOCK_ROW])
+            return
+        if not connection.features.has_select_for_update:
+            return
+        if exclusive:
+            mode = "FOR UPDATE"
+        elif connection.vendor == "postgresql":
+            mode = "FOR SHARE"
+        elif connection.vendor == "mysql":
+            mode = "LOCK IN SHARE MODE"  # MySQL and MariaDB alike
+        else:
+            mode = "FOR UPDATE"
+        statement = f"SELECT {key} FROM {table} WHERE {key} = %s {mode}"
+        cursor.execute(statement, [LOCK_ROW])
+        if cursor.fetchone() is None:
+            # Created by migration 0009; a flush deletes it. A concurrent insert of it waits
+            # for the other transaction, then inserts nothing.
+            HoldLock.objects.using(using).bulk_create(
+                [HoldLock(id=LOCK_ROW)], ignore_conflicts=True
+            )
+            cursor.execute(statement, [LOCK_ROW])
 
 
 def active(now: datetime | None = None, *, using: str | None = None) -> QuerySet[LegalHold]:
@@ -89,9 +157,11 @@ def place(
     the hold is released or ``until`` passes. Returns the new hold.
 
     ``reason`` is required (``ValueError`` when empty). A row may carry several holds; each is
-    released by :func:`release`. The row is locked while the hold is written, so that a hold is
-    never placed on a row a purge batch is deleting at that moment: placing a hold on a row
-    that is gone raises ``ObjectDoesNotExist`` (the model's ``DoesNotExist``).
+    released by :func:`release`. Placing waits for the purge and erasure batches running at
+    that moment to commit (:func:`lock`), then checks the row still exists: a hold on a row
+    that is gone (a batch deleted it, itself or through a cascade from its parent) raises
+    :class:`HoldRefused` and places nothing. A hold returned keeps its row from every later
+    batch.
     """
     obj = _saved(obj)
     reason = reason.strip(BLANK) if isinstance(reason, str) else ""
@@ -107,8 +177,12 @@ def place(
     model = _concrete(type(obj))
     using = router.db_for_write(LegalHold)
     with transaction.atomic(using=using):
-        # Waits for a purge batch deleting the row; raises DoesNotExist when it deleted it.
-        model._base_manager.db_manager(using).select_for_update().get(pk=obj.pk)
+        # Waits for the batches deleting now: they read the holds before this one commits.
+        lock(using, exclusive=True)
+        # And for a transaction of someone else's that deletes the row.
+        rows = model._base_manager.db_manager(using).select_for_update().filter(pk=obj.pk)
+        if not list(rows.values_list("pk", flat=True)):
+            raise HoldRefused(model._meta.label, obj.pk)
         return LegalHold.objects.using(using).create(
             content_type=_content_type(model, using),
             object_pk=str(obj.pk),

@@ -538,10 +538,14 @@ def drop_partition(
     dry_run: bool,
     held: Callable[[], dict[type[Model], set[Any]]] | None,
     append: Callable[[Sequence[Model]], Any] | None,
+    lock: Callable[[], None] | None = None,
 ) -> int | None:
     """Detach and drop ``partition`` (only estimate its rows in a dry run); the rows it held (see
     :func:`_rows`; exact when archived), or None when a row of it is under a legal hold (it
-    stays, and its rows go by batches)."""
+    stays, and its rows go by batches). ``lock`` takes the holds' lock in share mode
+    (:func:`django_housekeeping.purging.holds.lock`): the holds are read again after it, and the
+    partition is dropped before it is released, so a hold placed meanwhile either keeps the
+    partition or finds its row gone."""
     connection = connections[using]
     quote = connection.ops.quote_name
     relation = _relation(using, partition)
@@ -558,24 +562,31 @@ def drop_partition(
     )
     # DETACH … CONCURRENTLY cannot run inside a transaction block.
     with nullcontext() if concurrently else transaction.atomic(using=using):
+        if lock is not None and not concurrently:  # before the detach's locks, as place() does
+            lock()
         with connection.cursor() as cursor:
             cursor.execute(
                 f"ALTER TABLE {parent} DETACH PARTITION {relation}"
                 + (" CONCURRENTLY" if concurrently else "")
             )
         try:
-            # Detached: no row can come or go (a hold placed now finds no row), so the archive is
-            # exact. A hold placed before the detach keeps the partition.
-            if held is not None and _held_in(model, using, relation, held):
-                _attach(using, parent, relation, partition)
-                return None
-            # Archived, its rows were all read: their number is exact.
-            if append is None:
-                rows = _rows(using, relation)
-            else:
-                rows = _archive(model, using, relation, append)
-            with connection.cursor() as cursor:
-                cursor.execute(f"DROP TABLE {relation}")
+            # The check and the drop in one transaction, after the holds' lock (taken again:
+            # the detach committed): a hold placed from now on finds no row.
+            with transaction.atomic(using=using):
+                if lock is not None:
+                    lock()
+                # Detached: no row can come or go (a hold placed now finds no row), so the
+                # archive is exact. A hold placed before the detach keeps the partition.
+                if held is not None and _held_in(model, using, relation, held):
+                    _attach(using, parent, relation, partition)
+                    return None
+                # Archived, its rows were all read: their number is exact.
+                if append is None:
+                    rows = _rows(using, relation)
+                else:
+                    rows = _archive(model, using, relation, append)
+                with connection.cursor() as cursor:
+                    cursor.execute(f"DROP TABLE {relation}")
         except BaseException:
             if concurrently:  # inside a transaction, its rollback attaches it again
                 _attach(using, parent, relation, partition)
