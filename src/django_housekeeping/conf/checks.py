@@ -136,7 +136,7 @@ def check_declared_schedules(app_configs: Any = None, **kwargs: Any) -> list[Che
     by the discovery, for a ``cron(...)`` that raised in a module) rather than raised on import."""
     errors: list[CheckMessage] = [
         _error(
-            15,
+            16,
             f"Task {task.name!r} declares an invalid schedule: {task.declared.schedule_error}.",
             hint=f"Declared at {task.origin}. A cron expression has 5 fields (minute hour day "
             "month day_of_week); days of the week are 0-7 or sun, mon, … sat.",
@@ -146,7 +146,7 @@ def check_declared_schedules(app_configs: Any = None, **kwargs: Any) -> list[Che
     ]
     errors.extend(
         _error(
-            15,
+            16,
             f"{module} declares an invalid schedule: {error}.",
             hint="None of this module's tasks is registered until it is fixed.",
         )
