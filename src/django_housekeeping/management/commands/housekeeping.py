@@ -28,7 +28,7 @@ from django_housekeeping.presenters import (
     task_views,
     to_json,
 )
-from django_housekeeping.purging.archive import ArchiveError
+from django_housekeeping.purging.archive import ArchiveError, manifest_path
 from django_housekeeping.purging.restore import restore
 from django_housekeeping.running import control
 from django_housekeeping.scheduling.service import SchedulerService
@@ -482,7 +482,10 @@ class Command(BaseCommand):
         # Every refusal and every malformed archive is one line on stderr and exit status 1.
         bar = ProgressBars(self.stderr) if self.stderr.isatty() and not json else None
         try:
-            reach = archive_reach(file, task) if force else None
+            # --force admits only an archive without a manifest: the reach of its task's purge.
+            reach = (
+                archive_reach(file, task) if force and not manifest_path(file).exists() else None
+            )
             stats = restore(
                 file,
                 using=database,
