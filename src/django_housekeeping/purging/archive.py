@@ -158,7 +158,7 @@ def _manifest_document(manifest: Manifest) -> bytes:
     """The manifest file's content: its fields, signed with ``SECRET_KEY``."""
     payload: dict[str, Any] = {
         "format": MANIFEST_FORMAT,
-        "version": MANIFEST_VERSION,
+        "version": manifest.version,
         "task": manifest.task,
         "run": manifest.run,
         "models": dict(sorted(manifest.models.items())),
@@ -166,8 +166,9 @@ def _manifest_document(manifest: Manifest) -> bytes:
         "batches": manifest.batches,
         "bytes": manifest.bytes,
         "sha256": manifest.sha256,
-        "updated": dict(sorted(manifest.updated.items())),
     }
+    if manifest.version != 1:
+        payload["updated"] = dict(sorted(manifest.updated.items()))
     payload["hmac"] = _signature(payload, settings.SECRET_KEY)
     return (json.dumps(payload, indent=2) + "\n").encode("ascii")
 
