@@ -25,6 +25,7 @@ from django_housekeeping.purging.archive import (
 from django_housekeeping.purging.engine import purge
 from django_housekeeping.purging.erase import erase
 from django_housekeeping.purging.restore import restore
+from django_housekeeping.purging.restore_checks import purge_reach
 from tests.helpers import housekeeping
 from tests.purging.test_restore import (
     CREATED,
@@ -407,3 +408,14 @@ def test_each_deleted_row_is_archived_once(
     if batch_size is None:  # one batch (batch by batch, a row refers to a later batch's thread)
         restore(archive)
         assert snapshot() == before
+
+
+def test_the_reach_of_a_purge_is_what_it_deletes_or_updates() -> None:
+    assert purge_reach([Thread]) == {
+        "testapp.thread",
+        "testapp.post",
+        "testapp.reaction",
+        "testapp.attachment",
+        "testapp.bookmark",  # SET_NULL: updated
+        "testapp.subscription",  # SET_DEFAULT: updated
+    }

@@ -21,11 +21,14 @@ from typing import Any
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Model
+from django.db.models import DO_NOTHING, PROTECT, RESTRICT, Model
 from django.db.models.deletion import get_candidate_relations_to_delete
 
 from django_housekeeping.purging.archive import ArchiveError
 from django_housekeeping.purging.planner import chunked, concrete, in_keys
+
+# The on_delete rules under which a purge neither deletes nor updates the referencing rows.
+_KEEPING = (PROTECT, RESTRICT, DO_NOTHING)
 
 #: The flags of ``AUTH_USER_MODEL`` a restore may not raise.
 PRIVILEGE_FLAGS = ("is_superuser", "is_staff")
@@ -47,7 +50,8 @@ def purge_reach(models: Iterable[type[Model]]) -> set[str]:
         pending.extend(concrete(parent) for parent in opts.parents)
         relation: Any
         for relation in get_candidate_relations_to_delete(opts):
-            pending.append(concrete(relation.related_model))
+            if relation.on_delete not in _KEEPING:  # a purge deletes or updates these rows
+                pending.append(concrete(relation.related_model))
         for private in opts.private_fields:
             if hasattr(private, "bulk_related_objects"):  # a GenericRelation
                 pending.append(concrete(private.related_model))
