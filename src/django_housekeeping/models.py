@@ -650,3 +650,27 @@ class HoldLock(models.Model):
 
     def __str__(self) -> str:
         return f"legal hold lock {self.pk}"
+
+
+class ErasedKey(models.Model):
+    """One row an erasure deleted (cascades included): its model's label and primary key, never
+    a field value. ``housekeeping restore`` skips these keys, so a restore never brings an
+    erased row back; the erasure replay after a backup is restored reads them too."""
+
+    model = models.CharField(_("model"), max_length=200)
+    object_pk = models.CharField(_("primary key"), max_length=255)
+    erasure = models.ForeignKey(
+        ErasureRecord,
+        verbose_name=_("erasure"),
+        on_delete=models.PROTECT,
+        related_name="erased_keys",
+    )
+    erased_at = models.DateTimeField(_("erased"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("erased key")
+        verbose_name_plural = _("erased keys")
+        indexes = [models.Index(fields=["model", "object_pk"], name="housekeeping_erased_key")]
+
+    def __str__(self) -> str:
+        return f"{self.model}:{self.object_pk}"

@@ -14,7 +14,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
 from django_housekeeping import registry, run_task
-from django_housekeeping.models import ErasureRecord, LegalHold, TaskRun
+from django_housekeeping.models import ErasedKey, ErasureRecord, LegalHold, TaskRun
 
 __all__ = [
     "Conversation",
@@ -46,6 +46,7 @@ def reset():
     """An empty site: no runs, messages, conversations or users."""
     TaskRun.objects.all().delete()
     LegalHold.objects.all().delete()
+    ErasedKey.objects.all().delete()  # the erasures' ledger protects its records
     ErasureRecord.objects.all().delete()
     Message.objects.all().delete()
     Conversation.objects.all().delete()

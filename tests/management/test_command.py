@@ -903,6 +903,10 @@ def test_restore_json_and_a_cut_short_archive(tmp_path: Path) -> None:
         "present": 0,
         "present_models": {},
         "rewritten": 0,
+        "kept": 0,
+        "kept_models": {},
+        "erased": 0,
+        "erased_models": {},
     }
     assert "The last batch of" in outcome.err
     assert "were skipped" in outcome.err

@@ -39,6 +39,9 @@ pytestmark = pytest.mark.django_db
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CREATED = "2020-01-02T03:04:05.678901Z"
+# How ctx.purge names the archive of a run of the "threads" task (tests/testapp/housekeeping.py):
+# what --force reads the task from.
+THREADS_ARCHIVE = "threads-run7-20200102T030405678901-testapp.Thread.jsonl.gz"
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -172,6 +175,10 @@ def test_the_command_json(tmp_path: Path) -> None:
         "present": 0,
         "present_models": {},
         "rewritten": 0,
+        "kept": 0,
+        "kept_models": {},
+        "erased": 0,
+        "erased_models": {},
     }
 
 
@@ -297,9 +304,9 @@ def test_force_restores_an_unverified_archive_with_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     before = forum()
-    archive = tmp_path / "threads.jsonl.gz"
+    archive = tmp_path / THREADS_ARCHIVE
     purge(old_threads(), archive=archive)
-    manifest_path(archive).unlink()
+    manifest_path(archive).unlink()  # an archive from before manifests
 
     with caplog.at_level(logging.WARNING, logger="django_housekeeping"):
         outcome = housekeeping("restore", str(archive), "--force", "--json")
@@ -315,7 +322,7 @@ def test_force_restores_an_unverified_archive_with_a_warning(
 
 
 def test_forced_text_output_says_unverified(tmp_path: Path) -> None:
-    archive = write_archive(tmp_path / "hand.jsonl.gz", [thread_row(101)], signed=False)
+    archive = write_archive(tmp_path / THREADS_ARCHIVE, [thread_row(101)], signed=False)
 
     outcome = housekeeping("restore", str(archive), "--force")
 
@@ -362,11 +369,15 @@ def test_a_model_the_manifest_does_not_name_is_refused(
     assert not Thread.objects.exists()
     assert not User.objects.exists()
 
-    with caplog.at_level(logging.WARNING, logger="django_housekeeping"):
-        forced = restore(archive, force=True)
+    # --force admits only an archive without a manifest: not one whose manifest says otherwise.
+    forced = housekeeping("restore", str(archive), "--force", "--task", "threads")
+    with pytest.raises(UnverifiedArchive, match=r"auth\.user is a model its manifest does not"):
+        restore(archive, force=True, reach={"testapp.thread", "auth.user"})
 
-    assert forced.models == {"auth.user": 1, "testapp.thread": 1}
-    assert "auth.user is a model its manifest does not name" in caplog.text
+    assert_one_line_refusal(forced, archive)
+    assert "auth.user is a model its manifest does not name" in forced.message
+    assert not Thread.objects.exists()
+    assert not User.objects.exists()
 
 
 # --- malformed rows ------------------------------------------------------------------------------
@@ -569,7 +580,7 @@ def test_an_unknown_database(tmp_path: Path) -> None:
 
 
 def test_garbage_after_the_batches_of_a_forced_archive(tmp_path: Path) -> None:
-    archive = write_archive(tmp_path / "hand.jsonl.gz", [thread_row(101)], signed=False)
+    archive = write_archive(tmp_path / THREADS_ARCHIVE, [thread_row(101)], signed=False)
     with archive.open("ab") as file:
         file.write(b"garbage")
 

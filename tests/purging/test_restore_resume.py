@@ -22,6 +22,7 @@ from django.db.models.signals import post_init
 from django.utils import timezone
 
 from django_housekeeping.purging import restore as restore_module
+from django_housekeeping.purging.archive_reader import RowReader
 from django_housekeeping.purging.engine import purge
 from django_housekeeping.purging.restore import restore
 from tests.helpers import Processes, housekeeping, is_alive, process_environment, wait_for
@@ -368,12 +369,12 @@ def test_rows_are_read_as_djangos_deserializer_reads_them(tmp_path: Path) -> Non
     for i, make_queryset in enumerate(PURGES.values()):
         archives.append(tmp_path / f"purge-{i}.jsonl.gz")
         purge(make_queryset(), archive=archives[-1], batch_size=2)
-    reader = restore_module._Restore("archive", "default", connection, force=False)
+    reader = RowReader("archive", "default", connection)
 
     for archive in archives:
         with gzip.open(archive, "rb") as file:
             for number, line in enumerate(file, 1):
-                row = reader._row(number, line.rstrip(b"\n"))
+                row = reader.row(number, line.rstrip(b"\n"))
                 [django] = serializers.deserialize("jsonl", line)
                 model = restore_module.concrete(type(django.object))
                 for field in model._meta.local_concrete_fields:

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("django_housekeeping", "0009_hold_lock"),
+        ("django_housekeeping", "0010_erased_keys"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

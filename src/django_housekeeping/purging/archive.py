@@ -27,7 +27,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -52,7 +52,14 @@ SUFFIX = ".jsonl.gz"
 FORMAT = "jsonl"
 MANIFEST_SUFFIX = ".manifest.json"
 MANIFEST_FORMAT = "django-housekeeping-archive"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+# Version 1 (before 0.2): no ``updated`` counts, no line says the purge only updated its row.
+READABLE_VERSIONS = (1, 2)
+#: The key an archived line carries (``true``) when the purge only updated its row (a foreign
+#: key set to NULL or a default by ``SET_NULL``/``SET_DEFAULT``) rather than deleting it:
+#: ``{"updated_by_purge": true, "model": …, "pk": …, "fields": …}``. Django's deserializer
+#: (``loaddata``) ignores it.
+UPDATED_KEY = "updated_by_purge"
 # The HMAC's key is derived from SECRET_KEY with this salt (django.utils.crypto.salted_hmac).
 # A fixed name, whatever module computes it: changing it would invalidate every archive.
 _KEY_SALT = "django_housekeeping.archive.manifest"
@@ -85,7 +92,9 @@ class ArchiveOrigin:
 class Manifest:
     """What an archive's manifest vouches for: the first ``bytes`` bytes of the data file (complete
     gzip members, ``batches`` of them, whose SHA-256 is ``sha256``) holding ``models`` (rows per
-    ``"app_label.model_name"``), written by the purge ``task``/``run`` when known."""
+    ``"app_label.model_name"``, each row once), written by the purge ``task``/``run`` when known.
+    ``updated``: the rows of ``models`` the purge only updated (their lines say so), per model;
+    the others are the rows it deleted. ``version``: 1 for an archive from before ``updated``."""
 
     task: str | None
     run: int | None
@@ -94,6 +103,8 @@ class Manifest:
     batches: int
     bytes: int
     sha256: str
+    updated: dict[str, int] = field(default_factory=dict)
+    version: int = MANIFEST_VERSION
 
 
 def default_archive_path(label: str, *, prefix: str = "", now: datetime | None = None) -> Path:
@@ -147,7 +158,7 @@ def _manifest_document(manifest: Manifest) -> bytes:
     """The manifest file's content: its fields, signed with ``SECRET_KEY``."""
     payload: dict[str, Any] = {
         "format": MANIFEST_FORMAT,
-        "version": MANIFEST_VERSION,
+        "version": manifest.version,
         "task": manifest.task,
         "run": manifest.run,
         "models": dict(sorted(manifest.models.items())),
@@ -156,6 +167,8 @@ def _manifest_document(manifest: Manifest) -> bytes:
         "bytes": manifest.bytes,
         "sha256": manifest.sha256,
     }
+    if manifest.version != 1:
+        payload["updated"] = dict(sorted(manifest.updated.items()))
     payload["hmac"] = _signature(payload, settings.SECRET_KEY)
     return (json.dumps(payload, indent=2) + "\n").encode("ascii")
 
@@ -187,10 +200,11 @@ def read_manifest(path: str | os.PathLike[str]) -> Manifest:
         raise UnverifiedArchive(
             f"{os.fspath(path)}: its manifest {where.name} is not a JSON object"
         )
-    if document.get("format") != MANIFEST_FORMAT or document.get("version") != MANIFEST_VERSION:
+    version = document.get("version")
+    if document.get("format") != MANIFEST_FORMAT or version not in READABLE_VERSIONS:
         raise UnverifiedArchive(
-            f"{os.fspath(path)}: its manifest {where.name} is not a version {MANIFEST_VERSION} "
-            f"{MANIFEST_FORMAT} manifest"
+            f"{os.fspath(path)}: its manifest {where.name} is not a version "
+            f"{' or '.join(map(str, READABLE_VERSIONS))} {MANIFEST_FORMAT} manifest"
         )
     given = document.pop("hmac", None)
     secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
@@ -202,9 +216,12 @@ def read_manifest(path: str | os.PathLike[str]) -> Manifest:
             "or signed with another SECRET_KEY)"
         )
     models = document.get("models")
+    updated = document.get("updated", {}) if version != 1 else {}
     if not (
         isinstance(models, dict)
         and all(isinstance(label, str) and _count(n) for label, n in models.items())
+        and isinstance(updated, dict)
+        and all(_count(n) and n <= models.get(label, 0) for label, n in updated.items())
         and all(_count(document.get(key)) for key in ("objects", "batches", "bytes"))
         and isinstance(document.get("sha256"), str)
         and (document.get("task") is None or isinstance(document["task"], str))
@@ -219,6 +236,8 @@ def read_manifest(path: str | os.PathLike[str]) -> Manifest:
         batches=document["batches"],
         bytes=document["bytes"],
         sha256=document["sha256"],
+        updated=dict(updated),
+        version=version,
     )
 
 
@@ -318,6 +337,10 @@ class ArchiveWriter:
         self.batches = 0
         # What the manifest covers (with what an existing file held).
         self._models: Counter[str] = Counter()
+        self._updated: Counter[str] = Counter()
+        # The keys of the rows archived as updated, per model: a row two batches update (two
+        # foreign keys, each to a row of another batch) is archived once, as it was first.
+        self._updated_keys: dict[type[Model], set[Any]] = {}
         self._batches = 0
         self._bytes = 0
         self._digest = hashlib.sha256()
@@ -347,23 +370,52 @@ class ArchiveWriter:
                 f"{manifest.run}): name a new file"
             )
         self._models.update(manifest.models)
+        self._updated.update(manifest.updated)
         self._batches = manifest.batches
         self._bytes = manifest.bytes
         self._digest = digest
         self._found = size
 
-    def append(self, groups: Iterable[Iterable[Model] | QuerySet[Any]]) -> int:
-        """Write every row of ``groups`` (querysets or lists of instances of one model each), then
-        the manifest that covers them."""
+    def append(
+        self,
+        groups: Iterable[Iterable[Model] | QuerySet[Any]],
+        updated: Iterable[Iterable[Model] | QuerySet[Any]] = (),
+    ) -> int:
+        """Write every row of ``groups`` (querysets or lists of instances of one model each: the
+        rows the batch deletes) and of ``updated`` (the rows it only updates, marked so), then
+        the manifest that covers them. A row several groups hold (reached along several cascade
+        paths) is written once: the models more than one group holds keep the batch's keys."""
+        deleting = [(group, _group_model(group)) for group in groups]
+        updating = [(group, _group_model(group)) for group in updated]
+        reached = Counter(model for _, model in deleting if model is not None)
+        also_updated = {model for _, model in updating}
+        seen: dict[type[Model], set[Any]] = {
+            model: set() for model, times in reached.items() if times > 1 or model in also_updated
+        }
         buffer = io.BytesIO()
         counts: Counter[str] = Counter()
+        updated_counts: Counter[str] = Counter()
         with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as member:
             text = io.TextIOWrapper(member, encoding="utf-8", newline="\n")
-            for group in groups:
-                rows = group.iterator(chunk_size=2000) if isinstance(group, QuerySet) else group
-                _serialize(rows, text, counts)
+            for group, model in deleting:
+                if model is not None:
+                    _serialize(_rows(group), text, counts, seen.get(model))
+            for group, model in updating:
+                if model is None:
+                    continue
+                keys = self._updated_keys.setdefault(model, set())
+                rows = _rows(group)
+                deleted = seen.get(model)
+                if deleted:  # rows this batch deletes along another path: archived as deleted
+                    rows = (row for row in rows if row.pk not in deleted)
+                lines = io.StringIO()
+                _serialize(rows, lines, updated_counts, keys)
+                marker = '{"' + UPDATED_KEY + '": true, '
+                for line in lines.getvalue().splitlines():
+                    text.write(marker + line[1:] + "\n")
             text.flush()
             text.detach()
+        counts.update(updated_counts)
         written = sum(counts.values())
         if not written:
             return 0
@@ -385,6 +437,7 @@ class ArchiveWriter:
         self._bytes += len(data)
         self._batches += 1
         self._models.update(counts)
+        self._updated.update(updated_counts)
         self.objects += written
         self.batches += 1
         manifest = Manifest(
@@ -395,6 +448,7 @@ class ArchiveWriter:
             batches=self._batches,
             bytes=self._bytes,
             sha256=self._digest.hexdigest(),
+            updated=dict(self._updated),
         )
         _write_atomically(
             self.manifest_path,
@@ -404,9 +458,28 @@ class ArchiveWriter:
         return written
 
 
-def _serialize(rows: Iterable[Model], stream: io.TextIOWrapper, counts: Counter[str]) -> None:
-    """Serialize ``rows`` (of one model) as JSON Lines onto ``stream``, counting them per model."""
-    counted = _Counted(rows, counts)
+def _group_model(group: Iterable[Model] | QuerySet[Any]) -> type[Model] | None:
+    """The concrete model of a group's rows (``None``: an empty list)."""
+    if isinstance(group, QuerySet):
+        return concrete(group.model)
+    for row in group:
+        return concrete(type(row))
+    return None
+
+
+def _rows(group: Iterable[Model] | QuerySet[Any]) -> Iterable[Model]:
+    return group.iterator(chunk_size=2000) if isinstance(group, QuerySet) else group
+
+
+def _serialize(
+    rows: Iterable[Model],
+    stream: IO[str],
+    counts: Counter[str],
+    seen: set[Any] | None = None,
+) -> None:
+    """Serialize ``rows`` (of one model) as JSON Lines onto ``stream``, counting them per model;
+    with ``seen``, the rows whose key is in it are left out and the others' keys added."""
+    counted = _Counted(rows, counts, seen)
     fields: list[str] | None = None
     for first in counted.peek():
         fields = serialized_fields(type(first))
@@ -434,8 +507,12 @@ class _Counted:
     """An iterable that counts what went through it per model (the label the serializer writes),
     and can show its first item."""
 
-    def __init__(self, rows: Iterable[Model], counts: Counter[str]) -> None:
+    def __init__(
+        self, rows: Iterable[Model], counts: Counter[str], seen: set[Any] | None = None
+    ) -> None:
         self._iterator = iter(rows)
+        if seen is not None:
+            self._iterator = _unseen(self._iterator, seen)
         self._head: list[Model] = []
         self.counts = counts
 
@@ -451,6 +528,15 @@ class _Counted:
         self._head = []
         for row in self._iterator:
             self.counts[row._meta.label_lower] += 1
+            yield row
+
+
+def _unseen(rows: Iterator[Model], seen: set[Any]) -> Iterator[Model]:
+    """The rows whose key ``seen`` does not hold yet (adding it)."""
+    for row in rows:
+        key = row.pk
+        if key not in seen:
+            seen.add(key)
             yield row
 
 

@@ -63,6 +63,9 @@ from django_housekeeping.purging.planner import Scope, concrete, in_keys
 from django_housekeeping.purging.throttle import Notify, Throttle, ThrottleResult, build_throttle
 
 ProgressCallback = Callable[[int, "int | None"], None]
+#: ``deleted_keys(keys)``: called in a batch's transaction, before it deletes, with the primary
+#: keys of the rows it deletes per concrete model, cascades included (``erase()`` records them).
+KeysCallback = Callable[[dict[type[Model], set[Any]]], None]
 
 # The clock batches and max_seconds are measured with (a module attribute, so tests can drive it).
 clock = time.monotonic
@@ -153,6 +156,7 @@ def purge(
     pause: float | None = None,
     max_replica_lag: timedelta | float | None = None,
     notify: Notify | None = None,
+    deleted_keys: KeysCallback | None = None,
 ) -> PurgeResult:
     """Delete ``queryset`` and its cascades in batches; with ``dry_run`` only count what would go.
 
@@ -175,7 +179,7 @@ def purge(
     ``max_replica_lag``: before each batch, wait while a replica of ``HOUSEKEEPING["REPLICAS"]``
     lags more (default ``HOUSEKEEPING["MAX_REPLICA_LAG"]``); ``notify(message)`` is told
     ``"paused: replica lag 7 s"`` while the purge waits, and ``None`` when it goes on
-    (:mod:`django_housekeeping.purging.throttle`).
+    (:mod:`django_housekeeping.purging.throttle`). ``deleted_keys``: see :data:`KeysCallback`.
     """
     if not isinstance(queryset, QuerySet):
         raise TypeError(f"purge() needs a QuerySet, got {type(queryset).__name__}")
@@ -221,6 +225,7 @@ def purge(
             clock=lambda: clock(),  # read at call time: tests replace the module's clock
             notify=notify,
         ),
+        deleted_keys=deleted_keys,
     ).run()
 
 
@@ -269,8 +274,10 @@ class _Purge:
         archive_origin: ArchiveOrigin | None = None,
         partitions: bool = True,
         throttle: Throttle | None = None,
+        deleted_keys: KeysCallback | None = None,
     ) -> None:
         self.queryset = queryset
+        self.deleted_keys = deleted_keys
         self.deletion = deletion
         self.model: type[Model] = queryset.model
         self.label = self.model._meta.label
@@ -523,6 +530,8 @@ class _Purge:
         else:
             if self.archive is not None:
                 self.archive.append([rows])
+            if self.deleted_keys is not None:
+                self.deleted_keys({concrete(self.model): set(rows.values_list("pk", flat=True))})
             count = rows._raw_delete(self.using)
         self.deleted[self.label] += count
         return count
@@ -758,9 +767,27 @@ class _Purge:
                 else:
                     self.deleted[node.label] += scope.count(node)
             return
-        if self.archive is not None:
-            self.archive.append(scope.queryset(node) for node in self.plan.nodes)
+        self._archive_planned(scope)
         self.deleted.update(scope.delete())
+
+    def _archive_planned(self, scope: Scope) -> None:
+        """Before a planned batch deletes: its rows archived (the deleted ones, then the updated
+        ones, each row once), and their keys handed to ``deleted_keys``."""
+        assert self.plan is not None
+        if self.archive is not None:
+            self.archive.append(
+                (scope.queryset(node) for node in self.plan.delete_nodes),
+                updated=[
+                    scope.queryset(node)
+                    for node in self.plan.nodes
+                    if node.action == planning.UPDATE
+                ],
+            )
+        if self.deleted_keys is not None:
+            keys: dict[type[Model], set[Any]] = {}
+            for node in self.plan.delete_nodes:
+                keys.setdefault(concrete(node.model), set()).update(scope.primary_keys(node))
+            self.deleted_keys(keys)
 
     # Django's collector -------------------------------------------------------------------------
 
@@ -804,9 +831,7 @@ class _Purge:
         if collector is None:
             return
         scope = self._scope(roots)
-        if self.archive is not None:
-            assert self.plan is not None
-            self.archive.append(scope.queryset(node) for node in self.plan.nodes)
+        self._archive_planned(scope)
         collector.sort()  # the model order Collector.delete() sends signals in
         collected: dict[Any, list[Any]] = {}
         for model, instances in collector.data.items():
@@ -855,7 +880,9 @@ class _Purge:
                 )
             return
         if self.archive is not None:
-            self.archive.append(_collected_rows(collector))
+            self.archive.append(*_collected_rows(collector))
+        if self.deleted_keys is not None:
+            self.deleted_keys(_collected_keys(collector))
         _, counts = collector.delete()
         self.deleted.update(counts)
 
@@ -888,12 +915,25 @@ def _refusal(error: ProtectedError | RestrictedError) -> str:
     return "unknown"
 
 
-def _collected_rows(collector: Collector) -> list[Any]:
-    """Everything a collector is about to delete or update, grouped by model."""
+def _collected_rows(collector: Collector) -> tuple[list[Any], list[Any]]:
+    """What a collector is about to delete, and what it is about to update, grouped by model."""
     groups: list[Any] = [list(instances) for instances in collector.data.values() if instances]
     groups.extend(collector.fast_deletes)
+    updated: list[Any] = []
     updates: dict[Any, list[Any]] = collector.field_updates
     for objs_list in updates.values():
         for objs in objs_list:
-            groups.append(objs if isinstance(objs, QuerySet) else list(objs))
-    return groups
+            updated.append(objs if isinstance(objs, QuerySet) else list(objs))
+    return groups, updated
+
+
+def _collected_keys(collector: Collector) -> dict[type[Model], set[Any]]:
+    """The keys of the rows a collector is about to delete, per concrete model."""
+    keys: dict[type[Model], set[Any]] = {}
+    for model, instances in collector.data.items():
+        keys.setdefault(concrete(model), set()).update(instance.pk for instance in instances)
+    for fast_delete in collector.fast_deletes:
+        keys.setdefault(concrete(fast_delete.model), set()).update(
+            fast_delete.values_list("pk", flat=True)
+        )
+    return keys

@@ -12,12 +12,14 @@ to — nothing is deleted and :class:`ErasureRefused` names the held rows.
 Every request leaves an :class:`~django_housekeeping.models.ErasureRecord`: the model's label and
 the primary key, the rows deleted per model, who asked, when and why, and how it ended. It keeps
 no field value of the erased rows, and no archive of them is written whatever
-``PURGE_ARCHIVE`` says. The record is written and committed (``started``) before anything is
-deleted, and completed afterwards in a second write: the deletion of one object is one
-transaction, so a deletion that fails half way deletes nothing and leaves a ``failed`` record
-(the exception's type only: its message may quote the row's values), and a process that dies
-during it leaves a ``started`` record. Called inside a transaction of the caller's (say
-``ATOMIC_REQUESTS``), the record commits or rolls back with that transaction.
+``PURGE_ARCHIVE`` says. The keys of the rows it deletes (model label and primary key, cascades
+included) are written as :class:`~django_housekeeping.models.ErasedKey` rows in the deletion's
+transaction: ``housekeeping restore`` skips them. The record is written and committed
+(``started``) before anything is deleted, and completed afterwards in a second write: the
+deletion of one object is one transaction, so a deletion that fails half way deletes nothing and
+leaves a ``failed`` record (the exception's type only: its message may quote the row's values),
+and a process that dies during it leaves a ``started`` record. Called inside a transaction of
+the caller's (say ``ATOMIC_REQUESTS``), the record commits or rolls back with that transaction.
 
 The deletion holds the legal holds' lock exclusively
 (:func:`~django_housekeeping.purging.holds.lock`): it waits for the purge batches deleting at
@@ -40,7 +42,7 @@ from django.db.models.deletion import Collector, ProtectedError, RestrictedError
 from django.db.models.signals import post_delete, pre_delete
 from django.utils import timezone
 
-from django_housekeeping.models import ErasureRecord
+from django_housekeeping.models import ErasedKey, ErasureRecord
 from django_housekeeping.purging import planner as planning
 from django_housekeeping.purging.engine import purge
 from django_housekeeping.purging.erasable import refuse_denied
@@ -165,6 +167,21 @@ def preview(obj: Model) -> ErasurePreview:
     )
 
 
+def _remember(record: ErasureRecord, keys: dict[type[Model], set[Any]]) -> None:
+    """The erased keys of ``record``: model label and primary key of every row it deletes."""
+    now = timezone.now()
+    ErasedKey.objects.bulk_create(
+        [
+            ErasedKey(
+                model=model._meta.label_lower, object_pk=str(pk), erasure=record, erased_at=now
+            )
+            for model, pks in keys.items()
+            for pk in pks
+        ],
+        batch_size=1000,
+    )
+
+
 def erase(
     obj: Model,
     *,
@@ -217,11 +234,18 @@ def erase(
         if not blocking:
             # One object: one batch, one transaction, holds checked again inside it, after the
             # holds' lock taken exclusively: no hold is placed and no purge batch deletes while
-            # the erasure does (a hold placed afterwards on a row it erased is refused).
+            # the erasure does (a hold placed afterwards on a row it erased is refused). The keys
+            # of the rows it deletes are remembered in it (a restore skips them).
             with nullcontext() if dry_run else transaction.atomic(using=queryset.db):
                 if not dry_run:
                     lock(queryset.db, exclusive=True)
-                result = purge(queryset, dry_run=dry_run, batch_size=1, archive=False)
+                result = purge(
+                    queryset,
+                    dry_run=dry_run,
+                    batch_size=1,
+                    archive=False,
+                    deleted_keys=lambda keys: _remember(record, keys),
+                )
             if result["held"]:
                 blocking = held_rows(queryset) or [f"{label}:{obj.pk}"]
     except Exception as exc:

@@ -1,71 +1,74 @@
-"""Restoring an archive: verified, validated row by row before anything is loaded, then loaded one
-batch (one gzip member) per transaction — per model, referenced models first, in multi-row raw
-``INSERT``s with the archived keys; rows already there are skipped (so a restore can be run
-again) or, holding other values (rows a purge only updated), rewritten.
+"""Restoring an archive: verified, every row read and checked before anything is written, then
+loaded one batch (one gzip member) per transaction — per model, referenced models first, in
+multi-row raw ``INSERT``s with the archived keys.
 
-``restore()`` backs ``manage.py housekeeping restore FILE``; ``copy_archive()`` decompresses the
-complete batches of an archive. Every refusal is one :class:`~.archive.ArchiveError` line naming
-the file, the line and the field.
+What a restore never does (:mod:`~django_housekeeping.purging.restore_checks`): bring back a row
+an erasure deleted (its key is skipped and counted), revert a later edit (a row present with
+other values is kept, unless ``overwrite``; the rows the purge only updated — its archive marks
+them — are rewritten, the undo of the purge), admit a model an archive's manifest does not name
+(``force`` admits only an archive without a manifest, and then only the models the purge of its
+task could reach), or create or raise a privileged account.
+
+``restore()`` backs ``manage.py housekeeping restore FILE``; reading the archive is
+:mod:`~django_housekeeping.purging.archive_reader`. Every refusal is one
+:class:`~.archive.ArchiveError` line naming the file, the line and the field.
 """
 
 from __future__ import annotations
 
 import errno
-import json
 import logging
 import os
 import tempfile
-import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from decimal import Decimal
+from collections.abc import Callable, Collection, Iterator
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from django.apps import apps
-from django.core.exceptions import (
-    FieldDoesNotExist,
-    ValidationError,
-)
 from django.core.management.color import no_style
-from django.core.serializers.base import DeserializationError, DeserializedObject
-from django.core.serializers.python import Deserializer as PythonDeserializer
-from django.core.validators import (
-    DecimalValidator,
-    MaxLengthValidator,
-    MaxValueValidator,
-    MinValueValidator,
-)
 from django.db import (
     DEFAULT_DB_ALIAS,
     DatabaseError,
     IntegrityError,
     connections,
-    router,
     transaction,
 )
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import CharField, DecimalField, Field, IntegerField, Model
-from django.db.models.base import ModelState
-from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
-from django.db.models.query_utils import DeferredAttribute
-from django.db.models.signals import post_init, pre_init
+from django.db.models import Model
 from django.utils.connection import ConnectionDoesNotExist
 
 from django_housekeeping.purging.archive import (
-    CHUNK,
-    MESSAGE_LIMIT,
     ArchiveError,
     Manifest,
     UnverifiedArchive,
     check_prefix,
     copy_prefix,
+    manifest_path,
     read_manifest,
 )
+from django_housekeeping.purging.archive_reader import (
+    ArchiveStats,
+    Members,
+    NotGzip,
+    Row,
+    RowError,
+    RowReader,
+    archive_lines,
+    copy_archive,
+    models_text,
+    one_line,
+    short,
+)
 from django_housekeeping.purging.planner import concrete, in_keys
+from django_housekeeping.purging.restore_checks import (
+    PrivilegeGuard,
+    erased_keys,
+    models_erased,
+)
+
+__all__ = ["ArchiveStats", "Progress", "copy_archive", "restore"]
 
 logger = logging.getLogger("django_housekeeping")
 
@@ -80,128 +83,8 @@ INSERT_BYTES = 4 << 20
 _INSERTED = "inserted"
 _PRESENT = "present"
 _REWRITTEN = "rewritten"
-
-
-@dataclass
-class ArchiveStats:
-    """What an archive held (or, from :func:`restore`, what was loaded): its rows, per model, its
-    complete batches, whether bytes after them were left out (a last batch cut short, or not
-    covered by the manifest: written by a purge killed before that batch was deleted, so its rows
-    are still there), and whether its manifest verified."""
-
-    objects: int = 0
-    batches: int = 0
-    truncated: bool = False
-    models: dict[str, int] = field(default_factory=dict)
-    verified: bool = False
-    #: From :func:`restore`: rows that were in the database already, holding their archived
-    #: values (a restore run again), left as they were and not counted in ``objects``.
-    present: int = 0
-    present_models: dict[str, int] = field(default_factory=dict)
-    #: From :func:`restore`: rows of ``objects`` that were in the database with other values
-    #: (rows a purge set a foreign key of to NULL or a default), rewritten with the archived ones.
-    rewritten: int = 0
-
-
-class _NotGzip(Exception):
-    def __init__(self, offset: int, error: zlib.error) -> None:
-        super().__init__(f"at byte {offset:,}: {error}")
-
-
-class _Members:
-    """The gzip members of a stream's first ``limit`` bytes, decompressed a bounded piece at a
-    time: ``(member number, data)``, then ``(member number, None)`` when the member is complete.
-    Afterwards, ``complete`` is the size of the complete members and ``truncated`` says whether
-    a member was cut short after them."""
-
-    def __init__(self, stream: IO[bytes], limit: int | None = None) -> None:
-        self.stream = stream
-        self.limit = limit
-        self.complete = 0
-        self.batches = 0
-        self.truncated = False
-
-    def __iter__(self) -> Iterator[tuple[int, bytes | None]]:
-        decompressor = zlib.decompressobj(wbits=31)
-        started = False
-        offset = 0
-        remaining = self.limit
-        while remaining is None or remaining > 0:
-            data = self.stream.read(CHUNK if remaining is None else min(CHUNK, remaining))
-            if not data:
-                break
-            offset += len(data)
-            if remaining is not None:
-                remaining -= len(data)
-            while True:
-                started = started or bool(data)
-                try:
-                    out = decompressor.decompress(data, CHUNK)
-                except zlib.error as exc:
-                    raise _NotGzip(self.complete, exc) from exc
-                if out:
-                    yield self.batches + 1, out
-                if decompressor.eof:
-                    self.batches += 1
-                    data = decompressor.unused_data
-                    self.complete = offset - len(data)
-                    yield self.batches, None
-                    decompressor = zlib.decompressobj(wbits=31)
-                    started = False
-                    if not data:
-                        break
-                    continue
-                data = decompressor.unconsumed_tail
-                if not data and len(out) < CHUNK:
-                    break
-        self.truncated = started
-
-
-def _lines(stream: IO[bytes], limit: int) -> Iterator[tuple[int, int, bytes]]:
-    """``(batch, line number, line)`` of the complete gzip members in the first ``limit`` bytes of
-    ``stream``; line numbers count from the start of the decompressed file."""
-    number = 0
-    pending = bytearray()
-    for batch, data in _Members(stream, limit):
-        if data is None:
-            if pending:
-                number += 1
-                yield batch, number, bytes(pending)
-                pending.clear()
-            continue
-        pending += data
-        start = 0
-        while (end := pending.find(b"\n", start)) >= 0:
-            number += 1
-            yield batch, number, bytes(pending[start:end])
-            start = end + 1
-        del pending[:start]
-
-
-def copy_archive(path: str | os.PathLike[str], out: BinaryIO) -> ArchiveStats:
-    """Decompress every complete gzip member of ``path`` onto ``out``; a cut-short last one is
-    left out. One member (one batch) is held in memory at a time. The manifest is not read."""
-    stats = ArchiveStats()
-    pending: list[bytes] = []
-    with open(path, "rb") as file:
-        members = _Members(file)
-        try:
-            for _, data in members:
-                if data is not None:
-                    pending.append(data)
-                    continue
-                member = b"".join(pending)
-                out.write(member)
-                stats.objects += member.count(b"\n")
-                pending = []
-        except _NotGzip as exc:
-            raise ValueError(f"{os.fspath(path)} is not a gzip archive ({exc})") from exc
-    stats.batches = members.batches
-    stats.truncated = members.truncated
-    return stats
-
-
-# restoring ----------------------------------------------------------------------------------------
+_KEPT = "kept"
+_ERASED = "erased"
 
 
 def restore(
@@ -209,24 +92,36 @@ def restore(
     *,
     using: str = DEFAULT_DB_ALIAS,
     force: bool = False,
+    reach: Collection[str] | None = None,
+    overwrite: bool = False,
     progress: Progress | None = None,
 ) -> ArchiveStats:
     """Load an archive back: the same rows, with the same primary keys, one transaction per batch.
 
-    The archive must verify (:func:`verify_archive`) and hold only the models its manifest names;
-    ``force=True`` restores it anyway and logs a warning on the ``django_housekeeping`` logger.
-    Only the complete batches the manifest covers are read (without a verified manifest, every
-    complete batch). Every row is deserialized and validated before anything is loaded; a
-    malformed row raises :class:`ArchiveError` naming its line and field, and a row a batch
-    cannot load (a foreign key to a missing row, say) rolls that batch back. Raises
-    :class:`UnverifiedArchive` when refusing an archive that does not verify.
+    The archive must verify (:func:`~.archive.verify_archive`) and hold exactly what its
+    manifest names and counts. ``force=True`` admits an archive *without* a manifest (written
+    before manifests existed; a manifest that does not verify is refused, forced or not) and
+    logs a warning on the ``django_housekeeping`` logger; it needs ``reach``, the labels
+    (``"app_label.model_name"``) of the models the purge that wrote it could reach
+    (:func:`~.restore_checks.purge_reach`), and refuses any other. No restore creates a superuser
+    or a staff account or adds a group or a permission to a user
+    (:class:`~.restore_checks.PrivilegeGuard`).
+
+    Every row is deserialized and validated before anything is written (the whole archive:
+    a malformed row anywhere raises :class:`ArchiveError` naming its line and field, and
+    nothing is loaded); a row a batch cannot load (a foreign key to a missing row, say) rolls
+    that batch back. Raises :class:`UnverifiedArchive` when refusing an archive that does not
+    verify.
 
     Each batch is loaded per model, the models its rows refer to first, thousands of rows per
-    ``INSERT`` (raw: no ``pre_save``, no signals). A row whose primary key is in the database
-    already is left alone when it holds the archived values — so a restore interrupted half-way
-    can be run again — and rewritten with them otherwise (the rows a purge only updated). Each
-    batch resets the sequences of the tables it inserted into. ``progress(phase, done, total)``
-    is called as rows are validated and after each batch is loaded.
+    ``INSERT`` (raw: no ``pre_save``, no signals). A row an erasure deleted (an
+    :class:`~django_housekeeping.models.ErasedKey`) is skipped and counted (``erased``). A row
+    whose primary key is in the database already is left alone when it holds the archived
+    values (``present``: a restore interrupted half-way can be run again); holding other
+    values, it is rewritten when the purge only updated it (the archive marks those rows) and
+    kept as it is otherwise (``kept``: an edit made since) — unless ``overwrite``, which
+    rewrites it too. Each batch resets the sequences of the tables it inserted into.
+    ``progress(phase, done, total)`` is called as rows are validated and after each batch.
     """
     if not Path(path).is_file():
         raise FileNotFoundError(errno.ENOENT, "no archive file", os.fspath(path))
@@ -234,120 +129,21 @@ def restore(
         connection = connections[using]
     except ConnectionDoesNotExist:
         raise ArchiveError(f"{os.fspath(path)}: there is no database {using!r}") from None
-    return _Restore(os.fspath(path), using, connection, force, progress).run()
-
-
-class _RowError(Exception):
-    """A malformed row: which field (``None``: the line itself), and why."""
-
-    def __init__(self, field_name: str | None, reason: str) -> None:
-        super().__init__(reason)
-        self.field_name = field_name
-        self.reason = reason.rstrip(".")  # a validator's sentence, followed by more
-
-
-@dataclass
-class _Row:
-    """One line of an archive: where it is, the label of its model, its values on its model's
-    own table (an unsaved instance), its length (a guess at its size in SQL), and the
-    many-to-many lists it holds (not a purge's archive: those hold the links as rows)."""
-
-    number: int
-    label: str
-    instance: Model
-    size: int
-    m2m: dict[str, list[Any]] | None = None
-
-
-class _Slow(Exception):
-    """A value for Django's deserializer to read (a natural key)."""
-
-
-class _Plan:
-    """How the rows of one model become instances without Django's deserializer, which builds
-    each through ``Model.__init__``: the same conversions (``to_python()`` of the field, or of
-    the field a foreign key refers to), straight onto the attributes of the model's own table.
-    Only for models whose construction nothing else watches (see :func:`_plan`)."""
-
-    def __init__(self, model: type[Model]) -> None:
-        self.model = concrete(model)
-        opts = self.model._meta
-        assert opts.pk is not None
-        self.pk = opts.pk
-        self.converters: dict[str, tuple[str, Callable[[Any], Any]]] = {}
-        model_field: Any
-        for model_field in model._meta.concrete_fields:
-            if model_field.is_relation and (model_field.many_to_one or model_field.one_to_one):
-                self.converters[model_field.name] = (
-                    model_field.attname,
-                    _foreign_key(model_field),
-                )
-            else:
-                self.converters[model_field.name] = (model_field.attname, model_field.to_python)
-        self.local = [f for f in opts.local_concrete_fields if not getattr(f, "generated", False)]
-
-    def convert(self, pk: Any, fields: dict[str, Any]) -> dict[str, Any] | None:
-        """The row's values by attribute name (its key's too); ``None``: a row for Django's
-        deserializer (a field named otherwise, a many-to-many list)."""
-        values = {self.pk.attname: self.pk.to_python(pk)}
-        for name, value in fields.items():
-            try:
-                attname, convert = self.converters[name]
-            except KeyError:
-                return None
-            values[attname] = convert(value)
-        return values
-
-    def instance(self, values: dict[str, Any]) -> Model:
-        """An unsaved instance holding ``values`` (a missing field: its default)."""
-        instance = self.model.__new__(self.model)
-        instance._state = ModelState()
-        attributes = instance.__dict__
-        for model_field in self.local:
-            attname = model_field.attname
-            attributes[attname] = (
-                values[attname] if attname in values else model_field.get_default()
-            )
-        return instance
-
-
-def _foreign_key(model_field: Any) -> Callable[[Any], Any]:
-    """What Django's deserializer does with a foreign key's value (but natural keys: _Slow)."""
-    remote = model_field.remote_field.model
-    target = remote._meta.get_field(model_field.remote_field.field_name)
-    natural = hasattr(remote._default_manager, "get_by_natural_key")
-
-    def convert(value: Any) -> Any:
-        if value is None:
-            return None
-        if natural and hasattr(value, "__iter__") and not isinstance(value, str):
-            raise _Slow
-        return target.to_python(value)
-
-    return convert
-
-
-_PLAIN_DESCRIPTORS = (DeferredAttribute, ForeignKeyDeferredAttribute)
-
-
-def _plan(model: type[Model]) -> _Plan | None:
-    """A :class:`_Plan` for ``model``, unless building its instances must go through
-    ``Model.__init__``: an ``__init__`` of its own, ``pre_init``/``post_init`` receivers, a field
-    whose attribute is not a plain one (a file's, say)."""
-    if model.__init__ is not Model.__init__:
-        return None
-    if pre_init.has_listeners(model) or post_init.has_listeners(model):
-        return None
-    for model_field in model._meta.concrete_fields:
-        if type(getattr(model, model_field.attname, None)) not in _PLAIN_DESCRIPTORS:
-            return None
-    return _Plan(model)
+    return _Restore(
+        os.fspath(path),
+        using,
+        connection,
+        force,
+        progress,
+        reach=reach,
+        overwrite=overwrite,
+    ).run()
 
 
 class _Refused(Exception):
     """The database refused ``row``."""
 
-    def __init__(self, row: _Row, error: DatabaseError) -> None:
+    def __init__(self, row: Row, error: DatabaseError) -> None:
         super().__init__(str(error))
         self.row = row
         self.error = error
@@ -361,30 +157,38 @@ class _Restore:
         connection: BaseDatabaseWrapper,
         force: bool,
         progress: Progress | None = None,
+        *,
+        reach: Collection[str] | None = None,
+        overwrite: bool = False,
     ) -> None:
         self.path = path
         self.using = using
         self.connection = connection
         self.force = force
+        self.reach = set(reach) if reach is not None else None
+        self.overwrite = overwrite
         self.progress = progress
         self.loaded: Counter[str] = Counter()  # rows written per model
         self.present: Counter[str] = Counter()  # rows that were there already, per model
+        self.kept: Counter[str] = Counter()  # rows there with other values, kept, per model
+        self.erased: Counter[str] = Counter()  # rows an erasure deleted, skipped, per model
         self.rewritten = 0
         self.done = 0  # rows of the loaded batches
         self.total: int | None = None  # rows in the archive, once validated
         self.manifest: Manifest | None = None
-        self.allowed: set[str] | None = None  # the models that may be loaded (None: any)
-        self.unnamed: set[str] = set()  # models the manifest does not name, loaded by force
-        self.models: dict[str, type[Model]] = {}  # the models of the labels met, checked
-        self.fields: dict[type[Model], set[str]] = {}  # field names met, checked
-        self.limits: dict[Any, tuple[Any, Any, Any]] = {}  # see _limits
-        self.plans: dict[type[Model], _Plan | None] = {}  # see _plan
+        self.allowed: set[str] | None = None  # the models that may be loaded
+        self.labels: set[str] = set()  # the models of the archive's rows
+        self.erasures: set[str] = set()  # the models of the archive an erasure deleted rows of
+        self.reader = RowReader(path, using, connection, self._admit)
+        self.guard = PrivilegeGuard(path, using)
 
     def run(self) -> ArchiveStats:
         with open(self.path, "rb") as source, tempfile.TemporaryFile() as snapshot:
             limit, truncated = self._snapshot(source, snapshot)
             snapshot.seek(0)
             self._validate(snapshot, limit)
+            self.guard.check()
+            self.erasures = models_erased(self.labels)
             snapshot.seek(0)
             restored = self._load(snapshot, limit)
         return ArchiveStats(
@@ -396,25 +200,23 @@ class _Restore:
             present=sum(self.present.values()),
             present_models=dict(sorted(self.present.items())),
             rewritten=self.rewritten,
+            kept=sum(self.kept.values()),
+            kept_models=dict(sorted(self.kept.items())),
+            erased=sum(self.erased.values()),
+            erased_models=dict(sorted(self.erased.items())),
         )
-
-    def _forced(self, reason: UnverifiedArchive, refusal: str = "") -> None:
-        """Refuse (``reason`` and ``refusal``), or, forced, log ``reason`` and go on."""
-        if not self.force:
-            raise UnverifiedArchive(f"{reason}{refusal}")
-        logger.warning("restoring %s anyway (forced): %s", self.path, reason)
 
     def _snapshot(self, source: BinaryIO, snapshot: IO[bytes]) -> tuple[int, bool]:
         """Copy what is to be restored to ``snapshot`` (so the file verified is the file loaded):
-        the bytes the manifest covers once they verify, or, forced, the whole file. How many
-        bytes of complete members it holds, and whether more followed."""
+        the bytes the manifest covers once they verify, or, forced and without a manifest, the
+        whole file. How many bytes of complete members it holds, and whether more followed."""
         size = os.fstat(source.fileno()).st_size
         try:
             manifest = read_manifest(self.path)
             digest, copied = copy_prefix(source, manifest.bytes, snapshot)
             check_prefix(self.path, manifest, copied, digest.hexdigest())
         except UnverifiedArchive as exc:
-            self._forced(exc)
+            self._force_without_manifest(exc)
             source.seek(0)
             snapshot.seek(0)
             snapshot.truncate()
@@ -424,237 +226,95 @@ class _Restore:
             self.allowed = set(manifest.models)
         snapshot.flush()
         snapshot.seek(0)
-        members = _Members(snapshot)
+        members = Members(snapshot)
         try:
             for _ in members:
                 pass
-        except _NotGzip as exc:
+        except NotGzip as exc:
             raise ArchiveError(f"{self.path}: not a gzip archive ({exc})") from exc
         if self.manifest is not None:
             if members.truncated or members.batches != self.manifest.batches:
-                self._forced(
-                    UnverifiedArchive(
-                        f"{self.path}: its data is not the {self.manifest.batches} complete "
-                        "batches its manifest says"
-                    )
+                raise UnverifiedArchive(
+                    f"{self.path}: its data is not the {self.manifest.batches} complete "
+                    "batches its manifest says"
                 )
             return members.complete, size > self.manifest.bytes
         return members.complete, members.truncated
+
+    def _force_without_manifest(self, reason: UnverifiedArchive) -> None:
+        """Refuse an archive that does not verify; forced, admit one without a manifest (from
+        before manifests) — with ``reach``, the models it may hold — and log why."""
+        if not self.force:
+            raise reason
+        if manifest_path(self.path).exists():
+            raise UnverifiedArchive(
+                f"{reason}; --force only admits an archive without a manifest (from before "
+                "manifests)"
+            )
+        if self.reach is None:
+            raise UnverifiedArchive(
+                f"{reason}; --force needs the task whose purge wrote it, to know the models it "
+                "may hold"
+            )
+        self.allowed = self.reach
+        logger.warning("restoring %s anyway (forced): %s", self.path, reason)
+
+    def _admit(self, number: int, model: type[Model]) -> None:
+        """A model met in the archive: refused unless the manifest (or, forced, the reach of
+        the purge) names it."""
+        name = model._meta.label_lower
+        if self.allowed is not None and name not in self.allowed:
+            why = (
+                "a model its manifest does not name"
+                if self.manifest is not None
+                else "not a model the purge of its task could reach"
+            )
+            raise UnverifiedArchive(
+                f"{self.reader.place(number, 'model')}: {name} is {why}; nothing was loaded"
+            )
 
     # the first pass: every row deserialized and validated, nothing loaded ----------------------
 
     def _validate(self, snapshot: IO[bytes], limit: int) -> None:
         counts: Counter[str] = Counter()
+        updated: Counter[str] = Counter()
         expected = self.manifest.objects if self.manifest is not None else None
         self._report("validating", 0, expected)
-        for _, number, line in _lines(snapshot, limit):
+        reader = self.reader
+        guard = self.guard
+        for _, number, line in archive_lines(snapshot, limit):
             if not line.strip():
                 continue
             try:
-                obj = self._row(number, line)
-            except _RowError as error:
-                raise ArchiveError(self._where(number, error) + "; nothing was loaded") from None
-            counts[obj.label] += 1
+                row = reader.row(number, line)
+            except RowError as error:
+                raise ArchiveError(reader.where(number, error) + "; nothing was loaded") from None
+            counts[row.label] += 1
+            if row.updated:
+                updated[row.label] += 1
+            if guard.watches(type(row.instance)):
+                guard.see(number, row.instance, row.m2m)
             if number % 10_000 == 0:
                 self._report("validating", counts.total(), expected)
         self.total = counts.total()
+        self.labels = set(counts)
         self._report("validating", self.total, self.total)
-        if self.manifest is not None and counts != Counter(self.manifest.models):
-            self._forced(
-                UnverifiedArchive(
-                    f"{self.path}: it holds {_models_text(counts)}, its manifest says "
-                    f"{_models_text(Counter(self.manifest.models))}"
-                ),
-                "; nothing was loaded",
+        if self.manifest is None:
+            return
+        if counts != Counter(self.manifest.models):
+            raise UnverifiedArchive(
+                f"{self.path}: it holds {models_text(counts)}, its manifest says "
+                f"{models_text(Counter(self.manifest.models))}; nothing was loaded"
             )
-
-    def _place(self, number: int | None, field_name: str | None = None) -> str:
-        """``FILE: line N, field 'name'``: where a message is about."""
-        where = self.path if number is None else f"{self.path}: line {number}"
-        return where if field_name is None else f"{where}, field {field_name!r}"
-
-    def _where(self, number: int, error: _RowError) -> str:
-        return f"{self._place(number, error.field_name)}: {error.reason}"
-
-    def _row(self, number: int, line: bytes, *, values: bool = True) -> _Row:
-        """The row of one line, deserialized and validated; :class:`_RowError` if malformed.
-        ``values=False``: its values are not checked (they were, in the first pass)."""
-        try:
-            data = json.loads(line.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise _RowError(None, f"not UTF-8 ({exc.reason} at byte {exc.start + 1})") from None
-        except json.JSONDecodeError as exc:
-            raise _RowError(None, f"invalid JSON ({exc.msg} at column {exc.colno})") from None
-        except (ValueError, RecursionError) as exc:
-            raise _RowError(None, f"invalid JSON ({_one_line(exc)})") from None
-        if not isinstance(data, dict):
-            raise _RowError(None, "not a JSON object")
-        label = data.get("model")
-        if not isinstance(label, str):
-            raise _RowError("model", "missing, or not a string")
-        model = self.models.get(label)
-        if model is None:
-            model = self.models[label] = self._model(number, label)
-        name = model._meta.label_lower
-        if data.get("pk") is None:
-            raise _RowError("pk", f"{name}: missing (a restored row keeps its primary key)")
-        fields = data.get("fields")
-        if not isinstance(fields, dict):
-            raise _RowError("fields", f"{name}: missing, or not an object")
-        known = self.fields.setdefault(model, set())
-        for field_name in fields:
-            if field_name in known:
-                continue
-            try:
-                model_field = model._meta.get_field(field_name)
-            except FieldDoesNotExist:
-                raise _RowError(field_name, f"{name} has no such field") from None
-            if not isinstance(model_field, Field) or not (
-                model_field.concrete or model_field.many_to_many
-            ):
-                raise _RowError(field_name, f"not a field of {name} that holds data")
-            known.add(field_name)
-        if model not in self.plans:
-            self.plans[model] = _plan(model)
-        plan = self.plans[model]
-        converted = None
-        if plan is not None:
-            try:
-                converted = plan.convert(data["pk"], fields)
-            except Exception:  # Django's deserializer says what is wrong, or reads it (_Slow)
-                converted = None
-        m2m: dict[str, list[Any]] | None = None
-        if plan is not None and converted is not None:
-            row = _Row(number, name, plan.instance(converted), len(line))
-        else:
-            try:
-                objects: list[DeserializedObject] = list(
-                    PythonDeserializer([data], using=self.using)
-                )
-            except Exception as exc:  # any failure is a malformed row, reported in one line
-                raise self._culprit(data, name, exc) from None
-            [obj] = objects
-            instance = obj.object
-            m2m = {key: list(links) for key, links in (obj.m2m_data or {}).items()} or None
-            row = _Row(number, name, instance, len(line), m2m)
-            assert instance._meta.pk is not None
-            converted = {instance._meta.pk.attname: instance.pk}
-            for field_name in fields:
-                named: Any = model._meta.get_field(field_name)
-                if not named.many_to_many:
-                    converted[named.attname] = getattr(instance, named.attname)
-        if values:
-            self._check_values(model, converted, m2m, fields, name)
-        return row
-
-    def _model(self, number: int, label: str) -> type[Model]:
-        """The model of ``label``, once it may be restored here."""
-        try:
-            model = apps.get_model(label)
-        except (LookupError, ValueError):
-            raise _RowError("model", f"unknown model {_short(label)!r}") from None
-        name = model._meta.label_lower
-        if self.allowed is not None and name not in self.allowed and name not in self.unnamed:
-            self._forced(
-                UnverifiedArchive(
-                    f"{self._place(number, 'model')}: {name} is a model its manifest does not name"
-                ),
-                "; nothing was loaded",
+        if self.manifest.version > 1 and updated != Counter(self.manifest.updated):
+            raise UnverifiedArchive(
+                f"{self.path}: it marks {models_text(updated)} as updated by the purge, its "
+                f"manifest says {models_text(Counter(self.manifest.updated))}; nothing was loaded"
             )
-            self.unnamed.add(name)
-        if not router.allow_migrate_model(self.using, model):
-            raise _RowError("model", f"{name} is not stored in the database {self.using!r}")
-        return model
-
-    def _culprit(self, data: dict[str, Any], label: str, error: Exception) -> _RowError:
-        """The field that made Django's deserializer fail, tried one at a time."""
-        probes = [("pk", {})] + [(name, {name: value}) for name, value in data["fields"].items()]
-        for name, fields in probes:
-            try:
-                list(PythonDeserializer([{**data, "fields": fields}], using=self.using))
-            except Exception as exc:  # see _row
-                return _RowError(name, f"{label} pk={_short(data['pk'])!r}: {_reason(exc)}")
-        return _RowError(None, f"{label} pk={_short(data['pk'])!r}: {_reason(error)}")
-
-    def _check_values(
-        self,
-        model: type[Model],
-        converted: dict[str, Any],
-        m2m: dict[str, list[Any]] | None,
-        fields: dict[str, Any],
-        label: str,
-    ) -> None:
-        """What the database would refuse: a value its column cannot hold (too long, an integer
-        out of the database's range, too many digits), or NULL where the column is NOT NULL.
-        ``converted``: the row's values by attribute name."""
-        opts = model._meta
-        assert opts.pk is not None
-        pk = converted[opts.pk.attname]
-        checked: list[tuple[str, Any, Any]] = [("pk", opts.pk, pk)]
-        for name in fields:
-            model_field: Any = opts.get_field(name)
-            if model_field.many_to_many:
-                target = model_field.remote_field.model._meta.pk
-                values = (m2m or {}).get(name, [])
-                checked += [(name, target, value) for value in values]
-            else:
-                checked.append((name, model_field, converted[model_field.attname]))
-        for name, model_field, value in checked:
-            if value is None:
-                if not model_field.null:
-                    raise _RowError(name, f"{label} pk={_short(pk)!r}: may not be null")
-                continue
-            try:
-                self._check_value(model_field, value)
-            except ValidationError as exc:
-                reason = "; ".join(str(message) for message in exc.messages)
-                raise _RowError(name, f"{label} pk={_short(pk)!r}: {_one_line(reason)}") from None
-
-    def _check_value(self, model_field: Any, value: Any) -> None:
-        """What the column cannot hold. Not the field's validators: those the database does not
-        enforce (an email address's form, a custom validator) may have been bypassed by the rows
-        that were archived, and an archive must give back what the database held."""
-        limits = self.limits.get(model_field)
-        if limits is None:
-            limits = self.limits[model_field] = self._limits(model_field)
-        kind, first, second = limits
-        if kind is CharField:
-            if isinstance(value, str) and len(value) > first:
-                MaxLengthValidator(first)(value)
-        elif kind is DecimalField:
-            if isinstance(value, Decimal):
-                DecimalValidator(first, second)(value)
-        elif kind is IntegerField and isinstance(value, int):
-            if first is not None and value < first:
-                MinValueValidator(first)(value)
-            if second is not None and value > second:
-                MaxValueValidator(second)(value)
-        if self.connection.vendor == "postgresql" and isinstance(value, str) and "\x00" in value:
-            raise ValidationError("holds a NUL character, which PostgreSQL cannot store")
-
-    def _limits(self, model_field: Any) -> tuple[Any, Any, Any]:
-        """What :meth:`_check_value` checks of ``model_field``'s values: the kind of its column
-        (``CharField``, ``DecimalField``, ``IntegerField``, ``None``: nothing) and two limits."""
-        target = model_field
-        while target.is_relation and (target.many_to_one or target.one_to_one):
-            target = target.target_field
-        if isinstance(target, CharField) and target.max_length is not None:
-            return CharField, target.max_length, None
-        if isinstance(target, DecimalField):
-            return DecimalField, target.max_digits, target.decimal_places
-        if isinstance(target, IntegerField):
-            try:
-                low, high = self.connection.ops.integer_field_range(target.get_internal_type())
-            except KeyError:  # a custom integer field Django knows no range of
-                return None, None, None
-            return IntegerField, low, high
-        return None, None, None
-
-    # the second pass: one batch per transaction ------------------------------------------------
 
     def _load(self, snapshot: IO[bytes], limit: int) -> int:
         batches = 0
-        for batch, rows in groupby(_lines(snapshot, limit), key=itemgetter(0)):
+        for batch, rows in groupby(archive_lines(snapshot, limit), key=itemgetter(0)):
             self._load_batch(batch, ((number, line) for _, number, line in rows))
             batches += 1
             self._report("restoring", self.done, self.total)
@@ -674,21 +334,24 @@ class _Restore:
 
         # Per concrete model, its rows by primary key (a row archived twice, reached along two
         # paths, is loaded once: the last line wins, as a second save() would).
-        groups: dict[type[Model], dict[Any, _Row]] = {}
+        groups: dict[type[Model], dict[Any, Row]] = {}
         seen = 0
         for number, line in rows:
             if not line.strip():
                 continue
             seen += 1
             try:
-                row = self._row(number, line, values=False)
-            except _RowError as error:  # validated already: only if the database changed
-                raise refused(self._where(number, error)) from None
+                row = self.reader.row(number, line, values=False)
+            except RowError as error:  # validated already: only if the database changed
+                raise refused(self.reader.where(number, error)) from None
             group = groups.setdefault(concrete(type(row.instance)), {})
             group.pop(row.instance.pk, None)
             group[row.instance.pk] = row
         counts: Counter[str] = Counter()
         present: Counter[str] = Counter()
+        kept: Counter[str] = Counter()
+        erased: Counter[str] = Counter()
+        skipped: set[int] = set()  # id() of the instances not written
         written: list[tuple[int, str, Model]] = []
         inserted: list[type[Model]] = []
         with transaction.atomic(using=self.using):
@@ -698,13 +361,14 @@ class _Restore:
                         outcome = self._write(model, list(groups[model].values()))
                     except _Refused as exc:
                         raise refused(
-                            f"{self._place(exc.row.number)}: {exc.row.label} "
-                            f"pk={_short(exc.row.instance.pk)!r}: the database refused the row: "
-                            f"{_one_line(exc.error)}"
+                            f"{self.reader.place(exc.row.number)}: {exc.row.label} "
+                            f"pk={short(exc.row.instance.pk)!r}: the database refused the row: "
+                            f"{one_line(exc.error)}"
                         ) from None
                     for row, kind in outcome:
-                        if kind is _PRESENT:
-                            present[row.label] += 1
+                        if kind is not _INSERTED and kind is not _REWRITTEN:
+                            skipped.add(id(row.instance))
+                            {_PRESENT: present, _KEPT: kept, _ERASED: erased}[kind][row.label] += 1
                             continue
                         counts[row.label] += 1
                         written.append((row.number, row.label, row.instance))
@@ -714,7 +378,8 @@ class _Restore:
                         inserted.append(model)
                 for model in groups:
                     for row in groups[model].values():
-                        if row.m2m:  # many-to-many lists in a row (not a purge's)
+                        # many-to-many lists in a row written (not a purge's archive)
+                        if row.m2m and id(row.instance) not in skipped:
                             row.instance._state.db = self.using
                             row.instance._state.adding = False
                             for name, values in row.m2m.items():
@@ -736,14 +401,17 @@ class _Restore:
                         cursor.execute(statement)
         self.loaded.update(counts)
         self.present.update(present)
+        self.kept.update(kept)
+        self.erased.update(erased)
         self.done += seen
 
-    def _write(self, model: type[Model], rows: list[_Row]) -> list[tuple[_Row, str]]:
+    def _write(self, model: type[Model], rows: list[Row]) -> list[tuple[Row, str]]:
         """Insert ``rows`` of ``model``'s own table, the primary keys they had: raw inserts (no
         ``pre_save``: ``auto_now`` fields keep their archived values; no signals), a few thousand
-        rows per statement. A row whose key is there already is left as it is when it holds
-        the archived values (a restore run again), and rewritten with them otherwise (a row a
-        purge set a foreign key of to NULL or a default)."""
+        rows per statement. A row an erasure deleted is skipped. A row whose key is there
+        already is left as it is when it holds the archived values (a restore run again); with
+        other values, it is rewritten when the purge only updated it (set a foreign key to NULL
+        or a default: its line says so) or ``overwrite`` says so, and kept otherwise."""
         opts = model._meta
         fields = [f for f in opts.local_concrete_fields if not getattr(f, "generated", False)]
         pk = opts.pk
@@ -751,8 +419,16 @@ class _Restore:
         others = [f for f in fields if not f.primary_key]
         manager = model._base_manager.db_manager(self.using)
         limit = max(1, self.connection.ops.bulk_batch_size(fields, rows))
-        outcome: list[tuple[_Row, str]] = []
+        outcome: list[tuple[Row, str]] = []
+        label = opts.label_lower
         for chunk in _chunks(rows, min(limit, INSERT_ROWS), INSERT_BYTES):
+            if label in self.erasures:
+                gone = erased_keys(label, [row.instance.pk for row in chunk])
+                if gone:
+                    outcome.extend((row, _ERASED) for row in chunk if str(row.instance.pk) in gone)
+                    chunk = [row for row in chunk if str(row.instance.pk) not in gone]
+                    if not chunk:
+                        continue
             keys = [row.instance.pk for row in chunk]
             existing = {
                 values[0]: values[1:]
@@ -770,6 +446,8 @@ class _Restore:
                     outcome.append((row, _INSERTED))
                 elif existing[instance.pk] == tuple(getattr(instance, f.attname) for f in others):
                     outcome.append((row, _PRESENT))
+                elif not (row.updated or self.overwrite):
+                    outcome.append((row, _KEPT))
                 else:
                     outcome.append((row, _REWRITTEN))
                     stale.append(instance)
@@ -782,7 +460,7 @@ class _Restore:
                     raise _Refused(row, exc) from None
         return outcome
 
-    def _insert(self, manager: Any, rows: list[_Row], fields: list[Any]) -> None:
+    def _insert(self, manager: Any, rows: list[Row], fields: list[Any]) -> None:
         """One ``INSERT`` of ``rows`` (in a savepoint); :class:`_Refused` naming the first row
         the database refuses."""
         try:
@@ -847,43 +525,17 @@ class _Restore:
             target = model_field.target_field
             if value not in existing[(target.model, target.attname)]:
                 return refused(
-                    f"{self._place(number, model_field.name)}: {label} "
-                    f"pk={_short(instance.pk)!r} refers to {target.model._meta.label_lower} "
-                    f"{target.name}={_short(value)!r}, which does not exist"
+                    f"{self.reader.place(number, model_field.name)}: {label} "
+                    f"pk={short(instance.pk)!r} refers to {target.model._meta.label_lower} "
+                    f"{target.name}={short(value)!r}, which does not exist"
                 )
-        return refused(f"{self.path}: {_one_line(error)}")
+        return refused(f"{self.path}: {one_line(error)}")
 
 
-def _reason(error: BaseException) -> str:
-    """Why Django's deserializer failed, without the value it repeats."""
-    original = error.__context__ if isinstance(error, DeserializationError) else None
-    cause = original if original is not None else error
-    if isinstance(cause, ValidationError):
-        return _one_line("; ".join(str(message) for message in cause.messages))
-    return _one_line(cause) or type(cause).__name__
-
-
-def _one_line(value: Any) -> str:
-    text = " ".join(str(value).split())
-    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
-
-
-def _short(value: Any) -> Any:
-    """A value to show in a message: long text and huge numbers are cut."""
-    text = value if isinstance(value, str) else repr(value)
-    if len(text) <= 60:
-        return value
-    return text[:59] + "…"
-
-
-def _models_text(counts: Counter[str]) -> str:
-    return ", ".join(f"{label} {n:,}" for label, n in sorted(counts.items())) or "no rows"
-
-
-def _chunks(rows: list[_Row], count: int, size: int) -> Iterator[list[_Row]]:
+def _chunks(rows: list[Row], count: int, size: int) -> Iterator[list[Row]]:
     """``rows`` in pieces of at most ``count`` rows and (unless one row is bigger) ``size``
     bytes of JSON."""
-    chunk: list[_Row] = []
+    chunk: list[Row] = []
     weight = 0
     for row in rows:
         if chunk and (len(chunk) >= count or weight + row.size > size):

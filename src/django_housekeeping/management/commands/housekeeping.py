@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from django_housekeeping.conf.checks import TAG
 from django_housekeeping.management import maintenance
+from django_housekeeping.management.restore_report import restore_document, restore_lines
 from django_housekeeping.management.tables import missing_tables
 from django_housekeeping.models import ErasureRecord, TaskRun
 from django_housekeeping.presenters import (
@@ -29,10 +30,11 @@ from django_housekeeping.presenters import (
     task_views,
     to_json,
 )
-from django_housekeeping.purging.archive import ArchiveError
+from django_housekeeping.purging.archive import ArchiveError, manifest_path
 from django_housekeeping.purging.restore import restore
 from django_housekeeping.running import control
 from django_housekeeping.scheduling.service import SchedulerService
+from django_housekeeping.tasks.archive_reach import UnknownReach, archive_reach
 from django_housekeeping.tasks.context import TaskContext
 from django_housekeeping.tasks.registry import ALL
 
@@ -137,8 +139,21 @@ class Command(BaseCommand):
         restore.add_argument(
             "--force",
             action="store_true",
-            help="Restore even an archive whose manifest is missing or does not verify, or that "
-            "holds models its manifest does not name (logged as a warning).",
+            help="Restore an archive without a manifest (written before manifests), holding only "
+            "models the purge of its task could reach (logged as a warning). An archive whose "
+            "manifest does not verify is refused all the same.",
+        )
+        restore.add_argument(
+            "--task",
+            metavar="NAME",
+            help="With --force: the task whose purge wrote the archive (default: the task its "
+            "file name names).",
+        )
+        restore.add_argument(
+            "--overwrite",
+            action="store_true",
+            help="Rewrite the rows present with other values than archived (edited since the "
+            "purge) with the archived values; by default they are kept as they are.",
         )
 
         erase = add(
@@ -457,19 +472,35 @@ class Command(BaseCommand):
     # restore ------------------------------------------------------------------------------------
 
     def handle_restore(
-        self, *, file: str, database: str, json: bool, force: bool, **options: Any
+        self,
+        *,
+        file: str,
+        database: str,
+        json: bool,
+        force: bool,
+        overwrite: bool,
+        task: str | None,
+        **options: Any,
     ) -> None:
         # Every refusal and every malformed archive is one line on stderr and exit status 1.
         bar = ProgressBars(self.stderr) if self.stderr.isatty() and not json else None
         try:
+            # --force admits only an archive without a manifest: the reach of its task's purge.
+            reach = (
+                archive_reach(file, task) if force and not manifest_path(file).exists() else None
+            )
             stats = restore(
                 file,
                 using=database,
                 force=force,
+                reach=reach,
+                overwrite=overwrite,
                 progress=bar.restore_update if bar is not None else None,
             )
         except ArchiveError as exc:  # its message starts with the file
             raise CommandError(f"cannot restore {exc}", returncode=EXIT_FAILED) from None
+        except UnknownReach as exc:
+            raise CommandError(f"cannot restore {file}: {exc}", returncode=EXIT_FAILED) from None
         except OSError as exc:
             reason = exc.strerror if exc.strerror and exc.filename == file else exc
             raise CommandError(f"cannot restore {file}: {reason}", returncode=EXIT_FAILED) from None
@@ -480,43 +511,10 @@ class Command(BaseCommand):
             if bar is not None:
                 bar.finish()
         if json:
-            self._print_json(
-                {
-                    "file": file,
-                    "objects": stats.objects,
-                    "models": stats.models,
-                    "batches": stats.batches,
-                    "truncated": stats.truncated,
-                    "verified": stats.verified,
-                    "present": stats.present,
-                    "present_models": stats.present_models,
-                    "rewritten": stats.rewritten,
-                }
-            )
+            self._print_json(restore_document(file, stats))
         else:
-            objects = f"{stats.objects:,} object{'' if stats.objects == 1 else 's'}"
-            batches = f"{stats.batches:,} batch{'' if stats.batches == 1 else 'es'}"
-            unverified = "" if stats.verified else ", unverified (--force)"
-            models = ", ".join(f"{label} {count:,}" for label, count in stats.models.items())
-            self.stdout.write(
-                f"Restored {objects} ({batches}) from {file}{unverified}"
-                + (f": {models}." if models else ".")
-            )
-            if stats.rewritten:
-                were = "was" if stats.rewritten == 1 else "were"
-                self.stdout.write(
-                    f"{stats.rewritten:,} of them {were} in the database with other values (rows "
-                    f"the purge updated) and {were} rewritten with the archived ones."
-                )
-            if stats.present:
-                present = ", ".join(
-                    f"{label} {count:,}" for label, count in stats.present_models.items()
-                )
-                row = "row was" if stats.present == 1 else "rows were"
-                self.stdout.write(
-                    f"{stats.present:,} {row} in the database already, as archived, and "
-                    f"skipped: {present}."
-                )
+            for line in restore_lines(file, stats, overwrite=overwrite):
+                self.stdout.write(line)
         if stats.truncated:
             self.stderr.write(
                 f"The last batch of {file} is incomplete (or not covered by its manifest): the "
