@@ -20,9 +20,13 @@ Every check has a stable ID, documented in docs/checks.md:
 - ``django_housekeeping.E013`` a retention policy's ``keep_by`` does not resolve to one value per
   row (a field, through forward relations).
 - ``django_housekeeping.E014`` ``REPLICAS`` names a database alias that is not in ``DATABASES``.
+- ``django_housekeeping.E017`` a cron-monitor check-in URL (``PING_URL``, a task's ``ping_url``)
+  is malformed.
 - ``django_housekeeping.W001`` one of the library's named URLs resolves to another view.
 - ``django_housekeeping.W002`` a retention policy's ``field`` has no index: each run scans the
   table.
+- ``django_housekeeping.W004`` a task has a ``sentry_monitor`` but ``sentry_sdk`` is not installed:
+  it sends no Sentry check-in.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from django.db import models
 from django.urls import URLPattern, get_resolver, resolve, reverse
 from django.urls.resolvers import RoutePattern
 
+from django_housekeeping.conf.ping_urls import ping_url_problems
 from django_housekeeping.conf.settings import (
     DEFAULTS,
     SETTING_NAME,
@@ -350,6 +355,35 @@ def check_executor(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             "pip install django-housekeeping[tasks].",
         )
     ]
+
+
+@register(TAG)
+def check_checkins(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``E017`` for ``PING_URL`` and the tasks' declared ``ping_url`` (the overrides' in
+    :func:`check_settings`), ``W004`` for Sentry monitors without ``sentry_sdk``."""
+    user_settings = getattr(settings, SETTING_NAME, {})
+    pattern = user_settings.get("PING_URL") if isinstance(user_settings, Mapping) else None
+    errors: list[CheckMessage] = [
+        _error(17, f"{SETTING_NAME}['PING_URL'] {problem}.")
+        for problem in (ping_url_problems(pattern, pattern=True) if isinstance(pattern, str) else [])
+    ]
+    without_sentry = find_spec("sentry_sdk") is None
+    for task in registry:
+        errors.extend(
+            _error(17, f"The ping_url of task {task.name!r} {problem}.")
+            for problem in ping_url_problems(task.declared.ping_url)
+        )
+        if without_sentry and task.effective.sentry_monitor:
+            errors.append(
+                Warning(
+                    f"Task {task.name!r} has the Sentry monitor "
+                    f"{task.effective.sentry_monitor!r}, but sentry_sdk is not installed: it "
+                    "sends no Sentry check-in.",
+                    hint="pip install sentry-sdk, or remove the sentry_monitor.",
+                    id="django_housekeeping.W004",
+                )
+            )
+    return errors
 
 
 # The URLconfs a project mounts, by module path and application namespace. They are named, not
