@@ -35,6 +35,9 @@ logger = logging.getLogger("django_housekeeping.monitoring")
 Status = TaskRun.Status
 # A check-in is tried this many times (once, and once more), within PING_TIMEOUT in all.
 ATTEMPTS = 2
+# The retry is not tried with less than this share of PING_TIMEOUT left (the first attempt took
+# the rest: the monitor does not answer, and a few milliseconds would not change that).
+MIN_RETRY_SHARE = 0.1
 USER_AGENT = "django-housekeeping"
 
 # Sentry's check-in id of each run that checked in "in_progress" in this process, for its end.
@@ -104,9 +107,9 @@ def ping(url: str, *, task: str) -> bool:
     budget = float(housekeeping_settings.PING_TIMEOUT)
     deadline = monotonic() + budget
     problem = "no attempt"
-    for _attempt in range(ATTEMPTS):
+    for attempt in range(ATTEMPTS):
         remaining = deadline - monotonic()
-        if remaining <= 0:
+        if attempt and remaining < budget * MIN_RETRY_SHARE:
             break
         try:
             request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
