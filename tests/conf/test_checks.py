@@ -105,7 +105,7 @@ def test_e003_unknown_key() -> None:
         "Valid keys: ALERT_MAIL_ADMINS, API_PERMISSION_CLASSES, AUTOSTART, DEFAULT_TIMEOUT, "
         "EXECUTOR, EXECUTOR_BACKEND, EXECUTOR_QUEUE, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, "
         "HISTORY_DAYS, LEASE_TTL, MAX_REPLICA_LAG, MAX_WAIT, METRICS_TOKEN, MISFIRE_GRACE, "
-        "PURGE_ARCHIVE, PURGE_ARCHIVE_DIR, PURGE_BATCH_SIZE, PURGE_PARTITIONS, PURGE_PAUSE, "
+        "PING_TIMEOUT, PING_URL, PURGE_ARCHIVE, PURGE_ARCHIVE_DIR, PURGE_BATCH_SIZE, PURGE_PARTITIONS, PURGE_PAUSE, "
         "QUEUE_TIMEOUT, REPLICAS, STATISTICS_TASK, TASKS, TRIGGER_THROTTLE_RATE."
     )
 
@@ -142,7 +142,7 @@ def test_e004_unknown_override_key_hints_the_valid_ones() -> None:
     assert error.id == "django_housekeeping.E004"
     assert error.hint == (
         "Valid keys: coalesce, enabled, expect_success_every, keep, keep_for, misfire_grace, "
-        "options, purge, retries, schedule."
+        "options, ping_url, purge, retries, schedule, sentry_monitor."
     )
 
 
