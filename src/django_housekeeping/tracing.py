@@ -7,8 +7,9 @@ a no-op (an import-linter contract keeps ``opentelemetry`` out of every other mo
 configured SDK, the API's own no-op tracer makes the spans cost next to nothing.
 
 A run recorded ``queued`` carries the W3C trace context of the code that queued it
-(:func:`carrier`, kept in the run's ``trace_context``), and the process that executes it — a thread, or a worker of Django's Tasks framework on another host — continues that
-trace (:func:`run_span`).
+(:func:`carrier`, kept in the run's ``trace_context``), and the process that executes it — a
+thread, or a worker of Django's Tasks framework on another host — continues that trace
+(:func:`run_span`).
 
 Sits below the purge engine in the layers: it imports nothing of the library.
 """

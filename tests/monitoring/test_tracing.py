@@ -84,9 +84,7 @@ def test_a_cli_run_is_one_span_with_its_batches_as_children() -> None:
     assert outcome.returncode == 0, outcome.err
     run = TaskRun.objects.get(task_name="threads")
     assert run.status == "succeeded"
-    assert_one_traced_purge(
-        exporter.get_finished_spans(), run, trigger="cli", rows=5, batches=3
-    )
+    assert_one_traced_purge(exporter.get_finished_spans(), run, trigger="cli", rows=5, batches=3)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -108,7 +106,8 @@ def test_an_api_run_continues_the_trace_of_the_request() -> None:
     span = assert_one_traced_purge(
         exporter.get_finished_spans(), run, trigger="api", rows=3, batches=2
     )
-    assert span.context is not None and span.parent is not None
+    assert span.context is not None
+    assert span.parent is not None
     assert span.context.trace_id == request.get_span_context().trace_id
     assert span.parent.span_id == request.get_span_context().span_id
 

@@ -365,7 +365,9 @@ def check_checkins(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     pattern = user_settings.get("PING_URL") if isinstance(user_settings, Mapping) else None
     errors: list[CheckMessage] = [
         _error(17, f"{SETTING_NAME}['PING_URL'] {problem}.")
-        for problem in (ping_url_problems(pattern, pattern=True) if isinstance(pattern, str) else [])
+        for problem in (
+            ping_url_problems(pattern, pattern=True) if isinstance(pattern, str) else []
+        )
     ]
     without_sentry = find_spec("sentry_sdk") is None
     for task in registry:

@@ -340,7 +340,7 @@ class HousekeepingSettings:
         None,
         Rule(lambda value: isinstance(value, str), "a URL (with `{task}` in it)").or_none(),
         "The cron-monitor check-in URL of every task without a `ping_url` of its own, with "
-        "`{task}` replaced by the task's name, e.g. `\"https://hc-ping.com/<key>/{task}\"`: "
+        '`{task}` replaced by the task\'s name, e.g. `"https://hc-ping.com/<key>/{task}"`: '
         "`GET {url}/start` when a run starts, `{url}` when it succeeds, `{url}/fail` when it "
         "fails (see [observability](observability.md#cron-monitor-check-ins)). It may hold a "
         "secret: keep it out of the repository. `None`: no check-ins but the tasks' own.",

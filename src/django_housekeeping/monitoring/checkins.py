@@ -113,12 +113,12 @@ def ping(url: str, *, task: str) -> bool:
             break
         try:
             request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-            with urllib.request.urlopen(request, timeout=remaining) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=remaining) as response:
                 response.read(1024)
                 if 200 <= response.status < 300:
                     return True
                 problem = f"HTTP {response.status}"
-        except Exception as exc:  # noqa: BLE001  # whatever the network does, the run goes on
+        except Exception as exc:  # whatever the network does, the run goes on
             problem = _describe(exc)
     logger.warning(
         "The cron monitor at %s did not answer the check-in of %s: %s",

@@ -594,9 +594,7 @@ def _perform_run(
             result, status, error = None, Status.FAILED, traceback.format_exc()
         _save_outcome(task, run, status, result=result, error=error)
     counts = deletion_counts(result)
-    span.finish(
-        status=status, rows=sum(counts.values()) if counts else None, exception=exception
-    )
+    span.finish(status=status, rows=sum(counts.values()) if counts else None, exception=exception)
 
     if status == Status.FAILED:
         if exception is not None:

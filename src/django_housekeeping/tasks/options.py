@@ -154,7 +154,7 @@ OVERRIDES: Mapping[str, Override] = MappingProxyType(
                 "ping_url",
                 ping_url_problems,
                 17,
-                "The task's cron-monitor check-in URL (`{task}` stands for its name; `\"\"`: no "
+                'The task\'s cron-monitor check-in URL (`{task}` stands for its name; `""`: no '
                 "check-ins), replacing the decorator's and `PING_URL` (see [check-ins]"
                 "(observability.md#cron-monitor-check-ins)).",
             ),
@@ -162,7 +162,7 @@ OVERRIDES: Mapping[str, Override] = MappingProxyType(
                 "sentry_monitor",
                 _rule(Rule(lambda value: isinstance(value, str), "a monitor slug (a string)")),
                 4,
-                "The slug of the task's Sentry Crons monitor (`\"\"`: none), as the decorator "
+                'The slug of the task\'s Sentry Crons monitor (`""`: none), as the decorator '
                 "argument.",
             ),
             Override(
