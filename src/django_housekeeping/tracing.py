@@ -24,21 +24,23 @@ from typing import Any
 try:
     from opentelemetry import propagate, trace
     from opentelemetry.trace import Status, StatusCode
+
+    AVAILABLE = True
 except ImportError:  # the optional extra [otel] is not installed: nothing is traced
-    trace = None  # type: ignore[assignment]
+    AVAILABLE = False
 
 TRACER_NAME = "django_housekeeping"
 
 
 def enabled() -> bool:
     """Whether ``opentelemetry-api`` is importable (whether a provider exports is the site's)."""
-    return trace is not None
+    return AVAILABLE
 
 
 def carrier() -> dict[str, str] | None:
     """The current trace context as a queued run carries it (``{"traceparent": ...}``, the
     propagators the site configured), or ``None`` outside a recorded span."""
-    if trace is None or not trace.get_current_span().get_span_context().is_valid:
+    if not AVAILABLE or not trace.get_current_span().get_span_context().is_valid:
         return None
     headers: dict[str, str] = {}
     propagate.inject(headers)
@@ -82,7 +84,7 @@ def run_span(
     span continues that trace, else the current one. The caller reports the outcome with
     :meth:`RunSpan.finish`.
     """
-    if trace is None:
+    if not AVAILABLE:
         yield RunSpan()
         return
     tracer = trace.get_tracer(TRACER_NAME)
@@ -123,7 +125,7 @@ class BatchSpan:
 def batch_span(model: str, *, dry_run: bool) -> Iterator[BatchSpan]:
     """The span ``housekeeping.purge.batch`` around one batch of a purge (the model, its rows and
     its duration); an exception leaving it is recorded and sets its status."""
-    if trace is None:
+    if not AVAILABLE:
         yield BatchSpan()
         return
     tracer = trace.get_tracer(TRACER_NAME)
