@@ -349,7 +349,8 @@ class HousekeepingSettings:
         2.0,
         SECONDS,
         "How long one check-in may take, in seconds, its one retry included: a monitor that "
-        "does not answer delays a run by at most this much, and never fails it.",
+        "does not answer delays a run's start, and its end, by at most this much, and never "
+        "fails it.",
     )
     METRICS_TOKEN: Setting[str | None] = Setting(
         None,
