@@ -19,18 +19,36 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 _memory: InMemorySpanExporter | None = None
+_recording = False
+
+
+class _WhileRecording(SimpleSpanProcessor):
+    """Exports only between :func:`in_memory` and :func:`stop_recording`: the provider stays
+    for the rest of the test session, and the other tests' spans are not kept."""
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if _recording:
+            super().on_end(span)
 
 
 def in_memory() -> InMemorySpanExporter:
-    """The test process's exporter (installed on first use), emptied."""
-    global _memory
+    """The test process's exporter (installed on first use), emptied and recording."""
+    global _memory, _recording
     if _memory is None:
         _memory = InMemorySpanExporter()
         provider = TracerProvider()
-        provider.add_span_processor(SimpleSpanProcessor(_memory))
+        provider.add_span_processor(_WhileRecording(_memory))
         trace.set_tracer_provider(provider)
     _memory.clear()
+    _recording = True
     return _memory
+
+
+def stop_recording() -> None:
+    global _recording
+    _recording = False
+    if _memory is not None:
+        _memory.clear()
 
 
 class JsonLinesExporter(SpanExporter):

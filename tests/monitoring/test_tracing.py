@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,9 +27,16 @@ from django_housekeeping.models import TaskRun
 from django_housekeeping.running.runner import run_task, start_runs
 from tests.helpers import API, SHORT_TEST_KEY, client_for, housekeeping, make_user
 from tests.testapp.models import Thread
-from tests.tracing_setup import in_memory
+from tests.tracing_setup import in_memory, stop_recording
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_spans_kept_after_the_test() -> Iterator[None]:
+    yield
+    stop_recording()
+
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

@@ -19,7 +19,7 @@ from django_housekeeping.models import TaskRun
 from django_housekeeping.running.runner import start_runs
 from tests.helpers import Processes, process_environment, wait_for
 from tests.procapp.models import SoloRecord
-from tests.tracing_setup import in_memory, read_file
+from tests.tracing_setup import in_memory, read_file, stop_recording
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -41,6 +41,7 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
     started = Processes(environment, tmp_path)
     yield started
     started.stop_all()
+    stop_recording()
     print(started.logs())  # shown by pytest when the test failed
 
 
