@@ -378,19 +378,19 @@ def test_the_system_checks(temporary_tasks: None, monkeypatch: pytest.MonkeyPatc
     ):
         messages = run_checks(tags=["django_housekeeping"])
 
-    found = {(m.id, m.msg) for m in messages if m.id.endswith(("E017", "W004"))}
+    found = {(m.id, m.msg) for m in messages if m.id.endswith(("E019", "W005"))}
     assert found == {
         (
-            "django_housekeeping.E017",
+            "django_housekeeping.E019",
             "HOUSEKEEPING['PING_URL'] must contain {task}, which stands for each task's name.",
         ),
         (
-            "django_housekeeping.E017",
+            "django_housekeeping.E019",
             "HOUSEKEEPING['TASKS']['sentried']['ping_url'] must be an http:// or https:// URL "
             "with a host.",
         ),
         (
-            "django_housekeeping.W004",
+            "django_housekeeping.W005",
             "Task 'sentried' has the Sentry monitor 'slug', but sentry_sdk is not installed: it "
             "sends no Sentry check-in.",
         ),

@@ -20,12 +20,12 @@ Every check has a stable ID, documented in docs/checks.md:
 - ``django_housekeeping.E013`` a retention policy's ``keep_by`` does not resolve to one value per
   row (a field, through forward relations).
 - ``django_housekeeping.E014`` ``REPLICAS`` names a database alias that is not in ``DATABASES``.
-- ``django_housekeeping.E017`` a cron-monitor check-in URL (``PING_URL``, a task's ``ping_url``)
+- ``django_housekeeping.E019`` a cron-monitor check-in URL (``PING_URL``, a task's ``ping_url``)
   is malformed.
 - ``django_housekeeping.W001`` one of the library's named URLs resolves to another view.
 - ``django_housekeeping.W002`` a retention policy's ``field`` has no index: each run scans the
   table.
-- ``django_housekeeping.W004`` a task has a ``sentry_monitor`` but ``sentry_sdk`` is not installed:
+- ``django_housekeeping.W005`` a task has a ``sentry_monitor`` but ``sentry_sdk`` is not installed:
   it sends no Sentry check-in.
 """
 
@@ -359,12 +359,12 @@ def check_executor(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 
 @register(TAG)
 def check_checkins(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """``E017`` for ``PING_URL`` and the tasks' declared ``ping_url`` (the overrides' in
-    :func:`check_settings`), ``W004`` for Sentry monitors without ``sentry_sdk``."""
+    """``E019`` for ``PING_URL`` and the tasks' declared ``ping_url`` (the overrides' in
+    :func:`check_settings`), ``W005`` for Sentry monitors without ``sentry_sdk``."""
     user_settings = getattr(settings, SETTING_NAME, {})
     pattern = user_settings.get("PING_URL") if isinstance(user_settings, Mapping) else None
     errors: list[CheckMessage] = [
-        _error(17, f"{SETTING_NAME}['PING_URL'] {problem}.")
+        _error(19, f"{SETTING_NAME}['PING_URL'] {problem}.")
         for problem in (
             ping_url_problems(pattern, pattern=True) if isinstance(pattern, str) else []
         )
@@ -372,7 +372,7 @@ def check_checkins(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     without_sentry = find_spec("sentry_sdk") is None
     for task in registry:
         errors.extend(
-            _error(17, f"The ping_url of task {task.name!r} {problem}.")
+            _error(19, f"The ping_url of task {task.name!r} {problem}.")
             for problem in ping_url_problems(task.declared.ping_url)
         )
         if without_sentry and task.effective.sentry_monitor:
@@ -382,7 +382,7 @@ def check_checkins(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                     f"{task.effective.sentry_monitor!r}, but sentry_sdk is not installed: it "
                     "sends no Sentry check-in.",
                     hint="pip install sentry-sdk, or remove the sentry_monitor.",
-                    id="django_housekeeping.W004",
+                    id="django_housekeeping.W005",
                 )
             )
     return errors

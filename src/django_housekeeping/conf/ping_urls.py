@@ -1,4 +1,4 @@
-"""Cron-monitor check-in URLs: what a valid one is (``E017``), a task's own from a pattern, and
+"""Cron-monitor check-in URLs: what a valid one is (``E019``), a task's own from a pattern, and
 the form logs and faces show (the host only: the path of such a URL is its secret).
 
 A check-in URL is an ``http``/``https`` URL with a host and no query or fragment (the check-ins
@@ -17,7 +17,7 @@ PLACEHOLDER = "{task}"
 
 
 def ping_url_problems(value: Any, *, pattern: bool = False) -> list[str]:
-    """What is wrong with a check-in URL (one phrase each), for ``E017``; ``pattern``: the
+    """What is wrong with a check-in URL (one phrase each), for ``E019``; ``pattern``: the
     setting's, which must contain ``{task}``. ``None`` and ``""`` (no check-ins) are valid."""
     if value is None or value == "":
         return []

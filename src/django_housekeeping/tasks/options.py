@@ -153,7 +153,7 @@ OVERRIDES: Mapping[str, Override] = MappingProxyType(
             Override(
                 "ping_url",
                 ping_url_problems,
-                17,
+                19,
                 'The task\'s cron-monitor check-in URL (`{task}` stands for its name; `""`: no '
                 "check-ins), replacing the decorator's and `PING_URL` (see [check-ins]"
                 "(observability.md#cron-monitor-check-ins)).",
