@@ -12,9 +12,14 @@ class HousekeepingConfig(AppConfig):
     def ready(self) -> None:
         # Imports, discovery and signal wiring only: no query, no thread.
         from django_housekeeping.conf import checks  # noqa: F401  (registers the system checks)
-        from django_housekeeping.monitoring import alerts, signal_handlers
+        from django_housekeeping.monitoring import alerts, checkins, signal_handlers
         from django_housekeeping.scheduling.autostart import start_on_first_request
-        from django_housekeeping.signals import alert_raised, alert_resolved, task_finished
+        from django_housekeeping.signals import (
+            alert_raised,
+            alert_resolved,
+            task_finished,
+            task_started,
+        )
         from django_housekeeping.tasks.registry import autodiscover
 
         autodiscover()
@@ -22,6 +27,9 @@ class HousekeepingConfig(AppConfig):
         task_finished.connect(
             signal_handlers.run_finished, dispatch_uid="django_housekeeping.monitoring"
         )
+        # Cron monitors (healthchecks.io, Cronitor, Sentry Crons) hear of each run.
+        task_started.connect(checkins.run_started, dispatch_uid="django_housekeeping.checkins")
+        task_finished.connect(checkins.run_finished, dispatch_uid="django_housekeeping.checkins")
         alert_raised.connect(alerts.mail_raised, dispatch_uid="django_housekeeping.mail_raised")
         alert_resolved.connect(
             alerts.mail_resolved, dispatch_uid="django_housekeeping.mail_resolved"

@@ -155,6 +155,9 @@ class TaskRun(models.Model):
             "executor); empty for a run executed where it was recorded."
         ),
     )
+    # The W3C trace context (``{"traceparent": ...}``) of the code that queued the run, which the
+    # process executing it continues (django_housekeeping.tracing); NULL without OpenTelemetry.
+    trace_context = models.JSONField(_("trace context"), null=True, blank=True, editable=False)
     # The claim of "the active run of this task": the task's name while the run is queued or
     # running, NULL once it has ended. Unique (NULLs are distinct on every database), so the
     # database lets one run of a task be active at a time, whichever process inserts it.

@@ -106,8 +106,9 @@ def test_e003_unknown_key() -> None:
         "ERASABLE_MODELS, "
         "EXECUTOR, EXECUTOR_BACKEND, EXECUTOR_QUEUE, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, "
         "HISTORY_DAYS, LEASE_TTL, MAX_REPLICA_LAG, MAX_WAIT, METRICS_TOKEN, MISFIRE_GRACE, "
-        "PURGE_ARCHIVE, PURGE_ARCHIVE_DIR, PURGE_BATCH_SIZE, PURGE_PARTITIONS, PURGE_PAUSE, "
-        "QUEUE_TIMEOUT, REPLICAS, STATISTICS_TASK, TASKS, TRIGGER_THROTTLE_RATE."
+        "PING_TIMEOUT, PING_URL, PURGE_ARCHIVE, PURGE_ARCHIVE_DIR, PURGE_BATCH_SIZE, "
+        "PURGE_PARTITIONS, PURGE_PAUSE, QUEUE_TIMEOUT, REPLICAS, STATISTICS_TASK, TASKS, "
+        "TRIGGER_THROTTLE_RATE."
     )
 
 
@@ -143,7 +144,7 @@ def test_e004_unknown_override_key_hints_the_valid_ones() -> None:
     assert error.id == "django_housekeeping.E004"
     assert error.hint == (
         "Valid keys: coalesce, enabled, expect_success_every, keep, keep_for, misfire_grace, "
-        "options, purge, retries, schedule."
+        "options, ping_url, purge, retries, schedule, sentry_monitor."
     )
 
 

@@ -91,3 +91,9 @@ def crashy(ctx):
     if first is not None and first.pk == ctx.run.pk:
         time.sleep(600)
     return {"pid": os.getpid(), "attempt": ctx.run.attempt}
+
+
+@housekeeping_task(name="traced_purge", purge={"batch_size": 2})
+def traced_purge(ctx):
+    """The tracing test's purge, executed by a worker (tests/scheduling/test_workers_tracing.py)."""
+    return ctx.purge(SoloRecord.objects.filter(task_name="traced"))

@@ -24,6 +24,8 @@ Every check has a stable ID, documented in docs/checks.md:
   app, or a model that is never erasable.
 - ``django_housekeeping.E016`` a schedule declared in code (``@housekeeping_task``, ``group()``,
   ``retention()``) is invalid.
+- ``django_housekeeping.E019`` a cron-monitor check-in URL (``PING_URL``, a task's ``ping_url``)
+  is malformed.
 - ``django_housekeeping.W001`` one of the library's named URLs resolves to another view.
 - ``django_housekeeping.W002`` a retention policy's ``field`` has no index: each run scans the
   table.
@@ -31,6 +33,8 @@ Every check has a stable ID, documented in docs/checks.md:
   the statistics no longer show its results (0.1's default).
 - ``django_housekeeping.W004`` another package named ``django_housekeeping`` is installed (Debian's
   ``python3-django-housekeeping`` is another project).
+- ``django_housekeeping.W005`` a task has a ``sentry_monitor`` but ``sentry_sdk`` is not installed:
+  it sends no Sentry check-in.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from django.urls import URLPattern, get_resolver, resolve, reverse
 from django.urls.resolvers import RoutePattern
 
 from django_housekeeping.conf.packages import imported_package, other_packages
+from django_housekeeping.conf.ping_urls import ping_url_problems
 from django_housekeeping.conf.settings import (
     DEFAULTS,
     SETTING_NAME,
@@ -451,6 +456,37 @@ def check_executor(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             "pip install django-housekeeping[tasks].",
         )
     ]
+
+
+@register(TAG)
+def check_checkins(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``E019`` for ``PING_URL`` and the tasks' declared ``ping_url`` (the overrides' in
+    :func:`check_settings`), ``W005`` for Sentry monitors without ``sentry_sdk``."""
+    user_settings = getattr(settings, SETTING_NAME, {})
+    pattern = user_settings.get("PING_URL") if isinstance(user_settings, Mapping) else None
+    errors: list[CheckMessage] = [
+        _error(19, f"{SETTING_NAME}['PING_URL'] {problem}.")
+        for problem in (
+            ping_url_problems(pattern, pattern=True) if isinstance(pattern, str) else []
+        )
+    ]
+    without_sentry = find_spec("sentry_sdk") is None
+    for task in registry:
+        errors.extend(
+            _error(19, f"The ping_url of task {task.name!r} {problem}.")
+            for problem in ping_url_problems(task.declared.ping_url)
+        )
+        if without_sentry and task.effective.sentry_monitor:
+            errors.append(
+                Warning(
+                    f"Task {task.name!r} has the Sentry monitor "
+                    f"{task.effective.sentry_monitor!r}, but sentry_sdk is not installed: it "
+                    "sends no Sentry check-in.",
+                    hint="pip install sentry-sdk, or remove the sentry_monitor.",
+                    id="django_housekeeping.W005",
+                )
+            )
+    return errors
 
 
 # The URLconfs a project mounts, by module path and application namespace. They are named, not

@@ -351,6 +351,22 @@ class HousekeepingSettings:
         "[observability](observability.md#alerts)). The signals `alert_raised` and "
         "`alert_resolved` are sent either way.",
     )
+    PING_URL: Setting[str | None] = Setting(
+        None,
+        Rule(lambda value: isinstance(value, str), "a URL (with `{task}` in it)").or_none(),
+        "The cron-monitor check-in URL of every task without a `ping_url` of its own, with "
+        '`{task}` replaced by the task\'s name, e.g. `"https://hc-ping.com/<key>/{task}"`: '
+        "`GET {url}/start` when a run starts, `{url}` when it succeeds, `{url}/fail` when it "
+        "fails (see [observability](observability.md#cron-monitor-check-ins)). It may hold a "
+        "secret: keep it out of the repository. `None`: no check-ins but the tasks' own.",
+    )
+    PING_TIMEOUT: Setting[float] = Setting(
+        2.0,
+        SECONDS,
+        "How long one check-in may take, in seconds, its one retry included: a monitor that "
+        "does not answer delays a run's start, and its end, by at most this much, and never "
+        "fails it.",
+    )
     METRICS_TOKEN: Setting[str | None] = Setting(
         None,
         Rule(

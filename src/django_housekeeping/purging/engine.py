@@ -48,6 +48,7 @@ from django.db.models.deletion import (
 )
 from django.db.models.signals import post_delete, pre_delete
 
+from django_housekeeping import tracing
 from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.purging import partitions as partitioning
 from django_housekeeping.purging import planner as planning
@@ -396,10 +397,12 @@ class _Purge:
             batch_started = clock()
             rows_before = self._rows()
             batch_size = self.batch_size
-            with self._transaction():
-                if self.lock_holds is not None:  # first: the holds are read after it
-                    self.lock_holds()
-                handled, last, more = self._step(last, batch_size)
+            with tracing.batch_span(self.label, dry_run=self.dry_run) as span:
+                with self._transaction():
+                    if self.lock_holds is not None:  # first: the holds are read after it
+                        self.lock_holds()
+                    handled, last, more = self._step(last, batch_size)
+                span.done(rows=self._rows() - rows_before)
             batch_seconds = clock() - batch_started
             if handled:
                 longest = max(longest, batch_seconds)

@@ -49,8 +49,9 @@ from django.db import (
 )
 from django.utils import timezone
 
+from django_housekeeping import tracing
 from django_housekeeping.conf import housekeeping_settings
-from django_housekeeping.models import TaskRun, TaskStateChange
+from django_housekeeping.models import TaskRun, TaskStateChange, deletion_counts
 from django_housekeeping.running.heartbeats import beating, fail_queued, is_stale, mark_interrupted
 from django_housekeeping.running.reconnect import drop_broken_connection, is_deadlock
 from django_housekeeping.signals import task_failed, task_finished, task_started
@@ -504,6 +505,8 @@ def _new_run(
         state_change=TaskStateChange.latest(task.name)
         if trigger == "schedule" and not parent
         else None,
+        # A queued run continues the trace of the code that queued it, wherever it executes.
+        trace_context=tracing.carrier() if status == Status.QUEUED else None,
     )
 
 
@@ -550,7 +553,26 @@ def _perform(
     now: datetime,
     ancestors: tuple[str, ...],
 ) -> TaskRun:
-    """Execute a recorded (status ``running``) run and record how it ended."""
+    """Execute a recorded (status ``running``) run and record how it ended, in its span."""
+    with tracing.run_span(
+        task=task.name,
+        run_id=run.pk,
+        trigger=run.trigger,
+        dry_run=run.dry_run,
+        carried=run.trace_context,
+    ) as span:
+        return _perform_run(task, run, span, user=user, now=now, ancestors=ancestors)
+
+
+def _perform_run(
+    task: HousekeepingTask,
+    run: TaskRun,
+    span: tracing.RunSpan,
+    *,
+    user: AbstractBaseUser | None,
+    now: datetime,
+    ancestors: tuple[str, ...],
+) -> TaskRun:
     logger.info(
         "Started %s (run #%s, %s%s)", task.name, run.pk, run.trigger, ", dry run" * run.dry_run
     )
@@ -575,6 +597,8 @@ def _perform(
             exception = exc
             result, status, error = None, Status.FAILED, traceback.format_exc()
         _save_outcome(task, run, status, result=result, error=error)
+    counts = deletion_counts(result)
+    span.finish(status=status, rows=sum(counts.values()) if counts else None, exception=exception)
 
     if status == Status.FAILED:
         if exception is not None:

@@ -16,6 +16,7 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 
+from django_housekeeping.conf.ping_urls import ping_url_problems
 from django_housekeeping.conf.settings import BOOLEAN, SECONDS, Rule, is_non_negative_int
 from django_housekeeping.purging.options import purge_option_errors
 from django_housekeeping.tasks.schedules import InvalidSchedule, Schedule, parse_schedule
@@ -150,6 +151,21 @@ OVERRIDES: Mapping[str, Override] = MappingProxyType(
                 "#retries)).",
             ),
             Override(
+                "ping_url",
+                ping_url_problems,
+                19,
+                'The task\'s cron-monitor check-in URL (`{task}` stands for its name; `""`: no '
+                "check-ins), replacing the decorator's and `PING_URL` (see [check-ins]"
+                "(observability.md#cron-monitor-check-ins)).",
+            ),
+            Override(
+                "sentry_monitor",
+                _rule(Rule(lambda value: isinstance(value, str), "a monitor slug (a string)")),
+                4,
+                'The slug of the task\'s Sentry Crons monitor (`""`: none), as the decorator '
+                "argument.",
+            ),
+            Override(
                 "purge",
                 purge_option_errors,
                 8,
@@ -189,6 +205,8 @@ class TaskOptions:
     expect_success_every: timedelta | None = None
     retries: int = 0
     purge: Mapping[str, Any] = field(default_factory=lambda: _frozen(None), hash=False)
+    ping_url: str | None = None
+    sentry_monitor: str | None = None
     # Why the declared schedule (E016) or an override's (E001) could not be read; the task's
     # schedule raises it.
     schedule_error: str | None = None
@@ -215,6 +233,9 @@ class TaskOptions:
             changes["expect_success_every"] = expected
         if is_non_negative_int(override.get("retries")):
             changes["retries"] = override["retries"]
+        for name in ("ping_url", "sentry_monitor"):
+            if isinstance(override.get(name), str):
+                changes[name] = override[name]
         if SECONDS(override.get("misfire_grace")):
             changes["misfire_grace"] = float(override["misfire_grace"])
         return replace(self, **changes) if changes else self

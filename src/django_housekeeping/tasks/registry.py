@@ -19,6 +19,7 @@ from typing import Any, overload
 from django.apps import apps
 from django.utils.module_loading import module_has_submodule
 
+from django_housekeeping.conf.ping_urls import ping_url_problems
 from django_housekeeping.conf.settings import is_non_negative_int
 from django_housekeeping.purging.options import purge_option_errors
 from django_housekeeping.tasks.options import TaskOptions, as_duration, declared_schedule
@@ -190,6 +191,8 @@ def housekeeping_task(
     destructive: bool = True,
     expect_success_every: timedelta | None = None,
     retries: int = 0,
+    ping_url: str | None = None,
+    sentry_monitor: str | None = None,
 ) -> Callable[[TaskFunction], HousekeepingTask]: ...
 
 
@@ -210,6 +213,8 @@ def housekeeping_task(
     destructive: bool = True,
     expect_success_every: timedelta | None = None,
     retries: int = 0,
+    ping_url: str | None = None,
+    sentry_monitor: str | None = None,
 ) -> HousekeepingTask | Callable[[TaskFunction], HousekeepingTask]:
     """Register a function as a housekeeping task; return the task's handle.
 
@@ -226,7 +231,17 @@ def housekeeping_task(
     before it counts as overdue; by default two intervals of its schedule plus its misfire grace.
     ``retries`` is how many times a run whose process died (``interrupted``) is run again, as a
     new attempt of the same slot (default 0: never).
+    ``ping_url`` is the task's cron-monitor check-in URL (``GET {url}/start``, ``{url}``,
+    ``{url}/fail``; ``{task}`` in it stands for the name), ``sentry_monitor`` the slug of its
+    Sentry Crons monitor (docs/observability.md).
     """
+    url_errors = ping_url_problems(ping_url)
+    if url_errors:
+        raise ValueError(f"@housekeeping_task(ping_url=...) {'; '.join(url_errors)}")
+    if sentry_monitor is not None and not isinstance(sentry_monitor, str):
+        raise ValueError(
+            f"@housekeeping_task(sentry_monitor=...) must be a string, got {sentry_monitor!r}"
+        )
     if not is_non_negative_int(retries):
         raise ValueError(
             f"@housekeeping_task(retries=...) must be a whole number, 0 or more, got {retries!r}"
@@ -257,6 +272,8 @@ def housekeeping_task(
                     expect_success_every=as_duration(expect_success_every),
                     retries=retries,
                     purge=MappingProxyType(dict(purge or {})),
+                    ping_url=ping_url,
+                    sentry_monitor=sentry_monitor,
                 ),
                 description=description or inspect.getdoc(function) or "",
                 timeout=timeout,
