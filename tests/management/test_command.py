@@ -693,9 +693,7 @@ def test_run_task_is_what_the_command_calls(monkeypatch: pytest.MonkeyPatch) -> 
 
     monkeypatch.setattr("django_housekeeping.running.control.run_task", fake_run_task)
     # No database in this test: the tables are taken to be there.
-    monkeypatch.setattr(
-        "django_housekeeping.management.commands.housekeeping.missing_tables", lambda: []
-    )
+    monkeypatch.setattr("django_housekeeping.management.maintenance.missing_tables", lambda: [])
     with pytest.raises(Stop):
         housekeeping("run", "threads", "--dry-run")
     assert calls == [

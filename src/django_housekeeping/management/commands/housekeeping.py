@@ -18,7 +18,6 @@ from tqdm import tqdm
 from django_housekeeping.conf.checks import TAG
 from django_housekeeping.management import maintenance
 from django_housekeeping.management.restore_report import restore_document, restore_lines
-from django_housekeeping.management.tables import missing_tables
 from django_housekeeping.models import ErasureRecord, TaskRun
 from django_housekeeping.presenters import (
     erasure_as_dict,
@@ -174,18 +173,8 @@ class Command(BaseCommand):
             # configuration error stops the subcommand in one block (SystemCheckError).
             self.check(tags=[TAG])
         if subcommand not in WITHOUT_TABLES:
-            self._require_tables()
+            maintenance.require_tables()
         getattr(self, f"handle_{subcommand}")(**options)
-
-    def _require_tables(self) -> None:
-        """One line and exit status 1 before ``migrate``, not a database error's traceback."""
-        missing = missing_tables()
-        if missing:
-            raise CommandError(
-                f"the housekeeping tables do not exist ({', '.join(missing)}): "
-                "run `python manage.py migrate` first",
-                returncode=EXIT_FAILED,
-            )
 
     # list ---------------------------------------------------------------------------------------
 
