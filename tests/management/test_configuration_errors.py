@@ -131,3 +131,49 @@ def test_a_bad_cron_in_a_decorator_stops_no_other_command(django_admin: Run) -> 
     assert checked.returncode == 1
     assert "Traceback" not in checked.stderr
     assert E016 in checked.stderr
+
+
+def test_migrate_goes_on_with_a_bad_cron_in_a_decorator(tmp_path: Path) -> None:
+    """A bad cron declared in code keeps no deploy from migrating: checks run for a database
+    (``migrate``) report E016 as a warning, and the migrations apply; every other command still
+    stops on it as an error."""
+    app = tmp_path / "hk_bad_cron_app"
+    app.mkdir()
+    (app / "__init__.py").write_text("")
+    (app / "housekeeping.py").write_text(BAD_CRON_APP)
+    database = tmp_path / "fresh.sqlite3"
+    (tmp_path / "hk_cron_only_settings.py").write_text(
+        "from tests.settings import *  # noqa: F403\n"
+        'INSTALLED_APPS = [*INSTALLED_APPS, "hk_bad_cron_app"]  # noqa: F405\n'
+        'DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", '
+        f'"NAME": {str(database)!r}}}}}\n'
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "hk_cron_only_settings",
+        "PYTHONPATH": os.pathsep.join(
+            [str(tmp_path), str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+        ),
+    }
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "django", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    migrated = run("migrate", "--verbosity", "1")
+    assert migrated.returncode == 0, migrated.stderr
+    assert "WARNINGS:" in migrated.stderr
+    assert E016 in migrated.stderr
+    assert "Applying django_housekeeping.0001_initial... OK" in migrated.stdout
+
+    listed = run("housekeeping", "list")
+    assert listed.returncode == 1
+    assert listed.stderr.startswith("SystemCheckError: System check identified some issues:")
+    assert E016 in listed.stderr

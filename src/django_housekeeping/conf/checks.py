@@ -70,6 +70,9 @@ from django_housekeeping.tasks.retention import RetentionPolicy, policies
 TAG = "django_housekeeping"
 
 
+DECLARED_SCHEDULE = "django_housekeeping.E016"
+
+
 def _error(number: int, msg: str, hint: str | None = None) -> Error:
     return Error(msg, hint=hint, id=f"django_housekeeping.E{number:03d}")
 
@@ -136,28 +139,35 @@ def _check_task_override(name: Any, override: Any) -> list[CheckMessage]:
 
 
 @register(TAG)
-def check_declared_schedules(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+def check_declared_schedules(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
     """``E016``: a schedule the code declares that cannot be read — kept by the decorator (or
-    by the discovery, for a ``cron(...)`` that raised in a module) rather than raised on import."""
-    errors: list[CheckMessage] = [
-        _error(
-            16,
+    by the discovery, for a ``cron(...)`` that raised in a module) rather than raised on import.
+
+    When the checks run for a database operation (``migrate`` passes ``databases``), it is a
+    warning with the same ID: a task's schedule has nothing to do with the schema, and a typo in
+    a cron must not keep a deploy from migrating."""
+    level = Warning if databases else Error
+    messages: list[CheckMessage] = [
+        level(
             f"Task {task.name!r} declares an invalid schedule: {task.declared.schedule_error}.",
             hint=f"Declared at {task.origin}. A cron expression has 5 fields (minute hour day "
             "month day_of_week); days of the week are 0-7 or sun, mon, … sat.",
+            id=DECLARED_SCHEDULE,
         )
         for task in registry
         if task.declared.schedule_error is not None
     ]
-    errors.extend(
-        _error(
-            16,
+    messages.extend(
+        level(
             f"{module} declares an invalid schedule: {error}.",
             hint="None of this module's tasks is registered until it is fixed.",
+            id=DECLARED_SCHEDULE,
         )
         for module, error in sorted(discovery_errors.items())
     )
-    return errors
+    return messages
 
 
 @register(TAG)
