@@ -69,6 +69,7 @@ class TaskRun(models.Model):
         SKIPPED = "skipped", _("skipped")
         MISSED = "missed", _("missed")
         INTERRUPTED = "interrupted", _("interrupted")
+        CANCELLED = "cancelled", _("cancelled")
 
     class Trigger(models.TextChoices):
         SCHEDULE = "schedule", _("schedule")
@@ -154,6 +155,25 @@ class TaskRun(models.Model):
             'When the run was handed to Django\'s Tasks framework (the "django_tasks" '
             "executor); empty for a run executed where it was recorded."
         ),
+    )
+    cancel_requested_at = models.DateTimeField(
+        _("cancel requested"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("When someone asked to cancel the run (it stops at its next progress step)."),
+    )
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("cancelled by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    cancel_via = models.CharField(
+        _("cancelled through"), max_length=20, choices=Trigger.choices, null=True, blank=True
     )
     # The claim of "the active run of this task": the task's name while the run is queued or
     # running, NULL once it has ended. Unique (NULLs are distinct on every database), so the

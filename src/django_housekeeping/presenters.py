@@ -131,6 +131,13 @@ def task_views() -> list[TaskView]:
     ]
 
 
+def state_of(view: TaskView) -> str:
+    """``enabled``, ``paused`` (by an operator) or ``disabled`` (in the code or settings)."""
+    if not view.task.enabled:
+        return "disabled"
+    return "paused" if view.paused else "enabled"
+
+
 def task_as_dict(view: TaskView) -> dict[str, Any]:
     """A task as ``housekeeping list --json`` gives it."""
     task = view.task
@@ -139,6 +146,9 @@ def task_as_dict(view: TaskView) -> dict[str, Any]:
         "description": task.description,
         "schedule": view.schedule,
         "enabled": task.enabled,
+        "state": state_of(view),
+        "paused": view.paused,
+        "after": list(task.after),
         "options": task.options,
         "tags": list(task.tags),
         "members": list(task.members),
