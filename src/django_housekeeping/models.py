@@ -173,7 +173,13 @@ class TaskRun(models.Model):
         editable=False,
     )
     cancel_via = models.CharField(
-        _("cancelled through"), max_length=20, choices=Trigger.choices, null=True, blank=True
+        _("cancelled through"),
+        max_length=20,
+        choices=Trigger.choices,
+        blank=True,
+        default="",
+        db_default="",  # the previous release inserts runs without it (a rolling deploy)
+        editable=False,
     )
     # The claim of "the active run of this task": the task's name while the run is queued or
     # running, NULL once it has ended. Unique (NULLs are distinct on every database), so the

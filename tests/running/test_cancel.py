@@ -72,11 +72,14 @@ def test_a_purge_stops_after_the_batch_during_which_it_was_cancelled() -> None:
 
     assert run.status == Status.CANCELLED
     assert run.result["deleted"] == {"testapp.Post": 2, "testapp.Thread": 2}
-    assert run.result["total"] == 4 and run.result["cancelled"] is True
+    assert run.result["total"] == 4
+    assert run.result["cancelled"] is True
     assert Thread.objects.count() == 8  # 2 of the 8 old ones went, the 2 young ones stay
     assert Post.objects.count() == Thread.objects.count()  # no orphan, no half-deleted batch
-    assert run.cancelled_by == user and run.cancel_via == "api"
-    assert run.active_task is None and run.error == ""
+    assert run.cancelled_by == user
+    assert run.cancel_via == "api"
+    assert run.active_task is None
+    assert run.error == ""
     # The next run finishes the job.
     assert run_task("purge_threads").result["deleted"] == {"testapp.Post": 6, "testapp.Thread": 6}
 
@@ -91,8 +94,10 @@ def test_a_queued_run_is_cancelled_before_it_starts() -> None:
     queued = make_run("never_runs", status=Status.QUEUED, trigger="api")
     done = control.cancel(control.SYSTEM, queued.pk)
 
-    assert done.ended and done.run.status == Status.CANCELLED
-    assert done.run.active_task is None and done.run.finished_at is not None
+    assert done.ended
+    assert done.run.status == Status.CANCELLED
+    assert done.run.active_task is None
+    assert done.run.finished_at is not None
     assert run_queued(queued.pk).status == Status.CANCELLED  # a worker picking it up later
     assert executed == []
     with pytest.raises(control.NotActive):
@@ -142,7 +147,8 @@ def test_a_run_past_its_timeout_stops_at_its_next_progress_step() -> None:
     assert run.result["timed_out"] == 0.05
     assert steps == [0, 1]  # stopped at the first progress step past the timeout
     (retry,) = retry_interrupted()
-    assert retry.retry_of == run and retry.attempt == 2
+    assert retry.retry_of == run
+    assert retry.attempt == 2
 
 
 def test_a_task_that_reports_no_progress_is_judged_at_its_end() -> None:
@@ -172,16 +178,21 @@ def test_the_api_cancels_and_answers_409_404_403() -> None:
     viewer = client_for(make_user("viewer", permissions=["view_taskrun"]))
 
     refused = viewer.post(f"{API}runs/{running.pk}/cancel")
-    assert refused.status_code == 403 and "run_task" in refused.json()["detail"]
+    assert refused.status_code == 403
+    assert "run_task" in refused.json()["detail"]
     answer = allowed.post(f"{API}runs/{running.pk}/cancel")
     assert answer.status_code == 202, answer.content
-    assert answer.json()["ended"] is False and answer.json()["run"]["id"] == running.pk
+    assert answer.json()["ended"] is False
+    assert answer.json()["run"]["id"] == running.pk
     running.refresh_from_db()
-    assert running.cancel_requested_at is not None and running.cancel_via == "api"
+    assert running.cancel_requested_at is not None
+    assert running.cancel_via == "api"
     again = allowed.post(f"{API}runs/{running.pk}/cancel")
-    assert again.status_code == 409 and again.json()["detail"]
+    assert again.status_code == 409
+    assert again.json()["detail"]
     unknown = allowed.post(f"{API}runs/987654/cancel")
-    assert unknown.status_code == 404 and "987654" in unknown.json()["detail"]
+    assert unknown.status_code == 404
+    assert "987654" in unknown.json()["detail"]
     assert allowed.post(f"{API}runs/abc/cancel").status_code == 404
 
 
@@ -192,10 +203,12 @@ def test_the_command_line_cancels_with_one_line_and_exit_3_when_ended() -> None:
 
     queued = make_run("cli_task", status=Status.QUEUED, trigger="cli")
     done = housekeeping("cancel", str(queued.pk))
-    assert done.returncode == 0 and done.out.strip().count("\n") == 0
+    assert done.returncode == 0
+    assert done.out.strip().count("\n") == 0
     assert f"#{queued.pk}" in done.out
     again = housekeeping("cancel", str(queued.pk))
-    assert again.returncode == 3 and "already cancelled" in again.message
+    assert again.returncode == 3
+    assert "already cancelled" in again.message
     assert housekeeping("cancel", "nope").returncode == 2
 
 
@@ -206,7 +219,8 @@ def test_pause_and_resume_from_the_command_line_show_everywhere() -> None:
 
     admin = make_user("boss", superuser=True)
     paused = housekeeping("pause", "pausable")
-    assert paused.returncode == 0 and paused.out.startswith("Paused pausable.")
+    assert paused.returncode == 0
+    assert paused.out.startswith("Paused pausable.")
     row = next(r for r in housekeeping("list").table() if r["Task"] == "pausable")
     assert row["State"] == "paused"
     listed = {task["name"]: task for task in housekeeping("list", "--json").json()}

@@ -14,6 +14,7 @@ it deleted so far.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -80,10 +81,8 @@ def request(run: TaskRun, *, user: AbstractBaseUser | None, via: str) -> Cancell
             raise NotActive(run)
     run.refresh_from_db()
     if ended:  # counted in the totals and metrics like any finished run
-        try:
+        with suppress(NotRegistered):
             task_finished.send(sender=registry.get(run.task_name), run=run)
-        except NotRegistered:
-            pass
     return Cancelled(run=run, ended=bool(ended))
 
 

@@ -190,10 +190,10 @@ def retention(
     ``keep`` is a ``timedelta`` or a number of days. ``keep_by`` names a value of each row
     (a field, or a path through forward relations: ``"owner__plan"``) and ``keep_for`` maps such
     values to windows of their own (``{"pro": timedelta(days=365)}``); the other rows keep
-    ``keep``. ``schedule``, ``purge``, ``destructive`` and ``after`` are the decorator's; the name defaults
-    to ``"<app_label>.<model_name>_retention"``. Raises ``TypeError``/``ValueError`` for
-    arguments that cannot make a policy, :class:`~django_housekeeping.AlreadyRegistered` for a
-    name taken.
+    ``keep``. ``schedule``, ``purge``, ``destructive`` and ``after`` are the decorator's; the
+    name defaults to ``"<app_label>.<model_name>_retention"``. Raises
+    ``TypeError``/``ValueError`` for arguments that cannot make a policy,
+    :class:`~django_housekeeping.AlreadyRegistered` for a name taken.
     """
     if isinstance(model_or_queryset, QuerySet):
         model: type[Model] = model_or_queryset.model
