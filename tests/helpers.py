@@ -183,6 +183,8 @@ RUN_KEYS = {
     "parent_id",
     "attempt",
     "retry_of_id",
+    "cancel_requested_at",
+    "cancelled_by",
 }
 TASK_KEYS = {
     "name",

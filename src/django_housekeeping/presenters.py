@@ -177,6 +177,11 @@ def run_as_dict(run: TaskRun) -> dict[str, Any]:
         "parent_id": run.parent_id,
         "attempt": run.attempt,
         "retry_of_id": run.retry_of_id,
+        "cancel_requested_at": run.cancel_requested_at,
+        # Read only for a run someone cancelled (a few): no join for every listed run.
+        "cancelled_by": run.cancelled_by.get_username()
+        if run.cancelled_by_id is not None and run.cancelled_by is not None
+        else None,
     }
 
 
@@ -562,6 +567,7 @@ def run_payload(run: TaskRun, run_url: RunUrl | None = None) -> dict[str, Any]:
         "note": _progress_note(run) if not run.is_finished else None,
     }
     data["heartbeat_at"] = run.heartbeat_at
+    data["cancel_requested"] = run.cancel_requested_at is not None
     details = result_details(run)
     data["summary"] = details["summary"]
     data["details"] = details

@@ -480,7 +480,10 @@ def test_history_rejects_an_unknown_status() -> None:
 def test_a_subcommand_is_required() -> None:
     outcome = housekeeping()
     assert outcome.returncode != 0
-    assert "{list,run,cancel,pause,resume,history,status,scheduler,check,rebuild,restore,erase}" in outcome.message
+    assert (
+        "{list,run,cancel,pause,resume,history,status,scheduler,check,rebuild,restore,erase}"
+        in outcome.message
+    )
 
 
 # check ---------------------------------------------------------------------------------------

@@ -231,3 +231,60 @@ def test_pause_and_resume_from_the_command_line_show_everywhere() -> None:
     row = next(r for r in housekeeping("list").table() if r["Task"] == "pausable")
     assert row["State"] == "enabled"
     assert housekeeping("pause", "no_such_task").returncode == 2
+
+
+# -- the admin and the dashboard -----------------------------------------------------------------
+
+
+def web_client(user: Any) -> Any:
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_admin_cancels_an_active_run_after_a_confirmation() -> None:
+    @housekeeping_task(name="admin_task")
+    def admin_task() -> None:
+        pass
+
+    running = make_run("admin_task", status=Status.RUNNING, trigger="admin")
+    page = f"/admin/django_housekeeping/taskrun/{running.pk}/change/"
+    url = f"/admin/django_housekeeping/taskrun/{running.pk}/cancel/"
+    viewer = web_client(make_user("viewer", staff=True, permissions=["view_taskrun"]))
+    operator = web_client(make_user("op", staff=True, permissions=["view_taskrun", "run_task"]))
+
+    assert url not in viewer.get(page).content.decode()
+    assert viewer.post(url, {"post": "yes"}).status_code == 403
+    assert url in operator.get(page).content.decode()
+    # A task that may delete: the first POST asks, the second cancels.
+    asking = operator.post(url)
+    assert asking.status_code == 200
+    assert "Yes, cancel run" in asking.content.decode()
+    running.refresh_from_db()
+    assert running.cancel_requested_at is None
+    assert operator.post(url, {"post": "yes"}).status_code == 302
+    running.refresh_from_db()
+    assert running.cancel_requested_at is not None
+    assert running.cancel_via == "admin"
+    again = operator.post(url, {"post": "yes"}, follow=True)
+    assert "was already asked to stop" in again.content.decode()
+
+
+def test_the_dashboard_cancels_and_refuses_without_run_task() -> None:
+    @housekeeping_task(name="dash_task", destructive=False)
+    def dash_task() -> None:
+        pass
+
+    queued = make_run("dash_task", status=Status.QUEUED, trigger="dashboard")
+    url = f"/scheduler-admin/runs/{queued.pk}/cancel/"
+    viewer = web_client(make_user("viewer", permissions=["view_taskrun"]))
+    operator = web_client(make_user("op", permissions=["view_taskrun", "run_task"]))
+
+    assert viewer.post(url).status_code == 403
+    answer = operator.post(url)
+    assert answer.status_code == 202
+    assert answer.json()["run"]["status"] == "cancelled"
+    assert operator.post(url).status_code == 409
+    assert operator.post("/scheduler-admin/runs/999999/cancel/").status_code == 404

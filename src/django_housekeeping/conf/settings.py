@@ -222,7 +222,7 @@ class HousekeepingSettings:
         3600,
         SECONDS,
         "Seconds a run of a task without its own `timeout=` may take: past it, the run stops at "
-        "its next progress step and ends failed, \"timed out after N s\" "
+        'its next progress step and ends failed, "timed out after N s" '
         "([Tasks: timeouts](tasks.md#timeouts)).",
     )
     HEARTBEAT_INTERVAL: Setting[float] = Setting(

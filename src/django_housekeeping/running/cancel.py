@@ -34,7 +34,11 @@ class NotActive(Exception):
     """The run has already ended (or was never there): nothing to cancel."""
 
     def __init__(self, run: TaskRun) -> None:
-        super().__init__(f"Run #{run.pk} of {run.task_name} is already {run.status}.")
+        if run.status in TaskRun.ACTIVE_STATUSES:
+            message = f"Run #{run.pk} of {run.task_name} was already asked to stop."
+        else:
+            message = f"Run #{run.pk} of {run.task_name} is already {run.status}."
+        super().__init__(message)
         self.run = run
 
 
