@@ -157,6 +157,16 @@ def task_as_dict(view: TaskView) -> dict[str, Any]:
     }
 
 
+def _stopped_by(result: dict[str, Any]) -> str:
+    """Why a purge's result is partial: cancelled, timed out, or its ``max_seconds``."""
+    if result.get("cancelled") is True:
+        return "cancelled"
+    timed_out = result.get("timed_out")
+    if isinstance(timed_out, int | float) and not isinstance(timed_out, bool):
+        return f"timed out after {timed_out:g} s"
+    return "stopped at max_seconds"
+
+
 def run_as_dict(run: TaskRun) -> dict[str, Any]:
     return {
         "id": run.pk,
@@ -287,7 +297,7 @@ def _read_purge(result: dict[str, Any]) -> dict[str, Any]:
     if archive is not None:
         summary += f"; archived to {PurePath(archive).name}"
     if partial:
-        summary += "; partial: stopped at max_seconds, the next run continues"
+        summary += "; partial: " + _stopped_by(result) + ", the next run continues"
     throttled = _read_throttle(result.get("throttle"))
     if throttled:
         summary += f"; {throttled}"
