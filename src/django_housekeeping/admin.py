@@ -65,6 +65,7 @@ from django_housekeeping.presenters import (
     trigger_label,
 )
 from django_housekeeping.running import control
+from django_housekeeping.tasks.order import in_order
 from django_housekeeping.tasks.registry import registry
 from django_housekeeping.tasks.retention import policies
 
@@ -458,6 +459,7 @@ class TaskRunAdmin(TaskRunAdminBase):
                     "paused": view.paused,
                     "destructive": registry.is_destructive(view.task.name),
                     "last_run": view.last_run,
+                    "members": in_order(view.task.members),  # in the order they run
                 }
                 for view in task_views()
             ],

@@ -288,3 +288,71 @@ def test_the_dashboard_cancels_and_refuses_without_run_task() -> None:
     assert answer.json()["run"]["status"] == "cancelled"
     assert operator.post(url).status_code == 409
     assert operator.post("/scheduler-admin/runs/999999/cancel/").status_code == 404
+
+
+# -- declared order ------------------------------------------------------------------------------
+
+
+def test_after_orders_all_and_groups_and_bad_declarations_are_check_errors() -> None:
+    from django.core import checks
+
+    from django_housekeeping.tasks.order import in_order
+
+    ran: list[str] = []
+
+    def make(name: str, after: tuple[str, ...] = ()) -> None:
+        housekeeping_task(name=name, after=after)(lambda: ran.append(name))
+
+    make("o_count", after=("o_purge", "o_shrink"))
+    make("o_purge")
+    make("o_shrink", after=("o_purge",))
+    make("o_alpha")
+    group("o_group", ["o_count", "o_alpha", "o_shrink", "o_purge"])
+
+    assert in_order(["o_count", "o_alpha", "o_shrink", "o_purge"]) == [
+        "o_alpha",
+        "o_purge",
+        "o_shrink",
+        "o_count",
+    ]
+    run_task("o_group")
+    assert ran == ["o_alpha", "o_purge", "o_shrink", "o_count"]
+    ran.clear()
+    run_task("all")
+    assert [name for name in ran if name.startswith("o_")] == [
+        "o_alpha",
+        "o_purge",
+        "o_shrink",
+        "o_count",
+    ]
+    row = next(r for r in housekeeping("list").table() if r["Task"] == "o_count")
+    assert row["After"] == "o_purge, o_shrink"
+    assert not [m for m in checks.run_checks(tags=["django_housekeeping"]) if m.id in E017_E018]
+
+    make("o_typo", after=("o_purg",))
+    make("o_chicken", after=("o_egg",))
+    make("o_egg", after=("o_chicken",))
+    found = {m.id: m.msg for m in checks.run_checks(tags=["django_housekeeping"])}
+    assert "o_purg" in found["django_housekeeping.E017"]
+    assert "o_chicken" in found["django_housekeeping.E018"]
+
+
+E017_E018 = {"django_housekeeping.E017", "django_housekeeping.E018"}
+
+
+def test_the_admin_shows_the_order() -> None:
+    @housekeeping_task(name="a_first")
+    def a_first() -> None:
+        pass
+
+    @housekeeping_task(name="a_then", after=["a_first"])
+    def a_then() -> None:
+        pass
+
+    group("a_group", ["a_then", "a_first"])
+    page = web_client(make_user("boss", superuser=True)).get(
+        "/admin/django_housekeeping/taskrun/tasks/"
+    )
+    content = page.content.decode()
+    assert "runs a_first → a_then" in content
+    assert "after a_first" in content
