@@ -227,7 +227,19 @@ def test_pause_and_resume_from_the_command_line_show_everywhere() -> None:
     assert listed["pausable"]["state"] == "paused"
     api_tasks = {t["name"]: t for t in client_for(admin).get(f"{API}tasks").json()}
     assert api_tasks["pausable"]["paused"] is True
+    status_line = next(
+        line for line in housekeeping("status").out.splitlines() if "pausable" in line
+    )
+    assert "paused" in status_line
+    admin_page = web_client(admin).get("/admin/django_housekeeping/taskrun/tasks/").content.decode()
+    assert 'aria-label="Resume pausable"' in admin_page
     assert housekeeping("resume", "pausable").returncode == 0
+    api_tasks = {t["name"]: t for t in client_for(admin).get(f"{API}tasks").json()}
+    assert api_tasks["pausable"]["paused"] is False
+    status_line = next(
+        line for line in housekeeping("status").out.splitlines() if "pausable" in line
+    )
+    assert "paused" not in status_line
     row = next(r for r in housekeeping("list").table() if r["Task"] == "pausable")
     assert row["State"] == "enabled"
     assert housekeeping("pause", "no_such_task").returncode == 2
