@@ -55,6 +55,8 @@ def timeout_of(task: HousekeepingTask) -> float | None:
 
 def cancel_requested(run_id: int | None) -> bool:
     """Whether someone asked to cancel the active run ``run_id`` (read from the database)."""
+    if run_id is None:
+        return False
     return TaskRun.objects.filter(
         pk=run_id, status__in=TaskRun.ACTIVE_STATUSES, cancel_requested_at__isnull=False
     ).exists()
