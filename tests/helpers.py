@@ -183,12 +183,17 @@ RUN_KEYS = {
     "parent_id",
     "attempt",
     "retry_of_id",
+    "cancel_requested_at",
+    "cancelled_by",
 }
 TASK_KEYS = {
     "name",
     "description",
     "schedule",
     "enabled",
+    "state",
+    "paused",
+    "after",
     "options",
     "tags",
     "members",

@@ -563,7 +563,7 @@ def test_tasks_page_lists_every_registered_task(admin_client: Client) -> None:
     assert "<td>every(6:00:00)</td>" in content
     assert "<td>Delete threads older than N days</td>" in content
     assert "<td><code>{&quot;days&quot;: 30}</code></td>" in content
-    assert "<td>Nightly <small>(threads, boom, record)</small></td>" in content
+    assert "<td>Nightly <small>(runs threads → boom → record)</small></td>" in content
 
 
 @pytest.mark.django_db

@@ -33,6 +33,7 @@ from tests.helpers import (
     make_lease,
     make_run,
     make_user,
+    wait_for,
 )
 from tests.testapp.models import Chat, ChatLine, Thread
 
@@ -266,6 +267,46 @@ def test_the_live_progress_of_a_running_purge(page: Page, live_server: Any) -> N
     finally:
         release.set()
     expect(page.locator("#hk-activity li").first).to_contain_text("would delete 4")
+
+
+def test_cancel_on_the_dashboard_asks_then_stops_the_run(page: Page, live_server: Any) -> None:
+    halfway, release = threading.Event(), threading.Event()
+    steps: list[int] = []
+
+    @housekeeping_task(name="long_purge", description="A purge in batches")
+    def long_purge(ctx: Any) -> None:
+        ctx.progress(1, 4)
+        halfway.set()
+        release.wait(TIMEOUT_MS / 1000)
+        steps.append(2)
+        ctx.progress(2, 4)  # raises RunCancelled: the run was cancelled meanwhile
+        steps.append(3)
+
+    make_user("operator", staff=True, permissions=OPERATOR)
+    log_in(page, live_server, "operator")
+    try:
+        page.get_by_role("button", name="Dry-run long_purge", exact=True).click()
+        assert halfway.wait(TIMEOUT_MS / 1000)
+        page.get_by_role("button", name="Cancel long_purge run", exact=False).click()
+        expect(page.locator("#hk-confirm-title")).to_contain_text("Cancel long_purge run")
+        page.locator("#hk-confirm-ok").click()
+        expect(page.locator("#hk-activity li").first).to_contain_text("Asked run")
+        wait_for(
+            lambda: TaskRun.objects.filter(
+                task_name="long_purge", cancel_requested_at__isnull=False
+            ).exists(),
+            TIMEOUT_MS / 1000,
+            "the cancel to be stored",
+        )
+    finally:
+        release.set()
+    wait_for(
+        lambda: TaskRun.objects.filter(task_name="long_purge", status="cancelled").exists(),
+        TIMEOUT_MS / 1000,
+        "the run to end cancelled",
+    )
+    expect(page.locator("#hk-activity li").first.locator(".hk-cancelled")).to_be_visible()
+    assert steps == [2]
 
 
 def test_the_page_refreshes_itself_every_30_seconds(page: Page, live_server: Any) -> None:

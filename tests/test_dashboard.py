@@ -105,6 +105,7 @@ def test_staff_see_the_dashboard_with_its_data(operator: User) -> None:
         "data": f"{DASHBOARD}data/",
         "trigger": f"{DASHBOARD}trigger/",
         "run": f"{DASHBOARD}runs/0/",
+        "cancel": f"{DASHBOARD}runs/0/cancel/",
         "adminRun": "/admin/django_housekeeping/taskrun/0/change/",
     }
     assert config["canRun"] is True

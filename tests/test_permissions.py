@@ -24,6 +24,7 @@ from tests.helpers import (
     API,
     DASHBOARD,
     SHORT_TEST_KEY,
+    make_run,
     make_user,
     wait_for,
 )
@@ -121,7 +122,42 @@ def dashboard_trigger(client: Client) -> Any:
     return client.post(DASHBOARD + "trigger/", body, content_type="application/json")
 
 
+def queued_record() -> TaskRun:
+    """A queued run of ``record`` (destructive=False: the admin cancels without asking)."""
+    return make_run("record", status=TaskRun.Status.QUEUED, trigger="api")
+
+
+def cancelled() -> bool:
+    return TaskRun.objects.filter(task_name="record", status="cancelled").exists()
+
+
+CANCEL = RUN + "-cancel"
+
 CELLS = [
+    Cell(
+        "api",
+        CANCEL,
+        lambda c: api_post(c, f"runs/{queued_record().pk}/cancel"),
+        202,
+        401,
+        cancelled,
+    ),
+    Cell(
+        "dashboard",
+        CANCEL,
+        lambda c: c.post(f"{DASHBOARD}runs/{queued_record().pk}/cancel/"),
+        202,
+        401,
+        cancelled,
+    ),
+    Cell(
+        "admin",
+        CANCEL,
+        lambda c: c.post(f"/admin/django_housekeeping/taskrun/{queued_record().pk}/cancel/"),
+        302,
+        302,
+        cancelled,
+    ),
     Cell("api", VIEW, lambda c: c.get(API + "status"), 200, 401),
     Cell("api", VIEW + "-runs", lambda c: c.get(API + "runs"), 200, 401),
     Cell("api", VIEW + "-tasks", lambda c: c.get(API + "tasks"), 200, 401),
@@ -203,7 +239,7 @@ def test_every_face_answers_as_the_permission_table_says(cell: Cell, user: str) 
     assert response.status_code == expected, (cell, user, response.content[:300])
     if cell.anonymous == 302 and user == "anonymous":
         assert "/login/" in response["Location"]
-    if action == RUN:  # a refused run records nothing
+    if action == RUN and cell.action != CANCEL:  # a refused run records nothing
         assert TaskRun.objects.exists() is allowed
     if action == CHANGE:
         assert TaskState.objects.filter(task_name="record", paused=True).exists() is allowed

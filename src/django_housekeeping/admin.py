@@ -38,7 +38,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
-from django_housekeeping import admin_states
+from django_housekeeping import admin_cancel, admin_states
 from django_housekeeping.models import (
     DeletionTotal,
     ErasureRecord,
@@ -65,6 +65,7 @@ from django_housekeeping.presenters import (
     trigger_label,
 )
 from django_housekeeping.running import control
+from django_housekeeping.tasks.order import in_order
 from django_housekeeping.tasks.registry import registry
 from django_housekeeping.tasks.retention import policies
 
@@ -232,6 +233,17 @@ class TaskRunAdmin(TaskRunAdminBase):
 
     def has_pause_permission(self, request: HttpRequest) -> bool:
         return control.allowed(_actor(request), control.CHANGE)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """The run's page, with **Cancel** while it is active (for those who may run tasks)."""
+        context = {**(extra_context or {}), "can_cancel": self.has_run_permission(request)}
+        return super().change_view(request, object_id, form_url, context)
 
     @admin.display(description=_("status"), ordering="status")
     def status_display(self, run: TaskRun) -> str:
@@ -401,6 +413,11 @@ class TaskRunAdmin(TaskRunAdminBase):
                 name="django_housekeeping_confirm",
             ),
             path(
+                "<str:pk>/cancel/",
+                self.admin_site.admin_view(functools.partial(admin_cancel.cancel_view, self)),
+                name="django_housekeeping_taskrun_cancel",
+            ),
+            path(
                 "tasks/pause/",
                 self.admin_site.admin_view(require_POST(self.pause_view)),
                 name="django_housekeeping_pause",
@@ -442,6 +459,7 @@ class TaskRunAdmin(TaskRunAdminBase):
                     "paused": view.paused,
                     "destructive": registry.is_destructive(view.task.name),
                     "last_run": view.last_run,
+                    "members": in_order(view.task.members),  # in the order they run
                 }
                 for view in task_views()
             ],

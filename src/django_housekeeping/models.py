@@ -69,6 +69,7 @@ class TaskRun(models.Model):
         SKIPPED = "skipped", _("skipped")
         MISSED = "missed", _("missed")
         INTERRUPTED = "interrupted", _("interrupted")
+        CANCELLED = "cancelled", _("cancelled")
 
     class Trigger(models.TextChoices):
         SCHEDULE = "schedule", _("schedule")
@@ -158,6 +159,31 @@ class TaskRun(models.Model):
     # The W3C trace context (``{"traceparent": ...}``) of the code that queued the run, which the
     # process executing it continues (django_housekeeping.tracing); NULL without OpenTelemetry.
     trace_context = models.JSONField(_("trace context"), null=True, blank=True, editable=False)
+    cancel_requested_at = models.DateTimeField(
+        _("cancel requested"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("When someone asked to cancel the run (it stops at its next progress step)."),
+    )
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("cancelled by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    cancel_via = models.CharField(
+        _("cancelled through"),
+        max_length=20,
+        choices=Trigger.choices,
+        blank=True,
+        default="",
+        db_default="",  # the previous release inserts runs without it (a rolling deploy)
+        editable=False,
+    )
     # The claim of "the active run of this task": the task's name while the run is queued or
     # running, NULL once it has ended. Unique (NULLs are distinct on every database), so the
     # database lets one run of a task be active at a time, whichever process inserts it.

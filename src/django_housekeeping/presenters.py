@@ -131,6 +131,13 @@ def task_views() -> list[TaskView]:
     ]
 
 
+def state_of(view: TaskView) -> str:
+    """``enabled``, ``paused`` (by an operator) or ``disabled`` (in the code or settings)."""
+    if not view.task.enabled:
+        return "disabled"
+    return "paused" if view.paused else "enabled"
+
+
 def task_as_dict(view: TaskView) -> dict[str, Any]:
     """A task as ``housekeeping list --json`` gives it."""
     task = view.task
@@ -139,12 +146,25 @@ def task_as_dict(view: TaskView) -> dict[str, Any]:
         "description": task.description,
         "schedule": view.schedule,
         "enabled": task.enabled,
+        "state": state_of(view),
+        "paused": view.paused,
+        "after": list(task.after),
         "options": task.options,
         "tags": list(task.tags),
         "members": list(task.members),
         "timeout": task.timeout,
         "last_run": run_as_dict(view.last_run) if view.last_run is not None else None,
     }
+
+
+def _stopped_by(result: dict[str, Any]) -> str:
+    """Why a purge's result is partial: cancelled, timed out, or its ``max_seconds``."""
+    if result.get("cancelled") is True:
+        return "cancelled"
+    timed_out = result.get("timed_out")
+    if isinstance(timed_out, int | float) and not isinstance(timed_out, bool):
+        return f"timed out after {timed_out:g} s"
+    return "stopped at max_seconds"
 
 
 def run_as_dict(run: TaskRun) -> dict[str, Any]:
@@ -167,6 +187,11 @@ def run_as_dict(run: TaskRun) -> dict[str, Any]:
         "parent_id": run.parent_id,
         "attempt": run.attempt,
         "retry_of_id": run.retry_of_id,
+        "cancel_requested_at": run.cancel_requested_at,
+        # Read only for a run someone cancelled (a few): no join for every listed run.
+        "cancelled_by": run.cancelled_by.get_username()
+        if run.cancelled_by_id is not None and run.cancelled_by is not None
+        else None,
     }
 
 
@@ -272,7 +297,7 @@ def _read_purge(result: dict[str, Any]) -> dict[str, Any]:
     if archive is not None:
         summary += f"; archived to {PurePath(archive).name}"
     if partial:
-        summary += "; partial: stopped at max_seconds, the next run continues"
+        summary += "; partial: " + _stopped_by(result) + ", the next run continues"
     throttled = _read_throttle(result.get("throttle"))
     if throttled:
         summary += f"; {throttled}"
@@ -552,6 +577,7 @@ def run_payload(run: TaskRun, run_url: RunUrl | None = None) -> dict[str, Any]:
         "note": _progress_note(run) if not run.is_finished else None,
     }
     data["heartbeat_at"] = run.heartbeat_at
+    data["cancel_requested"] = run.cancel_requested_at is not None
     details = result_details(run)
     data["summary"] = details["summary"]
     data["details"] = details

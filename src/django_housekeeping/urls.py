@@ -14,6 +14,7 @@ urlpatterns = [
     path("data/", views.data, name="data"),
     path("trigger/", views.trigger, name="trigger"),
     path("runs/<str:pk>/", views.run, name="run"),
+    path("runs/<str:pk>/cancel/", views.cancel, name="cancel"),
     path("health/", probes.health, name="health"),
     path("metrics/", probes.metrics_view, name="metrics"),
     # Anything else under the dashboard's prefix: a JSON 404, not the project's HTML page.

@@ -187,6 +187,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "data": reverse(f"{prefix}data"),
             "trigger": reverse(f"{prefix}trigger"),
             "run": reverse(f"{prefix}run", args=[0]),
+            "cancel": reverse(f"{prefix}cancel", args=[0]),
             "adminRun": _admin_run_url(),
         },
         "canRun": control.allowed(actor, control.RUN),
@@ -236,6 +237,20 @@ def trigger(request: HttpRequest) -> HttpResponse:
     )
     run_url = _run_url(request)
     return _json({"runs": [run_payload(item.run, run_url) for item in dispatched]}, status=202)
+
+
+@json_view("POST", action=control.RUN)
+def cancel(request: HttpRequest, pk: str) -> HttpResponse:
+    """Cancel a run (the control layer's ``cancel``): 202 with the run; 409 when it has ended."""
+    done = control.cancel(_actor(request), pk)
+    return _json(
+        {
+            "detail": done.detail,
+            "ended": done.ended,
+            "run": run_payload(done.run, _run_url(request)),
+        },
+        status=202,
+    )
 
 
 @csrf_exempt  # it changes nothing: a 404 in JSON for every method

@@ -49,7 +49,8 @@ def test_list_prints_a_table_of_every_task() -> None:
     assert outcome.out.splitlines()[0].split() == [
         "Task",
         "Schedule",
-        "Enabled",
+        "State",
+        "After",
         "Last",
         "run",
         "Description",
@@ -59,13 +60,14 @@ def test_list_prints_a_table_of_every_task() -> None:
     assert rows["threads"] == {
         "Task": "threads",
         "Schedule": "cron('0 3 * * sun')",
-        "Enabled": "yes",
+        "State": "enabled",
+        "After": "",
         "Last run": "never",
         "Description": "Delete threads older than N days",
     }
     assert rows["record"]["Schedule"] == "every(6:00:00)"
     assert rows["boom"]["Schedule"] == "manual"
-    assert rows["dormant"]["Enabled"] == "no"
+    assert rows["dormant"]["State"] == "disabled"
     assert rows["nightly"]["Description"] == "Nightly"
     assert outcome.err == ""
 
@@ -88,7 +90,7 @@ def test_list_follows_the_settings_overrides() -> None:
     with override_settings(HOUSEKEEPING={"TASKS": overrides}):
         rows = {row["Task"]: row for row in housekeeping("list").table()}
     assert rows["threads"]["Schedule"] == "cron('30 1 * * *') (from settings)"
-    assert rows["threads"]["Enabled"] == "no"
+    assert rows["threads"]["State"] == "disabled"
 
 
 @pytest.mark.django_db
@@ -478,7 +480,10 @@ def test_history_rejects_an_unknown_status() -> None:
 def test_a_subcommand_is_required() -> None:
     outcome = housekeeping()
     assert outcome.returncode != 0
-    assert "{list,run,history,status,scheduler,check,rebuild,restore,erase}" in outcome.message
+    assert (
+        "{list,run,cancel,pause,resume,history,status,scheduler,check,rebuild,restore,erase}"
+        in outcome.message
+    )
 
 
 # check ---------------------------------------------------------------------------------------

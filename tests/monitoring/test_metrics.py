@@ -49,7 +49,7 @@ FAMILIES = {
     "housekeeping_scheduler_leader": "gauge",
     "housekeeping_runs_in_progress": "gauge",
 }
-COUNTED = ("succeeded", "failed", "skipped", "missed", "interrupted")
+COUNTED = ("succeeded", "failed", "skipped", "missed", "interrupted", "cancelled")
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

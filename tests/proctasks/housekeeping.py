@@ -97,3 +97,25 @@ def crashy(ctx):
 def traced_purge(ctx):
     """The tracing test's purge, executed by a worker (tests/scheduling/test_workers_tracing.py)."""
     return ctx.purge(SoloRecord.objects.filter(task_name="traced"))
+
+
+@housekeeping_task(
+    name="big_purge",
+    schedule=every(hours=24),
+    purge={"batch_size": 100, "archive": False},
+)
+def big_purge(ctx):
+    """The cancel tests' purge (tests/running/test_cancel_processes.py): the "old-" threads and
+    their posts, in small batches. With ``HOUSEKEEPING_PROCESS_GATE``, it waits after its first
+    batch until that file exists (so that the test sees it running), then goes on."""
+    from tests.testapp.models import Thread
+
+    gate = os.environ.get("HOUSEKEEPING_PROCESS_GATE")
+
+    def progress(done, total):
+        ctx.progress(done, total)
+        deadline = time.monotonic() + 60
+        while gate and not os.path.exists(gate) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    return ctx.purge(Thread.objects.filter(title__startswith="old-"), progress=progress)

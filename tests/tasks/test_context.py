@@ -94,9 +94,10 @@ def test_progress_reported_by_a_task_is_kept_after_it_finishes(temporary_tasks: 
 
 
 @pytest.mark.parametrize("reports_progress", [True, False])
-def test_progress_keeps_a_long_run_alive(reports_progress: bool) -> None:
+def test_progress_keeps_a_long_run_alive(reports_progress: bool, settings: Any) -> None:
     """A run whose heartbeat is refreshed by progress() still blocks a second run; without it,
-    a run two hours silent is taken for dead."""
+    a run two hours silent is taken for dead. (Its timeout is longer than two hours.)"""
+    settings.HOUSEKEEPING = {"DEFAULT_TIMEOUT": 3 * 3600}
     ctx = make_context(dry_run=False, started=timedelta(hours=2), claim=True)
     if reports_progress:
         ctx.progress(1, 2)

@@ -308,6 +308,13 @@ class RunSerializer(serializers.Serializer):  # type: ignore[type-arg]
     retry_of_id = serializers.IntegerField(
         allow_null=True, help_text="The interrupted run this run retries, if any."
     )
+    cancel_requested_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When someone asked to cancel the run (it stops at its next progress step).",
+    )
+    cancelled_by = serializers.CharField(
+        allow_null=True, help_text="The username of who cancelled it (null: the command line)."
+    )
 
     class Meta:
         list_serializer_class = CompiledListSerializer

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.http import HttpResponseBase
 from django.urls import URLPattern, path, re_path
 
-from django_housekeeping.api import root, schema, views
+from django_housekeeping.api import cancel, root, schema, views
 
 app_name = views.APP_NAME
 
@@ -27,6 +27,7 @@ urlpatterns = [
     *both("statistics", views.StatisticsView.as_view(), "statistics"),
     *both("runs", views.RunListView.as_view(), "run-list"),
     *both("runs/<str:id>", views.RunDetailView.as_view(), "run-detail"),
+    *both("runs/<str:id>/cancel", cancel.CancelView.as_view(), "run-cancel"),
     *both("tasks", views.TaskListView.as_view(), "task-list"),
     *both("tasks/<str:name>/pause", views.PauseView.as_view(), "task-pause"),
     *both("tasks/<str:name>/resume", views.ResumeView.as_view(), "task-resume"),

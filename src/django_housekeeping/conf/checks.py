@@ -24,6 +24,8 @@ Every check has a stable ID, documented in docs/checks.md:
   app, or a model that is never erasable.
 - ``django_housekeeping.E016`` a schedule declared in code (``@housekeeping_task``, ``group()``,
   ``retention()``) is invalid.
+- ``django_housekeeping.E017`` ``after=`` names a task or group that is not registered.
+- ``django_housekeeping.E018`` ``after=`` declarations make a cycle (no order can satisfy them).
 - ``django_housekeeping.E019`` a cron-monitor check-in URL (``PING_URL``, a task's ``ping_url``)
   is malformed.
 - ``django_housekeeping.W001`` one of the library's named URLs resolves to another view.
@@ -61,6 +63,7 @@ from django_housekeeping.conf.settings import (
     is_positive,
 )
 from django_housekeeping.purging.erasable import DENIED_APPS, denied
+from django_housekeeping.tasks import order
 from django_housekeeping.tasks.options import OVERRIDES
 from django_housekeeping.tasks.registry import ALL, discovery_errors, registry
 from django_housekeeping.tasks.retention import RetentionPolicy, policies
@@ -435,6 +438,33 @@ def check_groups(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                 )
         if task.is_group and _contains(task.name, task.name, set()):
             errors.append(_error(6, f"Group {task.name!r} contains itself."))
+    return errors
+
+
+@register(TAG)
+def check_order(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``E017``: ``after=`` names no registered task; ``E018``: a cycle of ``after=``."""
+    errors: list[CheckMessage] = []
+    reported: set[frozenset[str]] = set()
+    for task in registry:
+        for unknown in order.unknown_after(task.name):
+            errors.append(
+                _error(
+                    17,
+                    f"{task.name!r} runs after={unknown!r}, which is not a registered task.",
+                    hint=f"Defined at {task.origin}. Registered: {', '.join(registry.names())}.",
+                )
+            )
+        cycle = order.cycle_through(task.name)
+        if cycle is not None and frozenset(cycle) not in reported:
+            reported.add(frozenset(cycle))
+            errors.append(
+                _error(
+                    18,
+                    f"The after= declarations make a cycle: {' -> '.join(cycle)}.",
+                    hint=f"Remove one of them; {task.name!r} is defined at {task.origin}.",
+                )
+            )
     return errors
 
 

@@ -221,8 +221,9 @@ class HousekeepingSettings:
     DEFAULT_TIMEOUT: Setting[float] = Setting(
         3600,
         SECONDS,
-        "No effect since 0.2 (runs are judged alive by their heartbeats, not by a timeout); "
-        "accepted so that older settings still load.",
+        "Seconds a run of a task without its own `timeout=` may take: past it, the run stops at "
+        'its next progress step and ends failed, "timed out after N s" '
+        "([Tasks: timeouts](tasks.md#timeouts)).",
     )
     HEARTBEAT_INTERVAL: Setting[float] = Setting(
         10,

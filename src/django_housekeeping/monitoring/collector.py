@@ -29,7 +29,7 @@ class HousekeepingCollector(Collector):
             "housekeeping_runs",
             "Finished runs (no dry runs) by task and status: succeeded, failed, skipped "
             "(another run of the task was still running), missed (the scheduler recorded slots "
-            "it did not run), interrupted (its process died).",
+            "it did not run), interrupted (its process died), cancelled (someone cancelled it).",
             labels=["task", "status"],
         )
         counts = {(task, str(status)): 0 for task in readings.tasks for status in COUNTED_STATUSES}

@@ -34,6 +34,7 @@ COUNTED_STATUSES = (
     Status.SKIPPED,
     Status.MISSED,
     Status.INTERRUPTED,
+    Status.CANCELLED,
 )
 
 

@@ -4,8 +4,8 @@ so that every process reads the same numbers and pruning the history does not lo
 
 :func:`record` is called for every finished run (a receiver of ``task_finished``), in the process
 that ran it. Every finished status the signal brings is counted (succeeded, failed, skipped,
-interrupted); dry runs and unfinished runs are not. A group's run counts only the rows of its own
-result's ``deleted``: each member's run records its own rows.
+interrupted, cancelled); dry runs and unfinished runs are not. A group's run counts only the rows
+of its own result's ``deleted``: each member's run records its own rows.
 
 The counters are incremented in the database (``UPDATE ... SET runs = runs + 1``), so two
 processes finishing runs at once both count; the first run of a task inserts its row, and if

@@ -117,6 +117,19 @@ class PurgeResult(TypedDict):
     throttle: ThrottleResult
 
 
+class StopPurge(Exception):
+    """Raised by a purge's ``progress`` callback to stop it between two batches (a cancelled or
+    timed-out run): every committed batch stays committed, and the engine fills ``deleted`` with
+    the rows deleted so far (``"app_label.Model"`` -> rows, cascades included) before it lets the
+    exception through."""
+
+    deleted: dict[str, int]
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.deleted = {}
+
+
 class PurgeLimitExceeded(Exception):
     """A purge would delete more than its ``max_rows`` or ``max_fraction`` allow.
 
@@ -375,6 +388,9 @@ class _Purge:
     def run(self) -> PurgeResult:
         try:
             return self._run()
+        except StopPurge as stop:  # between two batches: say what the committed ones deleted
+            stop.deleted = self._counts()
+            raise
         finally:
             self.throttle.close()
 
@@ -421,10 +437,7 @@ class _Purge:
                 partial = True
                 break
         seconds = clock() - started
-        counts = Counter(self.deleted)
-        for label, keys in self.seen.items():
-            counts[label] += len(keys)
-        deleted = {label: count for label, count in sorted(counts.items()) if count}
+        deleted = self._counts()
         total = sum(deleted.values())
         return PurgeResult(
             deleted=deleted,
@@ -596,6 +609,13 @@ class _Purge:
                 self.progress(done, selected)
         self.segments = self.layout.segments([p["name"] for p in self.dropped])
         return done
+
+    def _counts(self) -> dict[str, int]:
+        """Rows deleted (or counted) so far by model, cascades included."""
+        counts = Counter(self.deleted)
+        for label, keys in self.seen.items():
+            counts[label] += len(keys)
+        return {label: count for label, count in sorted(counts.items()) if count}
 
     def _rows(self) -> int:
         """Rows deleted (or, in a dry run, counted) so far."""

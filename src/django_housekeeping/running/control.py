@@ -55,6 +55,7 @@ from django_housekeeping.purging.erasable import NotErasable as EngineNotErasabl
 from django_housekeeping.purging.erase import ErasurePreview, ErasureRefused
 from django_housekeeping.purging.erase import erase as erase_object
 from django_housekeeping.purging.erase import preview as erasure_preview
+from django_housekeeping.running import cancel as cancelling
 from django_housekeeping.running.erasure_scope import refusal as erasure_refusal
 from django_housekeeping.running.runner import AlreadyRunning, DispatchedRun, run_task, start_runs
 from django_housekeeping.running.throttle import take
@@ -409,6 +410,29 @@ def run_here(
             if after_each is not None:
                 after_each(run)
     return outcome
+
+
+def cancel(actor: Actor, run_id: object) -> cancelling.Cancelled:
+    """Cancel the run ``run_id`` for ``actor`` (who needs :data:`RUN`): a queued run ends
+    ``cancelled`` at once, a running one stops at its next progress step
+    (:mod:`~django_housekeeping.running.cancel`). :class:`NotFound` for an unknown id,
+    :class:`NotActive` when the run has ended or its cancel was already asked."""
+    require(actor, RUN)
+    if isinstance(run_id, bool) or not str(run_id).strip().isdigit():
+        raise NotFound(f"No run has the id {str(run_id)[:50]!r}.")
+    run = TaskRun.objects.filter(pk=int(str(run_id).strip())).first()
+    if run is None:
+        raise NotFound(f"No run has the id {str(run_id)[:50]!r}.")
+    try:
+        return cancelling.request(run, user=actor.recorded_user, via=actor.via)
+    except cancelling.NotActive as exc:
+        raise NotActive(str(exc)) from None
+
+
+class NotActive(ControlError):
+    """The run to cancel has ended, or its cancel was already asked."""
+
+    status = 409
 
 
 def _throttle(actor: Actor) -> None:

@@ -1,4 +1,5 @@
-"""Retries: an ``interrupted`` run (its process died) run again, as a new attempt of its slot.
+"""Retries: an ``interrupted`` run (its process died) or a run that timed out (``failed``, "timed
+out after N s") run again, as a new attempt of its slot.
 
 A task declares how many times (``@housekeeping_task(retries=N)``, or ``HOUSEKEEPING["TASKS"]
 [name]["retries"]``; default 0). The scheduler's leader calls :func:`retry_interrupted` on every
@@ -19,6 +20,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError
+from django.db.models import Q
 from django.utils import timezone
 
 from django_housekeeping.models import TaskRun
@@ -26,6 +28,9 @@ from django_housekeeping.running.runner import queue_run
 from django_housekeeping.tasks.registry import registry
 
 logger = logging.getLogger("django_housekeeping")
+
+# How the error of a run that timed out begins (running/cancel.py).
+TIMED_OUT = "timed out after "
 
 
 def retry_interrupted(now: datetime | None = None) -> list[TaskRun]:
@@ -37,7 +42,8 @@ def retry_interrupted(now: datetime | None = None) -> list[TaskRun]:
         return []
     longest_grace = max(task.misfire_grace for task in tasks.values())
     candidates = TaskRun.objects.filter(
-        status=TaskRun.Status.INTERRUPTED,
+        Q(status=TaskRun.Status.INTERRUPTED)
+        | Q(status=TaskRun.Status.FAILED, error__startswith=TIMED_OUT),
         parent__isnull=True,
         retried_by__isnull=True,
         task_name__in=tasks,

@@ -52,11 +52,14 @@ from django.utils import timezone
 from django_housekeeping import tracing
 from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.models import TaskRun, TaskStateChange, deletion_counts
+from django_housekeeping.running import cancel
 from django_housekeeping.running.heartbeats import beating, fail_queued, is_stale, mark_interrupted
 from django_housekeeping.running.reconnect import drop_broken_connection, is_deadlock
 from django_housekeeping.signals import task_failed, task_finished, task_started
 from django_housekeeping.tasks.context import TaskContext
+from django_housekeeping.tasks.order import in_order
 from django_housekeeping.tasks.registry import NotRegistered, registry
+from django_housekeeping.tasks.stopping import cancel_requested, check_timeout
 from django_housekeeping.tasks.task import HousekeepingTask
 
 logger = logging.getLogger("django_housekeeping")
@@ -596,6 +599,10 @@ def _perform_run(
         except BaseException as exc:
             exception = exc
             result, status, error = None, Status.FAILED, traceback.format_exc()
+            stopped = cancel.ending(run, exc)  # cancelled, or timed out: with what it deleted
+            if stopped is not None:
+                status, result, error = stopped
+                exception = None if status == Status.CANCELLED else exc
         _save_outcome(task, run, status, result=result, error=error)
     counts = deletion_counts(result)
     span.finish(status=status, rows=sum(counts.values()) if counts else None, exception=exception)
@@ -679,9 +686,13 @@ def _savepoint_if_in_transaction() -> AbstractContextManager[Any]:
 def _call(task: HousekeepingTask, run: TaskRun, *, now: datetime) -> Any:
     assert task.func is not None
     if not task.takes_context:
-        return task.func()
+        result = task.func()
+        check_timeout(task, run, {})  # it reported no progress: judged at its end
+        return result
     context = TaskContext(task=task, run=run, now=now, dry_run=run.dry_run, options=task.options)
-    return task.func(context)
+    result = task.func(context)
+    check_timeout(task, run, context.deleted)
+    return result
 
 
 def _run_members(
@@ -692,10 +703,13 @@ def _run_members(
     now: datetime,
     ancestors: tuple[str, ...],
 ) -> tuple[dict[str, Any], str]:
-    """Run each member in turn; one member failing does not stop the others."""
+    """Run each member in turn, in their declared order; one member failing does not stop the
+    others, a cancel of the group's run stops it after the current member."""
     outcomes: dict[str, Any] = {}
     failed: list[str] = []
-    for member_name in group.members:
+    for member_name in in_order(group.members):
+        if cancel_requested(run.pk):
+            return cancel.group_cancelled(outcomes, failed), Status.CANCELLED
         if member_name in ancestors:
             raise RecursionError(f"group {group.name!r} contains itself through {member_name!r}")
         member = registry.get(member_name)

@@ -23,6 +23,7 @@ from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.models import PROGRESS_NOTE, TaskRun
 from django_housekeeping.purging.archive import ArchiveOrigin, default_archive_path
 from django_housekeeping.purging.engine import PurgeResult, purge
+from django_housekeeping.tasks import stopping
 
 if TYPE_CHECKING:
     from django_housekeeping.tasks.task import HousekeepingTask
@@ -86,6 +87,8 @@ class TaskContext:
     dry_run: bool
     options: dict[str, Any]
     force: bool = field(default_factory=_force.get)
+    # What this run's purges deleted so far (a cancelled or timed-out run reports it).
+    deleted: dict[str, int] = field(default_factory=dict)
 
     def purge(self, queryset: QuerySet[Any], **kwargs: Any) -> PurgeResult:
         """Delete ``queryset`` and its cascades in batches (only count them in a dry run).
@@ -112,22 +115,34 @@ class TaskContext:
             )
         options["archive"] = archive
         options.setdefault("archive_origin", ArchiveOrigin(task=self.task.name, run=self.run.pk))
-        return purge(queryset, dry_run=self.dry_run, **options)
+        try:
+            result = purge(queryset, dry_run=self.dry_run, **options)
+        except stopping.RunStopped as stop:  # cancelled or timed out between two batches
+            stop.deleted = stopping.merged(self.deleted, stop.deleted)
+            raise
+        self.deleted = stopping.merged(self.deleted, result["deleted"])
+        return result
 
     def progress(self, done: int, total: int | None = None) -> None:
         """Record how far the task has got; also refreshes the run's heartbeat.
 
-        Raises :class:`RunInterrupted` when the run is no longer running: its process was stopped
-        (SIGSTOP, a paused VM) for longer than ``HEARTBEAT_TIMEOUT``, the run was marked
-        ``interrupted`` and the task may be running elsewhere, so this one stops here (a purge,
-        between two batches).
+        Raises :class:`~django_housekeeping.tasks.stopping.RunCancelled` when someone asked to
+        cancel the run, :class:`~django_housekeeping.tasks.stopping.RunTimedOut` when it is past
+        its timeout, and :class:`RunInterrupted` when the run is no longer running: its process
+        was stopped (SIGSTOP, a paused VM) for longer than ``HEARTBEAT_TIMEOUT``, the run was
+        marked ``interrupted`` and the task may be running elsewhere, so this one stops here (a
+        purge, between two batches).
         """
         self.run.progress_done = done
         self.run.progress_total = total
         self.run.heartbeat_at = timezone.now()
-        updated = TaskRun.objects.filter(pk=self.run.pk, status__in=TaskRun.ACTIVE_STATUSES).update(
-            progress_done=done, progress_total=total, heartbeat_at=self.run.heartbeat_at
-        )
+        updated = TaskRun.objects.filter(
+            pk=self.run.pk, status__in=TaskRun.ACTIVE_STATUSES, cancel_requested_at__isnull=True
+        ).update(progress_done=done, progress_total=total, heartbeat_at=self.run.heartbeat_at)
+        if not updated:
+            stopping.check(self.task, self.run, self.deleted, timeout=False)
+        else:
+            stopping.check_timeout(self.task, self.run, self.deleted)
         if not updated and TaskRun.objects.filter(pk=self.run.pk).exists():
             raise RunInterrupted(
                 f"run #{self.run.pk} of {self.task.name} was marked interrupted while its process "
@@ -142,8 +157,11 @@ class TaskContext:
 
         Kept, while the run is active, as its result ``{"progress_note": message}``: the faces show
         it beside the progress (:func:`django_housekeeping.presenters.result_details`), and the
-        run's real result replaces it when it ends.
+        run's real result replaces it when it ends. A message (a purge waiting on a replica notes
+        it on every wait) raises, like :meth:`progress`, when the run is cancelled or timed out.
         """
+        if message is not None:
+            stopping.check(self.task, self.run, self.deleted)
         TaskRun.objects.filter(pk=self.run.pk, status__in=TaskRun.ACTIVE_STATUSES).update(
             result={PROGRESS_NOTE: message} if message else None
         )

@@ -193,6 +193,7 @@ def housekeeping_task(
     retries: int = 0,
     ping_url: str | None = None,
     sentry_monitor: str | None = None,
+    after: Iterable[str] = (),
 ) -> Callable[[TaskFunction], HousekeepingTask]: ...
 
 
@@ -215,6 +216,7 @@ def housekeeping_task(
     retries: int = 0,
     ping_url: str | None = None,
     sentry_monitor: str | None = None,
+    after: Iterable[str] = (),
 ) -> HousekeepingTask | Callable[[TaskFunction], HousekeepingTask]:
     """Register a function as a housekeeping task; return the task's handle.
 
@@ -230,7 +232,8 @@ def housekeeping_task(
     ``expect_success_every`` (a ``timedelta``) is how long the task may go without succeeding
     before it counts as overdue; by default two intervals of its schedule plus its misfire grace.
     ``retries`` is how many times a run whose process died (``interrupted``) is run again, as a
-    new attempt of the same slot (default 0: never).
+    new attempt of the same slot (default 0: never). ``after`` names the tasks (or groups) it
+    runs after when a group or ``"all"`` runs it (docs/tasks.md#order).
     ``ping_url`` is the task's cron-monitor check-in URL (``GET {url}/start``, ``{url}``,
     ``{url}/fail``; ``{task}`` in it stands for the name), ``sentry_monitor`` the slug of its
     Sentry Crons monitor (docs/observability.md).
@@ -280,6 +283,7 @@ def housekeeping_task(
                 tags=_tags(tags),
                 origin=_origin(function),
                 destructive=bool(destructive),
+                after=names_after(after),
             )
         )
 
@@ -296,8 +300,11 @@ def group(
     description: str = "",
     enabled: bool = True,
     tags: Iterable[str] = (),
+    after: Iterable[str] = (),
 ) -> HousekeepingTask:
-    """Register a task made of other tasks, run one after the other by name.
+    """Register a task made of other tasks, run one after the other by name: in the order
+    listed, except that a member declaring ``after=`` runs after those it names
+    (docs/tasks.md#order). ``after`` orders the group itself within another group.
 
     A failing member does not stop the others; the group fails if any member failed.
     """
@@ -316,8 +323,17 @@ def group(
             tags=_tags(tags),
             members=member_names,
             origin=f"group {name!r}{where}",
+            after=names_after(after),
         )
     )
+
+
+def names_after(after: Iterable[str]) -> tuple[str, ...]:
+    """``after="stats"`` is one name; anything but names is refused at once."""
+    names = (after,) if isinstance(after, str) else tuple(after)
+    if not all(isinstance(name, str) and name for name in names):
+        raise TypeError(f"after= must be task names, got {after!r}")
+    return names
 
 
 def _tags(tags: Iterable[str]) -> tuple[str, ...]:

@@ -33,7 +33,7 @@ from django_housekeeping.tasks.options import (
     as_window,
     declared_schedule,
 )
-from django_housekeeping.tasks.registry import registry
+from django_housekeeping.tasks.registry import names_after, registry
 from django_housekeeping.tasks.task import HousekeepingTask
 
 if TYPE_CHECKING:
@@ -182,6 +182,7 @@ def retention(
     destructive: bool = True,
     description: str = "",
     tags: Iterable[str] = ("retention",),
+    after: Iterable[str] = (),
 ) -> HousekeepingTask:
     """Register a retention policy: a task that purges the rows of ``model_or_queryset`` whose
     ``field`` (a date or datetime) is older than ``now - keep``; return its task handle.
@@ -189,10 +190,10 @@ def retention(
     ``keep`` is a ``timedelta`` or a number of days. ``keep_by`` names a value of each row
     (a field, or a path through forward relations: ``"owner__plan"``) and ``keep_for`` maps such
     values to windows of their own (``{"pro": timedelta(days=365)}``); the other rows keep
-    ``keep``. ``schedule``, ``purge`` and ``destructive`` are the decorator's; the name defaults
-    to ``"<app_label>.<model_name>_retention"``. Raises ``TypeError``/``ValueError`` for
-    arguments that cannot make a policy, :class:`~django_housekeeping.AlreadyRegistered` for a
-    name taken.
+    ``keep``. ``schedule``, ``purge``, ``destructive`` and ``after`` are the decorator's; the
+    name defaults to ``"<app_label>.<model_name>_retention"``. Raises
+    ``TypeError``/``ValueError`` for arguments that cannot make a policy,
+    :class:`~django_housekeeping.AlreadyRegistered` for a name taken.
     """
     if isinstance(model_or_queryset, QuerySet):
         model: type[Model] = model_or_queryset.model
@@ -259,6 +260,7 @@ def retention(
             tags=(tags,) if isinstance(tags, str) else tuple(tags),
             origin=f"retention policy {name!r}{_caller()}",
             destructive=bool(destructive),
+            after=names_after(after),
         )
     )
 

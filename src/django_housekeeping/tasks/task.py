@@ -45,6 +45,7 @@ class HousekeepingTask:
     members: tuple[str, ...] = ()
     origin: str = ""
     destructive: bool = True
+    after: tuple[str, ...] = ()  # the tasks it runs after in a group or "all" (tasks/order.py)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the task's function as it was written (a group has none)."""

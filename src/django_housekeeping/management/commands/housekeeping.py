@@ -1,5 +1,5 @@
-"""``manage.py housekeeping``: list, run, history, status, scheduler, check, rebuild, restore,
-erase."""
+"""``manage.py housekeeping``: list, run, cancel, pause, resume, history, status, scheduler, check,
+rebuild, restore, erase."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tabulate import tabulate
 from tqdm import tqdm
 
 from django_housekeeping.conf.checks import TAG
-from django_housekeeping.management import maintenance
+from django_housekeeping.management import maintenance, runcontrol
 from django_housekeeping.management.restore_report import restore_document, restore_lines
 from django_housekeeping.models import ErasureRecord, TaskRun
 from django_housekeeping.presenters import (
@@ -25,6 +25,7 @@ from django_housekeeping.presenters import (
     run_as_dict,
     run_summary,
     scheduler_status,
+    state_of,
     task_as_dict,
     task_views,
     to_json,
@@ -55,7 +56,8 @@ class Command(BaseCommand):
         subcommands = parser.add_subparsers(
             dest="subcommand",
             required=True,
-            metavar="{list,run,history,status,scheduler,check,rebuild,restore,erase}",
+            metavar="{list,run,cancel,pause,resume,history,status,scheduler,check,rebuild,restore,"
+            "erase}",
         )
 
         def add(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -86,6 +88,17 @@ class Command(BaseCommand):
             help="Enqueue the runs for the workers of Django's Tasks framework (EXECUTOR "
             '"django_tasks") and return at once, instead of running them in this process.',
         )
+
+        cancel = add(
+            "cancel",
+            "Cancel a run: a queued one before it starts, a running one at its next progress "
+            "step (exit 3 when it is no longer active).",
+        )
+        cancel.add_argument("run_id", metavar="RUN_ID", help="The run's id.")
+        pause = add("pause", "Pause a task: the scheduler stops scheduling it.")
+        pause.add_argument("name", metavar="NAME", help="A task or group name.")
+        resume = add("resume", "Resume a paused task: the scheduler schedules it again.")
+        resume.add_argument("name", metavar="NAME", help="A task or group name.")
 
         history = add("history", "Show recent runs.")
         history.add_argument("--task", help="Only runs of this task.")
@@ -187,7 +200,8 @@ class Command(BaseCommand):
             [
                 view.task.name,
                 view.schedule,
-                "yes" if view.task.enabled else "no",
+                state_of(view),
+                ", ".join(view.task.after) or "",
                 f"{view.last_run.status} "
                 f"{timezone.localtime(view.last_run.started_at):%Y-%m-%d %H:%M}"
                 if view.last_run
@@ -198,10 +212,23 @@ class Command(BaseCommand):
             for view in views
         ]
         self.stdout.write(
-            tabulate(rows, headers=["Task", "Schedule", "Enabled", "Last run", "Description"])
+            tabulate(
+                rows, headers=["Task", "Schedule", "State", "After", "Last run", "Description"]
+            )
             if rows
             else "No housekeeping tasks are registered."
         )
+
+    # cancel, pause, resume -----------------------------------------------------------------------
+
+    def handle_cancel(self, *, run_id: str, json: bool, **options: Any) -> None:
+        runcontrol.cancel(self.stdout, run_id, json=json)
+
+    def handle_pause(self, *, name: str, json: bool, **options: Any) -> None:
+        runcontrol.set_paused(self.stdout, name, paused=True, json=json)
+
+    def handle_resume(self, *, name: str, json: bool, **options: Any) -> None:
+        runcontrol.set_paused(self.stdout, name, paused=False, json=json)
 
     # run ----------------------------------------------------------------------------------------
 

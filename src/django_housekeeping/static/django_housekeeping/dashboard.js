@@ -681,6 +681,15 @@
         p.done !== null && p.done !== undefined
           ? formatNumber(p.done) + (p.total ? " of " + formatNumber(p.total) + " (" + p.percent + " %)" : "") + " done"
           : run.status + "…" }));
+      if (config.canRun && !run.cancel_requested) {
+        children.push(el("button", {
+          type: "button", "class": "hk-cancel", "data-cancel": run.id,
+          "aria-label": "Cancel " + run.task + " run #" + run.id, text: "Cancel",
+          onclick: function () { confirmAndCancel(run); }
+        }));
+      } else if (run.cancel_requested) {
+        children.push(el("div", { "class": "hk-muted", text: "Cancelling: it stops at its next progress step…" }));
+      }
     } else {
       children.push(el("div", { "class": "hk-activity-result" }, resultView(run, runText(run), true, "activity")));
     }
@@ -799,6 +808,40 @@
       dialog.showModal();
       $("hk-confirm-cancel").focus();
     });
+  }
+
+  // Cancel a run: a task that may delete asks first (the dialog of "Run now"), as "Run now" does.
+  function cancelRun(run) {
+    var url = config.urls.cancel.replace("/0/", "/" + run.id + "/");
+    return request(url, { body: {} }).then(function (response) {
+      if (response.status !== 202) throw new Error(response.body.detail || "HTTP " + response.status);
+      showError("");
+      showActivity(response.body.run, response.body.detail);
+      if (!state.followed[run.id] && isActive(response.body.run)) follow(response.body.run).then(refresh, function () {});
+      else refresh();
+    }).catch(function (error) { showError(error.message); });
+  }
+
+  function isDestructive(name) {
+    var task = (state.data.tasks || []).filter(function (t) { return t.name === name; })[0];
+    return !task || task.destructive !== false;
+  }
+
+  function confirmAndCancel(run) {
+    if (!isDestructive(run.task)) { cancelRun(run); return; }
+    var dialog = $("hk-confirm");
+    $("hk-confirm-title").textContent = "Cancel " + run.task + " run #" + run.id + "?";
+    $("hk-confirm-text").textContent = "It stops at its next progress step (a purge: after its current batch). " +
+      "What it deleted so far stays deleted; the next run goes on from there.";
+    replace($("hk-confirm-counts"), []);
+    $("hk-confirm-ok").textContent = "Cancel run #" + run.id;
+    dialog.returnValue = "";
+    dialog.addEventListener("close", function onClose() {
+      dialog.removeEventListener("close", onClose);
+      if (dialog.returnValue === "confirm") cancelRun(run);
+    });
+    dialog.showModal();
+    $("hk-confirm-cancel").focus();
   }
 
   // -- start -----------------------------------------------------------------------------------
