@@ -6,6 +6,7 @@ worker processes a test starts, to a JSON Lines file the test reads.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,9 +18,23 @@ from opentelemetry.sdk.trace.export import (
     SpanExportResult,
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.id_generator import IdGenerator
 
 _memory: InMemorySpanExporter | None = None
 _recording = False
+
+
+class _SecretsIdGenerator(IdGenerator):
+    """Span and trace ids from ``secrets``, not from the ``random`` module's global state as the
+    SDK's default generator draws them: the provider stays for the rest of the session, and a
+    run's spans drawn from ``random`` in a thread while Hypothesis generates an example (the
+    schemathesis tests' triggered runs) make Hypothesis fail on a changed global random state."""
+
+    def generate_span_id(self) -> int:
+        return secrets.randbits(64) or 1
+
+    def generate_trace_id(self) -> int:
+        return secrets.randbits(128) or 1
 
 
 class _WhileRecording(SimpleSpanProcessor):
@@ -36,7 +51,7 @@ def in_memory() -> InMemorySpanExporter:
     global _memory, _recording
     if _memory is None:
         _memory = InMemorySpanExporter()
-        provider = TracerProvider()
+        provider = TracerProvider(id_generator=_SecretsIdGenerator())
         provider.add_span_processor(_WhileRecording(_memory))
         trace.set_tracer_provider(provider)
     _memory.clear()
