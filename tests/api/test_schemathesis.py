@@ -20,6 +20,12 @@ from schemathesis.checks import CHECKS as CHECK_REGISTRY
 from schemathesis.checks import load_all_checks, max_response_time
 from schemathesis.generation import GenerationMode
 
+# Imported here, at collection, rather than by schemathesis's object-level authorization check on
+# its first call: that lazy import, deep in Hypothesis's stack, is parsed by pytest's assertion
+# rewriter and now and then failed on CPython 3.11 with "SystemError: AST constructor recursion
+# depth mismatch".
+from schemathesis.specs.openapi import object_authorization  # noqa: F401
+
 from django_housekeeping import housekeeping_task, retention
 from django_housekeeping.models import TaskRun
 from tests.helpers import (
