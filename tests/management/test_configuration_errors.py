@@ -37,24 +37,18 @@ Run = Callable[..., "subprocess.CompletedProcess[str]"]
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def django_admin(tmp_path: Path) -> Run:
-    """``django_admin(*args)``: ``python -m django ARGS`` in a new process, on a site whose
-    settings have a typo and one of whose apps declares a task with a bad cron."""
+def bad_cron_site(tmp_path: Path, settings_module: str, settings_text: str) -> Run:
+    """``run(*args)``: ``python -m django ARGS`` in a new process, on a site (the settings module
+    ``settings_module``, written with ``settings_text``) one of whose apps declares a task with a
+    bad cron."""
     app = tmp_path / "hk_bad_cron_app"
     app.mkdir()
     (app / "__init__.py").write_text("")
     (app / "housekeeping.py").write_text(BAD_CRON_APP)
-    name = settings.DATABASES["default"]["NAME"]
-    if connection.vendor == "sqlite":
-        name = os.path.abspath(name)
-    # On the test database: `check` goes on to the health, which reads it.
-    (tmp_path / "hk_bad_site_settings.py").write_text(
-        f'{SETTINGS}\nDATABASES["default"]["NAME"] = {name!r}  # noqa: F405\n'
-    )
+    (tmp_path / f"{settings_module}.py").write_text(settings_text)
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "hk_bad_site_settings",
+        "DJANGO_SETTINGS_MODULE": settings_module,
         "PYTHONPATH": os.pathsep.join(
             [str(tmp_path), str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
         ),
@@ -67,11 +61,26 @@ def django_admin(tmp_path: Path) -> Run:
             env=env,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=120,
             check=False,
         )
 
     return run
+
+
+@pytest.fixture
+def django_admin(tmp_path: Path) -> Run:
+    """``django_admin(*args)``: ``python -m django ARGS`` in a new process, on a site whose
+    settings have a typo and one of whose apps declares a task with a bad cron."""
+    name = settings.DATABASES["default"]["NAME"]
+    if connection.vendor == "sqlite":
+        name = os.path.abspath(name)
+    # On the test database: `check` goes on to the health, which reads it.
+    return bad_cron_site(
+        tmp_path,
+        "hk_bad_site_settings",
+        f'{SETTINGS}\nDATABASES["default"]["NAME"] = {name!r}  # noqa: F405\n',
+    )
 
 
 E003 = "(django_housekeeping.E003) HOUSEKEEPING has an unknown key 'TASK'."
@@ -137,35 +146,15 @@ def test_migrate_goes_on_with_a_bad_cron_in_a_decorator(tmp_path: Path) -> None:
     """A bad cron declared in code keeps no deploy from migrating: checks run for a database
     (``migrate``) report E016 as a warning, and the migrations apply; every other command still
     stops on it as an error."""
-    app = tmp_path / "hk_bad_cron_app"
-    app.mkdir()
-    (app / "__init__.py").write_text("")
-    (app / "housekeeping.py").write_text(BAD_CRON_APP)
     database = tmp_path / "fresh.sqlite3"
-    (tmp_path / "hk_cron_only_settings.py").write_text(
+    run = bad_cron_site(
+        tmp_path,
+        "hk_cron_only_settings",
         "from tests.settings import *  # noqa: F403\n"
         'INSTALLED_APPS = [*INSTALLED_APPS, "hk_bad_cron_app"]  # noqa: F405\n'
         'DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", '
-        f'"NAME": {str(database)!r}}}}}\n'
+        f'"NAME": {str(database)!r}}}}}\n',
     )
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "hk_cron_only_settings",
-        "PYTHONPATH": os.pathsep.join(
-            [str(tmp_path), str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-        ),
-    }
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "django", *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
 
     migrated = run("migrate", "--verbosity", "1")
     assert migrated.returncode == 0, migrated.stderr
