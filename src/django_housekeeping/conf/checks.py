@@ -41,6 +41,7 @@ Every check has a stable ID, documented in docs/checks.md:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from importlib.util import find_spec
 from typing import Any
@@ -49,6 +50,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import FieldDoesNotExist
+from django.core.management.commands.migrate import Command as MigrateCommand
 from django.db import models
 from django.urls import URLPattern, get_resolver, resolve, reverse
 from django.urls.resolvers import RoutePattern
@@ -141,17 +143,28 @@ def _check_task_override(name: Any, override: Any) -> list[CheckMessage]:
     return errors
 
 
+def _checking_for_migrate() -> bool:
+    """Whether these checks run for ``migrate`` (or a command derived from it).
+
+    The arguments cannot tell: up to Django 6.0 ``migrate`` alone passed ``databases``, and from
+    6.1 every command passes it (all the aliases when none is named). The command running the
+    checks is on the call stack, found through ``inspect``'s public frame API."""
+    frame = inspect.currentframe()
+    while frame is not None:
+        if isinstance(frame.f_locals.get("self"), MigrateCommand):
+            return True
+        frame = frame.f_back
+    return False
+
+
 @register(TAG)
-def check_declared_schedules(
-    app_configs: Any = None, databases: Any = None, **kwargs: Any
-) -> list[CheckMessage]:
+def check_declared_schedules(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """``E016``: a schedule the code declares that cannot be read — kept by the decorator (or
     by the discovery, for a ``cron(...)`` that raised in a module) rather than raised on import.
 
-    When the checks run for a database operation (``migrate`` passes ``databases``), it is a
-    warning with the same ID: a task's schedule has nothing to do with the schema, and a typo in
-    a cron must not keep a deploy from migrating."""
-    level = Warning if databases else Error
+    When the checks run for ``migrate``, it is a warning with the same ID: a task's schedule has
+    nothing to do with the schema, and a typo in a cron must not keep a deploy from migrating."""
+    level = Warning if _checking_for_migrate() else Error
     messages: list[CheckMessage] = [
         level(
             f"Task {task.name!r} declares an invalid schedule: {task.declared.schedule_error}.",
