@@ -24,7 +24,7 @@ from django_housekeeping.scheduling import service as scheduler_module
 from django_housekeeping.scheduling.executors import SlotExecutor
 from django_housekeeping.scheduling.service import SchedulerService
 from django_housekeeping.scheduling.slots import (
-    paused_reason,
+    current_pause,
     queue_scheduled_slot,
     run_scheduled_slot,
 )
@@ -277,10 +277,10 @@ def test_a_paused_task_s_slot_is_not_enqueued(calls: list[datetime], settings: A
     assert len(rows()) == 1
 
 
-def test_paused_reason_is_none_for_a_task_running_normally(calls: list[datetime]) -> None:
-    assert paused_reason(TASK) is None
+def test_current_pause_is_none_for_a_task_running_normally(calls: list[datetime]) -> None:
+    assert current_pause(TASK) is None
     TaskState.objects.create(task_name=TASK, paused=False, schedule="*/5 * * * *")
-    assert paused_reason(TASK) is None
+    assert current_pause(TASK) is None
 
 
 # -- the health -----------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from django.db import close_old_connections, connections
 from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.models import TaskRun
 from django_housekeeping.scheduling.slots import (
-    paused_reason,
+    current_pause,
     queue_scheduled_slot,
     record_unrun_slots,
     run_scheduled_slot,
@@ -74,7 +74,7 @@ class SlotExecutor(ThreadPoolExecutor):  # type: ignore[misc]  # APScheduler 3 s
         grace = timedelta(seconds=task.misfire_grace)
         late = [slot for slot in run_times if now - slot > grace]
         on_time = [slot for slot in run_times if now - slot <= grace]
-        pause = paused_reason(task_name)
+        pause = current_pause(task_name)
         if pause is not None:
             # A paused task's late slots would not have run either: skipped, not missed. Its
             # on-time slots are each recorded skipped by run_scheduled_slot/queue_scheduled_slot.

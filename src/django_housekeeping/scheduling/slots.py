@@ -3,7 +3,7 @@ that makes it run once, whatever process tries), or record slots that will not r
 
 A task paused in the admin (its :class:`~django_housekeeping.models.TaskState`) keeps its job:
 each of its slots is recorded ``skipped``, the reason saying who paused it and when, through the
-same claim, so once whatever process tries (:func:`paused_reason`). Resuming it runs its next slot.
+same claim, so once whatever process tries (:func:`current_pause`). Resuming it runs its next slot.
 
 :func:`run_scheduled_slot` is what the stored jobs name and what the executors call, in the
 leader (``"thread"``). With the ``"django_tasks"`` executor the leader calls
@@ -36,7 +36,7 @@ class Pause:
     change: TaskStateChange | None
 
 
-def paused_reason(task_name: str) -> Pause | None:
+def current_pause(task_name: str) -> Pause | None:
     """The pause of ``task_name`` now (``None``: not paused), read from the database at each slot,
     so that pausing and resuming take effect at the next slot, in whichever process leads."""
     if not TaskState.objects.filter(task_name=task_name, paused=True).exists():
@@ -97,7 +97,7 @@ def run_scheduled_slot(task_name: str, slot: datetime | None = None) -> TaskRun 
 
 
 def _run_slot(task_name: str, slot: datetime | None) -> TaskRun | None:
-    pause = paused_reason(task_name)
+    pause = current_pause(task_name)
     if pause is not None:
         return skip_paused_slots(task_name, [slot or datetime.now(UTC)], pause)
     return run_task(task_name, trigger=TaskRun.Trigger.SCHEDULE, slot=slot)
@@ -111,7 +111,7 @@ def queue_scheduled_slot(task_name: str, slot: datetime) -> TaskRun | None:
     enqueue that fails records the run ``failed`` with the reason and does not raise, so the
     scheduler goes on. A paused task's slot is recorded ``skipped`` instead, and not enqueued.
     """
-    pause = paused_reason(task_name)
+    pause = current_pause(task_name)
     if pause is not None:
         return skip_paused_slots(task_name, [slot], pause)
     try:
