@@ -123,7 +123,7 @@ def test_planned_jobs_are_the_enabled_scheduled_tasks() -> None:
 
 
 @pytest.mark.django_db
-def test_planned_jobs_leave_out_disabled_and_paused_tasks(probe_tasks: None) -> None:
+def test_planned_jobs_leave_out_disabled_tasks_and_mark_paused_ones(probe_tasks: None) -> None:
     @housekeeping_task(name="off_probe", schedule=every(hours=1), enabled=False)
     def off() -> None:
         return None
@@ -133,8 +133,11 @@ def test_planned_jobs_leave_out_disabled_and_paused_tasks(probe_tasks: None) -> 
 
     planned = planned_jobs()
 
-    assert "hourly_probe" in planned
-    assert "daily_probe" not in planned
+    assert planned["hourly_probe"].paused is False
+    # A paused task keeps its job (its slots are recorded skipped), on its own schedule.
+    assert planned["daily_probe"].paused is True
+    assert planned["daily_probe"].schedule == cron("30 2 * * *")
+    assert planned["record"].paused is False  # no state: not paused
     assert "off_probe" not in planned
     with override_settings(HOUSEKEEPING={"TASKS": {"hourly_probe": {"enabled": False}}}):
         assert "hourly_probe" not in planned_jobs()
@@ -254,7 +257,7 @@ def test_sync_is_idempotent_and_keeps_next_run_times(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sync_removes_jobs_of_tasks_gone_paused_or_disabled(
+def test_sync_removes_jobs_of_tasks_gone_or_disabled_and_keeps_paused_ones(
     probe_tasks: None, paused_scheduler: BackgroundScheduler, caplog: pytest.LogCaptureFixture
 ) -> None:
     @housekeeping_task(name="doomed_probe", schedule=every(minutes=30))
@@ -265,6 +268,8 @@ def test_sync_removes_jobs_of_tasks_gone_paused_or_disabled(
     assert {"hourly_probe", "daily_probe", "doomed_probe"} <= set(stored_jobs())
     kept = stored_jobs()["record"]
 
+    daily = stored_jobs()["daily_probe"]
+
     registry.unregister("doomed_probe")
     TaskState.objects.create(task_name="daily_probe", paused=True)
     with (
@@ -273,10 +278,12 @@ def test_sync_removes_jobs_of_tasks_gone_paused_or_disabled(
     ):
         sync_jobs(paused_scheduler)
 
-    assert set(stored_jobs()) == FIXTURE_SCHEDULED
+    assert set(stored_jobs()) == FIXTURE_SCHEDULED | {"daily_probe"}
     assert stored_jobs()["record"] == kept
-    for name in ("doomed_probe", "daily_probe", "hourly_probe"):
+    assert stored_jobs()["daily_probe"] == daily  # paused: the job and its next run unchanged
+    for name in ("doomed_probe", "hourly_probe"):
         assert f"Removed job {name}" in caplog.text
+    assert "Removed job daily_probe" not in caplog.text
 
 
 @pytest.mark.django_db(transaction=True)
@@ -415,17 +422,8 @@ def test_the_service_leads_follows_pauses_and_releases(
     assert lease.owner == service.lease.owner
     assert lease.token == service.lease.token
 
+    # A paused task keeps its job (its slots are recorded skipped); a new schedule replaces it.
     state = TaskState.objects.create(task_name="hourly_probe", paused=True)
-    wait_for(
-        lambda: not DjangoJob.objects.filter(id="hourly_probe").exists(),
-        what="the paused task's job to go",
-    )
-    state.paused = False
-    state.save()
-    wait_for(
-        lambda: DjangoJob.objects.filter(id="hourly_probe").exists(),
-        what="the resumed task's job to come back",
-    )
     state.schedule = "15 4 * * *"
     state.save()
 

@@ -3,14 +3,17 @@ django-health-check plugin, the overdue alerts and the dashboard.
 
 Housekeeping is unhealthy when
 
-- ``no-scheduler``: tasks are scheduled, but no scheduler holds a live lease (nothing runs them);
+- ``no-scheduler``: tasks are scheduled (and not paused), but no scheduler holds a live lease
+  (nothing runs them);
 - ``overdue``: a scheduled task has not succeeded for longer than its ``expect_success_every``
-  (by default two intervals of its schedule plus its misfire grace);
+  (by default two intervals of its schedule plus its misfire grace), counted from its last success
+  or, when later, from when it was last resumed;
 - ``failed`` / ``interrupted``: a task's last finished run failed, or its process died;
 - ``check``: a housekeeping system check reports an error.
 
-Only planned tasks are judged (enabled, scheduled or run by hand, not paused), and only runs that
-are no dry run: a dry run counts, it does not do the work.
+Only enabled tasks that are not paused are judged (scheduled or run by hand), and only runs that
+are no dry run: a dry run counts, it does not do the work. A paused task's slots are recorded
+``skipped``: they are neither missed nor late.
 """
 
 from __future__ import annotations
@@ -27,7 +30,13 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from django_housekeeping.conf.checks import TAG
-from django_housekeeping.models import SchedulerLease, TaskRun, TaskState, error_summary
+from django_housekeeping.models import (
+    SchedulerLease,
+    TaskRun,
+    TaskState,
+    TaskStateChange,
+    error_summary,
+)
 from django_housekeeping.tasks.plan import PlannedJob, planned_jobs
 from django_housekeeping.tasks.registry import registry
 from django_housekeeping.tasks.schedules import Schedule
@@ -102,8 +111,8 @@ def live_leader(now: datetime) -> SchedulerLease | None:
 def scheduler_problems(
     planned: Mapping[str, PlannedJob], leader: SchedulerLease | None
 ) -> list[Problem]:
-    """``no-scheduler`` when tasks are scheduled and no scheduler leads."""
-    if not planned or leader is not None:
+    """``no-scheduler`` when tasks are scheduled (not paused) and no scheduler leads."""
+    if leader is not None or all(plan.paused for plan in planned.values()):
         return []
     return [
         Problem(
@@ -127,7 +136,7 @@ def task_problems(
         finished = _runs(task.name).filter(status__in=_OUTCOMES).first()
         if finished is not None and finished.status != TaskRun.Status.SUCCEEDED:
             problems.append(_failure(finished))
-        if task.name in planned:
+        if task.name in planned and not planned[task.name].paused:
             overdue = _overdue(task, planned[task.name].schedule, now, leader)
             if overdue is not None:
                 problems.append(overdue)
@@ -213,6 +222,10 @@ def _overdue(
             since, what = leader.acquired_at, "the scheduler started, and it has never run"
         else:
             return None  # nothing has scheduled it yet: "no-scheduler" says so
+    resumed = _resumed_at(task.name)
+    if resumed is not None and resumed > since:
+        # Paused until then: the slots before it were skipped, not missed.
+        since, what = resumed, "it was resumed"
     if now - since <= limit:
         return None
     return Problem(
@@ -221,6 +234,16 @@ def _overdue(
         f"({timezone.localtime(since):%Y-%m-%d %H:%M %Z}); it should succeed every "
         f"{_ago(limit)}.",
         task=task.name,
+    )
+
+
+def _resumed_at(task_name: str) -> datetime | None:
+    """When ``task_name`` was last resumed (its pause lifted), if ever."""
+    return (
+        TaskStateChange.objects.filter(task_name=task_name, paused_before=True, paused_after=False)
+        .order_by("-changed_at", "-id")
+        .values_list("changed_at", flat=True)
+        .first()
     )
 
 

@@ -3,9 +3,10 @@
 APScheduler hands an executor a job and the list of times it was due. :class:`SlotExecutor`
 decides, per the task's policy, which of those slots run (each through ``run_task`` with its
 slot, so the ``(task_name, slot)`` insert makes it exactly-once across processes), which were
-missed, and records the rest in the history. Database connections are closed after each job so
-that a connection killed between runs never reaches the next one; a slot whose connection broke
-before its run began is tried once more on a new one.
+missed, and records the rest in the history; a paused task's slots are all recorded skipped.
+Database connections are closed after each job so that a connection killed between runs never
+reaches the next one; a slot whose connection broke before its run began is tried once more on a
+new one.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from django.db import close_old_connections, connections
 from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.models import TaskRun
 from django_housekeeping.scheduling.slots import (
+    current_pause,
     queue_scheduled_slot,
     record_unrun_slots,
     run_scheduled_slot,
+    skip_paused_slots,
 )
 from django_housekeeping.tasks.registry import NotRegistered, registry
 
@@ -71,6 +74,12 @@ class SlotExecutor(ThreadPoolExecutor):  # type: ignore[misc]  # APScheduler 3 s
         grace = timedelta(seconds=task.misfire_grace)
         late = [slot for slot in run_times if now - slot > grace]
         on_time = [slot for slot in run_times if now - slot <= grace]
+        pause = current_pause(task_name)
+        if pause is not None:
+            # A paused task's late slots would not have run either: skipped, not missed. Its
+            # on-time slots are each recorded skipped by run_scheduled_slot/queue_scheduled_slot.
+            skip_paused_slots(task_name, late, pause)
+            return [self._run_or_enqueue(job, task_name, slot) for slot in on_time]
         to_run = on_time[-1:] if task.coalesce else on_time
         record_unrun_slots(
             task_name, late, TaskRun.Status.MISSED, f"more than {task.misfire_grace:g} s late"

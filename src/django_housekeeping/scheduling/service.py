@@ -3,11 +3,12 @@
 Every process that runs a :class:`SchedulerService` (the ``housekeeping scheduler`` command, or a
 serving process through autostart) ticks once a second: it renews or tries to take the lease. The
 leader runs APScheduler on django-apscheduler's ``DjangoJobStore`` and keeps the stored jobs in
-line with the registry, the settings and the admin's pause/schedule overrides (:class:`TaskState`);
-the others stand by. Losing the lease stops APScheduler at once. The leader also marks runs whose
-process died ``interrupted`` (their heartbeat stopped) and retries those whose task says so, gives
-up runs that waited in the Tasks framework's queue longer than ``QUEUE_TIMEOUT``, prunes the run
-history and raises the overdue alerts.
+line with the registry, the settings and the admin's schedule overrides (:class:`TaskState`; a
+paused task keeps its job, and its slots are recorded skipped); the others stand by. Losing the
+lease stops APScheduler at once. The leader also marks runs whose process died ``interrupted``
+(their heartbeat stopped) and retries those whose task says so, gives up runs that waited in the
+Tasks framework's queue longer than ``QUEUE_TIMEOUT``, prunes the run history and raises the
+overdue alerts.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def sync_jobs(scheduler: BackgroundScheduler) -> None:
     """Make the job store hold exactly the planned jobs; keep unchanged jobs as they are.
 
     A job whose trigger is unchanged keeps its next run time, so a slot that fell due while no
-    scheduler ran is still handled (run within its grace, or recorded as missed).
+    scheduler ran is still handled (run within its grace, or recorded as missed). Pausing or
+    resuming a task changes no job: its slots are skipped while the task is paused.
     """
     default_tz = timezone.get_default_timezone()
     planned = planned_jobs()
@@ -84,7 +86,7 @@ def sync_jobs(scheduler: BackgroundScheduler) -> None:
             misfire_grace_time=None,
             max_instances=1,
         )
-        logger.info("Scheduled %s: %s", name, plan.schedule)
+        logger.info("Scheduled %s: %s%s", name, plan.schedule, " (paused)" if plan.paused else "")
 
 
 def _state_fingerprint() -> Hashable:
