@@ -1,6 +1,6 @@
 """The legal holds (listed, filtered, released) and the erasure records (read-only): the
 history of what purges must keep and of what erasure requests deleted. The actions that place
-holds and erase rows from a project's own admins are :mod:`.hold_actions`'."""
+holds and erase rows from a project's own admins are in :mod:`.hold_actions`."""
 
 from __future__ import annotations
 
