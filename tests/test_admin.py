@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from django_housekeeping import registry, run_task
-from django_housekeeping.admin import CappedCountPaginator
+from django_housekeeping.admin.runs import CappedCountPaginator
 from django_housekeeping.models import TaskRun
 from tests.helpers import make_run
 from tests.testapp.models import SlotRecord, Thread

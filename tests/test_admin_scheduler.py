@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from django_housekeeping import registry
-from django_housekeeping.admin import format_age
+from django_housekeeping.admin.scheduler import format_age
 from django_housekeeping.models import DeletionTotal, RunTotal, SchedulerLease, TaskAlert, TaskState
 from django_housekeeping.tasks.plan import planned_jobs
 

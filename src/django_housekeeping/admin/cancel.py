@@ -4,8 +4,6 @@ confirmation first (a page, as "Run now" does); a read-only task's run is cancel
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -13,17 +11,15 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from django_housekeeping.admin.base import ModelAdmin, actor
 from django_housekeeping.models import TaskRun
 from django_housekeeping.running import control
-
-if TYPE_CHECKING:
-    from django.contrib.admin import ModelAdmin
 
 
 def cancel_view(model_admin: ModelAdmin[TaskRun], request: HttpRequest, pk: str) -> HttpResponse:
     """GET (or a destructive run's POST without ``post=yes``): the confirmation; POST: cancel."""
-    actor = control.person(request.user, TaskRun.Trigger.ADMIN)
-    if not control.allowed(actor, control.RUN):
+    person = actor(request)
+    if not control.allowed(person, control.RUN):
         raise PermissionDenied
     site = model_admin.admin_site.name
     run = TaskRun.objects.filter(pk=int(pk)).first() if pk.isdigit() else None
@@ -36,7 +32,7 @@ def cancel_view(model_admin: ModelAdmin[TaskRun], request: HttpRequest, pk: str)
     confirmed = request.POST.get("post") == "yes" or not control.is_destructive(run.task_name)
     if request.method == "POST" and confirmed:
         try:
-            done = control.cancel(actor, run.pk)
+            done = control.cancel(person, run.pk)
         except control.ControlError as exc:
             messages.error(request, exc.message)
         else:

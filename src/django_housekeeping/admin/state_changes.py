@@ -11,7 +11,7 @@ sure" makes them, confirmed. Each change is recorded by the control layer
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
@@ -25,7 +25,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
-from django_housekeeping.models import TaskRun, TaskState, TaskStateChange
+from django_housekeeping.admin.base import ModelAdmin, actor
+from django_housekeeping.models import TaskState, TaskStateChange
 from django_housekeeping.running import control
 
 SALT = "django_housekeeping.admin.state_change"
@@ -33,10 +34,6 @@ SALT = "django_housekeeping.admin.state_change"
 MAX_AGE = 3600
 PENDING = "_housekeeping_pending_state_changes"
 HISTORY_ROWS = 20
-
-
-def actor(request: HttpRequest) -> control.Actor:
-    return control.person(request.user, TaskRun.Trigger.ADMIN)
 
 
 def pending(request: HttpRequest) -> list[dict[str, Any]]:
@@ -164,13 +161,7 @@ def history(state: TaskState) -> SafeString:
     )
 
 
-if TYPE_CHECKING:
-    StateAdminBase = admin.ModelAdmin[TaskState]
-else:
-    StateAdminBase = admin.ModelAdmin
-
-
-class ConfirmingStateAdmin(StateAdminBase):
+class ConfirmingStateAdmin(ModelAdmin[TaskState]):
     """The Task states admin's saving: through the control layer, and, for a change that starts
     a destructive task's work, through the confirmation page first (nothing is saved nor logged
     by the admin meanwhile). Also lists the recorded changes on the change page (``changes``)."""
@@ -188,7 +179,7 @@ class ConfirmingStateAdmin(StateAdminBase):
         self, request: HttpRequest, obj: TaskState, form: forms.Form, change: bool
     ) -> None:
         """Saved by the control layer, which records who asked; resuming or rescheduling a
-        destructive task waits for its dry run's confirmation (:mod:`admin_states`)."""
+        destructive task waits for its dry run's confirmation (this module)."""
         schedule = obj.schedule if "schedule" in form.fields else None
         try:
             done = set_state_or_ask(
