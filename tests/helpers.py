@@ -30,6 +30,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from django_housekeeping.models import SchedulerLease, TaskRun
 from django_housekeeping.monitoring import rollup
+from django_housekeeping.scheduling import autostart
 from django_housekeeping.scheduling.lease import LEASE_NAME
 
 # -- waiting on conditions with a deadline -------------------------------------------------------
@@ -381,3 +382,17 @@ def check_generated_docs(script: str) -> subprocess.CompletedProcess[str]:
         timeout=120,
         check=False,
     )
+
+
+# -- what the package keeps per process -----------------------------------------------------------
+
+
+def forget_closed_rollup_days() -> None:
+    """Drop the closed days' sums this process keeps (a rolled-back test database may count the
+    same generation again with other rows)."""
+    rollup._remembered.clear()
+
+
+def current_service() -> Any:
+    """This process's autostarted scheduler service, or ``None``."""
+    return autostart._service if autostart._service_pid == os.getpid() else None

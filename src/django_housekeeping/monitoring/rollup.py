@@ -259,12 +259,6 @@ def closed_window(first: date, last: date) -> Window:
     return remember_closed(("window", first, last), lambda: window(first, last))
 
 
-def forget() -> None:
-    """Drop the closed windows this process keeps (tests: a rolled-back database may count the
-    same generation again with other rows)."""
-    _remembered.clear()
-
-
 def nearest_rank(buckets: dict[int, tuple[int, float]], percent: float) -> float | None:
     """The ``percent`` percentile of the durations counted in ``buckets`` (bucket → runs,
     seconds), by the nearest-rank method over the buckets (see the module's docstring);
