@@ -124,9 +124,8 @@ def make_run(
 ) -> TaskRun:
     """A run row written directly (no task executes), started ``age`` ago (or at ``started_at``),
     finished ``duration`` later (unfinished with ``None``); a queued or running one holds its
-    task's active-run claim, as a live run does. A finished one is added to the statistics'
-    daily rollup, as a run that finishes is (not to the run totals: the metrics' tests count
-    those from real runs)."""
+    task's active-run claim, as a live run does. A finished one is added to the daily rollup
+    (the statistics and the metrics' counters), as a run that finishes is."""
     started = timezone.now() - age
     defaults: dict[str, Any] = {
         "trigger": TaskRun.Trigger.SCHEDULE,
