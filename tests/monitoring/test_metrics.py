@@ -278,11 +278,11 @@ def test_a_run_recorded_late_on_a_closed_day_counts_at_the_next_scrape() -> None
     moves: a run of a closed day recorded now, a rebuild."""
     make_run("threads", age=timedelta(days=3))
     assert of(samples(scrape().content), "housekeeping_runs_total")[("succeeded", "threads")] == 1
-    generation = RollupGeneration.objects.get().generation
+    generation = RollupGeneration.objects.get(name=rollup.CLOSED_DAYS).generation
 
     late = make_run("threads", age=timedelta(days=2), duration=timedelta(days=1, hours=1))
 
-    assert RollupGeneration.objects.get().generation == generation + 1
+    assert RollupGeneration.objects.get(name=rollup.CLOSED_DAYS).generation == generation + 1
     found = samples(scrape().content)
     assert of(found, "housekeeping_runs_total")[("succeeded", "threads")] == 2
     assert late.finished_at is not None
