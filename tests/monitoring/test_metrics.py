@@ -294,6 +294,23 @@ def test_a_run_recorded_late_on_a_closed_day_counts_at_the_next_scrape() -> None
     assert of(samples(scrape().content), "housekeeping_runs_total")[("succeeded", "threads")] == 1
 
 
+def test_pruning_the_history_keeps_the_closed_days_sums(
+    settings: Any, django_assert_num_queries: Any
+) -> None:
+    """A pruning changes the history's runs of closed days, not the rollup: the next scrape
+    does not sum every day again."""
+    make_run("threads", age=timedelta(days=40))
+    make_run("threads")
+    assert scrape().status_code == 200
+    settings.HOUSEKEEPING = {"METRICS_TOKEN": TOKEN, "HISTORY_DAYS": 30}
+    assert prune_history() == 1
+    rollup.closed_days_changed()  # as the leader does after pruning
+
+    with django_assert_num_queries(5):
+        response = scrape()
+    assert of(samples(response.content), "housekeeping_runs_total")[("succeeded", "threads")] == 2
+
+
 def per_status(task: str) -> dict[str, tuple[int, float]]:
     """The rollup's runs and seconds of ``task`` per status, over its days and buckets."""
     rows = (

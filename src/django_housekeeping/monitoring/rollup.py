@@ -21,7 +21,9 @@ all-time counters (:func:`totals`) are the sums over every day.
 
 **Closed days.** The days before today change only when a run that started on one of them is
 recorded late (it ran past midnight), or when the rollup is rebuilt: both move the
-:class:`~django_housekeeping.models.RollupGeneration` counter. :func:`closed_window` keeps the
+:class:`~django_housekeeping.models.RollupGeneration` counter :data:`CLOSED_DAYS`. (Pruning the
+history moves :data:`CLOSED_HISTORY`, which only what is computed from the history's runs
+reads.) :func:`closed_window` keeps the
 sums of a window's closed days in memory, per process, until that counter moves, so the
 statistics read one counter and the rows of today: a window of a year costs what a window of a
 day does, and so do the metrics' all-time counters (:func:`totals`). A day closes five minutes
@@ -67,8 +69,11 @@ SMALLEST_BUCKET_SECONDS = 0.001
 NO_DURATION = -1
 MAX_BUCKET = 32767  # a SmallIntegerField
 ACTIVE_STATUSES = {str(status) for status in TaskRun.ACTIVE_STATUSES}
-# The RollupGeneration row counting the changes of closed days.
+# The RollupGeneration rows counting the changes of closed days: of the rollup's rows (a run
+# recorded late, a rebuild; 0.2 moved it on a pruning of the history too), and of the history's
+# runs (a pruning), which only what is computed from the history reads.
 CLOSED_DAYS = "closed_days"
+CLOSED_HISTORY = "closed_history"
 # A day closes this long after its midnight: a run recorded a moment before midnight may commit
 # a moment after it.
 CLOSING_GRACE = timedelta(minutes=5)
@@ -260,27 +265,32 @@ def last_closed_day(now: datetime | None = None) -> date:
     return local.date() - timedelta(days=1 if since_midnight >= CLOSING_GRACE else 2)
 
 
-_remembered: dict[tuple[Any, ...], tuple[int, Any]] = {}
+_remembered: dict[tuple[Any, ...], tuple[tuple[int, ...], Any]] = {}
 
 
 def closed_days_changed() -> None:
-    """Say that runs of closed days changed other than by :func:`record` or :func:`rebuild`
-    (the history was pruned): every process computes what it keeps of them again."""
-    increment(RollupGeneration, {"name": CLOSED_DAYS}, generation=1)
+    """Say that the history's runs of closed days changed other than by :func:`record` or
+    :func:`rebuild` (the history was pruned): every process computes what it keeps of them
+    again. What is kept of the rollup's rows only (:func:`closed_window`, :func:`closed_totals`)
+    stays: a pruning leaves the rollup as it is."""
+    increment(RollupGeneration, {"name": CLOSED_HISTORY}, generation=1)
 
 
-def remember_closed(key: tuple[Any, ...], compute: Callable[[], T]) -> T:
-    """``compute()``, a function of closed days only (of the rollup, or of the history's runs
-    that started on them), computed once per process and ``key`` until the
-    :class:`~django_housekeeping.models.RollupGeneration` counter moves."""
+def remember_closed(
+    key: tuple[Any, ...], compute: Callable[[], T], *, of_history: bool = True
+) -> T:
+    """``compute()``, a function of closed days only (of the rollup, or, with ``of_history``,
+    of the history's runs that started on them), computed once per process and ``key`` until
+    the :class:`~django_housekeeping.models.RollupGeneration` counters it depends on move."""
     using = router.db_for_read(RunDay)
+    names = (CLOSED_DAYS, CLOSED_HISTORY) if of_history else (CLOSED_DAYS,)
     # Read before computing: a change committed meanwhile moves the counter past what is kept.
-    generation = (
+    counters = dict(
         RollupGeneration.objects.using(using)
-        .filter(name=CLOSED_DAYS)
-        .values_list("generation", flat=True)
-        .first()
-    ) or 0
+        .filter(name__in=names)
+        .values_list("name", "generation")
+    )
+    generation = tuple(counters.get(name, 0) for name in names)
     full_key = (using, *key)
     kept = _remembered.get(full_key)
     if kept is not None and kept[0] == generation:
@@ -297,7 +307,7 @@ def closed_window(first: date, last: date) -> Window:
     per process until the :class:`~django_housekeeping.models.RollupGeneration` counter moves."""
     if last > last_closed_day():
         raise ValueError(f"{last} is not a closed day of the rollup")
-    return remember_closed(("window", first, last), lambda: window(first, last))
+    return remember_closed(("window", first, last), lambda: window(first, last), of_history=False)
 
 
 @dataclass(frozen=True)
@@ -336,7 +346,7 @@ def closed_totals(last: date) -> Totals:
     """:func:`totals` of the days up to the closed day ``last``, kept per process."""
     if last > last_closed_day():
         raise ValueError(f"{last} is not a closed day of the rollup")
-    return remember_closed(("totals", last), lambda: _totals(Q(day__lte=last)))
+    return remember_closed(("totals", last), lambda: _totals(Q(day__lte=last)), of_history=False)
 
 
 def _totals(days: Q) -> Totals:
