@@ -13,9 +13,8 @@ from django.db import connection
 from django.test import Client
 
 from django_housekeeping import registry
-from django_housekeeping.monitoring import rollup
 from django_housekeeping.running.runner import wait_for_dispatched_runs
-from tests.helpers import JWT_AND_SESSION
+from tests.helpers import JWT_AND_SESSION, forget_closed_rollup_days
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 Manage = Callable[..., "subprocess.CompletedProcess[str]"]
@@ -37,7 +36,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(autouse=True)
 def closed_rollup_days_forgotten() -> None:
     """No test reads the closed days' sums an earlier test's (rolled back) rows gave."""
-    rollup.forget()
+    forget_closed_rollup_days()
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from django_housekeeping.models import SchedulerLease, TaskRun
 from django_housekeeping.monitoring import rollup
+from django_housekeeping.scheduling import autostart
 from django_housekeeping.scheduling.lease import LEASE_NAME
 
 # -- waiting on conditions with a deadline -------------------------------------------------------
@@ -123,9 +124,8 @@ def make_run(
 ) -> TaskRun:
     """A run row written directly (no task executes), started ``age`` ago (or at ``started_at``),
     finished ``duration`` later (unfinished with ``None``); a queued or running one holds its
-    task's active-run claim, as a live run does. A finished one is added to the statistics'
-    daily rollup, as a run that finishes is (not to the run totals: the metrics' tests count
-    those from real runs)."""
+    task's active-run claim, as a live run does. A finished one is added to the daily rollup
+    (the statistics and the metrics' counters), as a run that finishes is."""
     started = timezone.now() - age
     defaults: dict[str, Any] = {
         "trigger": TaskRun.Trigger.SCHEDULE,
@@ -381,3 +381,17 @@ def check_generated_docs(script: str) -> subprocess.CompletedProcess[str]:
         timeout=120,
         check=False,
     )
+
+
+# -- what the package keeps per process -----------------------------------------------------------
+
+
+def forget_closed_rollup_days() -> None:
+    """Drop the closed days' sums this process keeps (a rolled-back test database may count the
+    same generation again with other rows)."""
+    rollup._remembered.clear()
+
+
+def current_service() -> Any:
+    """This process's autostarted scheduler service, or ``None``."""
+    return autostart._service if autostart._service_pid == os.getpid() else None

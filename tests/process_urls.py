@@ -4,7 +4,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 
-from django_housekeeping.scheduling.autostart import current_service
+from tests.helpers import current_service
 
 
 def whoami(request: HttpRequest) -> JsonResponse:

@@ -1,5 +1,5 @@
-"""The admin's index lists what people work with (not the metrics' internal counters), its
-numbers read as numbers, and the admin and the dashboard link to each other."""
+"""The admin's index lists what people work with (the retired run totals are not in the admin),
+and the admin and the dashboard link to each other."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from django_housekeeping.models import DeletionTotal, RunTotal
 from tests.helpers import DASHBOARD
 
 pytestmark = pytest.mark.django_db
 
 
-def test_the_index_leaves_out_the_internal_tables(admin_client: Client) -> None:
+def test_the_retired_totals_are_not_in_the_admin(admin_client: Client) -> None:
+    """``RunTotal`` and ``DeletionTotal`` are no longer written (the daily rollup is the one
+    aggregate store): their stale numbers are shown nowhere."""
     index = admin_client.get(reverse("admin:index")).content.decode()
     app = admin_client.get(
         reverse("admin:app_list", kwargs={"app_label": "django_housekeeping"})
@@ -23,19 +24,8 @@ def test_the_index_leaves_out_the_internal_tables(admin_client: Client) -> None:
         assert "Task runs" in page
         assert "Run totals" not in page
         assert "Deletion totals" not in page
-    # Still there for whoever has their URL (docs/admin.md gives it).
-    assert admin_client.get("/admin/django_housekeeping/runtotal/").status_code == 200
-    assert admin_client.get("/admin/django_housekeeping/deletiontotal/").status_code == 200
-
-
-def test_run_totals_show_seconds_rounded(admin_client: Client) -> None:
-    RunTotal.objects.create(task_name="boom", status="failed", runs=1, seconds=0.012471999999999999)
-    DeletionTotal.objects.create(task_name="threads", model="testapp.Thread", rows=7)
-
-    page = admin_client.get("/admin/django_housekeeping/runtotal/").content.decode()
-
-    assert "0.012471999999999999" not in page
-    assert '<td class="field-seconds_display">0.012</td>' in page
+    assert admin_client.get("/admin/django_housekeeping/runtotal/").status_code == 404
+    assert admin_client.get("/admin/django_housekeeping/deletiontotal/").status_code == 404
 
 
 def test_the_admin_links_the_dashboard_and_back(admin_client: Client) -> None:

@@ -23,7 +23,7 @@ class HousekeepingConfig(AppConfig):
         from django_housekeeping.tasks.registry import autodiscover
 
         autodiscover()
-        # Every finished run feeds the totals and the alerts; alerts may be mailed.
+        # Every finished run feeds the daily rollup and the alerts; alerts may be mailed.
         task_finished.connect(
             signal_handlers.run_finished, dispatch_uid="django_housekeeping.monitoring"
         )

@@ -427,9 +427,10 @@ class TaskAlert(models.Model):
 
 
 class RunTotal(models.Model):
-    """A monotonic counter: the finished non-dry runs of a task with one status, their seconds,
-    and when the latest of them finished. Kept when the history is pruned; read by the metrics at
-    scrape time."""
+    """Retired in 0.3 (the metrics' counters are the daily rollup's sums, :class:`RunDay`):
+    neither read nor written; 0.2's processes still write it during a rolling deploy. Dropped in
+    the next minor release. Was: the finished non-dry runs of a task with one status, their
+    seconds, and when the latest of them finished."""
 
     task_name = models.CharField(_("task"), max_length=200)
     status = models.CharField(_("status"), max_length=20, choices=TaskRun.Status.choices)
@@ -451,7 +452,9 @@ class RunTotal(models.Model):
 
 
 class DeletionTotal(models.Model):
-    """A monotonic counter: the rows a task's non-dry runs deleted from one model."""
+    """Retired in 0.3 (the metrics' counters are the daily rollup's sums, :class:`DeletionDay`):
+    neither read nor written; 0.2's processes still write it during a rolling deploy. Dropped in
+    the next minor release. Was: the rows a task's non-dry runs deleted from one model."""
 
     task_name = models.CharField(_("task"), max_length=200)
     model = models.CharField(_("model"), max_length=200)
@@ -485,6 +488,8 @@ class RunDay(models.Model):
     bucket = models.SmallIntegerField(_("duration bucket"))
     runs = models.PositiveBigIntegerField(_("runs"), default=0)
     seconds = models.FloatField(_("seconds"), default=0.0)
+    # The latest finish of these runs (the metrics' last success); null when recorded by 0.2.
+    last_finished_at = models.DateTimeField(_("last finished"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("runs of a day")

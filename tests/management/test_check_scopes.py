@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from django_housekeeping.models import DeletionTotal, RunTotal, TaskRun
-from django_housekeeping.monitoring import totals
+from django_housekeeping.models import DeletionDay, RunDay, TaskRun
+from django_housekeeping.monitoring import rollup
 from tests.helpers import housekeeping, make_lease, make_run
 
 # Django 6.1's checks ask the database what it supports.
@@ -66,22 +66,20 @@ def test_config_and_live_are_exclusive() -> None:
     assert "not allowed with argument" in outcome.message
 
 
-def test_rebuild_makes_the_totals_the_historys_after_a_hand_edit() -> None:
+def test_rebuild_makes_the_rollup_the_historys_after_a_hand_edit() -> None:
     kept = make_run("threads", result={"deleted": {"testapp.Thread": 4}, "total": 4})
     gone = make_run("threads", result={"deleted": {"testapp.Thread": 6}, "total": 6})
-    totals.record(kept)
-    totals.record(gone)
+    rollup.record(kept)
+    rollup.record(gone)
     gone.delete()  # edited by hand
     TaskRun.objects.filter(pk=kept.pk).update(status=TaskRun.Status.FAILED)
 
     outcome = housekeeping("rebuild")
 
     assert outcome.returncode == 0
-    assert "Rebuilt the run totals" in outcome.out
-    assert list(RunTotal.objects.values_list("task_name", "status", "runs")) == [
-        ("threads", "failed", 1)
+    assert "Rebuilt the daily rollup" in outcome.out
+    assert list(RunDay.objects.values_list("task_name", "status", "runs", "last_finished_at")) == [
+        ("threads", "failed", 1, kept.finished_at)
     ]
-    assert list(DeletionTotal.objects.values_list("model", "rows")) == [("testapp.Thread", 4)]
-    assert housekeeping("rebuild", "--json").json() == {
-        "rebuilt": ["run totals", "deletion totals", "daily rollup"]
-    }
+    assert list(DeletionDay.objects.values_list("model", "rows")) == [("testapp.Thread", 4)]
+    assert housekeeping("rebuild", "--json").json() == {"rebuilt": ["daily rollup"]}

@@ -10,7 +10,7 @@ from django.core import mail
 from django.test import override_settings
 
 from django_housekeeping import housekeeping_task, run_task
-from django_housekeeping.models import RunTotal, TaskAlert, TaskRun, TaskState
+from django_housekeeping.models import RunDay, TaskAlert, TaskRun, TaskState
 from django_housekeeping.monitoring import alerts
 from django_housekeeping.running.heartbeats import mark_interrupted
 from django_housekeeping.signals import alert_raised, alert_resolved, task_failed
@@ -176,7 +176,7 @@ def test_a_run_found_interrupted_after_a_later_success_raises_nothing(
     assert TaskRun.objects.get(pk=killed.pk).status == TaskRun.Status.INTERRUPTED
     assert (signals, failures, mail.outbox) == ([], [], [])
     assert not TaskAlert.objects.exists()
-    assert RunTotal.objects.get(task_name="threads", status="interrupted").runs == 1
+    assert RunDay.objects.get(task_name="threads", status="interrupted").runs == 1
 
     # A failure after that success is a new streak: it alerts.
     later = make_run("threads", status=TaskRun.Status.RUNNING, age=timedelta(hours=1))

@@ -1,5 +1,5 @@
 """The Prometheus metrics: who may scrape ``metrics/``, the families and their values (read from
-the database, so runs made by other processes count), and the run totals behind them."""
+the database, so runs made by other processes count), and the daily rollup's sums behind them."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet, Sum
 from django.test import Client
 from django.utils import timezone
 from prometheus_client.openmetrics.parser import (
@@ -21,8 +21,8 @@ from prometheus_client.openmetrics.parser import (
 from prometheus_client.parser import text_string_to_metric_families
 
 from django_housekeeping import registry, run_task
-from django_housekeeping.models import DeletionTotal, RunTotal, TaskRun
-from django_housekeeping.monitoring import metrics, totals
+from django_housekeeping.models import DeletionDay, RollupGeneration, RunDay, TaskRun
+from django_housekeeping.monitoring import metrics, rollup
 from django_housekeeping.probes import METRICS_MISSING
 from django_housekeeping.running.history import prune_history
 from django_housekeeping.scheduling.slots import record_unrun_slots
@@ -228,8 +228,8 @@ def test_slots_the_scheduler_did_not_run_count_once_per_history_row() -> None:
 def test_a_dry_run_counts_nowhere() -> None:
     old_thread(posts=1)
     run_task("threads", dry_run=True)
-    assert not RunTotal.objects.exists()
-    assert not DeletionTotal.objects.exists()
+    assert not RunDay.objects.exists()
+    assert not DeletionDay.objects.exists()
     found = samples(scrape().content)
     assert of(found, "housekeeping_runs_total") == zero_runs()
     assert of(found, "housekeeping_last_success_timestamp_seconds") == {}
@@ -255,21 +255,74 @@ def test_runs_in_progress_and_the_scheduler_leader() -> None:
     assert of(samples(scrape().content), "housekeeping_scheduler_leader") == {(): 0.0}
 
 
-def test_a_scrape_takes_four_queries_however_long_the_history(
+def test_a_scrape_takes_five_queries_however_long_the_history(
     django_assert_num_queries: Any,
 ) -> None:
+    """The closed days' sums are computed by the first scrape of a process; then each scrape
+    reads the rollup's generation, the open days' rows, the active runs and the lease."""
     make_lease()
-    for age in range(30):
+    for age in range(0, 24 * 400, 7):  # over a year of days
         make_run("threads", age=timedelta(hours=age))
-        totals.record(make_run("boom", age=timedelta(hours=age), status=TaskRun.Status.FAILED))
+        make_run("boom", age=timedelta(hours=age), status=TaskRun.Status.FAILED)
     make_run("record", status=TaskRun.Status.RUNNING)
-    with django_assert_num_queries(4):
+    assert scrape().status_code == 200
+    with django_assert_num_queries(5):
         response = scrape()
     assert response.status_code == 200
-    assert of(samples(response.content), "housekeeping_runs_total")[("failed", "boom")] == 30
+    runs = of(samples(response.content), "housekeeping_runs_total")
+    assert runs[("failed", "boom")] == runs[("succeeded", "threads")] == len(range(0, 24 * 400, 7))
 
 
-# -- the totals ------------------------------------------------------------------------------------
+def test_a_run_recorded_late_on_a_closed_day_counts_at_the_next_scrape() -> None:
+    """The closed days' sums a process keeps are computed again when the rollup's generation
+    moves: a run of a closed day recorded now, a rebuild."""
+    make_run("threads", age=timedelta(days=3))
+    assert of(samples(scrape().content), "housekeeping_runs_total")[("succeeded", "threads")] == 1
+    generation = RollupGeneration.objects.get(name=rollup.CLOSED_DAYS).generation
+
+    late = make_run("threads", age=timedelta(days=2), duration=timedelta(days=1, hours=1))
+
+    assert RollupGeneration.objects.get(name=rollup.CLOSED_DAYS).generation == generation + 1
+    found = samples(scrape().content)
+    assert of(found, "housekeeping_runs_total")[("succeeded", "threads")] == 2
+    assert late.finished_at is not None
+    assert of(found, "housekeeping_last_success_timestamp_seconds")[("threads",)] == (
+        pytest.approx(late.finished_at.timestamp())
+    )
+    TaskRun.objects.filter(pk=late.pk).delete()  # edited by hand, then rebuilt
+    rollup.rebuild()
+    assert of(samples(scrape().content), "housekeeping_runs_total")[("succeeded", "threads")] == 1
+
+
+def test_pruning_the_history_keeps_the_closed_days_sums(
+    settings: Any, django_assert_num_queries: Any
+) -> None:
+    """A pruning changes the history's runs of closed days, not the rollup: the next scrape
+    does not sum every day again."""
+    make_run("threads", age=timedelta(days=40))
+    make_run("threads")
+    assert scrape().status_code == 200
+    settings.HOUSEKEEPING = {"METRICS_TOKEN": TOKEN, "HISTORY_DAYS": 30}
+    assert prune_history() == 1
+    rollup.closed_days_changed()  # as the leader does after pruning
+
+    with django_assert_num_queries(5):
+        response = scrape()
+    assert of(samples(response.content), "housekeeping_runs_total")[("succeeded", "threads")] == 2
+
+
+def per_status(task: str) -> dict[str, tuple[int, float]]:
+    """The rollup's runs and seconds of ``task`` per status, over its days and buckets."""
+    rows = (
+        RunDay.objects.filter(task_name=task)
+        .values_list("status")
+        .annotate(runs=Sum("runs"), seconds=Sum("seconds"))
+        .order_by()
+    )
+    return {status: (int(runs), float(seconds)) for status, runs, seconds in rows}
+
+
+# -- the daily rollup's counters ------------------------------------------------------------------
 
 
 def test_every_finished_status_is_counted_with_its_seconds() -> None:
@@ -280,10 +333,9 @@ def test_every_finished_status_is_counted_with_its_seconds() -> None:
         ("skipped", 0),
         ("interrupted", 40),
     ]:
-        totals.record(make_run("threads", status=status, duration=timedelta(seconds=seconds)))
-    totals.record(make_run("threads", status=TaskRun.Status.RUNNING))  # not finished: nothing
-    rows = {row.status: (row.runs, row.seconds) for row in RunTotal.objects.all()}
-    assert rows == {
+        make_run("threads", status=status, duration=timedelta(seconds=seconds))
+    rollup.record(make_run("threads", status=TaskRun.Status.RUNNING))  # not finished: nothing
+    assert per_status("threads") == {
         "succeeded": (2, 5.0),
         "failed": (1, 1.0),
         "skipped": (1, 0.0),
@@ -299,20 +351,20 @@ def test_a_group_counts_its_own_rows_not_its_members() -> None:
     old_thread(posts=1)
     nightly = run_task("nightly")  # threads, boom, record
     assert nightly.status == TaskRun.Status.FAILED
-    assert {(row.task_name, row.status, row.runs) for row in RunTotal.objects.all()} == {
+    assert {(row.task_name, row.status, row.runs) for row in RunDay.objects.all()} == {
         ("nightly", "failed", 1),
         ("threads", "succeeded", 1),
         ("boom", "failed", 1),
         ("record", "succeeded", 1),
     }
-    assert {(row.task_name, row.model, row.rows) for row in DeletionTotal.objects.all()} == {
+    assert {(row.task_name, row.model, row.rows) for row in DeletionDay.objects.all()} == {
         ("threads", "testapp.Thread", 1),
         ("threads", "testapp.Post", 1),
     }
 
 
 def test_a_result_with_deleted_rows_and_members_counts_only_its_own() -> None:
-    group_like = make_run(
+    group_like = make_run(  # recorded in the rollup
         "custom",
         result={
             "deleted": {"testapp.Thread": 4, "testapp.Post": "many", "testapp.Reaction": 0},
@@ -321,8 +373,8 @@ def test_a_result_with_deleted_rows_and_members_counts_only_its_own() -> None:
             },
         },
     )
-    totals.record(group_like)
-    assert {(row.model, row.rows) for row in DeletionTotal.objects.all()} == {
+    assert group_like.is_finished
+    assert {(row.model, row.rows) for row in DeletionDay.objects.all()} == {
         ("testapp.Thread", 4),
         ("testapp.Reaction", 0),
     }
@@ -336,28 +388,51 @@ def test_a_first_row_inserted_by_another_process_meanwhile(monkeypatch: pytest.M
 
     def update_then_lose_the_race(self: QuerySet[Any], **kwargs: Any) -> int:
         updated = update(self, **kwargs)
-        if self.model is RunTotal and not raced:
+        if self.model is RunDay and not raced:
             raced.append(True)
-            RunTotal.objects.create(task_name="threads", status="succeeded", runs=1, seconds=1.0)
+            RunDay.objects.create(**key, runs=1, seconds=1.0)
         return updated
 
+    run = TaskRun.objects.create(
+        task_name="threads",
+        status=TaskRun.Status.SUCCEEDED,
+        started_at=timezone.now() - timedelta(seconds=2),
+        finished_at=timezone.now(),
+        duration=timedelta(seconds=2),
+    )
+    key = {
+        "task_name": "threads",
+        "day": rollup.run_day(run.started_at),
+        "status": "succeeded",
+        "bucket": rollup.duration_bucket(2.0),
+    }
     monkeypatch.setattr(QuerySet, "update", update_then_lose_the_race)
-    totals.record(make_run("threads", duration=timedelta(seconds=2)))
+    rollup.record(run)
     assert raced
-    total = RunTotal.objects.get()
+    total = RunDay.objects.get()
     assert (total.runs, total.seconds) == (2, 3.0)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_runs_finishing_at_once_in_threads_all_count() -> None:
-    runs = [make_run("threads", duration=timedelta(seconds=1)) for _ in range(4)]
+    started = timezone.now() - timedelta(seconds=1)
+    runs = [
+        TaskRun.objects.create(
+            task_name="threads",
+            status=TaskRun.Status.SUCCEEDED,
+            started_at=started,
+            finished_at=started + timedelta(seconds=1),
+            duration=timedelta(seconds=1),
+        )
+        for _ in range(4)
+    ]
     start = threading.Barrier(len(runs))
     errors: list[BaseException] = []
 
     def finish(run: TaskRun) -> None:
         try:
             start.wait(10)
-            totals.record(run)
+            rollup.record(run)
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -369,7 +444,7 @@ def test_runs_finishing_at_once_in_threads_all_count() -> None:
     for thread in threads:
         thread.join(30)
     assert not errors
-    total = RunTotal.objects.get()
+    total = RunDay.objects.get()
     assert (total.runs, total.seconds) == (4, 4.0)
 
 
@@ -392,7 +467,7 @@ def test_pruning_the_history_does_not_lower_the_counters(settings: Any) -> None:
     ):
         assert of(after, name) == of(before, name)
     assert of(after, "housekeeping_rows_deleted_total")[("testapp.Thread", "threads")] == 1
-    # The last success is a counter's too: kept.
+    # The last success is the rollup's too: kept.
     assert of(after, "housekeeping_last_success_timestamp_seconds") == of(
         before, "housekeeping_last_success_timestamp_seconds"
     )
@@ -477,10 +552,12 @@ def test_runs_made_by_another_process(tmp_path: Path) -> None:
 
 def test_the_last_success_does_not_move_back() -> None:
     later = make_run("record", age=timedelta(minutes=1))
-    earlier = make_run("record", age=timedelta(minutes=10))
-    totals.record(later)
-    totals.record(earlier)  # recorded last, finished first
+    earlier = make_run("record", age=timedelta(minutes=10))  # recorded last, finished first
 
-    total = RunTotal.objects.get(task_name="record", status="succeeded")
-    assert total.runs == 2
-    assert total.last_finished_at == later.finished_at
+    rows = RunDay.objects.filter(task_name="record", status="succeeded")
+    assert rows.aggregate(runs=Sum("runs"), last=Max("last_finished_at")) == {
+        "runs": 2,
+        "last": later.finished_at,
+    }
+    assert earlier.finished_at is not None
+    assert metrics.read().last_success == {"record": later.finished_at}

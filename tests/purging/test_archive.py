@@ -274,7 +274,7 @@ def test_the_manifest_vouches_for_the_whole_archive(tmp_path: Path) -> None:
     document = json.loads(manifest_path(archive).read_text())
     assert set(document) == {
         *("format", "version", "task", "run", "models", "objects"),
-        *("batches", "bytes", "sha256", "updated", "hmac"),
+        *("batches", "bytes", "sha256", "updated", "signature"),
     }
 
 

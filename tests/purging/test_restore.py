@@ -18,11 +18,15 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core import signing
 from django.db import connection
 from django.test import override_settings
+from django.utils.crypto import salted_hmac
 
 from django_housekeeping.purging import archive as archive_module
 from django_housekeeping.purging.archive import (
+    LEGACY_SIGNED_VERSIONS,
+    MANIFEST_VERSION,
     ArchiveError,
     Manifest,
     UnverifiedArchive,
@@ -77,7 +81,23 @@ def sign(path: Path, **changes: Any) -> None:
         "sha256": hashlib.sha256(data).hexdigest(),
     }
     fields.update(changes)
-    manifest_path(path).write_bytes(archive_module._manifest_document(Manifest(**fields)))
+    if fields.get("version", MANIFEST_VERSION) in LEGACY_SIGNED_VERSIONS:
+        manifest_path(path).write_bytes(legacy_manifest(**fields))
+    else:
+        manifest_path(path).write_bytes(archive_module._manifest_document(Manifest(**fields)))
+
+
+def legacy_manifest(version: int, updated: dict[str, int] | None = None, **fields: Any) -> bytes:
+    """A manifest as 0.1 (version 1: no ``updated``) and 0.2 (version 2) wrote it: a hex
+    ``salted_hmac`` of its canonical JSON in ``hmac``, keyed with ``SECRET_KEY``."""
+    document: dict[str, Any] = {"format": "django-housekeeping-archive", "version": version}
+    document |= fields
+    if version == 2:
+        document["updated"] = updated or {}
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    salt = "django_housekeeping.archive.manifest"
+    document["hmac"] = salted_hmac(salt, text, algorithm="sha256").hexdigest()
+    return (json.dumps(document, indent=2) + "\n").encode("ascii")
 
 
 def members(data: bytes) -> int:
@@ -191,6 +211,61 @@ def test_the_manifest_may_be_signed_with_a_fallback_key(tmp_path: Path) -> None:
     with override_settings(**rotated):
         assert restore(archive).verified is True
     assert snapshot() == before
+
+
+def test_the_manifest_is_signed_by_django_core_signing(tmp_path: Path) -> None:
+    archive = tmp_path / "threads.jsonl.gz"
+    forum()
+    purge(old_threads(), archive=archive)
+
+    document = json.loads(manifest_path(archive).read_text())
+    signature = document.pop("signature")
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    signer = signing.Signer(salt="django_housekeeping.archive.manifest", algorithm="sha256")
+    assert document["version"] == MANIFEST_VERSION == 3
+    assert signer.unsign(f"{text}:{signature}") == text
+
+
+@pytest.mark.parametrize("version", LEGACY_SIGNED_VERSIONS)
+def test_an_archive_signed_before_0_3_still_restores(tmp_path: Path, version: int) -> None:
+    """Versions 1 (0.1) and 2 (0.2): an ``hmac`` field, verified with the fallback keys too."""
+    before = forum()
+    archive = tmp_path / "threads.jsonl.gz"
+    purge(old_threads(), archive=archive)
+    sign(archive, version=version)
+    assert "hmac" in json.loads(manifest_path(archive).read_text())
+
+    rotated = {"SECRET_KEY": "a-new-key", "SECRET_KEY_FALLBACKS": [settings.SECRET_KEY]}
+    with override_settings(**rotated):
+        assert restore(archive).verified is True
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("version", LEGACY_SIGNED_VERSIONS)
+def test_an_archive_signed_before_0_3_and_edited_is_refused(tmp_path: Path, version: int) -> None:
+    forum()
+    archive = tmp_path / "threads.jsonl.gz"
+    purge(old_threads(), archive=archive)
+    sign(archive, version=version)
+    edited_manifest(archive)
+    after_purge = snapshot()
+
+    with pytest.raises(UnverifiedArchive, match=r"the HMAC of its manifest .* does not verify"):
+        restore(archive)
+    assert snapshot() == after_purge
+
+
+def test_a_signature_of_another_version_is_refused(tmp_path: Path) -> None:
+    """A version 2 manifest with a version 3 signature (or the reverse) does not verify."""
+    forum()
+    archive = tmp_path / "threads.jsonl.gz"
+    purge(old_threads(), archive=archive)
+    document = json.loads(manifest_path(archive).read_text())
+    document["version"] = 2
+    manifest_path(archive).write_text(json.dumps(document))
+
+    with pytest.raises(UnverifiedArchive, match=r"the HMAC of its manifest .* does not verify"):
+        restore(archive)
 
 
 def test_bytes_the_manifest_does_not_cover_are_ignored(tmp_path: Path) -> None:

@@ -18,11 +18,11 @@ from django.test import override_settings
 from django_housekeeping.management.commands import runserver as runserver_module
 from django_housekeeping.scheduling import autostart
 from django_housekeeping.scheduling.autostart import (
-    current_service,
     ensure_started,
     is_serving_process,
     start_on_first_request,
 )
+from tests.helpers import current_service
 
 
 class FakeService:

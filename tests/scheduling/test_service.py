@@ -27,7 +27,7 @@ from django_apscheduler.models import DjangoJob
 from django_housekeeping import cron, every, housekeeping_task, registry
 from django_housekeeping.management.commands import housekeeping as command_module
 from django_housekeeping.models import RollupGeneration, SchedulerLease, TaskRun, TaskState
-from django_housekeeping.monitoring.rollup import CLOSED_DAYS
+from django_housekeeping.monitoring.rollup import CLOSED_DAYS, CLOSED_HISTORY
 from django_housekeeping.scheduling import service as scheduler_module
 from django_housekeeping.scheduling.executors import SlotExecutor
 from django_housekeeping.scheduling.lease import LEASE_NAME, Lease
@@ -734,8 +734,9 @@ def test_the_leader_prunes_the_history_once_an_hour(caplog: pytest.LogCaptureFix
 
     assert list(TaskRun.objects.values_list("status", flat=True)) == [TaskRun.Status.RUNNING]
     assert "Pruned 1 rows of run history" in caplog.text
-    # The statistics' series forget what they kept of closed days.
-    assert RollupGeneration.objects.get(name=CLOSED_DAYS).generation == 1
+    # The statistics' series forget what they kept of closed days (not the rollup's sums).
+    assert RollupGeneration.objects.get(name=CLOSED_HISTORY).generation == 1
+    assert not RollupGeneration.objects.filter(name=CLOSED_DAYS).exists()
     TaskRun.objects.create(
         task_name="record", trigger=TaskRun.Trigger.SCHEDULE, status="succeeded", started_at=old
     )

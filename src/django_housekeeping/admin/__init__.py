@@ -6,7 +6,7 @@ scheduler's lease and a read-only view of the job store.
 One module a concern: ``runs`` (the history; its pages in ``tasks_page``, ``policy_pages`` and
 ``cancel``), ``states`` and ``state_changes`` (the overrides and the confirmation of destructive
 work), ``holds`` and ``hold_actions`` (the records, and the actions projects give their admins),
-``alerts``, ``totals``, ``scheduler``; ``base`` holds what they share.
+``alerts``, ``scheduler``; ``base`` holds what they share.
 
 Django's admin autodiscovery imports this package (``django_housekeeping.admin``): the modules
 below that register model admins must be imported here, or their admins are not registered.
@@ -18,15 +18,12 @@ from django_housekeeping.admin.holds import ErasureRecordAdmin, LegalHoldAdmin
 from django_housekeeping.admin.runs import TaskRunAdmin
 from django_housekeeping.admin.scheduler import JobStoreAdmin, SchedulerLeaseAdmin
 from django_housekeeping.admin.states import TaskStateAdmin
-from django_housekeeping.admin.totals import DeletionTotalAdmin, RunTotalAdmin
 
 __all__ = [
-    "DeletionTotalAdmin",
     "ErasureRecordAdmin",
     "JobStoreAdmin",
     "LegalHoldAdmin",
     "LegalHoldAdminMixin",
-    "RunTotalAdmin",
     "SchedulerLeaseAdmin",
     "TaskAlertAdmin",
     "TaskRunAdmin",

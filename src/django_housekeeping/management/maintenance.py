@@ -18,7 +18,7 @@ from django.core.management.base import CommandError, OutputWrapper
 from django.utils import timezone
 
 from django_housekeeping.management.tables import missing_tables
-from django_housekeeping.monitoring import rollup, totals
+from django_housekeeping.monitoring import rollup
 from django_housekeeping.monitoring.health import (
     CHECK,
     Health,
@@ -95,13 +95,14 @@ def check(stdout: OutputWrapper, *, scope: str, json: bool) -> None:
 
 
 def rebuild(stdout: OutputWrapper, *, json: bool) -> None:
-    """Recompute the run totals (the metrics' counters) and the statistics' daily rollup from
-    the history as it is now (after it was edited by hand, say)."""
+    """Recompute the daily rollup (the metrics' counters and the statistics) from the history as
+    it is now (after it was edited by hand, say)."""
     require_tables()
-    totals.rebuild()
     rollup.rebuild()
-    summary: dict[str, Any] = {"rebuilt": ["run totals", "deletion totals", "daily rollup"]}
+    summary: dict[str, Any] = {"rebuilt": ["daily rollup"]}
     if json:
         stdout.write(to_json(summary))
     else:
-        stdout.write("Rebuilt the run totals and the statistics' daily rollup from the history.")
+        stdout.write(
+            "Rebuilt the daily rollup (the metrics' counters and the statistics) from the history."
+        )

@@ -1,1 +1,1 @@
-"""Watching the housekeeping: health (one definition), alerts, run totals and metrics."""
+"""Watching the housekeeping: health (one definition), alerts, the daily rollup and metrics."""

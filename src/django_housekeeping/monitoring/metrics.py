@@ -1,10 +1,12 @@
 """The Prometheus metrics, read from the database at scrape time (prometheus-client, the
 ``[metrics]`` extra).
 
-Runs happen in other processes, so nothing is counted in this one: each scrape reads the run
-totals (:mod:`django_housekeeping.monitoring.totals`), the last successes, the active runs and the
-scheduler lease with four queries: the counter tables are small, and the active runs are found
-through the status index. :func:`read` takes the readings (no prometheus-client needed);
+Runs happen in other processes, so nothing is counted in this one: each scrape reads the
+counters and the last successes from the daily rollup
+(:func:`django_housekeeping.monitoring.rollup.totals`: the sums of the closed days as this process
+keeps them, checked with one query, and the rows of the days since, two), the active runs through
+the status index and the scheduler lease: five queries, however long the history. :func:`read`
+takes the readings (no prometheus-client needed);
 :mod:`django_housekeeping.monitoring.collector` turns them into metric families.
 """
 
@@ -16,7 +18,8 @@ from datetime import datetime
 from django.db.models import Count
 from django.utils import timezone
 
-from django_housekeeping.models import DeletionTotal, RunTotal, TaskRun
+from django_housekeeping.models import TaskRun
+from django_housekeeping.monitoring import rollup
 from django_housekeeping.monitoring.health import live_leader
 from django_housekeeping.tasks.registry import registry
 
@@ -59,21 +62,9 @@ class Readings:
 
 
 def read(now: datetime | None = None) -> Readings:
-    """The readings of one scrape: four queries."""
+    """The readings of one scrape."""
     now = now or timezone.now()
-    totals = list(
-        RunTotal.objects.order_by("task_name", "status").values_list(
-            "task_name", "status", "runs", "seconds", "last_finished_at"
-        )
-    )
-    run_totals = tuple(
-        RunCount(task, status, runs, seconds) for task, status, runs, seconds, _last in totals
-    )
-    deleted = tuple(
-        DeletionTotal.objects.order_by("task_name", "model").values_list(
-            "task_name", "model", "rows"
-        )
-    )
+    sums = rollup.totals()
     active = (
         TaskRun.objects.filter(status__in=TaskRun.ACTIVE_STATUSES)
         .values("task_name")
@@ -82,11 +73,13 @@ def read(now: datetime | None = None) -> Readings:
     )
     return Readings(
         tasks=tuple(task.name for task in registry),
-        run_totals=run_totals,
-        deleted=deleted,
+        run_totals=tuple(
+            RunCount(task, status, runs, seconds) for task, status, runs, seconds, _ in sums.runs
+        ),
+        deleted=sums.deletions,
         last_success={
             task: last
-            for task, status, _runs, _seconds, last in totals
+            for task, status, _runs, _seconds, last in sums.runs
             if status == Status.SUCCEEDED and last is not None
         },
         leader=live_leader(now) is not None,

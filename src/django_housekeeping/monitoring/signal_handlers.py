@@ -1,5 +1,5 @@
-"""Receivers of the run signals: every finished run feeds the totals, the daily rollup and the
-alerts.
+"""Receivers of the run signals: every finished run feeds the daily rollup (the statistics and
+the metrics' counters) and the alerts.
 
 Connected by ``AppConfig.ready()``. Watching a run must never break it: a receiver that fails
 logs the error and lets the run's outcome stand.
@@ -11,13 +11,13 @@ import logging
 from typing import Any
 
 from django_housekeeping.models import TaskRun
-from django_housekeeping.monitoring import alerts, rollup, totals
+from django_housekeeping.monitoring import alerts, rollup
 
 logger = logging.getLogger("django_housekeeping.monitoring")
 
 
 def run_finished(sender: Any, run: TaskRun, **kwargs: Any) -> None:
-    for watcher in (totals.record, rollup.record, alerts.after_run):
+    for watcher in (rollup.record, alerts.after_run):
         try:
             watcher(run)
         except Exception:

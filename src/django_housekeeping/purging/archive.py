@@ -5,12 +5,12 @@ Before a batch is deleted, its rows (the cascaded and the updated ones too) are 
 archive as one complete gzip member, written and synced to disk; then the archive's manifest — a
 sidecar file ``<archive>.manifest.json`` — is rewritten atomically to cover it, still before the
 batch's transaction commits. The manifest names the purge (task and run, when known), counts the
-rows per model, holds the SHA-256 of the bytes it covers and an HMAC of all that keyed with
-``SECRET_KEY``. ``manage.py loaddata FILE`` reads the data file as it is; :func:`restore`
-(``manage.py housekeeping restore FILE``) loads only what the manifest covers and vouches for:
-bytes after that (a batch written by a purge killed before the batch was deleted, whose rows are
-still there) are ignored, and a file whose manifest is missing or does not verify is refused
-unless forced.
+rows per model, holds the SHA-256 of the bytes it covers and a signature of all that
+(``django.core.signing``: ``SECRET_KEY``, or one of ``SECRET_KEY_FALLBACKS`` after a rotation).
+``manage.py loaddata FILE`` reads the data file as it is; :func:`restore` (``manage.py
+housekeeping restore FILE``) loads only what the manifest covers and vouches for: bytes after
+that (a batch written by a purge killed before the batch was deleted, whose rows are still there)
+are ignored, and a file whose manifest is missing or does not verify is refused unless forced.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from django.conf import settings
-from django.core import serializers
+from django.core import serializers, signing
 from django.core.exceptions import (
     ImproperlyConfigured,
 )
@@ -52,16 +52,19 @@ SUFFIX = ".jsonl.gz"
 FORMAT = "jsonl"
 MANIFEST_SUFFIX = ".manifest.json"
 MANIFEST_FORMAT = "django-housekeeping-archive"
-MANIFEST_VERSION = 2
+MANIFEST_VERSION = 3
 # Version 1 (before 0.2): no ``updated`` counts, no line says the purge only updated its row.
-READABLE_VERSIONS = (1, 2)
+# Versions 1 and 2 (before 0.3) are signed by an ``hmac`` field (LEGACY_SIGNED_VERSIONS); version
+# 3 has version 2's fields and a ``signature`` field, django.core.signing's.
+READABLE_VERSIONS = (1, 2, 3)
+LEGACY_SIGNED_VERSIONS = (1, 2)
 #: The key an archived line carries (``true``) when the purge only updated its row (a foreign
 #: key set to NULL or a default by ``SET_NULL``/``SET_DEFAULT``) rather than deleting it:
 #: ``{"updated_by_purge": true, "model": …, "pk": …, "fields": …}``. Django's deserializer
 #: (``loaddata``) ignores it.
 UPDATED_KEY = "updated_by_purge"
-# The HMAC's key is derived from SECRET_KEY with this salt (django.utils.crypto.salted_hmac).
-# A fixed name, whatever module computes it: changing it would invalidate every archive.
+# The signature's salt (django.core.signing's, and salted_hmac's before version 3). A fixed name,
+# whatever module computes it: changing it would invalidate every archive.
 _KEY_SALT = "django_housekeeping.archive.manifest"
 # Bytes read, and decompressed, at a time.
 CHUNK = 1 << 20
@@ -149,16 +152,54 @@ def serialized_fields(model: type[Model]) -> list[str]:
 # the manifest -------------------------------------------------------------------------------------
 
 
-def _signature(payload: dict[str, Any], secret: str | bytes) -> str:
-    message = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return salted_hmac(_KEY_SALT, message, secret=secret, algorithm="sha256").hexdigest()
+def _signed_text(payload: dict[str, Any]) -> str:
+    """The text a manifest's signature covers: its fields but the signature, canonical JSON."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def _signer() -> signing.Signer:
+    # Built when used: it reads SECRET_KEY and SECRET_KEY_FALLBACKS.
+    return signing.Signer(salt=_KEY_SALT, algorithm="sha256")
+
+
+def _signature(payload: dict[str, Any]) -> str:
+    """The ``signature`` of a version 3 manifest: django.core.signing's, keyed with
+    ``SECRET_KEY``."""
+    text = _signed_text(payload)
+    return _signer().sign(text)[len(text) + 1 :]  # what follows the separator
+
+
+def _verifies(document: dict[str, Any]) -> bool:
+    """Whether ``document``'s signature (popped from it) verifies with ``SECRET_KEY`` or one of
+    ``SECRET_KEY_FALLBACKS``."""
+    if document["version"] in LEGACY_SIGNED_VERSIONS:
+        given = document.pop("hmac", None)
+        if not isinstance(given, str):
+            return False
+        # Before 0.3: a hex salted_hmac, which django.core.signing neither writes nor reads.
+        text = _signed_text(document)
+        secrets = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+        return any(
+            constant_time_compare(
+                salted_hmac(_KEY_SALT, text, secret=secret, algorithm="sha256").hexdigest(), given
+            )
+            for secret in secrets
+        )
+    given = document.pop("signature", None)
+    if not isinstance(given, str):
+        return False
+    try:
+        _signer().unsign(f"{_signed_text(document)}:{given}")
+    except signing.BadSignature:
+        return False
+    return True
 
 
 def _manifest_document(manifest: Manifest) -> bytes:
-    """The manifest file's content: its fields, signed with ``SECRET_KEY``."""
+    """The manifest file's content: its fields, signed (always as the current version)."""
     payload: dict[str, Any] = {
         "format": MANIFEST_FORMAT,
-        "version": manifest.version,
+        "version": MANIFEST_VERSION,
         "task": manifest.task,
         "run": manifest.run,
         "models": dict(sorted(manifest.models.items())),
@@ -166,10 +207,9 @@ def _manifest_document(manifest: Manifest) -> bytes:
         "batches": manifest.batches,
         "bytes": manifest.bytes,
         "sha256": manifest.sha256,
+        "updated": dict(sorted(manifest.updated.items())),
     }
-    if manifest.version != 1:
-        payload["updated"] = dict(sorted(manifest.updated.items()))
-    payload["hmac"] = _signature(payload, settings.SECRET_KEY)
+    payload["signature"] = _signature(payload)
     return (json.dumps(payload, indent=2) + "\n").encode("ascii")
 
 
@@ -178,9 +218,9 @@ def _count(value: Any) -> bool:
 
 
 def read_manifest(path: str | os.PathLike[str]) -> Manifest:
-    """The manifest of the archive ``path``, once its HMAC verifies (with ``SECRET_KEY`` or one of
-    ``SECRET_KEY_FALLBACKS``); :class:`UnverifiedArchive` otherwise. The data file is not read:
-    :func:`verify_archive` checks it too."""
+    """The manifest of the archive ``path``, once its signature verifies (with ``SECRET_KEY`` or
+    one of ``SECRET_KEY_FALLBACKS``); :class:`UnverifiedArchive` otherwise. The data file is not
+    read: :func:`verify_archive` checks it too."""
     where = manifest_path(path)
     try:
         text = where.read_bytes()
@@ -206,11 +246,7 @@ def read_manifest(path: str | os.PathLike[str]) -> Manifest:
             f"{os.fspath(path)}: its manifest {where.name} is not a version "
             f"{' or '.join(map(str, READABLE_VERSIONS))} {MANIFEST_FORMAT} manifest"
         )
-    given = document.pop("hmac", None)
-    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-    if not isinstance(given, str) or not any(
-        constant_time_compare(_signature(document, secret), given) for secret in secrets
-    ):
+    if not _verifies(document):
         raise UnverifiedArchive(
             f"{os.fspath(path)}: the HMAC of its manifest {where.name} does not verify (edited, "
             "or signed with another SECRET_KEY)"

@@ -84,7 +84,7 @@ def request(run: TaskRun, *, user: AbstractBaseUser | None, via: str) -> Cancell
             run.refresh_from_db()
             raise NotActive(run)
     run.refresh_from_db()
-    if ended:  # counted in the totals and metrics like any finished run
+    if ended:  # counted in the rollup and metrics like any finished run
         with suppress(NotRegistered):
             task_finished.send(sender=registry.get(run.task_name), run=run)
     return Cancelled(run=run, ended=bool(ended))

@@ -84,11 +84,6 @@ def _stop_at_exit(service: SchedulerService) -> None:
     service.stop()
 
 
-def current_service() -> Any:
-    """This process's scheduler service, or ``None``."""
-    return _service if _service_pid == os.getpid() else None
-
-
 def start_on_first_request(**kwargs: Any) -> None:
     """``request_started`` receiver: autostart in serving processes, once."""
     if _service_pid == os.getpid() or not housekeeping_settings.AUTOSTART:

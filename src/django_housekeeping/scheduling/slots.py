@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import IntegrityError, transaction
 
 from django_housekeeping.models import TaskRun, TaskState, TaskStateChange
-from django_housekeeping.monitoring import rollup, totals
+from django_housekeeping.monitoring import rollup
 from django_housekeeping.running.reconnect import drop_broken_connection
 from django_housekeeping.running.runner import SlotAlreadyClaimed, queue_run, run_task
 from django_housekeeping.tasks.registry import registry
@@ -160,14 +160,11 @@ def record_unrun_slots(
     logger.log(
         log_level, "%s %s slot(s) of %s: %s", status.capitalize(), len(slots), task_name, reason
     )
-    # No task_finished for a slot that did not run: the metrics' totals and the statistics' rollup
-    # are told here (the alerts and the cron monitors are not: a slot that did not run neither
-    # fails nor succeeds).
-    for counter in (totals.record, rollup.record):
-        try:
-            counter(run)
-        except Exception:
-            logger.exception(
-                "Could not count run #%s of %s in %s", run.pk, task_name, counter.__module__
-            )
+    # No task_finished for a slot that did not run: the daily rollup (the metrics' counters and
+    # the statistics) is told here (the alerts and the cron monitors are not: a slot that did not
+    # run neither fails nor succeeds).
+    try:
+        rollup.record(run)
+    except Exception:
+        logger.exception("Could not count run #%s of %s in %s", run.pk, task_name, rollup.__name__)
     return run

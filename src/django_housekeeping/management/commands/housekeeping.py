@@ -139,8 +139,8 @@ class Command(BaseCommand):
 
         add(
             "rebuild",
-            "Recompute the run totals (the metrics' counters) and the statistics' daily rollup "
-            "from the history, after it was edited by hand.",
+            "Recompute the daily rollup (the metrics' counters and the statistics) from the "
+            "history, after it was edited by hand.",
         )
 
         restore = add("restore", "Load the rows of a purge archive back into the database.")
