@@ -151,7 +151,7 @@ class RunFilterSerializer(serializers.Serializer):  # type: ignore[type-arg]
                 "type": "string",
                 "minLength": 1,
                 "maxLength": 255,
-                "pattern": r"^[^\x00]*\S[^\x00]*$",
+                "pattern": r"^[^\x00]*[^\x00\s][^\x00]*$",
             },
             {"type": "integer"},
         ]
