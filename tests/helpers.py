@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import math
 import os
 import signal
 import socket
@@ -30,6 +31,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from django_housekeeping.models import SchedulerLease, TaskRun
 from django_housekeeping.monitoring import rollup
+from django_housekeeping.presenters import read_result
 from django_housekeeping.scheduling import autostart
 from django_housekeeping.scheduling.lease import LEASE_NAME
 
@@ -395,3 +397,22 @@ def forget_closed_rollup_days() -> None:
 def current_service() -> Any:
     """This process's autostarted scheduler service, or ``None``."""
     return autostart._service if autostart._service_pid == os.getpid() else None
+
+
+# -- what only the tests read of results --------------------------------------------------------
+
+
+def summarize_result(result: Any) -> str:
+    """One line for a person: per-model counts for a purge, the reason a run was skipped or
+    missed, a group's members, a statistics task's numbers, compact JSON for anything else."""
+    summary: str = read_result(result)["summary"]
+    return summary
+
+
+def nearest_rank(values: list[float], percent: float) -> float | None:
+    """The ``percent`` percentile of the sorted ``values`` by the nearest-rank method: the value
+    at rank ``ceil(percent / 100 * n)``, 1-based; ``None`` for no values."""
+    if not values:
+        return None
+    rank = max(math.ceil(percent / 100 * len(values)), 1)
+    return values[rank - 1]

@@ -23,14 +23,12 @@ from django_housekeeping.presenters import (
     describe_effective_schedule,
     describe_schedule,
     last_runs,
-    nearest_rank,
     read_result,
     result_details,
     run_as_dict,
     run_payload,
     run_summary,
     scheduler_status,
-    summarize_result,
     task_as_dict,
     to_json,
 )
@@ -38,7 +36,15 @@ from django_housekeeping.scheduling.lease import LEASE_NAME
 from django_housekeeping.scheduling.service import JOB_FUNC
 from django_housekeeping.scheduling.store import HousekeepingJobStore
 from django_housekeeping.tasks.schedules import Schedule
-from tests.helpers import RUN_KEYS, TASK_KEYS, make_lease, make_run, parse_table
+from tests.helpers import (
+    RUN_KEYS,
+    TASK_KEYS,
+    make_lease,
+    make_run,
+    nearest_rank,
+    parse_table,
+    summarize_result,
+)
 
 # describe_schedule ---------------------------------------------------------------------------
 

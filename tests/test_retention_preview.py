@@ -275,7 +275,7 @@ def test_api_policies_need_view_taskrun() -> None:
 def test_rows_due_are_counted_up_to_a_limit(
     admin_client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(presenters, "ROWS_DUE_LIMIT", 2)
+    monkeypatch.setattr(presenters.policies, "ROWS_DUE_LIMIT", 2)
     (policy,) = presenters.policies_payload()
     assert policy["rows_due"] == {"count": 2, "capped": True, "text": "more than 2"}
     html = admin_client.get(reverse(POLICIES)).content.decode()

@@ -4,44 +4,53 @@ Plain Django (no REST framework needed): session authentication, CSRF on the one
 see it and run tasks from it is the control layer's decision, as on every face
 (``django_housekeeping.view_taskrun`` to see, ``django_housekeeping.run_task`` to run). Every URL
 under it but the page itself answers in JSON, errors included.
+
+It answers with the presenters' payloads (:mod:`django_housekeeping.presenters`), the same the
+API serves and its serializers declare: a run, a task, a policy, the statistics, the scheduler and
+the answers of trigger and cancel have one shape, whichever face serves them, and the same JSON
+text (:class:`~django_housekeeping.presenters.encoding.PayloadEncoder` writes date-times as the
+API does).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from functools import wraps
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.html import json_script
 from django.views.decorators.csrf import csrf_exempt
 
 from django_housekeeping.bodies import BodyError, read_json_body
 from django_housekeeping.models import TaskRun
 from django_housekeeping.monitoring.health import health
-from django_housekeeping.presenters import (
-    DEFAULT_STATISTICS_DAYS,
-    MAX_STATISTICS_DAYS,
+from django_housekeeping.presenters.encoding import PayloadEncoder
+from django_housekeeping.presenters.policies import policies_payload
+from django_housekeeping.presenters.runs import (
+    cancel_payload,
+    conflict_payload,
     find_run,
-    housekeeping_statistics,
-    policies_payload,
     run_detail_payload,
     run_payload,
-    scheduler_status,
-    statistics_payload,
-    tasks_payload,
+    trigger_payload,
 )
+from django_housekeeping.presenters.scheduler import scheduler_payload
+from django_housekeeping.presenters.statistics import (
+    DEFAULT_STATISTICS_DAYS,
+    MAX_STATISTICS_DAYS,
+    statistics_payload,
+)
+from django_housekeeping.presenters.tasks import tasks_payload
 from django_housekeeping.running import control
-from django_housekeeping.tasks.registry import NotRegistered
 
 REFRESH_SECONDS = 30
 RECENT_RUNS = 20
@@ -51,7 +60,7 @@ View = Callable[..., HttpResponse]
 
 
 def _json(data: Any, status: int = 200) -> JsonResponse:
-    return JsonResponse(data, status=status, encoder=DjangoJSONEncoder, safe=False)
+    return JsonResponse(data, status=status, encoder=PayloadEncoder, safe=False)
 
 
 def _actor(request: HttpRequest) -> control.Actor:
@@ -104,10 +113,9 @@ def json_view(*methods: str, action: str = control.VIEW) -> Callable[[View], Vie
 def _control_error(request: HttpRequest, exc: control.ControlError) -> JsonResponse:
     if isinstance(exc, control.NotAuthenticated):
         return _json({"detail": "Log in again: your session has ended."}, status=401)
-    data: dict[str, Any] = {"detail": exc.message}
     if isinstance(exc, control.Conflict):
-        data["running_run"] = run_payload(exc.running, _run_url(request))
-    response = _json(data, status=exc.status)
+        return _json(conflict_payload(exc, _run_url(request)), status=exc.status)
+    response = _json({"detail": exc.message}, status=exc.status)
     if isinstance(exc, control.Throttled):
         response["Retry-After"] = str(exc.retry_after)
     return response
@@ -134,29 +142,17 @@ def dashboard_data(request: HttpRequest) -> dict[str, Any]:
     recent and running runs."""
     run_url = _run_url(request)
     task, days = _statistics_query(request)
-    status = scheduler_status()
-    del status["jobs"]  # the tasks below carry them, with their last runs
-    try:
-        statistics: dict[str, Any] = statistics_payload(task, days)
-    except NotRegistered as exc:
-        now = timezone.now()
-        since = now - timedelta(days=days)
-        statistics = {
-            "task": task,
-            "days": days,
-            "since": since,
-            "error": str(exc),
-            "housekeeping": housekeeping_statistics(since, now),
-        }
     recent = TaskRun.objects.select_related("triggered_by").order_by("-started_at", "-id")
     running = recent.filter(status=TaskRun.Status.RUNNING)
     return {
         "now": timezone.now(),
         "health": health().as_dict(),
-        "scheduler": status,
+        # The tasks carry the scheduler's jobs, with their last runs.
+        "scheduler": scheduler_payload(run_url, jobs=False),
         "tasks": tasks_payload(run_url),
         "policies": policies_payload(run_url),
-        "statistics": statistics,
+        # A task the page names that has no statistics is said in ``warning``, not an error.
+        "statistics": statistics_payload(task, days, strict=False),
         "runs": [run_payload(run, run_url) for run in recent[:RECENT_RUNS]],
         "running": [run_payload(run, run_url) for run in running[:RECENT_RUNS]],
     }
@@ -198,7 +194,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     }
     context = {
         "config": config,
-        "data": dashboard_data(request),  # json_script encodes it with DjangoJSONEncoder
+        "data": json_script(dashboard_data(request), "hk-data", encoder=PayloadEncoder),
         "title": "Housekeeping",
     }
     return render(request, "django_housekeeping/dashboard.html", context)
@@ -227,30 +223,24 @@ def run(request: HttpRequest, pk: str) -> HttpResponse:
 @transaction.non_atomic_requests  # the runs start when their rows are committed
 @json_view("POST", action=control.RUN)
 def trigger(request: HttpRequest) -> HttpResponse:
-    """Start runs: ``{"task": NAME | [NAMES], "dry_run": bool}`` as JSON; 202 with the runs."""
+    """Start runs: ``{"task": NAME | [NAMES], "dry_run": bool}`` as JSON; 202 with the runs, as
+    the API's trigger answers without ``?wait``."""
     try:
         body = read_json_body(request)
     except BodyError as exc:
         return _json({"detail": exc.message}, status=exc.status)
-    dispatched = control.trigger(
-        _actor(request), body.get("task"), dry_run=body.get("dry_run", False)
-    )
-    run_url = _run_url(request)
-    return _json({"runs": [run_payload(item.run, run_url) for item in dispatched]}, status=202)
+    dry_run = body.get("dry_run", False)
+    dispatched = control.trigger(_actor(request), body.get("task"), dry_run=dry_run)
+    names = control.task_names(body.get("task"))  # valid: the runs started
+    runs = [item.run for item in dispatched]
+    return _json(trigger_payload("accepted", names, dry_run, runs, _run_url(request)), status=202)
 
 
 @json_view("POST", action=control.RUN)
 def cancel(request: HttpRequest, pk: str) -> HttpResponse:
     """Cancel a run (the control layer's ``cancel``): 202 with the run; 409 when it has ended."""
     done = control.cancel(_actor(request), pk)
-    return _json(
-        {
-            "detail": done.detail,
-            "ended": done.ended,
-            "run": run_payload(done.run, _run_url(request)),
-        },
-        status=202,
-    )
+    return _json(cancel_payload(done, _run_url(request)), status=202)
 
 
 @csrf_exempt  # it changes nothing: a 404 in JSON for every method

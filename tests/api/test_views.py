@@ -642,8 +642,8 @@ def test_the_latest_statistics_may_be_older_than_the_window(client: APIClient) -
 def test_a_series_holds_the_newest_points_of_the_window_up_to_the_cap(
     client: APIClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert presenters.MAX_STATISTICS_POINTS == 400  # docs/observability.md#statistics
-    monkeypatch.setattr(presenters, "MAX_STATISTICS_POINTS", 3)
+    assert presenters.statistics.MAX_STATISTICS_POINTS == 400  # docs/observability.md#statistics
+    monkeypatch.setattr(presenters.statistics, "MAX_STATISTICS_POINTS", 3)
     runs = [
         make_run("stats", age=timedelta(hours=10 - i), result={"total_users": i}) for i in range(5)
     ]

@@ -12,7 +12,7 @@ from django_housekeeping.monitoring.rollup import (
     duration_bucket,
     nearest_rank,
 )
-from django_housekeeping.presenters import nearest_rank as exact_nearest_rank
+from tests.helpers import nearest_rank as exact_nearest_rank
 
 # docs/observability.md#statistics: within 19 % of the exact nearest-rank duration.
 PRECISION = 2 ** (1 / BUCKETS_PER_DOUBLING) - 1

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django_housekeeping import housekeeping_task
 from django_housekeeping.models import RollupGeneration, TaskRun
 from django_housekeeping.monitoring import rollup
-from django_housekeeping.presenters import (
+from django_housekeeping.presenters.statistics import (
     housekeeping_statistics,
     statistics_payload,
     window_start,

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from django_housekeeping import housekeeping_task, run_task
 from django_housekeeping.models import TaskRun
-from django_housekeeping.presenters import run_summary, summarize_result
+from django_housekeeping.presenters import run_summary
 from django_housekeeping.purging import throttle as throttle_module
 from django_housekeeping.purging.engine import purge
 from django_housekeeping.purging.throttle import (
@@ -32,6 +32,7 @@ from django_housekeeping.purging.throttle import (
     Reading,
     ReplicaUnreadable,
 )
+from tests.helpers import summarize_result
 from tests.testapp.models import Thread
 
 pytestmark = pytest.mark.django_db

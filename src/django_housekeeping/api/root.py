@@ -9,7 +9,7 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from django_housekeeping.api.views import APP_NAME, ERRORS, HousekeepingAPIView, document
+from django_housekeeping.api.base import APP_NAME, ERRORS, HousekeepingAPIView, document
 
 # The name of each endpoint in the root's answer, and its URL name; the endpoints whose URL
 # takes an argument are listed as templates (``runs/{id}``).

@@ -18,9 +18,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from django_housekeeping import __version__
-from django_housekeeping.api.views import HousekeepingAPIView
+from django_housekeeping.api.base import HousekeepingAPIView
 from django_housekeeping.models import TaskRun
-from django_housekeeping.presenters import statistics_task_names
+from django_housekeeping.presenters.statistics import statistics_task_names
 from django_housekeeping.tasks.registry import registry
 
 Endpoint = tuple[str, str, str, Any]

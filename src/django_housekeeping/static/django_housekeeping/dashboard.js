@@ -135,76 +135,22 @@
     return config.urls.adminRun ? config.urls.adminRun.replace(/\/0\/change\/$/, "/" + id + "/change/") : null;
   }
 
-  // Per-model counts of a purge result, e.g. ["testapp.Thread: 3"], or [] for other results.
-  function counts(result) {
-    if (!result || typeof result !== "object" || !result.deleted || typeof result.deleted !== "object") {
-      return [];
-    }
-    return Object.keys(result.deleted).map(function (label) {
-      return label + ": " + formatNumber(result.deleted[label]);
-    });
+  // What the dashboard shows of a run is what the server sends (its ``details``: the one reading
+  // of a result, the same the API serves); nothing here reads a run's raw result.
+
+  // A purge's rows per model, e.g. ["testapp.Thread: 3"], or [] for other results.
+  function counts(run) {
+    return run.details.models.map(modelLine);
   }
 
   function runText(run) {
-    var text = (run.details && typeof run.details.summary === "string" && run.details.summary) || run.summary || run.status;
+    var text = run.details.summary || run.status;
     if (run.children && run.children.length) {
       text += " — " + run.children.map(function (child) {
         return child.task + ": " + (child.summary || child.status);
       }).join("; ");
     }
     return text;
-  }
-
-  // What a run did, in the shape of the server's ``details`` (kind, summary, verb, models, total,
-  // partial, archive, numbers, members). A run without ``details`` (an older server) gets one made
-  // from its ``summary`` and result: per-model counts of a purge, the numbers of a result that is
-  // only numbers (statistics) rather than its JSON.
-  function runDetails(run) {
-    var given = run.details;
-    if (given && typeof given === "object" && typeof given.kind === "string") {
-      return {
-        kind: given.kind,
-        summary: typeof given.summary === "string" ? given.summary : run.summary || "",
-        verb: typeof given.verb === "string" ? given.verb : null,
-        models: Array.isArray(given.models) ? given.models.filter(isObject) : [],
-        total: typeof given.total === "number" ? given.total : null,
-        partial: given.partial === true,
-        archive: typeof given.archive === "string" && given.archive ? given.archive : null,
-        numbers: Array.isArray(given.numbers) ? given.numbers.filter(isObject) : [],
-        members: Array.isArray(given.members) ? given.members.filter(isObject) : []
-      };
-    }
-    var result = run.result;
-    var made = {
-      kind: run.error ? "error" : "other", summary: run.summary || "", verb: null, models: [], total: null,
-      partial: false, archive: null, numbers: [], members: []
-    };
-    if (run.error || !isObject(result)) return made;
-    if (isObject(result.deleted)) {
-      made.kind = "purge";
-      made.verb = run.dry_run ? "would delete" : "deleted";
-      made.total = typeof result.total === "number" ? result.total : null;
-      made.partial = result.partial === true;
-      made.models = Object.keys(result.deleted).map(function (model) {
-        return {
-          model: model, deleted: result.deleted[model],
-          protected: isObject(result.protected) ? result.protected[model] || 0 : 0,
-          held: isObject(result.held) ? result.held[model] || 0 : 0
-        };
-      });
-      return made;
-    }
-    var keys = Object.keys(result);
-    if (keys.length && keys.every(function (key) { return typeof result[key] === "number"; })) {
-      made.kind = "numbers";
-      made.numbers = keys.map(function (key) { return { key: key, value: result[key] }; });
-      made.summary = keys.length + (keys.length === 1 ? " number" : " numbers");
-    }
-    return made;
-  }
-
-  function isObject(value) {
-    return value !== null && typeof value === "object" && !Array.isArray(value);
   }
 
   // "chat.Message: 375", with the rows kept: "…, 2 protected, 1 held".
@@ -227,7 +173,7 @@
   // What a run did, as nodes: its one line, then per-model counts (folded), its numbers as a
   // key/value list, its members' runs, where it archived. ``open`` unfolds the lists at first.
   function resultView(run, line, open, where) {
-    var d = runDetails(run);
+    var d = run.details;
     var key = (where || "runs") + "-" + run.id;
     var text = line || d.summary;
     // A statistics run's numbers are laid out below: a line that lists them would say them twice.
@@ -261,7 +207,7 @@
     renderScheduler(data.scheduler, data.health);
     renderStatistics(data.statistics);
     renderTasks(data.tasks);
-    renderPolicies(data.policies || []);
+    renderPolicies(data.policies);
     renderRuns(data.runs);
     renderRunning(data.running);
     $("hk-updated").textContent = "Updated " + new Date(data.now).toLocaleTimeString();
@@ -321,12 +267,6 @@
     }));
     renderLibrary(statistics.housekeeping, statistics.days);
     var note = $("hk-statistics-note");
-    if (statistics.error) {
-      note.textContent = statistics.error;
-      replace($("hk-cards"), []);
-      replace($("hk-charts"), []);
-      return;
-    }
     if (!statistics.task) {
       note.textContent = statistics.warning ||
         "The site's own statistics appear here when HOUSEKEEPING[\"STATISTICS_TASK\"] names its statistics task.";
@@ -672,7 +612,7 @@
     ];
     if (note) children.push(el("div", { "class": "hk-muted", text: note }));
     if (isActive(run)) {
-      var p = run.progress || {};
+      var p = run.progress;
       var label = "Progress of " + run.task + " run #" + run.id;
       children.push(p.total
         ? el("progress", { max: p.total, value: p.done || 0, "aria-label": label })
@@ -681,13 +621,13 @@
         p.done !== null && p.done !== undefined
           ? formatNumber(p.done) + (p.total ? " of " + formatNumber(p.total) + " (" + p.percent + " %)" : "") + " done"
           : run.status + "…" }));
-      if (config.canRun && !run.cancel_requested) {
+      if (config.canRun && run.cancel_requested_at === null) {
         children.push(el("button", {
           type: "button", "class": "hk-cancel", "data-cancel": run.id,
           "aria-label": "Cancel " + run.task + " run #" + run.id, text: "Cancel",
           onclick: function () { confirmAndCancel(run); }
         }));
-      } else if (run.cancel_requested) {
+      } else if (run.cancel_requested_at !== null) {
         children.push(el("div", { "class": "hk-muted", text: "Cancelling: it stops at its next progress step…" }));
       }
     } else {
@@ -786,14 +726,14 @@
       if (!preview) return;
       var dialog = $("hk-confirm");
       $("hk-confirm-title").textContent = "Run " + label + " now?";
-      var modelCounts = counts(preview.result);
+      var modelCounts = counts(preview);
       var preface = preview.status === "failed"
         ? "The dry run failed: " + runText(preview) + ". Run it anyway?"
         : "A dry run just now found: " + runText(preview) + ".";
       if (preview.children && preview.children.length) {
         modelCounts = [];
         preview.children.forEach(function (child) {
-          counts(child.result).forEach(function (line) { modelCounts.push(child.task + " — " + line); });
+          counts(child).forEach(function (line) { modelCounts.push(child.task + " — " + line); });
         });
       }
       $("hk-confirm-text").textContent = preface + (modelCounts.length ? " This run deletes:" : "");
@@ -823,7 +763,7 @@
   }
 
   function isDestructive(name) {
-    var task = (state.data.tasks || []).filter(function (t) { return t.name === name; })[0];
+    var task = state.data.tasks.filter(function (t) { return t.name === name; })[0];
     return !task || task.destructive !== false;
   }
 
