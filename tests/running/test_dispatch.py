@@ -300,7 +300,7 @@ def test_a_deadlock_every_time_gives_up(monkeypatch: pytest.MonkeyPatch) -> None
 def deadlocking_insert(monkeypatch: pytest.MonkeyPatch, times: int) -> list[str]:
     """The run's insert deadlocks its first ``times`` attempts (the row is not inserted, as the
     database rolled it back); the attempts' task names."""
-    real = runner._insert
+    real = runner._insert_run
     attempts: list[str] = []
 
     def insert(run: TaskRun) -> None:
@@ -309,7 +309,7 @@ def deadlocking_insert(monkeypatch: pytest.MonkeyPatch, times: int) -> list[str]
             raise deadlock()
         real(run)
 
-    monkeypatch.setattr(runner, "_insert", insert)
+    monkeypatch.setattr(runner, "_insert_run", insert)
     return attempts
 
 

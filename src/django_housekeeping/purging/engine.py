@@ -40,15 +40,10 @@ from typing import Any, TypedDict
 from django.apps import apps
 from django.db import connections, transaction
 from django.db.models import Model, QuerySet
-from django.db.models.deletion import (
-    Collector,
-    ProtectedError,
-    RestrictedError,
-    get_candidate_relations_to_delete,
-)
+from django.db.models.deletion import Collector, ProtectedError, RestrictedError
 from django.db.models.signals import post_delete, pre_delete
 
-from django_housekeeping import tracing
+from django_housekeeping import compat, tracing
 from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.purging import partitions as partitioning
 from django_housekeeping.purging import planner as planning
@@ -252,21 +247,20 @@ def _count(queryset: QuerySet[Any]) -> int:
 
 def _deletion_queryset(queryset: QuerySet[Any]) -> QuerySet[Any]:
     """The queryset as ``QuerySet.delete()`` would use it, after the same refusals."""
-    queryset._not_support_combined_queries("delete")  # type: ignore[attr-defined]
+    compat.refuse_combined_query(queryset, "delete")
     if getattr(queryset.model._meta, "is_composite_pk", False):
         raise TypeError("purge() does not support models with a composite primary key")
     if queryset.query.is_sliced:
         raise TypeError("Cannot use 'limit' or 'offset' with delete().")
     if queryset.query.distinct_fields:
         raise TypeError("Cannot call delete() after .distinct(*fields).")
-    if queryset._fields is not None:  # type: ignore[attr-defined]
+    if compat.selects_values(queryset):
         raise TypeError("Cannot call delete() after .values() or .values_list()")
-    deletion = queryset._chain()  # type: ignore[attr-defined]
-    deletion._for_write = True
+    deletion = compat.writable_copy(queryset)
     deletion.query.select_for_update = False
     deletion.query.select_related = False
     deletion.query.clear_ordering(force=True)
-    return deletion  # type: ignore[no-any-return]
+    return deletion
 
 
 class _Purge:
@@ -548,7 +542,7 @@ class _Purge:
                 self.archive.append([rows])
             if self.deleted_keys is not None:
                 self.deleted_keys({concrete(self.model): set(rows.values_list("pk", flat=True))})
-            count = rows._raw_delete(self.using)
+            count = compat.raw_delete(rows, self.using)
         self.deleted[self.label] += count
         return count
 
@@ -923,7 +917,7 @@ def _referenced_fields(model: type[Model]) -> tuple[str, ...]:
         return ()
     fields = {opts.pk.attname} if opts.pk is not None else set()
     relation: Any
-    for relation in get_candidate_relations_to_delete(opts):
+    for relation in compat.candidate_relations_to_delete(opts):
         fields.update(target.attname for target in relation.field.foreign_related_fields)
     return tuple(sorted(fields))
 

@@ -462,7 +462,7 @@ def _record_skipped(task: HousekeepingTask, run: TaskRun, holder: TaskRun) -> Ta
     """Record ``run`` skipped because ``holder`` is active: inserted (for a scheduled run, this
     claims its slot) with no claim of the active run, finished at once."""
     run.status, run.active_task = Status.SKIPPED, None
-    _insert(run)
+    _insert_run(run)
     _save_outcome(
         task,
         run,
@@ -526,7 +526,7 @@ def _claim(run: TaskRun) -> TaskRun | None:
     error: DatabaseError
     for _attempt in range(DEADLOCK_ATTEMPTS):
         try:
-            _insert(run)
+            _insert_run(run)
             return None
         except SlotAlreadyClaimed:
             raise
@@ -645,7 +645,7 @@ def _save_outcome(
         )
 
 
-def _insert(run: TaskRun) -> None:
+def _insert_run(run: TaskRun) -> None:
     """Insert the run's row: this claims its task's active run and, for a scheduled run, its slot.
 
     A slot another process claimed first raises :class:`SlotAlreadyClaimed` (an
