@@ -45,8 +45,8 @@ def refuse_combined_query(queryset: QuerySet[Any], operation: str) -> None:
 
 def selects_values(queryset: QuerySet[Any]) -> bool:
     """Whether ``queryset`` came from ``values()``/``values_list()`` (delete() refuses those).
-    Public alternative: ``not issubclass(queryset._iterable_class, ModelIterable)`` is no better;
-    ``queryset.query.values_select`` comes closest."""
+    No public equivalent: ``queryset.query.values_select`` comes closest, but is empty for a bare
+    ``values()`` too. If it goes: check the queryset's iterable class against ``ModelIterable``."""
     return queryset._fields is not None  # type: ignore[attr-defined]
 
 
@@ -167,8 +167,9 @@ class HookedScheduler(BackgroundScheduler):  # type: ignore[misc]  # APScheduler
     :meth:`loop_ended` (called in the scheduler's thread when its loop ends).
 
     No public API: ``_process_jobs()`` and ``_main_loop()`` are the loop's own steps. If they go:
-    run the scheduler in ``BlockingScheduler`` on a thread of our own, and ``pause()`` it
-    instead of skipping."""
+    ``pause()`` the scheduler before ``shutdown()`` (a paused scheduler processes no job), and
+    run a ``BlockingScheduler`` on a thread of our own that closes its connections when
+    ``start()`` returns."""
 
     def may_process_jobs(self) -> bool:
         return True
@@ -195,9 +196,9 @@ class JobPoolExecutor(ThreadPoolExecutor):  # type: ignore[misc]  # APScheduler 
     the way APScheduler's executors do.
 
     No public API: ``_do_submit_job()``, ``_pool``, ``_run_job_success()`` and
-    ``_run_job_error()`` are the pool executor's internals. If they go: a ``BaseExecutor`` whose
-    ``submit_job()`` runs on a ``concurrent.futures`` pool of our own and dispatches the events
-    through the scheduler's public ``_dispatch_event`` successor."""
+    ``_run_job_error()`` are the pool executor's internals. If they go: an executor of our own
+    on a ``concurrent.futures`` pool, reporting each slot's outcome as APScheduler's job events
+    through the scheduler's public listeners."""
 
     def run_job(self, job: Any, run_times: list[datetime]) -> list[JobExecutionEvent]:
         raise NotImplementedError
