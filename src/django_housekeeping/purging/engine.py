@@ -211,7 +211,8 @@ def _deletion_queryset(queryset: QuerySet[Any]) -> QuerySet[Any]:
 
 
 class _Purge(CollectorBatches, HoldChecks):
-    """One purge: the batch loop, its bookkeeping and its result."""
+    """One purge: the batch loop, its bookkeeping and its result (the batches Django's collector
+    handles and the legal-hold checks are mixed in from collecting.py and hold_checks.py)."""
 
     def __init__(
         self,
