@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from django_housekeeping import NotRegistered, housekeeping_task, run_task
 from django_housekeeping.models import TaskRun
-from django_housekeeping.running import runner
+from django_housekeeping.running import claims
 from django_housekeeping.running.reconnect import is_deadlock
 from django_housekeeping.running.runner import AlreadyRunning, start_runs, wait_for_dispatched_runs
 from django_housekeeping.signals import task_finished, task_started
@@ -248,7 +248,7 @@ def test_what_is_a_deadlock() -> None:
 def test_a_deadlock_while_recording_runs_is_tried_again(
     monkeypatch: pytest.MonkeyPatch, runs_finish: None
 ) -> None:
-    real = runner._claim
+    real = claims.claim
     failures = iter([deadlock()])
 
     def claim_once_deadlocked(run: TaskRun) -> TaskRun | None:
@@ -258,7 +258,7 @@ def test_a_deadlock_while_recording_runs_is_tried_again(
             raise failure
         return real(run)
 
-    monkeypatch.setattr(runner, "_claim", claim_once_deadlocked)
+    monkeypatch.setattr(claims, "claim", claim_once_deadlocked)
 
     (dispatched,) = start_runs(["record"])
 
@@ -275,7 +275,7 @@ def test_a_deadlock_inside_the_callers_transaction_is_the_callers(
     def deadlocked(run: TaskRun) -> TaskRun | None:
         raise deadlock()
 
-    monkeypatch.setattr(runner, "_claim", deadlocked)
+    monkeypatch.setattr(claims, "claim", deadlocked)
 
     with pytest.raises(OperationalError), transaction.atomic():
         start_runs(["record"])
@@ -290,17 +290,17 @@ def test_a_deadlock_every_time_gives_up(monkeypatch: pytest.MonkeyPatch) -> None
         calls.append(run.task_name)
         raise deadlock()
 
-    monkeypatch.setattr(runner, "_claim", deadlocked)
+    monkeypatch.setattr(claims, "claim", deadlocked)
 
     with pytest.raises(OperationalError):
         start_runs(["record"])
-    assert calls == ["record"] * runner.DEADLOCK_ATTEMPTS
+    assert calls == ["record"] * claims.DEADLOCK_ATTEMPTS
 
 
 def deadlocking_insert(monkeypatch: pytest.MonkeyPatch, times: int) -> list[str]:
     """The run's insert deadlocks its first ``times`` attempts (the row is not inserted, as the
     database rolled it back); the attempts' task names."""
-    real = runner._insert
+    real = claims.insert_run
     attempts: list[str] = []
 
     def insert(run: TaskRun) -> None:
@@ -309,7 +309,7 @@ def deadlocking_insert(monkeypatch: pytest.MonkeyPatch, times: int) -> list[str]
             raise deadlock()
         real(run)
 
-    monkeypatch.setattr(runner, "_insert", insert)
+    monkeypatch.setattr(claims, "insert_run", insert)
     return attempts
 
 
@@ -327,11 +327,11 @@ def test_a_run_whose_insert_deadlocks_is_recorded_on_the_next_attempt(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_run_whose_insert_always_deadlocks_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
-    attempts = deadlocking_insert(monkeypatch, times=runner.DEADLOCK_ATTEMPTS)
+    attempts = deadlocking_insert(monkeypatch, times=claims.DEADLOCK_ATTEMPTS)
 
     with pytest.raises(OperationalError):
         run_task("record")
-    assert attempts == ["record"] * runner.DEADLOCK_ATTEMPTS
+    assert attempts == ["record"] * claims.DEADLOCK_ATTEMPTS
     assert not TaskRun.objects.exists()
 
 

@@ -17,6 +17,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from django_housekeeping.compat import readable_fields
+
 Converter = Callable[[Any], Any]
 
 
@@ -41,7 +43,7 @@ def compile_representation(serializer: serializers.Serializer[Any]) -> Converter
 
 def _compile(serializer: serializers.Serializer[Any]) -> Converter | None:
     parts: list[tuple[str, str, Converter]] = []
-    for field in serializer._readable_fields:
+    for field in readable_fields(serializer):
         source_attrs = getattr(field, "source_attrs", None)
         if field.source == "*" or not source_attrs or len(source_attrs) != 1:
             return None

@@ -12,6 +12,7 @@ from django.db.models import Model, QuerySet
 from django.db.models.signals import ModelSignal, post_delete, pre_delete
 from django.utils import timezone
 
+from django_housekeeping.compat import live_receivers
 from django_housekeeping.models import TaskRun
 from django_housekeeping.presenters.runs import RunUrl, run_payload
 from django_housekeeping.presenters.tasks import task_views
@@ -86,10 +87,7 @@ def delete_receivers(labels: Iterable[str]) -> list[dict[str, Any]]:
 def _receiver_names(signal: ModelSignal, model: type[Model]) -> list[str]:
     if not signal.has_listeners(model):
         return []
-    # Django offers no public list of a sender's receivers: its own lookup, the one send() uses.
-    live = signal._live_receivers(model)
-    found = [*live[0], *live[1]] if isinstance(live, tuple) else list(live)
-    return [_callable_name(receiver) for receiver in found]
+    return [_callable_name(receiver) for receiver in live_receivers(signal, model)]
 
 
 def _callable_name(receiver: Any) -> str:

@@ -30,11 +30,11 @@ from django.core.validators import (
 from django.db import router
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import CharField, DecimalField, Field, IntegerField, Model
-from django.db.models.base import ModelState
 from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
 from django.db.models.query_utils import DeferredAttribute
 from django.db.models.signals import post_init, pre_init
 
+from django_housekeeping import compat
 from django_housekeeping.purging.archive import CHUNK, MESSAGE_LIMIT, UPDATED_KEY
 from django_housekeeping.purging.planner import concrete
 
@@ -235,7 +235,7 @@ class _Plan:
     def instance(self, values: dict[str, Any]) -> Model:
         """An unsaved instance holding ``values`` (a missing field: its default)."""
         instance = self.model.__new__(self.model)
-        instance._state = ModelState()
+        compat.fresh_state(instance)
         attributes = instance.__dict__
         for model_field in self.local:
             attname = model_field.attname

@@ -22,6 +22,13 @@ purge before it deletes anything (:class:`PurgeLimitExceeded`); ``max_seconds`` 
 batches and reports ``"partial": True``. With ``archive``, each batch's rows are appended to a
 gzip-compressed JSON Lines file before they are deleted
 (:mod:`django_housekeeping.purging.archive`).
+
+This module is the batch loop (:class:`_Purge`: limits, keyset batches, partitions, adaptive
+sizes, the plan's batches). Its parts live apart: the batches Django's collector handles
+(:mod:`~django_housekeeping.purging.collecting`), the legal-hold checks
+(:mod:`~django_housekeeping.purging.hold_checks`), what a batch's rows go through before they are
+deleted (:mod:`~django_housekeeping.purging.batch_hooks`) and the result types
+(:mod:`~django_housekeeping.purging.results`, importable from here).
 """
 
 from __future__ import annotations
@@ -33,22 +40,14 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
-from operator import attrgetter
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
 from django.apps import apps
 from django.db import connections, transaction
 from django.db.models import Model, QuerySet
-from django.db.models.deletion import (
-    Collector,
-    ProtectedError,
-    RestrictedError,
-    get_candidate_relations_to_delete,
-)
-from django.db.models.signals import post_delete, pre_delete
 
-from django_housekeeping import tracing
+from django_housekeeping import compat, tracing
 from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.purging import partitions as partitioning
 from django_housekeeping.purging import planner as planning
@@ -58,15 +57,29 @@ from django_housekeeping.purging.archive import (
     archive_path,
     default_archive_path,
 )
+from django_housekeeping.purging.batch_hooks import BatchHooks, KeysCallback
+from django_housekeeping.purging.collecting import (
+    CollectorBatches,
+    has_delete_receivers,
+    referenced_fields,
+)
+from django_housekeeping.purging.hold_checks import HoldChecks
 from django_housekeeping.purging.options import check_purge_value
 from django_housekeeping.purging.partitions import DroppedPartition
-from django_housekeeping.purging.planner import Scope, concrete, in_keys
-from django_housekeeping.purging.throttle import Notify, Throttle, ThrottleResult, build_throttle
+from django_housekeeping.purging.planner import Scope, concrete
+from django_housekeeping.purging.results import PurgeLimitExceeded, PurgeResult, StopPurge
+from django_housekeeping.purging.throttle import Notify, Throttle, build_throttle
+
+__all__ = [
+    "KeysCallback",
+    "ProgressCallback",
+    "PurgeLimitExceeded",
+    "PurgeResult",
+    "StopPurge",
+    "purge",
+]
 
 ProgressCallback = Callable[[int, "int | None"], None]
-#: ``deleted_keys(keys)``: called in a batch's transaction, before it deletes, with the primary
-#: keys of the rows it deletes per concrete model, cascades included (``erase()`` records them).
-KeysCallback = Callable[[dict[type[Model], set[Any]]], None]
 
 # The clock batches and max_seconds are measured with (a module attribute, so tests can drive it).
 clock = time.monotonic
@@ -81,77 +94,6 @@ BATCH_ROWS = 50_000
 MYSQL_BATCH_ROWS = 10_000
 COLLECTOR_BATCH_ROWS = 10_000
 MAX_BATCH_SIZE = 50_000
-
-
-class PurgeResult(TypedDict):
-    """What a purge deleted (or, in a dry run, would delete).
-
-    ``deleted`` maps ``"app_label.Model"`` to rows, cascades included, and ``total`` sums it.
-    ``protected`` counts the queryset's rows that were skipped because a ``PROTECT`` or
-    ``RESTRICT`` relation forbids deleting them (or a row of their cascade), and ``protected_by``
-    names those relations. ``held`` maps ``"app_label.Model"`` to the rows kept because of a
-    legal hold: the queryset's rows that are held or whose deletion would cascade into a held
-    row, and the rows their deletion would have cascaded to (held rows included). ``partial``
-    is true when ``max_seconds`` stopped the purge early. ``dropped_partitions`` lists the
-    partitions dropped whole (``{"name", "rows"}``; in a dry run, those that would be), and
-    ``partitions`` says why rows of a partitioned table were deleted by batches instead (None on
-    a table that is not partitioned, or when there is nothing to say): see
-    :mod:`django_housekeeping.purging.partitions`. ``throttle`` is the time spent throttled
-    (:class:`~django_housekeeping.purging.throttle.ThrottleResult`).
-    """
-
-    deleted: dict[str, int]
-    total: int
-    dry_run: bool
-    protected: dict[str, int]
-    protected_by: dict[str, int]
-    held: dict[str, int]
-    batches: int
-    seconds: float
-    rows_per_second: float
-    max_batch_seconds: float
-    partial: bool
-    archive: str | None
-    dropped_partitions: list[DroppedPartition]
-    partitions: str | None
-    throttle: ThrottleResult
-
-
-class StopPurge(Exception):
-    """Raised by a purge's ``progress`` callback to stop it between two batches (a cancelled or
-    timed-out run): every committed batch stays committed, and the engine fills ``deleted`` with
-    the rows deleted so far (``"app_label.Model"`` -> rows, cascades included) before it lets the
-    exception through."""
-
-    deleted: dict[str, int]
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.deleted = {}
-
-
-class PurgeLimitExceeded(Exception):
-    """A purge would delete more than its ``max_rows`` or ``max_fraction`` allow.
-
-    Raised before anything is deleted; pass ``force=True`` to purge anyway.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        label: str,
-        selected: int,
-        table_rows: int,
-        max_rows: int | None,
-        max_fraction: float | None,
-    ) -> None:
-        super().__init__(message)
-        self.label = label
-        self.selected = selected
-        self.table_rows = table_rows
-        self.max_rows = max_rows
-        self.max_fraction = max_fraction
 
 
 def purge(
@@ -252,25 +194,25 @@ def _count(queryset: QuerySet[Any]) -> int:
 
 def _deletion_queryset(queryset: QuerySet[Any]) -> QuerySet[Any]:
     """The queryset as ``QuerySet.delete()`` would use it, after the same refusals."""
-    queryset._not_support_combined_queries("delete")  # type: ignore[attr-defined]
+    compat.refuse_combined_query(queryset, "delete")
     if getattr(queryset.model._meta, "is_composite_pk", False):
         raise TypeError("purge() does not support models with a composite primary key")
     if queryset.query.is_sliced:
         raise TypeError("Cannot use 'limit' or 'offset' with delete().")
     if queryset.query.distinct_fields:
         raise TypeError("Cannot call delete() after .distinct(*fields).")
-    if queryset._fields is not None:  # type: ignore[attr-defined]
+    if compat.selects_values(queryset):
         raise TypeError("Cannot call delete() after .values() or .values_list()")
-    deletion = queryset._chain()  # type: ignore[attr-defined]
-    deletion._for_write = True
+    deletion = compat.writable_copy(queryset)
     deletion.query.select_for_update = False
     deletion.query.select_related = False
     deletion.query.clear_ordering(force=True)
-    return deletion  # type: ignore[no-any-return]
+    return deletion
 
 
-class _Purge:
-    """One purge: the batch loop, its bookkeeping and its result."""
+class _Purge(CollectorBatches, HoldChecks):
+    """One purge: the batch loop, its bookkeeping and its result (the batches Django's collector
+    handles and the legal-hold checks are mixed in from collecting.py and hold_checks.py)."""
 
     def __init__(
         self,
@@ -291,7 +233,6 @@ class _Purge:
         deleted_keys: KeysCallback | None = None,
     ) -> None:
         self.queryset = queryset
-        self.deleted_keys = deleted_keys
         self.deletion = deletion
         self.model: type[Model] = queryset.model
         self.label = self.model._meta.label
@@ -324,13 +265,15 @@ class _Purge:
         # them, the fields their relations reference are enough: the rule Django's collector
         # applies to the related rows it loads.
         self.lean_roots = (
-            _referenced_fields(self.model)
-            if self.use_collector and archive is None and not _has_delete_receivers(self.model)
+            referenced_fields(self.model)
+            if self.use_collector and archive is None and not has_delete_receivers(self.model)
             else ()
         )
         self.archive = None
         if archive is not None:
             self.archive = ArchiveWriter(archive, origin=archive_origin)
+        # Before each batch deletes: its rows archived, their keys handed to deleted_keys.
+        self.hooks = BatchHooks(self.archive, deleted_keys)
         self.deleted: Counter[str] = Counter()
         self.protected_by: Counter[str] = Counter()
         self.protected = 0
@@ -544,11 +487,8 @@ class _Purge:
         if self.dry_run:
             count = rows.count()
         else:
-            if self.archive is not None:
-                self.archive.append([rows])
-            if self.deleted_keys is not None:
-                self.deleted_keys({concrete(self.model): set(rows.values_list("pk", flat=True))})
-            count = rows._raw_delete(self.using)
+            self.hooks.before_range(self.model, rows)
+            count = compat.raw_delete(rows, self.using)
         self.deleted[self.label] += count
         return count
 
@@ -700,83 +640,6 @@ class _Purge:
             roots[middle:], guard, refused
         )
 
-    # legal holds --------------------------------------------------------------------------------
-
-    def _skip_held(
-        self, roots: Sequence[Any], reaches_held: Callable[[Sequence[Any]], bool]
-    ) -> list[Any]:
-        """The roots whose deletion reaches no held row; the others are counted as held, with
-        the rows their deletion would have cascaded to."""
-        kept: list[Any] = []
-        allowed = self._partition(
-            roots,
-            lambda batch: "held" if reaches_held(batch) else None,
-            lambda root, _reason: kept.append(root),
-        )
-        if kept:
-            self._count_held(kept)
-        return allowed
-
-    def _plan_reaches(self, roots: Sequence[Any], held: dict[type[Model], set[Any]]) -> bool:
-        """Whether deleting ``roots`` deletes a held row (updates by SET_NULL/SET_DEFAULT do
-        not count: the held row stays)."""
-        assert self.plan is not None
-        scope = self._scope(roots)
-        for node in self.plan.delete_nodes:
-            keys = held.get(node.model)
-            if not keys:
-                continue
-            if node.kind == planning.ROOT:
-                if not keys.isdisjoint(roots):
-                    return True
-                continue
-            rows = scope.queryset(node)
-            for chunk in planning.chunked(sorted(keys, key=str), self.param_limit // 2):
-                if rows.filter(in_keys(node.model, "pk", chunk)).exists():
-                    return True
-        return False
-
-    def _collected_reaches(self, collector: Collector, held: dict[type[Model], set[Any]]) -> bool:
-        """Whether Django's collector is about to delete a held row."""
-        for model, instances in collector.data.items():
-            keys = held.get(concrete(model))
-            if keys and any(instance.pk in keys for instance in instances):
-                return True
-        for fast_delete in collector.fast_deletes:
-            keys = held.get(concrete(fast_delete.model))
-            if keys and fast_delete.filter(pk__in=list(keys)).exists():
-                return True
-        return False
-
-    def _collector_reaches(self, roots: Sequence[Any], held: dict[type[Model], set[Any]]) -> bool:
-        try:
-            collector = self._collect(roots)
-        except (ProtectedError, RestrictedError):
-            return False  # not for a hold to say: the protection check decides these
-        return self._collected_reaches(collector, held)
-
-    def _count_held(self, kept: Sequence[Any]) -> None:
-        """Add the rows ``kept``'s deletion would have reached to ``held`` (each row once)."""
-        if self.plan is not None:
-            scope = self._scope(kept)
-            for node in self.plan.delete_nodes:
-                keys = set(kept) if node.kind == planning.ROOT else scope.primary_keys(node)
-                self.held.setdefault(node.label, set()).update(keys)
-            return
-        try:
-            collector = self._collect(kept)
-        except (ProtectedError, RestrictedError):
-            self.held.setdefault(self.label, set()).update(kept)
-            return
-        for model, instances in collector.data.items():
-            self.held.setdefault(model._meta.label, set()).update(
-                instance.pk for instance in instances
-            )
-        for fast_delete in collector.fast_deletes:
-            self.held.setdefault(fast_delete.model._meta.label, set()).update(
-                fast_delete.values_list("pk", flat=True)
-            )
-
     def _planned_batch(self, roots: list[Any]) -> None:
         assert self.plan is not None
         scope = self._scope(roots)
@@ -790,173 +653,5 @@ class _Purge:
                 else:
                     self.deleted[node.label] += scope.count(node)
             return
-        self._archive_planned(scope)
+        self.hooks.before_planned(self.plan, scope)
         self.deleted.update(scope.delete())
-
-    def _archive_planned(self, scope: Scope) -> None:
-        """Before a planned batch deletes: its rows archived (the deleted ones, then the updated
-        ones, each row once), and their keys handed to ``deleted_keys``."""
-        assert self.plan is not None
-        if self.archive is not None:
-            self.archive.append(
-                (scope.queryset(node) for node in self.plan.delete_nodes),
-                updated=[
-                    scope.queryset(node)
-                    for node in self.plan.nodes
-                    if node.action == planning.UPDATE
-                ],
-            )
-        if self.deleted_keys is not None:
-            keys: dict[type[Model], set[Any]] = {}
-            for node in self.plan.delete_nodes:
-                keys.setdefault(concrete(node.model), set()).update(scope.primary_keys(node))
-            self.deleted_keys(keys)
-
-    # Django's collector -------------------------------------------------------------------------
-
-    def _collect(self, roots: Sequence[Any]) -> Collector:
-        rows = self.model._base_manager.db_manager(self.using).filter(
-            in_keys(self.model, "pk", roots)
-        )
-        if self.root_filter is not None:
-            rows = rows.filter(self.root_filter)
-        if self.lean_roots:
-            rows = rows.only(*self.lean_roots)
-        collector = Collector(using=self.using, origin=self.queryset)
-        collector.collect(rows)
-        return collector
-
-    def _collector_guard(self, roots: Sequence[Any]) -> str | None:
-        try:
-            self._collect(roots)
-        except (ProtectedError, RestrictedError) as error:
-            return _refusal(error)
-        return None
-
-    def _collect_allowed(self, roots: list[Any]) -> tuple[list[Any], Collector | None]:
-        """Django's collector for the roots it allows to delete (halving a refused batch)."""
-        try:
-            return roots, self._collect(roots)
-        except (ProtectedError, RestrictedError):
-            roots = self._partition(roots, self._collector_guard)
-            return roots, self._collect(roots) if roots else None
-
-    def _signalled_batch(self, roots: list[Any]) -> None:
-        """A batch whose models have delete receivers, deleted the way Django's collector does.
-
-        Django's collector collects the batch (loading the rows whose models have receivers, and
-        what it needs to find them); ``pre_delete`` is sent for every collected row; the plan's
-        statements delete the batch, and ``post_delete`` is sent for a model's rows as soon as
-        the last of them is deleted — the order of ``Collector.delete()``, which would otherwise
-        delete the loaded rows a hundred keys per statement.
-        """
-        roots, collector = self._collect_allowed(roots)
-        if collector is None:
-            return
-        scope = self._scope(roots)
-        self._archive_planned(scope)
-        collector.sort()  # the model order Collector.delete() sends signals in
-        collected: dict[Any, list[Any]] = {}
-        for model, instances in collector.data.items():
-            if instances:
-                collected.setdefault(concrete(model), []).append(
-                    (model, sorted(instances, key=attrgetter("pk")))
-                )
-        for groups in collected.values():
-            for model, instances in groups:
-                if not model._meta.auto_created:
-                    for instance in instances:
-                        pre_delete.send(
-                            sender=model, instance=instance, using=self.using, origin=self.queryset
-                        )
-
-        def send_post_delete(deleted_model: type[Model]) -> None:
-            for model, instances in collected.get(deleted_model, ()):
-                if not model._meta.auto_created:
-                    for instance in instances:
-                        post_delete.send(
-                            sender=model, instance=instance, using=self.using, origin=self.queryset
-                        )
-
-        self.deleted.update(scope.delete(deleted_all_of=send_post_delete))
-        for groups in collected.values():
-            for model, instances in groups:
-                for instance in instances:
-                    setattr(instance, model._meta.pk.attname, None)
-
-    def _collector_batch(self, roots: list[Any], held: dict[type[Model], set[Any]]) -> None:
-        roots, maybe_collector = self._collect_allowed(roots)
-        if maybe_collector is not None and held and self._collected_reaches(maybe_collector, held):
-            roots = self._skip_held(roots, lambda batch: self._collector_reaches(batch, held))
-            roots, maybe_collector = self._collect_allowed(roots) if roots else ([], None)
-        if maybe_collector is None:
-            return
-        collector = maybe_collector
-        if self.dry_run:
-            for model, instances in collector.data.items():
-                self.seen.setdefault(model._meta.label, set()).update(
-                    instance.pk for instance in instances
-                )
-            for fast_delete in collector.fast_deletes:
-                self.seen.setdefault(fast_delete.model._meta.label, set()).update(
-                    fast_delete.values_list("pk", flat=True)
-                )
-            return
-        if self.archive is not None:
-            self.archive.append(*_collected_rows(collector))
-        if self.deleted_keys is not None:
-            self.deleted_keys(_collected_keys(collector))
-        _, counts = collector.delete()
-        self.deleted.update(counts)
-
-
-def _has_delete_receivers(model: type[Model]) -> bool:
-    return pre_delete.has_listeners(model) or post_delete.has_listeners(model)
-
-
-def _referenced_fields(model: type[Model]) -> tuple[str, ...]:
-    """The fields of ``model`` the relations deleting it follows read (its key, and the targets
-    of foreign keys to it); empty for a multi-table child, whose parent rows the collector reads
-    through the child rows."""
-    opts = model._meta
-    if opts.concrete_model is None or opts.concrete_model._meta.parents:
-        return ()
-    fields = {opts.pk.attname} if opts.pk is not None else set()
-    relation: Any
-    for relation in get_candidate_relations_to_delete(opts):
-        fields.update(target.attname for target in relation.field.foreign_related_fields)
-    return tuple(sorted(fields))
-
-
-def _refusal(error: ProtectedError | RestrictedError) -> str:
-    """``"app_label.Model"`` of the rows that refused a deletion."""
-    refusing = (
-        error.protected_objects if isinstance(error, ProtectedError) else error.restricted_objects
-    )
-    for row in refusing:
-        return str(row._meta.label)
-    return "unknown"
-
-
-def _collected_rows(collector: Collector) -> tuple[list[Any], list[Any]]:
-    """What a collector is about to delete, and what it is about to update, grouped by model."""
-    groups: list[Any] = [list(instances) for instances in collector.data.values() if instances]
-    groups.extend(collector.fast_deletes)
-    updated: list[Any] = []
-    updates: dict[Any, list[Any]] = collector.field_updates
-    for objs_list in updates.values():
-        for objs in objs_list:
-            updated.append(objs if isinstance(objs, QuerySet) else list(objs))
-    return groups, updated
-
-
-def _collected_keys(collector: Collector) -> dict[type[Model], set[Any]]:
-    """The keys of the rows a collector is about to delete, per concrete model."""
-    keys: dict[type[Model], set[Any]] = {}
-    for model, instances in collector.data.items():
-        keys.setdefault(concrete(model), set()).update(instance.pk for instance in instances)
-    for fast_delete in collector.fast_deletes:
-        keys.setdefault(concrete(fast_delete.model), set()).update(
-            fast_delete.values_list("pk", flat=True)
-        )
-    return keys

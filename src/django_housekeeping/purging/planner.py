@@ -32,6 +32,8 @@ from django.db.models import F, Lookup, Model, Q, QuerySet, signals
 from django.db.models import deletion as django_deletion
 from django.db.models.functions import Cast
 
+from django_housekeeping import compat
+
 DELETE = "delete"
 UPDATE = "update"
 
@@ -211,7 +213,7 @@ def _expand(
         inherited_from = {parent_model, *parent_model._meta.get_parent_list()}
 
     relation: Any
-    for relation in django_deletion.get_candidate_relations_to_delete(opts):
+    for relation in compat.candidate_relations_to_delete(opts):
         if concrete(relation.model) in inherited_from:
             continue
         foreign_key = relation.field
@@ -541,7 +543,7 @@ class Scope:
                         parent_keys.extend(rows.values_list(parent.link.attname, flat=True))
                     self._literals[parent] = list(dict.fromkeys(parent_keys))
                 for rows in self._pieces(node):
-                    count = rows._raw_delete(self.using)
+                    count = compat.raw_delete(rows, self.using)
                     if count:
                         deleted[node.label] += count
                 if deleted_all_of is not None and last_of[node.model] is node:

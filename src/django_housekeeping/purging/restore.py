@@ -39,6 +39,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 from django.utils.connection import ConnectionDoesNotExist
 
+from django_housekeeping import compat
 from django_housekeeping.purging.archive import (
     ArchiveError,
     Manifest,
@@ -380,8 +381,7 @@ class _Restore:
                     for row in groups[model].values():
                         # many-to-many lists in a row written (not a purge's archive)
                         if row.m2m and id(row.instance) not in skipped:
-                            row.instance._state.db = self.using
-                            row.instance._state.adding = False
+                            compat.mark_loaded(row.instance, self.using)
                             for name, values in row.m2m.items():
                                 getattr(row.instance, name).set(values)
             tables = {model._meta.db_table for model in groups}
@@ -438,7 +438,7 @@ class _Restore:
             }
             new = [row for row in chunk if row.instance.pk not in existing]
             if new:
-                self._insert(manager, new, fields)
+                self._insert_rows(manager, new, fields)
             stale: list[Model] = []
             for row in chunk:
                 instance = row.instance
@@ -460,7 +460,7 @@ class _Restore:
                     raise _Refused(row, exc) from None
         return outcome
 
-    def _insert(self, manager: Any, rows: list[Row], fields: list[Any]) -> None:
+    def _insert_rows(self, manager: Any, rows: list[Row], fields: list[Any]) -> None:
         """One ``INSERT`` of ``rows`` (in a savepoint); :class:`_Refused` naming the first row
         the database refuses."""
         try:
@@ -468,15 +468,13 @@ class _Restore:
                 # What Model.save_base(raw=True) runs (loaddata's path), many rows at a time:
                 # QuerySet.bulk_create() calls pre_save() (auto_now fields would get the time
                 # of the restore) and refuses multi-table children.
-                manager._insert(
-                    [row.instance for row in rows], fields=fields, raw=True, using=self.using
-                )
+                compat.insert_raw(manager, [row.instance for row in rows], fields, self.using)
         except DatabaseError as exc:
             # Which row: one at a time, until one fails (the batch is rolled back anyway).
             for row in rows:
                 try:
                     with transaction.atomic(using=self.using):
-                        manager._insert([row.instance], fields=fields, raw=True, using=self.using)
+                        compat.insert_raw(manager, [row.instance], fields, self.using)
                 except DatabaseError as single:
                     raise _Refused(row, single) from None
             raise _Refused(rows[0], exc) from None

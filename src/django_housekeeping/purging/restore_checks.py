@@ -22,8 +22,8 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import DO_NOTHING, PROTECT, RESTRICT, Model
-from django.db.models.deletion import get_candidate_relations_to_delete
 
+from django_housekeeping import compat
 from django_housekeeping.purging.archive import ArchiveError
 from django_housekeeping.purging.planner import chunked, concrete, in_keys
 
@@ -49,7 +49,7 @@ def purge_reach(models: Iterable[type[Model]]) -> set[str]:
         opts = model._meta
         pending.extend(concrete(parent) for parent in opts.parents)
         relation: Any
-        for relation in get_candidate_relations_to_delete(opts):
+        for relation in compat.candidate_relations_to_delete(opts):
             if relation.on_delete not in _KEEPING:  # a purge deletes or updates these rows
                 pending.append(concrete(relation.related_model))
         for private in opts.private_fields:

@@ -19,18 +19,18 @@ claim until its heartbeat is older than ``HEARTBEAT_TIMEOUT``; then it is marked
 refused with :class:`AlreadyRunning` (:func:`start_runs`, or ``run_task(...,
 if_running="raise")``) or recorded ``skipped`` with the reason (the scheduler's slots, a group's
 members).
+
+The insert that claims, and the move of a queued run to running, are in
+:mod:`django_housekeeping.running.claims`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
 import threading
 import traceback
 from collections.abc import Iterable
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -40,20 +40,18 @@ from typing import Any, Literal
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import (
-    DatabaseError,
-    IntegrityError,
     OperationalError,
     connections,
     router,
     transaction,
 )
-from django.utils import timezone
 
 from django_housekeeping import tracing
 from django_housekeeping.conf import housekeeping_settings
-from django_housekeeping.models import TaskRun, TaskStateChange, deletion_counts
-from django_housekeeping.running import cancel
-from django_housekeeping.running.heartbeats import beating, fail_queued, is_stale, mark_interrupted
+from django_housekeeping.models import TaskRun, deletion_counts
+from django_housekeeping.running import cancel, claims
+from django_housekeeping.running.claims import SlotAlreadyClaimed
+from django_housekeeping.running.heartbeats import beating, fail_queued
 from django_housekeeping.running.reconnect import drop_broken_connection, is_deadlock
 from django_housekeeping.signals import task_failed, task_finished, task_started
 from django_housekeeping.tasks.context import TaskContext
@@ -62,16 +60,24 @@ from django_housekeeping.tasks.registry import NotRegistered, registry
 from django_housekeeping.tasks.stopping import cancel_requested, check_timeout
 from django_housekeeping.tasks.task import HousekeepingTask
 
+__all__ = [
+    "AlreadyRunning",
+    "DispatchedRun",
+    "IfRunning",
+    "SlotAlreadyClaimed",
+    "dispatch_run",
+    "enqueue_run",
+    "queue_run",
+    "run_queued",
+    "run_task",
+    "start_runs",
+    "uses_executor",
+    "wait_for_dispatched_runs",
+]
+
 logger = logging.getLogger("django_housekeeping")
 
-# How often recording a run is tried when the database picks it as a deadlock's victim.
-DEADLOCK_ATTEMPTS = 3
-
 Status = TaskRun.Status
-
-
-class SlotAlreadyClaimed(IntegrityError):
-    """Another process already recorded a run for this task and slot."""
 
 
 class AlreadyRunning(Exception):
@@ -191,14 +197,14 @@ def start_runs(
         raise ValueError("start_runs() needs at least one task name")
     owner = user if isinstance(user, AbstractBaseUser) else None
     using = router.db_for_write(TaskRun)
-    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+    for attempt in range(1, claims.DEADLOCK_ATTEMPTS + 1):
         try:
             dispatched = _record_queued(tasks, dry_run=dry_run, trigger=trigger, owner=owner)
             break
         except OperationalError as exc:
             # A deadlock rolled the whole transaction back: record the runs again, unless the
             # transaction is the caller's (it is lost; the caller's error to handle).
-            if attempt == DEADLOCK_ATTEMPTS or not is_deadlock(exc):
+            if attempt == claims.DEADLOCK_ATTEMPTS or not is_deadlock(exc):
                 raise
             if connections[using].in_atomic_block:
                 raise
@@ -227,7 +233,7 @@ def _record_queued(
     # same); the transaction records all the runs or none.
     with transaction.atomic(using=router.db_for_write(TaskRun)):
         for task in tasks:
-            run = _new_run(
+            run = claims.new_run(
                 task,
                 dry_run=dry_run,
                 trigger=trigger,
@@ -237,7 +243,7 @@ def _record_queued(
                 status=Status.QUEUED,
                 enqueued=via_executor,
             )
-            holder = _claim(run)
+            holder = claims.claim(run)
             if holder is not None:
                 raise AlreadyRunning(task.name, holder)
             if via_executor:
@@ -278,7 +284,7 @@ def queue_run(
     While another run of the task is active, a scheduled slot is recorded ``skipped`` (returned)
     and a retry is not recorded (``None``: the next tick tries again).
     """
-    run = _new_run(
+    run = claims.new_run(
         task,
         dry_run=dry_run,
         trigger=trigger,
@@ -290,7 +296,7 @@ def queue_run(
         attempt=attempt,
         retry_of=retry_of,
     )
-    holder = _claim(run)
+    holder = claims.claim(run)
     if holder is not None:
         if retry_of is not None:
             return None
@@ -368,7 +374,7 @@ def run_queued(run_id: int) -> TaskRun | None:
         fail_queued(run.pk, f"Task {run.task_name!r} is not registered in this worker.")
         run.refresh_from_db()
         return run
-    if not _start_queued(run):
+    if not claims.start_queued(run):
         run.refresh_from_db()
         return run
     return _perform(task, run, user=run.triggered_by, now=run.slot or run.started_at, ancestors=())
@@ -406,7 +412,7 @@ def _run_in_thread(task: HousekeepingTask, run_id: int, user: AbstractBaseUser |
     try:
         # The thread's own instance: the caller keeps the one start_runs returned.
         run = TaskRun.objects.get(pk=run_id)
-        if _start_queued(run):
+        if claims.start_queued(run):
             _perform(task, run, user=user, now=run.started_at, ancestors=())
     except BaseException:  # recorded on the run by _perform; a thread has nobody to raise to
         logger.exception("Run #%s of %s was interrupted", run_id, task.name)
@@ -414,27 +420,6 @@ def _run_in_thread(task: HousekeepingTask, run_id: int, user: AbstractBaseUser |
         connections.close_all()
         with _dispatched_lock:
             _dispatched.discard(threading.current_thread())
-
-
-def _start_queued(run: TaskRun) -> bool:
-    """Move a queued run to ``running`` in this process; ``False`` if it is no longer queued
-    (marked interrupted meanwhile, say): then it is not executed."""
-    now = timezone.now()
-    host, pid = socket.gethostname()[:255], os.getpid()
-    started = TaskRun.objects.filter(pk=run.pk, status=Status.QUEUED).update(
-        status=Status.RUNNING, started_at=now, heartbeat_at=now, host=host, pid=pid
-    )
-    if not started:
-        logger.warning("Run #%s of %s is no longer queued; not running it", run.pk, run.task_name)
-        return False
-    run.status, run.started_at, run.heartbeat_at, run.host, run.pid = (
-        Status.RUNNING,
-        now,
-        now,
-        host,
-        pid,
-    )
-    return True
 
 
 def _execute(
@@ -449,8 +434,10 @@ def _execute(
     ancestors: tuple[str, ...],
     if_running: IfRunning = "skip",
 ) -> TaskRun:
-    run = _new_run(task, dry_run=dry_run, trigger=trigger, user=user, slot=slot, parent=parent)
-    holder = _claim(run)
+    run = claims.new_run(
+        task, dry_run=dry_run, trigger=trigger, user=user, slot=slot, parent=parent
+    )
+    holder = claims.claim(run)
     if holder is None:
         return _perform(task, run, user=user, now=now or run.started_at, ancestors=ancestors)
     if if_running == "raise":
@@ -462,7 +449,7 @@ def _record_skipped(task: HousekeepingTask, run: TaskRun, holder: TaskRun) -> Ta
     """Record ``run`` skipped because ``holder`` is active: inserted (for a scheduled run, this
     claims its slot) with no claim of the active run, finished at once."""
     run.status, run.active_task = Status.SKIPPED, None
-    _insert(run)
+    claims.insert_run(run)
     _save_outcome(
         task,
         run,
@@ -472,80 +459,6 @@ def _record_skipped(task: HousekeepingTask, run: TaskRun, holder: TaskRun) -> Ta
     logger.info("Skipped %s: run #%s is still %s", task.name, holder.pk, holder.status)
     task_finished.send(sender=task, run=run)
     return run
-
-
-def _new_run(
-    task: HousekeepingTask,
-    *,
-    dry_run: bool,
-    trigger: str,
-    user: AbstractBaseUser | None,
-    slot: datetime | None,
-    parent: TaskRun | None,
-    status: str = Status.RUNNING,
-    enqueued: bool = False,
-    attempt: int = 1,
-    retry_of: TaskRun | None = None,
-) -> TaskRun:
-    started_at = timezone.now()
-    return TaskRun(
-        task_name=task.name,
-        slot=slot,
-        trigger=trigger,
-        triggered_by=user,  # type: ignore[misc]  # AUTH_USER_MODEL may be any user model
-        parent=parent,
-        dry_run=dry_run,
-        status=status,
-        started_at=started_at,
-        heartbeat_at=started_at,
-        host=socket.gethostname()[:255],
-        pid=os.getpid(),
-        active_task=task.name,
-        attempt=attempt,
-        retry_of=retry_of,
-        enqueued_at=started_at if enqueued else None,
-        # A scheduled run names who last resumed or rescheduled its task (docs/permissions.md).
-        state_change=TaskStateChange.latest(task.name)
-        if trigger == "schedule" and not parent
-        else None,
-        # A queued run continues the trace of the code that queued it, wherever it executes.
-        trace_context=tracing.carrier() if status == Status.QUEUED else None,
-    )
-
-
-def _claim(run: TaskRun) -> TaskRun | None:
-    """Insert ``run``, claiming its task's active run (and its slot, if it has one).
-
-    Returns ``None`` when the run is recorded, or the run that holds the claim. A holder whose
-    heartbeat stopped is marked ``interrupted`` first, and the claim taken over. A slot that
-    another process recorded first raises :class:`SlotAlreadyClaimed`. An insert the database
-    picks as a deadlock's victim (InnoDB, when processes insert the same active task while
-    another run of it ends) is tried again, outside a caller's transaction (inside, the whole
-    transaction is lost: the caller's to handle, as :func:`start_runs` does).
-    """
-    error: DatabaseError
-    for _attempt in range(DEADLOCK_ATTEMPTS):
-        try:
-            _insert(run)
-            return None
-        except SlotAlreadyClaimed:
-            raise
-        except IntegrityError as exc:
-            error = exc
-        except OperationalError as exc:
-            if not is_deadlock(exc) or connections[router.db_for_write(TaskRun)].in_atomic_block:
-                raise
-            logger.info("A deadlock while recording a run of %s; trying again", run.task_name)
-            run.pk, error = None, exc
-            continue
-        holder = TaskRun.objects.filter(active_task=run.task_name).first()
-        if holder is None:
-            continue  # it ended between our insert and this read: try again
-        if is_stale(holder):
-            mark_interrupted(run_id=holder.pk)
-            continue
-        return holder
-    raise error
 
 
 def _perform(
@@ -591,7 +504,7 @@ def _perform_run(
                     task, run, user=user, now=now, ancestors=(*ancestors, task.name)
                 )
             else:
-                with _savepoint_if_in_transaction():
+                with claims.savepoint_if_in_transaction():
                     result = _call(task, run, now=now)
                 status = Status.SUCCEEDED
             _check_json(result)
@@ -643,44 +556,6 @@ def _save_outcome(
             status,
             exc,
         )
-
-
-def _insert(run: TaskRun) -> None:
-    """Insert the run's row: this claims its task's active run and, for a scheduled run, its slot.
-
-    A slot another process claimed first raises :class:`SlotAlreadyClaimed` (an
-    ``IntegrityError``); the savepoint keeps a caller's open transaction usable after it.
-    """
-    try:
-        with _savepoint_if_in_transaction():
-            run.save(force_insert=True)
-    except IntegrityError as exc:
-        run.pk = None
-        if (
-            run.slot is not None
-            and TaskRun.objects.filter(
-                task_name=run.task_name, slot=run.slot, attempt=run.attempt
-            ).exists()
-        ):
-            raise SlotAlreadyClaimed(
-                f"slot {run.slot} of {run.task_name} is already claimed"
-            ) from exc
-        raise
-
-
-def _savepoint_if_in_transaction() -> AbstractContextManager[Any]:
-    """A savepoint when the caller holds a transaction open, else nothing.
-
-    Inside an outer ``atomic`` block (``ATOMIC_REQUESTS``, a test case, a caller's own
-    transaction), a database error in the task would leave the transaction unusable and the run
-    could not be recorded as failed. Rolling back to the savepoint undoes the task's writes and
-    keeps the transaction usable. Outside a transaction the task runs in autocommit, so a long
-    purge is not one long transaction.
-    """
-    using = router.db_for_write(TaskRun)
-    if transaction.get_connection(using).in_atomic_block:
-        return transaction.atomic(using=using)
-    return nullcontext()
 
 
 def _call(task: HousekeepingTask, run: TaskRun, *, now: datetime) -> Any:

@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
-from apscheduler.executors.pool import ThreadPoolExecutor
 from django.db import close_old_connections, connections
 
+from django_housekeeping import compat
 from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.models import TaskRun
 from django_housekeeping.scheduling.slots import (
@@ -33,7 +33,7 @@ from django_housekeeping.tasks.registry import NotRegistered, registry
 logger = logging.getLogger("django_housekeeping.scheduler")
 
 
-class SlotExecutor(ThreadPoolExecutor):  # type: ignore[misc]  # APScheduler 3 ships no types
+class SlotExecutor(compat.JobPoolExecutor):
     """A thread pool that runs due slots per the task's misfire and coalescing policy.
 
     It does not ask whether this scheduler still leads: by the time APScheduler hands over the
@@ -45,18 +45,7 @@ class SlotExecutor(ThreadPoolExecutor):  # type: ignore[misc]  # APScheduler 3 s
     def __init__(self, max_workers: int = 4) -> None:
         super().__init__(max_workers=max_workers)
 
-    def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
-        def done(future: Any) -> None:
-            exception = future.exception()
-            if exception is not None:
-                self._run_job_error(job.id, exception, exception.__traceback__)
-            else:
-                self._run_job_success(job.id, future.result())
-
-        future = self._pool.submit(self._run_slots, job, run_times)
-        future.add_done_callback(done)
-
-    def _run_slots(self, job: Any, run_times: list[datetime]) -> list[JobExecutionEvent]:
+    def run_job(self, job: Any, run_times: list[datetime]) -> list[JobExecutionEvent]:
         close_old_connections()
         try:
             return self._run_due(job, run_times)
@@ -103,7 +92,7 @@ class SlotExecutor(ThreadPoolExecutor):  # type: ignore[misc]  # APScheduler 3 s
         return JobExecutionEvent(
             EVENT_JOB_ERROR if failed else EVENT_JOB_EXECUTED,
             job.id,
-            job._jobstore_alias,
+            compat.jobstore_alias(job),
             slot,
             retval=run.pk if run is not None else None,
         )

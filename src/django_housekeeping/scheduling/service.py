@@ -25,6 +25,7 @@ from django.db import DatabaseError, close_old_connections, connection, connecti
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from django_housekeeping import compat
 from django_housekeeping.conf import housekeeping_settings
 from django_housekeeping.models import SchedulerLease, TaskRun, TaskState
 from django_housekeeping.monitoring.alerts import check_overdue
@@ -94,7 +95,7 @@ def _state_fingerprint() -> Hashable:
     return (summary["changed"], summary["count"])
 
 
-class LeaderScheduler(BackgroundScheduler):  # type: ignore[misc]  # APScheduler 3 ships no types
+class LeaderScheduler(compat.HookedScheduler):
     """APScheduler's background scheduler, made safe to stop and start again with leadership.
 
     - Once stopped it processes no more jobs: APScheduler 3's loop runs once more after
@@ -103,17 +104,11 @@ class LeaderScheduler(BackgroundScheduler):  # type: ignore[misc]  # APScheduler
     - Its thread closes the database connection it used (the job store's) when it ends.
     """
 
-    def _process_jobs(self) -> float | None:
-        if self.state == STATE_STOPPED:
-            return None
-        wait_seconds: float | None = super()._process_jobs()
-        return wait_seconds
+    def may_process_jobs(self) -> bool:
+        return bool(self.state != STATE_STOPPED)
 
-    def _main_loop(self) -> None:
-        try:
-            super()._main_loop()
-        finally:
-            connections.close_all()
+    def loop_ended(self) -> None:
+        connections.close_all()
 
 
 class SchedulerService:
