@@ -243,7 +243,9 @@ class TaskState(models.Model):
 
     task_name = models.CharField(_("task"), max_length=200, unique=True)
     paused = models.BooleanField(
-        _("paused"), default=False, help_text=_("A paused task is not scheduled.")
+        _("paused"),
+        default=False,
+        help_text=_("A paused task runs none of its slots: each is recorded skipped."),
     )
     schedule = models.CharField(
         _("schedule"),
