@@ -52,8 +52,11 @@ def reasons(path: Path) -> list[str]:
     conftest = path.parent / "conftest.py"
     if path.parent != TESTS and conftest.exists():
         text += "\n" + conftest.read_text()
-    found = [f"{why}: {match.group(0)!r}" for pattern, why in PATTERNS.items()
-             if (match := re.search(pattern, text))]
+    found = [
+        f"{why}: {match.group(0)!r}"
+        for pattern, why in PATTERNS.items()
+        if (match := re.search(pattern, text))
+    ]
     for node in ast.walk(ast.parse(text)):
         if isinstance(node, ast.Import):
             modules = [alias.name for alias in node.names]
