@@ -65,9 +65,8 @@ def reasons(path: Path) -> list[str]:
         else:
             continue
         for module in modules:
-            if module.startswith(SENSITIVE_PACKAGES):
-                found.append(f"imports {module}")
-            elif module.removeprefix("django_housekeeping.") in SENSITIVE_NAMES:
+            name = module.removeprefix("django_housekeeping.")
+            if module.startswith(SENSITIVE_PACKAGES) or name in SENSITIVE_NAMES:
                 found.append(f"imports {module}")
     return found
 
