@@ -14,6 +14,7 @@ from django.test import Client
 
 from django_housekeeping import registry
 from django_housekeeping.running.runner import wait_for_dispatched_runs
+from tests.db_split import SENSITIVE_MARKERS, is_db_sensitive
 from tests.helpers import JWT_AND_SESSION, forget_closed_rollup_days
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -21,11 +22,17 @@ Manage = Callable[..., "subprocess.CompletedProcess[str]"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A test marked ``databases("postgres", "mysql")`` belongs to those test databases only:
+    """The tests of the modules ``tests/db_split.py`` lists, and those of real processes or
+    databases, are marked ``db_sensitive`` (``-m`` selects by it: this hook runs before pytest's
+    own). A test marked ``databases("postgres", "mysql")`` belongs to those test databases only:
     on the others it is deselected (not collected as skipped: no database skips a test)."""
     here = os.environ.get("HOUSEKEEPING_TEST_DB", "sqlite")
     selected, deselected = [], []
     for item in items:
+        if is_db_sensitive(item.path) or any(
+            item.get_closest_marker(name) for name in SENSITIVE_MARKERS
+        ):
+            item.add_marker(pytest.mark.db_sensitive)
         marker = item.get_closest_marker("databases")
         (deselected if marker is not None and here not in marker.args else selected).append(item)
     if deselected:

@@ -40,22 +40,43 @@ exit 0
 """
 
 
+# Python 3.13 for tox -e django-pre: `-c ""` answers, and `-m pip index versions [--pre] Django`
+# names the newest Django the (fake) index offers: $FAKE_DJANGO_PRE with --pre, 6.1.3 without.
+FAKE_PYTHON_313 = """#!/bin/sh
+case " $* " in
+    *" --pre "*) echo "Django (${FAKE_DJANGO_PRE:-6.1.3})" ;;
+    *" index "*) echo "Django (6.1.3)" ;;
+esac
+exit 0
+"""
+
+
 def fake_tree(tmp_path: Path) -> Path:
     (tmp_path / "scripts").mkdir()
     shutil.copy(ROOT / "scripts" / "test", tmp_path / "scripts" / "test")
     bin_dir = tmp_path / ".venv" / "bin"
     bin_dir.mkdir(parents=True)
-    for name, text in (("python", FAKE_PYTHON), ("tox", FAKE_TOX)):
+    for name, text in (
+        ("python", FAKE_PYTHON),
+        ("tox", FAKE_TOX),
+        ("on-path/python3.13", FAKE_PYTHON_313),
+    ):
         path = bin_dir / name
+        path.parent.mkdir(exist_ok=True)
         path.write_text(text)
         path.chmod(path.stat().st_mode | stat.S_IEXEC)
     return tmp_path
 
 
-def run_script(tree: Path, fail: str) -> subprocess.CompletedProcess[str]:
+def run_script(
+    tree: Path, fail: str, django_pre: str = "6.1.3"
+) -> subprocess.CompletedProcess[str]:
+    """``scripts/test`` in ``tree`` with a fake tox (failing the environment ``fail``) and a fake
+    Python 3.13 on ``PATH`` whose package index offers ``django_pre`` as its newest pre-release."""
+    path = os.pathsep.join([str(tree / ".venv" / "bin" / "on-path"), os.environ["PATH"]])
     return subprocess.run(
         ["bash", str(tree / "scripts" / "test")],
-        env={**os.environ, "FAIL": fail},
+        env={**os.environ, "FAIL": fail, "FAKE_DJANGO_PRE": django_pre, "PATH": path},
         capture_output=True,
         text=True,
         timeout=120,
@@ -81,6 +102,7 @@ def test_a_failing_environment_lets_every_other_phase_run_and_report(tmp_path: P
         "latest-sqlite": "passed",
         "latest-postgres": "FAILED",
         "latest-mysql": "passed",
+        "django-pre": "not-run",
         "latest-sqlite-processes": "passed",
         "latest-postgres-processes": "FAILED",
         "latest-mysql-processes": "passed",
@@ -95,7 +117,17 @@ def test_a_failing_environment_lets_every_other_phase_run_and_report(tmp_path: P
         "a deliberately failing test in latest-postgres"
         in (logs / "latest-postgres.log").read_text()
     )
-    assert "-e latest-mysql -- -m not processes" in (logs / "latest-mysql.log").read_text()
+    # The database-agnostic tests once, on SQLite; the sensitive ones on the three.
+    assert "-e latest-sqlite -- -m not processes" in (logs / "latest-sqlite.log").read_text()
+    assert (
+        "-e latest-mysql -- -m db_sensitive and not processes"
+        in (logs / "latest-mysql.log").read_text()
+    )
+    # No pre-release newer than the newest release: django-pre is left out, and says why.
+    assert not (logs / "django-pre.log").exists()
+    assert re.search(
+        r"django-pre +not-run .*no pre-release newer than Django 6\.1\.3", result.stdout
+    )
     assert (
         "-e latest-mysql -- -m processes and not workers"
         in (logs / "latest-mysql-processes.log").read_text()
@@ -109,7 +141,22 @@ def test_when_everything_passes_the_exit_status_is_zero(tmp_path: Path) -> None:
     result = run_script(fake_tree(tmp_path), fail="nothing")
 
     assert result.returncode == 0
-    assert set(summary(result.stdout).values()) == {"passed"}
+    assert set(summary(result.stdout).values()) == {"passed", "not-run"}
+    assert summary(result.stdout)["django-pre"] == "not-run"
+
+
+def test_a_newer_pre_release_runs_and_may_fail(tmp_path: Path) -> None:
+    tree = fake_tree(tmp_path)
+
+    result = run_script(tree, fail="django-pre", django_pre="6.2a1")
+
+    assert result.returncode == 0, result.stdout
+    table = summary(result.stdout.split("What failed")[0])
+    assert table["django-pre"] == "failed"  # allowed to fail: not FAILED
+    assert table["all"] == "passed"
+    assert (
+        "-e django-pre -- -m not processes" in (tree / ".test-logs" / "django-pre.log").read_text()
+    )
 
 
 def load_checks_docs() -> ModuleType:
