@@ -43,3 +43,19 @@ def create_database() -> None:
     elif connection.vendor == "mysql":
         with connection._nodb_cursor() as cursor:
             cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4")
+
+
+def recreate_database() -> None:
+    """Drop and create the default database on its server, empty (SQLite: the benchmark starts
+    from a new file)."""
+    from django.db import connection  # Django is set up by the benchmark before this is called
+
+    name = connection.settings_dict["NAME"]
+    if connection.vendor == "postgresql":
+        with connection._nodb_cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            cursor.execute(f'CREATE DATABASE "{name}"')
+    elif connection.vendor == "mysql":
+        with connection._nodb_cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+            cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")

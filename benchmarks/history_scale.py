@@ -43,7 +43,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from databases import database_settings  # benchmarks/databases.py: run as a script from there
+from databases import (  # benchmarks/databases.py: run as a script from there
+    database_settings,
+    recreate_database,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -158,20 +161,6 @@ def setup_django(db: str, sqlite_path: str, suffix: str = "") -> None:
         PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
     )
     django.setup()
-
-
-def recreate_database() -> None:
-    from django.db import connection
-
-    name = connection.settings_dict["NAME"]
-    if connection.vendor == "postgresql":
-        with connection._nodb_cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            cursor.execute(f'CREATE DATABASE "{name}"')
-    elif connection.vendor == "mysql":
-        with connection._nodb_cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-            cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
 
 
 def register_tasks() -> None:

@@ -40,7 +40,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from databases import database_settings  # benchmarks/databases.py: run as a script from there
+from databases import (  # benchmarks/databases.py: run as a script from there
+    database_settings,
+    recreate_database,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -73,20 +76,6 @@ def setup_django(db: str, sqlite_path: str) -> None:
         HOUSEKEEPING={"AUTOSTART": False},
     )
     django.setup()
-
-
-def recreate_database() -> None:
-    from django.db import connection
-
-    name = connection.settings_dict["NAME"]
-    if connection.vendor == "postgresql":
-        with connection._nodb_cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            cursor.execute(f'CREATE DATABASE "{name}"')
-    elif connection.vendor == "mysql":
-        with connection._nodb_cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-            cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
 
 
 def fill(days: int, tasks: int) -> dict[str, int]:
